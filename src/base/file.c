@@ -1,0 +1,121 @@
+/* File reading and mmap with errors that name the file. */
+#include "base/file.h"
+#include "base/error.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+llmc_status llmc_mmap_open(llmc_mmap *m, const char *path, llmc_error *err) {
+    memset(m, 0, sizeof *m);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return llmc_err(err, errno == ENOENT ? LLMC_ERR_NOT_FOUND : LLMC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return llmc_err(err, LLMC_ERR_IO, "%s: cannot stat: %s", path, strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return llmc_err(err, LLMC_ERR_IO, "%s: not a regular file", path);
+    }
+    m->size = (size_t)st.st_size;
+    if (m->size > 0) {
+        void *p = mmap(NULL, m->size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p == MAP_FAILED) {
+            int e = errno;
+            close(fd);
+            return llmc_err(err, LLMC_ERR_IO, "%s: mmap failed: %s", path, strerror(e));
+        }
+        m->data = p;
+    }
+    close(fd);
+    m->path = strdup(path);
+    if (!m->path) {
+        llmc_mmap_close(m);
+        return llmc_err(err, LLMC_ERR_NOMEM, "%s: out of memory", path);
+    }
+    return LLMC_OK;
+}
+
+void llmc_mmap_close(llmc_mmap *m) {
+    if (!m) return;
+    if (m->data) munmap(m->data, m->size);
+    free(m->path);
+    memset(m, 0, sizeof *m);
+}
+
+llmc_status llmc_read_file(const char *path, size_t max_size, char **out, size_t *out_len, llmc_error *err) {
+    *out = NULL;
+    if (out_len) *out_len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return llmc_err(err, errno == ENOENT ? LLMC_ERR_NOT_FOUND : LLMC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return llmc_err(err, LLMC_ERR_IO, "%s: not a readable regular file", path);
+    }
+    if ((unsigned long long)st.st_size > max_size) {
+        close(fd);
+        return llmc_err(err, LLMC_ERR_FORMAT, "%s: file is %lld bytes, more than the %zu allowed", path, (long long)st.st_size, max_size);
+    }
+    size_t n = (size_t)st.st_size;
+    char *buf = malloc(n + 1);
+    if (!buf) {
+        close(fd);
+        return llmc_err(err, LLMC_ERR_NOMEM, "%s: out of memory reading %zu bytes", path, n);
+    }
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = read(fd, buf + got, n - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        got += (size_t)r;
+    }
+    close(fd);
+    if (got != n) {
+        free(buf);
+        return llmc_err(err, LLMC_ERR_IO, "%s: short read (%zu of %zu bytes)", path, got, n);
+    }
+    buf[n] = 0;
+    *out = buf;
+    if (out_len) *out_len = n;
+    return LLMC_OK;
+}
+
+bool llmc_file_exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+bool llmc_dir_exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+char *llmc_path_join(const char *dir, const char *name) {
+    size_t a = strlen(dir), b = strlen(name);
+    char *s = malloc(a + b + 2);
+    if (!s) return NULL;
+    memcpy(s, dir, a);
+    size_t k = a;
+    if (a > 0 && dir[a - 1] != '/') s[k++] = '/';
+    memcpy(s + k, name, b + 1);
+    return s;
+}
+
+char *llmc_path_dirname(const char *path) {
+    const char *slash = strrchr(path, '/');
+    if (!slash) return strdup(".");
+    if (slash == path) return strdup("/");
+    return strndup(path, (size_t)(slash - path));
+}
+
+bool llmc_str_endswith(const char *s, const char *suffix) {
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && memcmp(s + a - b, suffix, b) == 0;
+}
