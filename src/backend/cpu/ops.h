@@ -1,0 +1,35 @@
+/* CPU kernels the model graph calls. Implementations dispatch on CPU features at
+ * run time (scalar reference always available and used by tests as the oracle).
+ * Weights are llmc_tensor views in their file dtype: a 2-D tensor [rows, cols],
+ * rows contiguous (a Linear weight [out_features, in_features]). Activations f32. */
+#ifndef LLMC_BACKEND_CPU_OPS_H
+#define LLMC_BACKEND_CPU_OPS_H
+#include "llmc.h"
+#include "formats/tensor.h"
+
+/* Thread pool: n_threads workers (0 → number of online CPUs). */
+typedef struct llmc_threadpool llmc_threadpool;
+llmc_threadpool *llmc_threadpool_new(int n_threads);
+void llmc_threadpool_free(llmc_threadpool *tp);
+int llmc_threadpool_size(const llmc_threadpool *tp);
+/* Runs fn(ctx, i, n) for i in [0, n) split across the pool; returns when all are done. */
+typedef void (*llmc_task_fn)(void *ctx, int64_t begin, int64_t end, int thread_id);
+void llmc_threadpool_run(llmc_threadpool *tp, llmc_task_fn fn, void *ctx, int64_t n);
+
+/* y[t][r] = sum_c W[r][c] * x[t][c]  (+ bias[r] when bias != NULL),
+ * for t < n_tok, r < rows(W); x is [n_tok][cols], y is [n_tok][rows].
+ * W may be any llmc_dtype; bias is F32/F16/BF16 of length rows. */
+void llmc_cpu_matmul(llmc_threadpool *tp, const llmc_tensor *W, const llmc_tensor *bias,
+                     const float *x, int n_tok, float *y);
+
+/* out[t][:] = embedding row ids[t] converted to f32 (any dtype). */
+void llmc_cpu_embed(const llmc_tensor *emb, const int32_t *ids, int n, float *out);
+/* Dequantizes/converts row r of a 2-D tensor into out (cols floats). */
+void llmc_cpu_get_row(const llmc_tensor *W, int64_t r, float *out);
+
+/* Which kernel family llmc_cpu_matmul uses on this machine ("avx512", "avx2", "scalar"),
+ * and a way for tests to force one (returns false if unsupported here). */
+const char *llmc_cpu_kernel_name(void);
+bool llmc_cpu_force_kernel(const char *name);
+
+#endif
