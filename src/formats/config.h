@@ -37,6 +37,7 @@ typedef struct {
     int num_eos;
     int pad_token_id;                   /* -1 if none */
     llmc_dtype torch_dtype;             /* dtype named by the config (F32 if absent) */
+    int sliding_window;                 /* Mistral: key j visible from query i iff i - j < window; 0 = none */
 } llmc_config;
 
 #endif
