@@ -32,4 +32,10 @@ void llmc_cpu_get_row(const llmc_tensor *W, int64_t r, float *out);
 const char *llmc_cpu_kernel_name(void);
 bool llmc_cpu_force_kernel(const char *name);
 
+/* Converts a whole tensor (rows of its last dimension) to f32: out has numel floats. */
+void llmc_cpu_dequantize(const llmc_tensor *W, float *out);
+/* Checks that a tensor is usable by these ops (dims, block multiple, enough bytes);
+ * loaders call it once so the hot ops need no checks. */
+llmc_status llmc_cpu_check_weight(const llmc_tensor *W, llmc_error *err);
+
 #endif

@@ -1,0 +1,80 @@
+/* Internals of the CPU backend shared by the kernel files: block layouts of the
+ * llama.cpp quantized formats, half-precision helpers, the Q8 activation format
+ * the integer-dot kernels consume, and the kernel-variant table. */
+#ifndef LLMC_BACKEND_CPU_INTERNAL_H
+#define LLMC_BACKEND_CPU_INTERNAL_H
+#include "backend/cpu/ops.h"
+#include <stdint.h>
+#include <string.h>
+
+/* ggml block layouts (ggml-common.h); all little-endian, packed without padding. */
+#define CPU_QK 32
+#define CPU_QKK 256
+typedef struct { uint16_t d; int8_t qs[32]; } cpu_block_q8_0;                  /* 34 B */
+typedef struct { uint16_t d; uint8_t qs[16]; } cpu_block_q4_0;                 /* 18 B */
+typedef struct { uint16_t d, m; uint8_t qs[16]; } cpu_block_q4_1;              /* 20 B */
+typedef struct { uint16_t d, dmin; uint8_t scales[12]; uint8_t qs[128]; } cpu_block_q4_k;   /* 144 B */
+typedef struct { uint16_t d, dmin; uint8_t scales[12]; uint8_t qh[32]; uint8_t qs[128]; } cpu_block_q5_k; /* 176 B */
+typedef struct { uint8_t ql[128]; uint8_t qh[64]; int8_t scales[16]; uint16_t d; } cpu_block_q6_k; /* 210 B */
+_Static_assert(sizeof(cpu_block_q8_0) == 34, "q8_0 layout");
+_Static_assert(sizeof(cpu_block_q4_0) == 18, "q4_0 layout");
+_Static_assert(sizeof(cpu_block_q4_1) == 20, "q4_1 layout");
+_Static_assert(sizeof(cpu_block_q4_k) == 144, "q4_k layout");
+_Static_assert(sizeof(cpu_block_q5_k) == 176, "q5_k layout");
+_Static_assert(sizeof(cpu_block_q6_k) == 210, "q6_k layout");
+
+static inline float cpu_f16(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
+    if (exp == 0x1f) bits = sign | 0x7f800000u | (man << 13);
+    else if (exp) bits = sign | ((exp + 112) << 23) | (man << 13);
+    else if (!man) bits = sign;
+    else { /* subnormal: normalise */
+        int e = -1;
+        do { man <<= 1; e++; } while (!(man & 0x400));
+        bits = sign | ((uint32_t)(112 - e) << 23) | ((man & 0x3ff) << 13);
+    }
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+static inline float cpu_bf16(uint16_t b) {
+    uint32_t bits = (uint32_t)b << 16;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+/* Q4_K/Q5_K 6-bit scale and min of sub-block j (0..7). */
+static inline void cpu_scale_min_k4(int j, const uint8_t *q, uint8_t *sc, uint8_t *m) {
+    if (j < 4) { *sc = q[j] & 63; *m = q[j + 4] & 63; }
+    else {
+        *sc = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+        *m = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+    }
+}
+
+/* Scalar block decoders: one block → its elements as f32. */
+void cpu_dequant_block(llmc_dtype t, const void *blk, float *out);
+/* One row of n elements (any dtype) → f32. */
+void cpu_dequant_row(llmc_dtype t, const void *row, int64_t n, float *out);
+
+/* Activations quantized for integer dot products: per 32 elements one f32 scale d,
+ * the sum of the 32 quants times d (s, for formats with an offset) and 32 int8.
+ * Rows of x become n/32 of these. */
+typedef struct { float d, s; int8_t qs[32]; } cpu_block_q8a;
+void cpu_quantize_q8a(const float *x, int64_t n, cpu_block_q8a *out);
+
+/* A kernel family: a name, whether this CPU can run it, and the matmul. */
+typedef struct {
+    const char *name;
+    bool (*supported)(void);
+    /* Returns false when it has no kernel for W's dtype (the caller then falls back). */
+    bool (*matmul)(llmc_threadpool *tp, const llmc_tensor *W, const llmc_tensor *bias,
+                   const float *x, int n_tok, float *y);
+} cpu_kernel;
+
+bool cpu_matmul_scalar(llmc_threadpool *tp, const llmc_tensor *W, const llmc_tensor *bias,
+                       const float *x, int n_tok, float *y);
+float cpu_bias_at(const llmc_tensor *bias, int64_t r);
+
+#endif

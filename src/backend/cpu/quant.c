@@ -1,0 +1,125 @@
+/* Scalar decoders for every weight dtype (the reference the SIMD kernels are
+ * tested against) and the Q8 quantizer for activations. Block layouts follow
+ * ggml (ggml-common.h / ggml-quants.c). */
+#include "backend/cpu/cpu_internal.h"
+#include <math.h>
+
+static void dq_q8_0(const cpu_block_q8_0 *b, float *y) {
+    float d = cpu_f16(b->d);
+    for (int i = 0; i < 32; i++) y[i] = d * b->qs[i];
+}
+static void dq_q4_0(const cpu_block_q4_0 *b, float *y) {
+    float d = cpu_f16(b->d);
+    for (int i = 0; i < 16; i++) {
+        y[i] = d * ((b->qs[i] & 0xF) - 8);
+        y[i + 16] = d * ((b->qs[i] >> 4) - 8);
+    }
+}
+static void dq_q4_1(const cpu_block_q4_1 *b, float *y) {
+    float d = cpu_f16(b->d), m = cpu_f16(b->m);
+    for (int i = 0; i < 16; i++) {
+        y[i] = d * (b->qs[i] & 0xF) + m;
+        y[i + 16] = d * (b->qs[i] >> 4) + m;
+    }
+}
+static void dq_q4_k(const cpu_block_q4_k *b, float *y) {
+    float d = cpu_f16(b->d), dmin = cpu_f16(b->dmin);
+    const uint8_t *q = b->qs;
+    for (int j = 0; j < 8; j += 2, q += 32, y += 64) {
+        uint8_t sc, m;
+        cpu_scale_min_k4(j, b->scales, &sc, &m);
+        float d1 = d * sc, m1 = dmin * m;
+        cpu_scale_min_k4(j + 1, b->scales, &sc, &m);
+        float d2 = d * sc, m2 = dmin * m;
+        for (int l = 0; l < 32; l++) {
+            y[l] = d1 * (q[l] & 0xF) - m1;
+            y[l + 32] = d2 * (q[l] >> 4) - m2;
+        }
+    }
+}
+static void dq_q5_k(const cpu_block_q5_k *b, float *y) {
+    float d = cpu_f16(b->d), dmin = cpu_f16(b->dmin);
+    const uint8_t *q = b->qs;
+    for (int j = 0; j < 8; j += 2, q += 32, y += 64) {
+        uint8_t sc, m;
+        cpu_scale_min_k4(j, b->scales, &sc, &m);
+        float d1 = d * sc, m1 = dmin * m;
+        cpu_scale_min_k4(j + 1, b->scales, &sc, &m);
+        float d2 = d * sc, m2 = dmin * m;
+        for (int l = 0; l < 32; l++) {
+            int h1 = (b->qh[l] >> j) & 1, h2 = (b->qh[l] >> (j + 1)) & 1;
+            y[l] = d1 * ((q[l] & 0xF) | (h1 << 4)) - m1;
+            y[l + 32] = d2 * ((q[l] >> 4) | (h2 << 4)) - m2;
+        }
+    }
+}
+static void dq_q6_k(const cpu_block_q6_k *b, float *y) {
+    float d = cpu_f16(b->d);
+    const uint8_t *ql = b->ql, *qh = b->qh;
+    const int8_t *sc = b->scales;
+    for (int n = 0; n < 256; n += 128, ql += 64, qh += 32, sc += 8, y += 128) {
+        for (int l = 0; l < 32; l++) {
+            int is = l / 16;
+            int q1 = ((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32;
+            int q2 = ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
+            int q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+            int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+            y[l] = d * sc[is + 0] * q1;
+            y[l + 32] = d * sc[is + 2] * q2;
+            y[l + 64] = d * sc[is + 4] * q3;
+            y[l + 96] = d * sc[is + 6] * q4;
+        }
+    }
+}
+
+void cpu_dequant_block(llmc_dtype t, const void *blk, float *out) {
+    switch (t) {
+    case LLMC_DT_Q8_0: dq_q8_0(blk, out); break;
+    case LLMC_DT_Q4_0: dq_q4_0(blk, out); break;
+    case LLMC_DT_Q4_1: dq_q4_1(blk, out); break;
+    case LLMC_DT_Q4_K: dq_q4_k(blk, out); break;
+    case LLMC_DT_Q5_K: dq_q5_k(blk, out); break;
+    case LLMC_DT_Q6_K: dq_q6_k(blk, out); break;
+    case LLMC_DT_F32: memcpy(out, blk, 4); break;
+    case LLMC_DT_F16: { uint16_t h; memcpy(&h, blk, 2); out[0] = cpu_f16(h); break; }
+    case LLMC_DT_BF16: { uint16_t h; memcpy(&h, blk, 2); out[0] = cpu_bf16(h); break; }
+    default: out[0] = NAN; break;
+    }
+}
+
+void cpu_dequant_row(llmc_dtype t, const void *row, int64_t n, float *out) {
+    const uint8_t *p = row;
+    switch (t) {
+    case LLMC_DT_F32: memcpy(out, row, (size_t)n * 4); return;
+    case LLMC_DT_F16:
+        for (int64_t i = 0; i < n; i++) { uint16_t h; memcpy(&h, p + 2 * i, 2); out[i] = cpu_f16(h); }
+        return;
+    case LLMC_DT_BF16:
+        for (int64_t i = 0; i < n; i++) { uint16_t h; memcpy(&h, p + 2 * i, 2); out[i] = cpu_bf16(h); }
+        return;
+    default: {
+        int be = llmc_dtype_block_elems(t);
+        size_t bb = llmc_dtype_block_bytes(t);
+        if (be <= 0) { for (int64_t i = 0; i < n; i++) out[i] = NAN; return; }
+        for (int64_t i = 0; i + be <= n; i += be, p += bb) cpu_dequant_block(t, p, out + i);
+        for (int64_t i = n - n % be; i < n; i++) out[i] = NAN; /* partial block: not a valid tensor */
+        return;
+    }
+    }
+}
+
+void cpu_quantize_q8a(const float *x, int64_t n, cpu_block_q8a *out) {
+    for (int64_t b = 0; b < n / 32; b++, x += 32) {
+        float amax = 0;
+        for (int i = 0; i < 32; i++) amax = fmaxf(amax, fabsf(x[i]));
+        float d = amax / 127.f, id = d > 0 ? 1.f / d : 0.f;
+        int sum = 0;
+        for (int i = 0; i < 32; i++) {
+            int q = (int)lrintf(x[i] * id);
+            out[b].qs[i] = (int8_t)q;
+            sum += q;
+        }
+        out[b].d = d;
+        out[b].s = d * (float)sum;
+    }
+}

@@ -1,0 +1,238 @@
+/* CPU backend: dequantization against the gguf Python package (fixtures in
+ * tests/golden/quant/), matmul of every dtype on every kernel family this CPU
+ * supports against a double-precision dot product of the dequantized rows, the
+ * thread pool, embed/get_row. */
+#include "test.h"
+#include "backend/cpu/ops.h"
+#include <stdint.h>
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
+static uint32_t rnd(void) {
+    rng_state ^= rng_state << 13; rng_state ^= rng_state >> 7; rng_state ^= rng_state << 17;
+    return (uint32_t)(rng_state >> 16);
+}
+static float frnd(void) { return (float)((rnd() & 0xFFFFFF) / (double)0x1000000 * 2.0 - 1.0); }
+
+static void *read_file(const char *path, size_t *n) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    void *p = malloc(len > 0 ? (size_t)len : 1);
+    if (p && fread(p, 1, (size_t)len, f) != (size_t)len) { free(p); p = NULL; }
+    fclose(f);
+    *n = (size_t)len;
+    return p;
+}
+
+static int dtype_by_name(const char *s) {
+    for (int t = 0; t < LLMC_DT_COUNT; t++)
+        if (strcmp(llmc_dtype_name((llmc_dtype)t), s) == 0) return t;
+    return -1;
+}
+
+/* Random but valid weights: random bytes with the f16 scale fields made finite. */
+static void *random_weights(llmc_dtype t, int64_t rows, int64_t cols, size_t *nbytes) {
+    size_t rb = llmc_dtype_row_bytes(t, cols), n = rb * (size_t)rows;
+    uint8_t *p = malloc(n);
+    *nbytes = n;
+    if (t == LLMC_DT_F32) {
+        float *f = (float *)p;
+        for (size_t i = 0; i < n / 4; i++) f[i] = frnd();
+        return p;
+    }
+    if (t == LLMC_DT_F16 || t == LLMC_DT_BF16) {
+        uint16_t *h = (uint16_t *)p;
+        for (size_t i = 0; i < n / 2; i++) h[i] = t == LLMC_DT_F16 ? llmc_f32_to_f16(frnd()) : llmc_f32_to_bf16(frnd());
+        return p;
+    }
+    for (size_t i = 0; i < n; i++) p[i] = (uint8_t)rnd();
+    size_t bb = llmc_dtype_block_bytes(t);
+    int offs[2] = {0, -1};
+    float scale = 0.01f;
+    switch (t) {
+    case LLMC_DT_Q4_1: case LLMC_DT_Q4_K: case LLMC_DT_Q5_K: offs[1] = 2; break;
+    case LLMC_DT_Q6_K: offs[0] = 208; scale = 0.001f; break;
+    default: break;
+    }
+    for (size_t b = 0; b < n / bb; b++)
+        for (int k = 0; k < 2; k++)
+            if (offs[k] >= 0) {
+                uint16_t h = llmc_f32_to_f16(scale * frnd());
+                memcpy(p + b * bb + offs[k], &h, 2);
+            }
+    return p;
+}
+
+static void test_dequant_fixtures(void) {
+    const char *src = test_env("LLMC_SOURCE_DIR", ".");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tests/golden/quant/manifest.txt", src);
+    FILE *mf = fopen(path, "r");
+    CHECK_MSG(mf != NULL, "cannot open %s", path);
+    if (!mf) return;
+    char name[32];
+    long rows, cols;
+    int seen = 0;
+    while (fscanf(mf, "%31s %ld %ld", name, &rows, &cols) == 3) {
+        int t = dtype_by_name(name);
+        CHECK_MSG(t >= 0, "unknown dtype %s", name);
+        if (t < 0) continue;
+        size_t nb, nf;
+        snprintf(path, sizeof path, "%s/tests/golden/quant/%s.bin", src, name);
+        void *raw = read_file(path, &nb);
+        snprintf(path, sizeof path, "%s/tests/golden/quant/%s.f32", src, name);
+        float *ref = read_file(path, &nf);
+        CHECK_MSG(raw && ref, "fixture %s missing", name);
+        if (!raw || !ref) { free(raw); free(ref); continue; }
+        llmc_tensor W = {.name = name, .dtype = (llmc_dtype)t, .ndim = 2, .shape = {rows, cols}, .data = raw, .nbytes = nb};
+        llmc_error err;
+        CHECK_INT(llmc_cpu_check_weight(&W, &err), LLMC_OK);
+        CHECK_INT(nf, (size_t)(rows * cols * 4));
+        float *out = malloc(nf), *row = malloc((size_t)cols * 4);
+        llmc_cpu_dequantize(&W, out);
+        int bad = 0;
+        for (long i = 0; i < rows * cols; i++) {
+            float a = out[i], b = ref[i];
+            if (!(fabsf(a - b) <= 1e-6f * fabsf(b))) {
+                if (bad++ < 3) fprintf(stderr, "%s[%ld]: got %.9g want %.9g\n", name, i, a, b);
+            }
+        }
+        CHECK_MSG(bad == 0, "%s: %d elements differ from the gguf reference", name, bad);
+        for (long r = 0; r < rows; r++) {
+            llmc_cpu_get_row(&W, r, row);
+            CHECK_MSG(memcmp(row, out + r * cols, (size_t)cols * 4) == 0, "%s get_row %ld", name, r);
+        }
+        int32_t ids[3] = {(int32_t)rows - 1, 0, 2};
+        float *emb = malloc(3 * (size_t)cols * 4);
+        llmc_cpu_embed(&W, ids, 3, emb);
+        for (int k = 0; k < 3; k++)
+            CHECK_MSG(memcmp(emb + k * cols, out + ids[k] * cols, (size_t)cols * 4) == 0, "%s embed %d", name, k);
+        free(emb); free(out); free(row); free(raw); free(ref);
+        seen++;
+    }
+    fclose(mf);
+    CHECK_INT(seen, LLMC_DT_COUNT);
+}
+
+static void test_check_weight(void) {
+    uint8_t buf[64] = {0};
+    llmc_error err;
+    llmc_tensor W = {.name = "w", .dtype = LLMC_DT_Q4_0, .ndim = 2, .shape = {1, 33}, .data = buf, .nbytes = 64};
+    CHECK(llmc_cpu_check_weight(&W, &err) == LLMC_ERR_FORMAT); /* not a block multiple */
+    W.shape[1] = 64; W.shape[0] = 2;
+    CHECK(llmc_cpu_check_weight(&W, &err) == LLMC_ERR_FORMAT); /* 72 bytes needed, 64 given */
+    W.shape[0] = 1;
+    CHECK(llmc_cpu_check_weight(&W, &err) == LLMC_OK);
+    W.dtype = (llmc_dtype)99;
+    CHECK(llmc_cpu_check_weight(&W, &err) == LLMC_ERR_UNSUPPORTED);
+}
+
+typedef struct { int *hits; } tp_ctx;
+static void tp_task(void *p, int64_t b, int64_t e, int tid) {
+    tp_ctx *c = p;
+    for (int64_t i = b; i < e; i++) __atomic_fetch_add(&c->hits[i], 1 + tid * 0, __ATOMIC_RELAXED);
+}
+static void test_threadpool(void) {
+    for (int nt = 1; nt <= 4; nt++) {
+        llmc_threadpool *tp = llmc_threadpool_new(nt);
+        CHECK(tp != NULL);
+        CHECK_INT(llmc_threadpool_size(tp), nt);
+        int hits[1000];
+        int ok = 1;
+        for (int it = 0; it < 300; it++) {
+            int n = 1 + (it * 37) % 1000;
+            memset(hits, 0, sizeof hits);
+            tp_ctx c = {hits};
+            llmc_threadpool_run(tp, tp_task, &c, n);
+            for (int i = 0; i < n; i++) ok &= hits[i] == 1;
+            for (int i = n; i < 1000; i++) ok &= hits[i] == 0;
+        }
+        CHECK_MSG(ok, "threadpool with %d threads visited an index not exactly once", nt);
+        llmc_threadpool_free(tp);
+    }
+    llmc_threadpool_free(NULL);
+}
+
+static bool is_quant(llmc_dtype t) { return llmc_dtype_block_elems(t) > 1; }
+
+/* y vs a double reference. Float paths: reordering tolerance. Quantized-weight
+ * paths may quantize activations to 8 bits per 32-block (amax/127 steps): the
+ * bound adds, per block, sum|w| * half a step. */
+static int check_matmul(const char *kname, llmc_dtype t, const float *Wf, const float *bias, const float *x,
+                        int64_t rows, int64_t cols, int n_tok, const float *y) {
+    int bad = 0;
+    for (int tok = 0; tok < n_tok; tok++)
+        for (int64_t r = 0; r < rows; r++) {
+            const float *w = Wf + r * cols, *xt = x + tok * cols;
+            double s = 0, mag = 0, qerr = 0;
+            for (int64_t c = 0; c < cols; c++) { s += (double)w[c] * xt[c]; mag += fabs((double)w[c] * xt[c]); }
+            if (is_quant(t))
+                for (int64_t b = 0; b < cols; b += 32) {
+                    double amax = 0, sw = 0;
+                    for (int k = 0; k < 32; k++) { amax = fmax(amax, fabs(xt[b + k])); sw += fabs(w[b + k]); }
+                    qerr += sw * amax / 127.0 * 0.5;
+                }
+            if (bias) s += bias[r];
+            double got = y[tok * rows + r], tol = 2e-5 * mag + 1.01 * qerr + 1e-6;
+            if (!(fabs(got - s) <= tol)) {
+                if (bad++ < 3)
+                    fprintf(stderr, "[%s %s %lldx%lld n_tok=%d] y[%d][%lld] = %.8g, want %.8g (tol %.3g)\n", kname,
+                            llmc_dtype_name(t), (long long)rows, (long long)cols, n_tok, tok, (long long)r, got, s, tol);
+            }
+        }
+    return bad;
+}
+
+static void test_matmul(void) {
+    static const char *kernels[] = {"scalar", "avx2", "avx512"};
+    static const int64_t shapes[][2] = {{6, 512}, {67, 768}, {1, 256}, {131, 1536}};
+    static const int ntoks[] = {1, 2, 5, 17};
+    llmc_threadpool *tps[3] = {NULL, llmc_threadpool_new(2), llmc_threadpool_new(3)};
+    for (size_t k = 0; k < sizeof kernels / sizeof *kernels; k++) {
+        if (!llmc_cpu_force_kernel(kernels[k])) {
+            fprintf(stderr, "note: kernel family %s not available on this CPU/build; not tested\n", kernels[k]);
+            continue;
+        }
+        CHECK_STR(llmc_cpu_kernel_name(), kernels[k]);
+        for (int t = 0; t < LLMC_DT_COUNT; t++)
+            for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+                int64_t rows = shapes[s][0], cols = shapes[s][1];
+                size_t nb;
+                void *raw = random_weights((llmc_dtype)t, rows, cols, &nb);
+                llmc_tensor W = {.name = "w", .dtype = (llmc_dtype)t, .ndim = 2, .shape = {rows, cols}, .data = raw, .nbytes = nb};
+                float *Wf = malloc((size_t)(rows * cols) * 4);
+                llmc_cpu_dequantize(&W, Wf);
+                float *bias = malloc((size_t)rows * 4);
+                for (int64_t r = 0; r < rows; r++) bias[r] = frnd();
+                llmc_tensor B = {.name = "b", .dtype = LLMC_DT_F32, .ndim = 1, .shape = {rows}, .data = bias, .nbytes = (size_t)rows * 4};
+                for (size_t nt = 0; nt < sizeof ntoks / sizeof *ntoks; nt++) {
+                    int n_tok = ntoks[nt];
+                    float *x = malloc((size_t)(n_tok * cols) * 4), *y = malloc((size_t)(n_tok * rows) * 4);
+                    for (int64_t i = 0; i < n_tok * cols; i++) x[i] = frnd() * ((i % 97) == 0 ? 8.f : 1.f);
+                    llmc_threadpool *tp = tps[(s + nt) % 3];
+                    const llmc_tensor *bp = (nt & 1) ? &B : NULL;
+                    for (int64_t i = 0; i < n_tok * rows; i++) y[i] = NAN;
+                    llmc_cpu_matmul(tp, &W, bp, x, n_tok, y);
+                    int bad = check_matmul(kernels[k], (llmc_dtype)t, Wf, bp ? bias : NULL, x, rows, cols, n_tok, y);
+                    CHECK_MSG(bad == 0, "%s %s %lldx%lld n_tok=%d: %d outputs off", kernels[k], llmc_dtype_name((llmc_dtype)t),
+                              (long long)rows, (long long)cols, n_tok, bad);
+                    free(x); free(y);
+                }
+                free(Wf); free(bias); free(raw);
+            }
+    }
+    CHECK(llmc_cpu_force_kernel("auto"));
+    CHECK(!llmc_cpu_force_kernel("no-such-kernel"));
+    fprintf(stderr, "auto kernel: %s\n", llmc_cpu_kernel_name());
+    for (int i = 0; i < 3; i++) llmc_threadpool_free(tps[i]);
+}
+
+int main(void) {
+    test_dequant_fixtures();
+    test_check_weight();
+    test_threadpool();
+    test_matmul();
+    return test_summary();
+}
