@@ -73,6 +73,23 @@ typedef struct {
                    const float *x, int n_tok, float *y);
 } cpu_kernel;
 
+/* Row-dot micro-kernels a SIMD family provides, indexed [dtype][nt-1]: one weight
+ * row against nt (1..CPU_NT) activation rows at once, so the unpacked weights are
+ * reused from registers in prefill. Quantized: nb = blocks in the row, x[t] the
+ * row's Q8 activation blocks. Float: cols elements, x[t] f32. */
+#define CPU_NT 4
+typedef void (*cpu_qdot_fn)(const void *w, const cpu_block_q8a *const *x, int64_t nb, float *out);
+typedef void (*cpu_fdot_fn)(const void *w, const float *const *x, int64_t cols, float *out);
+typedef struct {
+    cpu_qdot_fn q[LLMC_DT_COUNT][CPU_NT];
+    cpu_fdot_fn f[LLMC_DT_COUNT][CPU_NT];
+    void (*quantize)(const float *x, int64_t n, cpu_block_q8a *out);
+} cpu_dot_table;
+/* The tiled, threaded matmul shared by the SIMD families (matmul.c). */
+bool cpu_matmul_tiled(const cpu_dot_table *tab, llmc_threadpool *tp, const llmc_tensor *W,
+                      const llmc_tensor *bias, const float *x, int n_tok, float *y);
+extern const cpu_kernel cpu_kernel_avx2, cpu_kernel_avx512;
+
 bool cpu_matmul_scalar(llmc_threadpool *tp, const llmc_tensor *W, const llmc_tensor *bias,
                        const float *x, int n_tok, float *y);
 float cpu_bias_at(const llmc_tensor *bias, int64_t r);

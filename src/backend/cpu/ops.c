@@ -75,6 +75,8 @@ static const cpu_kernel k_scalar = {"scalar", always, cpu_matmul_scalar};
 
 /* Best first. SIMD families are added here as their files land. */
 static const cpu_kernel *const g_kernels[] = {
+    &cpu_kernel_avx512,
+    &cpu_kernel_avx2,
     &k_scalar,
 };
 #define N_KERNELS (sizeof g_kernels / sizeof g_kernels[0])

@@ -1,0 +1,86 @@
+/* The tiled, multi-threaded matmul driver shared by the SIMD kernel families.
+ * Work items are tiles of MM_RT weight rows × MM_TT tokens: a tile's weight rows
+ * (a few KB) stay in L1 while the tokens stream past them in groups of CPU_NT,
+ * and a token tile's activations stay in L2, so in prefill each weight byte
+ * comes from memory about once per MM_TT tokens. Decode (one token) is a
+ * row-split GEMV bound by memory bandwidth. Quantized weights are multiplied
+ * with activations quantized to 8 bits per 32-element block (integer dots). */
+#include "backend/cpu/cpu_internal.h"
+#include <stdlib.h>
+
+#define MM_RT 16
+#define MM_TT 64
+/* Below this many activation elements, quantizing on the calling thread is
+ * cheaper than a pool round trip. */
+#define MM_SERIAL_QUANT 32768
+
+typedef struct {
+    const cpu_dot_table *tab;
+    const llmc_tensor *W, *bias;
+    const float *x;
+    float *y;
+    cpu_block_q8a *xq;
+    int n_tok;
+    int64_t rows, cols, nbw, nbx, n_rt;
+    size_t row_bytes;
+} mm_ctx;
+
+static void mm_quant_task(void *p, int64_t t0, int64_t t1, int tid) {
+    const mm_ctx *c = p;
+    for (int64_t t = t0; t < t1; t++) c->tab->quantize(c->x + t * c->cols, c->cols, c->xq + t * c->nbx);
+}
+
+static void mm_task(void *p, int64_t i0, int64_t i1, int tid) {
+    const mm_ctx *c = p;
+    const uint8_t *wbase = c->W->data;
+    const int dt = c->W->dtype;
+    for (int64_t i = i0; i < i1; i++) {
+        int64_t rt = i % c->n_rt, tt = i / c->n_rt;
+        int64_t r0 = rt * MM_RT, r1 = r0 + MM_RT < c->rows ? r0 + MM_RT : c->rows;
+        int64_t t0 = tt * MM_TT, t1 = t0 + MM_TT < c->n_tok ? t0 + MM_TT : c->n_tok;
+        for (int64_t t = t0; t < t1; t += CPU_NT) {
+            int nt = t1 - t < CPU_NT ? (int)(t1 - t) : CPU_NT;
+            const cpu_block_q8a *xq[CPU_NT];
+            const float *xf[CPU_NT];
+            for (int k = 0; k < nt; k++) {
+                if (c->xq) xq[k] = c->xq + (t + k) * c->nbx;
+                xf[k] = c->x + (t + k) * c->cols;
+            }
+            for (int64_t r = r0; r < r1; r++) {
+                const void *w = wbase + (size_t)r * c->row_bytes;
+                float out[CPU_NT];
+                if (c->xq) c->tab->q[dt][nt - 1](w, xq, c->nbw, out);
+                else c->tab->f[dt][nt - 1](w, xf, c->cols, out);
+                float b = c->bias ? cpu_bias_at(c->bias, r) : 0.f;
+                for (int k = 0; k < nt; k++) c->y[(t + k) * c->rows + r] = out[k] + b;
+            }
+        }
+    }
+}
+
+bool cpu_matmul_tiled(const cpu_dot_table *tab, llmc_threadpool *tp, const llmc_tensor *W,
+                      const llmc_tensor *bias, const float *x, int n_tok, float *y) {
+    int dt = W->dtype;
+    if ((unsigned)dt >= LLMC_DT_COUNT || W->ndim != 2) return false;
+    int be = llmc_dtype_block_elems(W->dtype);
+    bool quant = be > 1;
+    for (int k = 0; k < CPU_NT; k++)
+        if (quant ? !tab->q[dt][k] : !tab->f[dt][k]) return false;
+    if (quant && !tab->quantize) return false;
+    mm_ctx c = {tab, W, bias, x, y, NULL, n_tok, W->shape[0], W->shape[1], 0, 0, 0,
+                llmc_dtype_row_bytes(W->dtype, W->shape[1])};
+    if (c.cols % be || (quant && c.cols % 32)) return false;
+    c.nbw = c.cols / be;
+    c.nbx = c.cols / 32;
+    c.n_rt = (c.rows + MM_RT - 1) / MM_RT;
+    if (quant) {
+        c.xq = malloc((size_t)n_tok * (size_t)c.nbx * sizeof *c.xq);
+        if (!c.xq) return false;
+        if ((int64_t)n_tok * c.cols <= MM_SERIAL_QUANT) mm_quant_task(&c, 0, n_tok, 0);
+        else llmc_threadpool_run(tp, mm_quant_task, &c, n_tok);
+    }
+    int64_t n_tt = (n_tok + MM_TT - 1) / MM_TT;
+    llmc_threadpool_run(tp, mm_task, &c, c.n_rt * n_tt);
+    free(c.xq);
+    return true;
+}
