@@ -1,6 +1,65 @@
-/* llmc logits — placeholder until its module lands (owned by the module's issue). */
+/* llmc logits MODEL --ids 1,2,3 — the model's logits at every position as a JSON
+ * array of arrays (the reference-comparison tool; one batched forward pass). */
 #include "cli.h"
+#include "model_open.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void logits_usage(FILE *f) {
+    fprintf(f, "usage: llmc logits MODEL --ids 1,2,3 [options]\n\n"
+               "Prints a JSON array with one array of vocab_size float logits per input position.\n\n"
+               "  --ids LIST                  comma-separated token ids (required)\n"
+               "  --last                      only the last position's logits (still an array of arrays)\n"
+               "%s", cli_model_flags_help);
+}
+
 int cmd_logits(int argc, char **argv) {
-    (void)argc; (void)argv;
-    return cli_fail("'logits' is not available in this build yet");
+    const char *model = NULL, *ids_s = NULL, *v;
+    bool last_only = false, bad = false;
+    cli_model_flags mf;
+    cli_model_flags_init(&mf);
+    for (int i = 1; i < argc; i++) {
+        int r;
+        if (cli_is_help(argv[i])) { logits_usage(stdout); return 0; }
+        if (cli_opt(argc, argv, &i, "--ids", &v, &bad)) { if (bad) return 2; ids_s = v; continue; }
+        if (cli_flag(argv, i, "--last")) { last_only = true; continue; }
+        if ((r = cli_model_flag(argc, argv, &i, &mf)) != 0) { if (r < 0) return 2; continue; }
+        if (argv[i][0] == '-' && argv[i][1]) return cli_fail("logits: unknown option '%s' (see llmc logits --help)", argv[i]);
+        if (model) return cli_fail("logits: more than one MODEL given ('%s', '%s')", model, argv[i]);
+        model = argv[i];
+    }
+    if (!model || !ids_s) { logits_usage(stderr); return 2; }
+    int32_t *ids;
+    int n;
+    if (!cli_parse_ids(ids_s, &ids, &n)) return cli_fail("--ids: expected comma-separated non-negative integers");
+    if (n == 0) { free(ids); return cli_fail("--ids: no token ids given"); }
+    llmc_error err = {0};
+    llmc_model *m = NULL;
+    if (cli_open_model(model, &mf, &m, &err) != LLMC_OK) { free(ids); return cli_error(&err); }
+    int V = llmc_model_config(m)->vocab_size;
+    float *lg = malloc((size_t)(last_only ? 1 : n) * (size_t)V * sizeof *lg);
+    int rc = 0;
+    if (!lg) { fprintf(stderr, "llmc: error: out of memory for %d x %d logits\n", n, V); rc = 1; }
+    else if (llmc_model_forward(m, ids, n, 0, lg, !last_only, &err) != LLMC_OK) rc = cli_error(&err);
+    else {
+        int rows = last_only ? 1 : n;
+        fputc('[', stdout);
+        for (int t = 0; t < rows; t++) {
+            fputs(t ? ",\n[" : "[", stdout);
+            const float *r = lg + (size_t)t * V;
+            for (int j = 0; j < V; j++) {
+                /* JSON has no NaN/Infinity literals; null keeps the output parseable. */
+                if (r[j] != r[j] || r[j] - r[j] != 0) fputs(j ? ",null" : "null", stdout);
+                else printf(j ? ",%.9g" : "%.9g", (double)r[j]);
+            }
+            fputc(']', stdout);
+        }
+        fputs("]\n", stdout);
+        if (fflush(stdout) != 0) rc = 1;
+    }
+    free(lg);
+    free(ids);
+    llmc_model_free(m);
+    return rc;
 }

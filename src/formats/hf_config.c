@@ -1,0 +1,278 @@
+/* config.json → llmc_config for Llama-family checkpoints. Defaults follow
+ * transformers' LlamaConfig / MistralConfig so a sparse config means what it
+ * means to transformers; options llmc does not implement are refused. */
+#include "formats/hf_config.h"
+#include "base/error.h"
+#include "base/file.h"
+#include "base/json.h"
+#include "base/log.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HC_MAX_CONFIG (16u * 1024u * 1024u)
+
+/* A required/optional positive int with a sanity bound. Returns false and fills err on a bad value. */
+static bool hc_int(const cJSON *j, const char *key, const char *what, bool required, long long def, long long lo, long long hi,
+                   int *out, llmc_error *err) {
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(j, key);
+    if (!it || cJSON_IsNull(it)) {
+        if (required) { llmc_err(err, LLMC_ERR_FORMAT, "%s: missing field '%s'", what, key); return false; }
+        *out = (int)def;
+        return true;
+    }
+    if (!llmc_json_is_int(it, lo, hi)) {
+        llmc_err(err, LLMC_ERR_FORMAT, "%s: field '%s' must be an integer in [%lld, %lld]", what, key, lo, hi);
+        return false;
+    }
+    *out = (int)it->valuedouble;
+    return true;
+}
+
+static bool hc_num(const cJSON *j, const char *key, const char *what, bool required, double def, double *out, llmc_error *err) {
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(j, key);
+    if (!it || cJSON_IsNull(it)) {
+        if (required) { llmc_err(err, LLMC_ERR_FORMAT, "%s: missing field '%s'", what, key); return false; }
+        *out = def;
+        return true;
+    }
+    if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble)) {
+        llmc_err(err, LLMC_ERR_FORMAT, "%s: field '%s' must be a number", what, key);
+        return false;
+    }
+    *out = it->valuedouble;
+    return true;
+}
+
+static bool hc_bool(const cJSON *j, const char *key, const char *what, bool def, bool *out, llmc_error *err) {
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(j, key);
+    if (!it || cJSON_IsNull(it)) { *out = def; return true; }
+    if (!cJSON_IsBool(it)) {
+        llmc_err(err, LLMC_ERR_FORMAT, "%s: field '%s' must be true or false", what, key);
+        return false;
+    }
+    *out = cJSON_IsTrue(it);
+    return true;
+}
+
+/* RoPE: 5.x puts everything in rope_parameters; 4.x has rope_theta at the top and
+ * an optional rope_scaling ({"type"|"rope_type", "factor", ...}). */
+static bool hc_rope(const cJSON *j, const char *what, llmc_config *c, llmc_error *err) {
+    const cJSON *rp = cJSON_GetObjectItemCaseSensitive(j, "rope_parameters");
+    const cJSON *rs = cJSON_GetObjectItemCaseSensitive(j, "rope_scaling");
+    const cJSON *src = NULL;
+    const char *field = NULL;
+    if (rp && !cJSON_IsNull(rp)) {
+        if (!cJSON_IsObject(rp)) { llmc_err(err, LLMC_ERR_FORMAT, "%s: field 'rope_parameters' must be an object", what); return false; }
+        /* Per-layer-type rope parameters (nested objects) are a different model family. */
+        for (const cJSON *it = rp->child; it; it = it->next)
+            if (cJSON_IsObject(it)) {
+                llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: per-layer 'rope_parameters' ('%s') are not supported", what, it->string);
+                return false;
+            }
+        src = rp;
+        field = "rope_parameters";
+    } else if (rs && !cJSON_IsNull(rs)) {
+        if (!cJSON_IsObject(rs)) { llmc_err(err, LLMC_ERR_FORMAT, "%s: field 'rope_scaling' must be an object or null", what); return false; }
+        src = rs;
+        field = "rope_scaling";
+    }
+    /* rope_theta: inside rope_parameters (5.x), else top-level (4.x); 10000 by default. */
+    double theta = 10000.0;
+    if (src && cJSON_GetObjectItemCaseSensitive(src, "rope_theta")) {
+        if (!hc_num(src, "rope_theta", what, false, 10000.0, &theta, err)) return false;
+    } else if (!hc_num(j, "rope_theta", what, false, 10000.0, &theta, err)) return false;
+    if (!(theta > 0)) { llmc_err(err, LLMC_ERR_FORMAT, "%s: rope_theta must be positive", what); return false; }
+    c->rope_theta = theta;
+    c->rope_type = LLMC_ROPE_DEFAULT;
+    c->rope_factor = 1.0;
+    c->rope_low_freq_factor = 1.0;
+    c->rope_high_freq_factor = 4.0;
+    c->rope_original_max_position = 0;
+    double prf = 1.0;
+    if (!hc_num(j, "partial_rotary_factor", what, false, 1.0, &prf, err)) return false;
+    if (src && !hc_num(src, "partial_rotary_factor", what, false, prf, &prf, err)) return false;
+    if (prf != 1.0) {
+        llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: partial_rotary_factor %g is not supported (only 1.0)", what, prf);
+        return false;
+    }
+    if (!src) return true;
+    const char *type = llmc_json_get_string(src, "rope_type");
+    if (!type) type = llmc_json_get_string(src, "type");
+    if (!type) {
+        if (src == rs) { llmc_err(err, LLMC_ERR_FORMAT, "%s: '%s' has no 'rope_type'", what, field); return false; }
+        type = "default";
+    }
+    if (strcmp(type, "default") == 0) return true;
+    if (strcmp(type, "linear") == 0) {
+        c->rope_type = LLMC_ROPE_LINEAR;
+        if (!hc_num(src, "factor", what, true, 1.0, &c->rope_factor, err)) { llmc_err_prefix(err, "%s: ", field); return false; }
+        if (!(c->rope_factor > 0)) { llmc_err(err, LLMC_ERR_FORMAT, "%s: %s.factor must be positive", what, field); return false; }
+        return true;
+    }
+    if (strcmp(type, "llama3") == 0) {
+        c->rope_type = LLMC_ROPE_LLAMA3;
+        if (!hc_num(src, "factor", what, true, 1.0, &c->rope_factor, err) ||
+            !hc_num(src, "low_freq_factor", what, true, 1.0, &c->rope_low_freq_factor, err) ||
+            !hc_num(src, "high_freq_factor", what, true, 4.0, &c->rope_high_freq_factor, err) ||
+            !hc_int(src, "original_max_position_embeddings", what, true, 0, 1, 1LL << 30, &c->rope_original_max_position, err)) {
+            llmc_err_prefix(err, "%s: ", field);
+            return false;
+        }
+        if (!(c->rope_factor > 0) || !(c->rope_low_freq_factor > 0) || !(c->rope_high_freq_factor > c->rope_low_freq_factor)) {
+            llmc_err(err, LLMC_ERR_FORMAT, "%s: %s: llama3 needs factor > 0 and high_freq_factor > low_freq_factor > 0", what, field);
+            return false;
+        }
+        return true;
+    }
+    llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: rope type '%.64s' is not supported (default, linear, llama3 are)", what, type);
+    return false;
+}
+
+static bool hc_dtype(const cJSON *j, const char *what, llmc_dtype *out) {
+    const char *s = llmc_json_get_string(j, "dtype");
+    if (!s) s = llmc_json_get_string(j, "torch_dtype");
+    *out = LLMC_DT_F32;
+    if (!s) return true;
+    if (strncmp(s, "torch.", 6) == 0) s += 6;
+    if (strcmp(s, "bfloat16") == 0) *out = LLMC_DT_BF16;
+    else if (strcmp(s, "float16") == 0 || strcmp(s, "half") == 0) *out = LLMC_DT_F16;
+    else if (strcmp(s, "float32") == 0 || strcmp(s, "float") == 0 || strcmp(s, "auto") == 0) *out = LLMC_DT_F32;
+    else LLMC_WARN("%s: dtype '%.32s' is not one llmc computes in; using float32", what, s);
+    return true;
+}
+
+static bool hc_token_ids(const cJSON *j, const char *what, llmc_config *c, llmc_error *err) {
+    int v;
+    if (!hc_int(j, "bos_token_id", what, false, -1, 0, 1LL << 31, &v, err)) return false;
+    c->bos_token_id = v;
+    if (!hc_int(j, "pad_token_id", what, false, -1, -1, 1LL << 31, &v, err)) return false;
+    c->pad_token_id = v;
+    c->num_eos = 0;
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "eos_token_id");
+    if (!e || cJSON_IsNull(e)) return true;
+    if (cJSON_IsArray(e)) {
+        for (const cJSON *it = e->child; it; it = it->next) {
+            if (!llmc_json_is_int(it, 0, (1LL << 31) - 1)) {
+                llmc_err(err, LLMC_ERR_FORMAT, "%s: field 'eos_token_id' must hold non-negative integers", what);
+                return false;
+            }
+            if (c->num_eos >= LLMC_MAX_EOS) {
+                llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: field 'eos_token_id' lists more than %d ids", what, LLMC_MAX_EOS);
+                return false;
+            }
+            c->eos_token_ids[c->num_eos++] = (int)it->valuedouble;
+        }
+        return true;
+    }
+    if (!llmc_json_is_int(e, 0, (1LL << 31) - 1)) {
+        llmc_err(err, LLMC_ERR_FORMAT, "%s: field 'eos_token_id' must be an integer or a list of integers", what);
+        return false;
+    }
+    c->eos_token_ids[c->num_eos++] = (int)e->valuedouble;
+    return true;
+}
+
+llmc_status llmc_hf_config_parse(const char *json, size_t len, const char *what, llmc_config *cfg, llmc_error *err) {
+    if (!what) what = "config.json";
+    memset(cfg, 0, sizeof *cfg);
+    cJSON *j = llmc_json_parse(json, len, what, err);
+    if (!j) return err ? err->code : LLMC_ERR_FORMAT;
+    llmc_config c;
+    memset(&c, 0, sizeof c);
+    llmc_status st = LLMC_ERR_FORMAT;
+    if (!cJSON_IsObject(j)) { llmc_err(err, LLMC_ERR_FORMAT, "%s: not a JSON object", what); goto done; }
+
+    /* Architecture: architectures[0] (what from_pretrained instantiates), else model_type. */
+    const cJSON *archs = cJSON_GetObjectItemCaseSensitive(j, "architectures");
+    const char *arch = NULL;
+    if (archs && !cJSON_IsNull(archs)) {
+        if (!cJSON_IsArray(archs) || cJSON_GetArraySize(archs) < 1 || !cJSON_IsString(archs->child)) {
+            llmc_err(err, LLMC_ERR_FORMAT, "%s: field 'architectures' must be a list of names", what);
+            goto done;
+        }
+        arch = archs->child->valuestring;
+    } else {
+        const char *mt = llmc_json_get_string(j, "model_type");
+        if (mt && strcmp(mt, "llama") == 0) arch = "LlamaForCausalLM";
+        else if (mt && strcmp(mt, "mistral") == 0) arch = "MistralForCausalLM";
+        else {
+            llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: no 'architectures' and model_type '%.64s' is not supported (llama, mistral are)", what,
+                     mt ? mt : "(none)");
+            st = LLMC_ERR_UNSUPPORTED;
+            goto done;
+        }
+    }
+    bool mistral = strcmp(arch, "MistralForCausalLM") == 0;
+    if (!mistral && strcmp(arch, "LlamaForCausalLM") != 0) {
+        llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: architecture '%.64s' is not supported (LlamaForCausalLM, MistralForCausalLM are)", what, arch);
+        st = LLMC_ERR_UNSUPPORTED;
+        goto done;
+    }
+    snprintf(c.architecture, sizeof c.architecture, "%s", arch);
+
+    if (cJSON_GetObjectItemCaseSensitive(j, "quantization_config")) {
+        llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: quantized checkpoints ('quantization_config') are not supported; use a GGUF file", what);
+        st = LLMC_ERR_UNSUPPORTED;
+        goto done;
+    }
+    const char *act = llmc_json_get_string(j, "hidden_act");
+    if (!act) act = llmc_json_get_string(j, "hidden_activation");
+    if (act && strcmp(act, "silu") != 0 && strcmp(act, "swish") != 0) {
+        llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: hidden_act '%.32s' is not supported (silu is)", what, act);
+        st = LLMC_ERR_UNSUPPORTED;
+        goto done;
+    }
+
+    if (!hc_int(j, "hidden_size", what, true, 0, 1, 1 << 20, &c.hidden_size, err) ||
+        !hc_int(j, "intermediate_size", what, true, 0, 1, 1 << 22, &c.intermediate_size, err) ||
+        !hc_int(j, "num_hidden_layers", what, true, 0, 1, 4096, &c.num_layers, err) ||
+        !hc_int(j, "num_attention_heads", what, true, 0, 1, 1 << 14, &c.num_heads, err) ||
+        !hc_int(j, "num_key_value_heads", what, false, c.num_heads, 1, 1 << 14, &c.num_kv_heads, err) ||
+        !hc_int(j, "vocab_size", what, true, 0, 1, 1 << 26, &c.vocab_size, err) ||
+        !hc_int(j, "max_position_embeddings", what, false, mistral ? 131072 : 2048, 1, 1 << 30, &c.max_position_embeddings, err) ||
+        !hc_num(j, "rms_norm_eps", what, false, 1e-6, &c.rms_norm_eps, err))
+        goto done;
+    /* head_dim: explicit when present and non-null, else hidden_size // num_attention_heads (transformers). */
+    if (!hc_int(j, "head_dim", what, false, c.hidden_size / c.num_heads, 1, 1 << 16, &c.head_dim, err)) goto done;
+    if (c.head_dim < 2 || c.head_dim % 2) {
+        llmc_err(err, LLMC_ERR_FORMAT, "%s: head_dim %d must be even and positive (RoPE rotates pairs)", what, c.head_dim);
+        goto done;
+    }
+    if (c.num_heads % c.num_kv_heads) {
+        llmc_err(err, LLMC_ERR_FORMAT, "%s: num_attention_heads %d is not a multiple of num_key_value_heads %d", what, c.num_heads, c.num_kv_heads);
+        goto done;
+    }
+    if (!(c.rms_norm_eps >= 0)) { llmc_err(err, LLMC_ERR_FORMAT, "%s: rms_norm_eps must be >= 0", what); goto done; }
+    if (!hc_rope(j, what, &c, err)) { st = err ? err->code : LLMC_ERR_FORMAT; goto done; }
+    if (!hc_bool(j, "tie_word_embeddings", what, false, &c.tie_word_embeddings, err)) goto done;
+    if (!mistral) {
+        if (!hc_bool(j, "attention_bias", what, false, &c.attention_bias, err) ||
+            !hc_bool(j, "mlp_bias", what, false, &c.mlp_bias, err))
+            goto done;
+    }
+    /* Mistral always builds bias-free Linears, whatever the config says. */
+    if (mistral && !hc_int(j, "sliding_window", what, false, 0, 0, 1LL << 31, &c.sliding_window, err)) goto done;
+    if (!hc_token_ids(j, what, &c, err)) goto done;
+    hc_dtype(j, what, &c.torch_dtype);
+    *cfg = c;
+    st = LLMC_OK;
+done:
+    cJSON_Delete(j);
+    return st;
+}
+
+llmc_status llmc_hf_config_load(const char *path, llmc_config *cfg, llmc_error *err) {
+    char *p = llmc_dir_exists(path) ? llmc_path_join(path, "config.json") : strdup(path);
+    if (!p) return llmc_err(err, LLMC_ERR_NOMEM, "out of memory");
+    char *buf;
+    size_t n;
+    llmc_status st = llmc_read_file(p, HC_MAX_CONFIG, &buf, &n, err);
+    if (st == LLMC_OK) {
+        st = llmc_hf_config_parse(buf, n, p, cfg, err);
+        free(buf);
+    }
+    free(p);
+    return st;
+}

@@ -1,0 +1,484 @@
+/* Llama-family forward pass (LlamaForCausalLM, MistralForCausalLM) on the CPU,
+ * following transformers' modeling_llama.py step for step: embeddings, per layer
+ * RMSNorm → q/k/v (+bias) → RoPE (rotate_half) → causal GQA attention over the
+ * KV cache → o_proj → residual → RMSNorm → SwiGLU MLP → residual; final norm,
+ * lm_head (tied or not). Prompts run as batches of tokens (matrix × matrix);
+ * attention keeps one score row per thread, so memory beyond the KV cache is O(n). */
+#include "model/model.h"
+#include "backend/cpu/ops.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "formats/hf_config.h"
+#include "formats/safetensors.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Tokens per prefill batch: bounds the activation scratch (about
+ * B × (4·hidden + 2·intermediate) floats) whatever the prompt length. */
+#define LM_BATCH 256
+
+typedef struct {
+    const llmc_tensor *wq, *wk, *wv, *wo, *bq, *bk, *bv, *bo;
+    const llmc_tensor *wg, *wu, *wd, *bg, *bu, *bd;
+    float *ln1, *ln2; /* norm weights as f32 (owned) */
+} lm_layer;
+
+struct llmc_model {
+    llmc_config cfg;
+    llmc_tensor_set *ts;
+    llmc_threadpool *tp;
+    const llmc_tensor *embed, *lm_head;
+    float *norm;
+    lm_layer *layers;
+    float *inv_freq; /* head_dim/2 */
+    int ctx, cached;
+    int kv_dim;      /* num_kv_heads * head_dim */
+    float *kcache, *vcache; /* [layer][ctx][kv_dim] */
+    /* scratch */
+    float *x, *xn, *q, *k, *v, *att, *g, *u, *rope_cs;
+    float *scores; /* [threads][ctx] */
+    int nthreads;
+};
+
+void llmc_model_opts_default(llmc_model_opts *o) {
+    o->n_threads = 0;
+    o->max_context = 0;
+    o->dtype = -1;
+}
+
+const llmc_config *llmc_model_config(const llmc_model *m) { return &m->cfg; }
+int llmc_model_context(const llmc_model *m) { return m->ctx; }
+int llmc_model_cached(const llmc_model *m) { return m->cached; }
+
+void llmc_model_free(llmc_model *m) {
+    if (!m) return;
+    if (m->layers) {
+        for (int l = 0; l < m->cfg.num_layers; l++) {
+            free(m->layers[l].ln1);
+            free(m->layers[l].ln2);
+        }
+    }
+    free(m->layers);
+    free(m->norm);
+    free(m->inv_freq);
+    free(m->kcache);
+    free(m->vcache);
+    free(m->x); free(m->xn); free(m->q); free(m->k); free(m->v); free(m->att); free(m->g); free(m->u);
+    free(m->rope_cs);
+    free(m->scores);
+    llmc_threadpool_free(m->tp);
+    llmc_tensor_set_free(m->ts);
+    free(m);
+}
+
+/* ---- loading ---------------------------------------------------------------- */
+
+static bool lm_is_float(llmc_dtype t) { return t == LLMC_DT_F32 || t == LLMC_DT_F16 || t == LLMC_DT_BF16; }
+
+/* Finds name and checks its shape (ndim 1 when cols < 0). */
+static llmc_status lm_get(llmc_tensor_set *ts, const char *name, int64_t rows, int64_t cols, bool need_float,
+                          const llmc_tensor **out, llmc_error *err) {
+    const llmc_tensor *t = llmc_tensor_set_find(ts, name);
+    *out = t;
+    if (!t) return llmc_err(err, LLMC_ERR_FORMAT, "model: tensor '%s' is missing", name);
+    if ((unsigned)t->dtype >= LLMC_DT_COUNT || (need_float && !lm_is_float(t->dtype)))
+        return llmc_err(err, LLMC_ERR_UNSUPPORTED, "model: tensor '%s' has dtype %s, expected F32, F16 or BF16", name, llmc_dtype_name(t->dtype));
+    bool ok;
+    if (cols < 0) ok = t->ndim == 1 && t->shape[0] == rows;
+    else ok = t->ndim == 2 && t->shape[0] == rows && t->shape[1] == cols;
+    if (!ok) {
+        char got[128] = "", *p = got;
+        for (int i = 0; i < t->ndim && i < LLMC_MAX_DIMS; i++)
+            p += snprintf(p, sizeof got - (size_t)(p - got), "%s%lld", i ? ", " : "", (long long)t->shape[i]);
+        if (cols < 0) return llmc_err(err, LLMC_ERR_FORMAT, "model: tensor '%s' has shape [%s], expected [%lld]", name, got, (long long)rows);
+        return llmc_err(err, LLMC_ERR_FORMAT, "model: tensor '%s' has shape [%s], expected [%lld, %lld]", name, got, (long long)rows, (long long)cols);
+    }
+    int blk = llmc_dtype_block_elems(t->dtype);
+    int64_t c = cols < 0 ? rows : cols, r = cols < 0 ? 1 : rows;
+    if (blk <= 0 || c % blk || t->nbytes != (size_t)r * llmc_dtype_row_bytes(t->dtype, c) || (!t->data && t->nbytes))
+        return llmc_err(err, LLMC_ERR_FORMAT, "model: tensor '%s' (%s) has %zu bytes, which does not match its shape", name,
+                        llmc_dtype_name(t->dtype), t->nbytes);
+    return LLMC_OK;
+}
+
+static float *lm_to_f32(const llmc_tensor *t) {
+    int64_t n = llmc_tensor_numel(t);
+    float *out = malloc((size_t)n * sizeof *out);
+    if (!out) return NULL;
+    llmc_tensor row = *t;
+    row.ndim = 2;
+    row.shape[0] = 1;
+    row.shape[1] = n;
+    llmc_cpu_get_row(&row, 0, out);
+    return out;
+}
+
+/* Converts a weight in place in the set to dtype dt (opts.dtype): f32 rows via
+ * the kernels' get_row (which also dequantizes), then narrowed. */
+static llmc_status lm_convert(llmc_tensor_set *ts, const char *name, llmc_dtype dt, llmc_error *err) {
+    llmc_tensor *t = llmc_tensor_set_find_mut(ts, name);
+    if (!t || t->dtype == dt) return LLMC_OK;
+    int64_t rows = t->ndim == 2 ? t->shape[0] : 1;
+    int64_t cols = t->ndim == 2 ? t->shape[1] : llmc_tensor_numel(t);
+    size_t es = llmc_dtype_block_bytes(dt);
+    void *buf = malloc((size_t)(rows * cols) * es + 1);
+    float *row = malloc((size_t)cols * sizeof *row + 1);
+    if (!buf || !row) {
+        free(buf);
+        free(row);
+        return llmc_err(err, LLMC_ERR_NOMEM, "model: out of memory converting '%s' to %s", name, llmc_dtype_name(dt));
+    }
+    llmc_tensor view = *t;
+    view.ndim = 2;
+    view.shape[0] = rows;
+    view.shape[1] = cols;
+    for (int64_t r = 0; r < rows; r++) {
+        llmc_cpu_get_row(&view, r, row);
+        if (dt == LLMC_DT_F32) memcpy((float *)buf + r * cols, row, (size_t)cols * sizeof *row);
+        else {
+            uint16_t *o = (uint16_t *)buf + r * cols;
+            for (int64_t c = 0; c < cols; c++) o[c] = dt == LLMC_DT_F16 ? llmc_f32_to_f16(row[c]) : llmc_f32_to_bf16(row[c]);
+        }
+    }
+    free(row);
+    free(t->owned);
+    t->owned = buf;
+    t->data = buf;
+    t->dtype = dt;
+    t->nbytes = (size_t)(rows * cols) * es;
+    return LLMC_OK;
+}
+
+/* inv_freq exactly as transformers computes it (float32 arithmetic). */
+static void lm_rope_init(const llmc_config *c, float *inv) {
+    int dim = c->head_dim;
+    for (int i = 0; i < dim / 2; i++) {
+        float e = (float)(2 * i) / (float)dim;
+        float f = 1.0f / powf((float)c->rope_theta, e);
+        if (c->rope_type == LLMC_ROPE_LINEAR) f /= (float)c->rope_factor;
+        else if (c->rope_type == LLMC_ROPE_LLAMA3) {
+            float factor = (float)c->rope_factor, lo = (float)c->rope_low_freq_factor, hi = (float)c->rope_high_freq_factor;
+            float old = (float)c->rope_original_max_position;
+            double low_wl = (double)c->rope_original_max_position / c->rope_low_freq_factor;
+            double high_wl = (double)c->rope_original_max_position / c->rope_high_freq_factor;
+            float wl = (float)(2 * M_PI) / f;
+            float g = (double)wl > low_wl ? f / factor : f;
+            if (!((double)wl < high_wl) && !((double)wl > low_wl)) {
+                float s = (old / wl - lo) / (hi - lo);
+                g = (1 - s) * g / factor + s * g;
+            }
+            f = g;
+        }
+        inv[i] = f;
+    }
+}
+
+static void *lm_alloc(size_t n, bool *ok) {
+    void *p = calloc(n ? n : 1, 1);
+    if (!p) *ok = false;
+    return p;
+}
+
+llmc_status llmc_model_from_tensors(const llmc_config *cfg, llmc_tensor_set *ts, const llmc_model_opts *o, llmc_model **out,
+                                    llmc_error *err) {
+    *out = NULL;
+    llmc_model_opts def;
+    if (!o) { llmc_model_opts_default(&def); o = &def; }
+    if (!cfg || !ts) {
+        llmc_tensor_set_free(ts);
+        return llmc_err(err, LLMC_ERR_INVALID_ARG, "model: no config or tensors");
+    }
+    llmc_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        llmc_tensor_set_free(ts);
+        return llmc_err(err, LLMC_ERR_NOMEM, "model: out of memory");
+    }
+    m->ts = ts;
+    m->cfg = *cfg;
+    const llmc_config *c = &m->cfg;
+    llmc_status st = LLMC_OK;
+    if (strcmp(c->architecture, "LlamaForCausalLM") != 0 && strcmp(c->architecture, "MistralForCausalLM") != 0) {
+        st = llmc_err(err, LLMC_ERR_UNSUPPORTED, "model: architecture '%s' is not supported", c->architecture);
+        goto fail;
+    }
+    if (c->hidden_size <= 0 || c->intermediate_size <= 0 || c->num_layers <= 0 || c->num_heads <= 0 || c->num_kv_heads <= 0 ||
+        c->head_dim <= 0 || c->head_dim % 2 || c->vocab_size <= 0 || c->num_heads % c->num_kv_heads || c->max_position_embeddings <= 0 ||
+        c->num_layers > 4096 || c->rope_theta <= 0) {
+        st = llmc_err(err, LLMC_ERR_FORMAT, "model: inconsistent configuration (sizes must be positive, heads a multiple of KV heads, head_dim even)");
+        goto fail;
+    }
+    if (o->dtype != -1 && o->dtype != LLMC_DT_F32 && o->dtype != LLMC_DT_F16 && o->dtype != LLMC_DT_BF16) {
+        st = llmc_err(err, LLMC_ERR_INVALID_ARG, "model: dtype %d is not one of auto, F32, F16, BF16", o->dtype);
+        goto fail;
+    }
+    const int64_t H = c->hidden_size, I = c->intermediate_size, qd = (int64_t)c->num_heads * c->head_dim;
+    m->kv_dim = c->num_kv_heads * c->head_dim;
+    const int64_t kvd = m->kv_dim;
+
+    /* Optional dtype conversion first, so validation sees the final tensors. */
+    if (o->dtype != -1) {
+        char name[160];
+        static const char *per_layer[] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+                                          "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"};
+        for (int l = 0; l < c->num_layers && st == LLMC_OK; l++)
+            for (size_t i = 0; i < sizeof per_layer / sizeof *per_layer && st == LLMC_OK; i++) {
+                snprintf(name, sizeof name, "model.layers.%d.%s.weight", l, per_layer[i]);
+                st = lm_convert(ts, name, (llmc_dtype)o->dtype, err);
+            }
+        if (st == LLMC_OK) st = lm_convert(ts, "model.embed_tokens.weight", (llmc_dtype)o->dtype, err);
+        if (st == LLMC_OK && !c->tie_word_embeddings) st = lm_convert(ts, "lm_head.weight", (llmc_dtype)o->dtype, err);
+        if (st != LLMC_OK) goto fail;
+        LLMC_INFO("model: weights converted to %s", llmc_dtype_name((llmc_dtype)o->dtype));
+    }
+
+    const llmc_tensor *t;
+    if ((st = lm_get(ts, "model.embed_tokens.weight", c->vocab_size, H, false, &m->embed, err))) goto fail;
+    if (c->tie_word_embeddings) m->lm_head = m->embed;
+    else if ((st = lm_get(ts, "lm_head.weight", c->vocab_size, H, false, &m->lm_head, err))) goto fail;
+    if ((st = lm_get(ts, "model.norm.weight", H, -1, true, &t, err))) goto fail;
+    if (!(m->norm = lm_to_f32(t))) goto oom;
+    m->layers = calloc((size_t)c->num_layers, sizeof *m->layers);
+    if (!m->layers) goto oom;
+    for (int l = 0; l < c->num_layers; l++) {
+        lm_layer *L = &m->layers[l];
+        char n[160];
+#define LM_W(field, suffix, rows, cols, isf)                                          \
+        snprintf(n, sizeof n, "model.layers.%d.%s", l, suffix);                       \
+        if ((st = lm_get(ts, n, rows, cols, isf, &L->field, err))) goto fail;
+        LM_W(wq, "self_attn.q_proj.weight", qd, H, false)
+        LM_W(wk, "self_attn.k_proj.weight", kvd, H, false)
+        LM_W(wv, "self_attn.v_proj.weight", kvd, H, false)
+        LM_W(wo, "self_attn.o_proj.weight", H, qd, false)
+        LM_W(wg, "mlp.gate_proj.weight", I, H, false)
+        LM_W(wu, "mlp.up_proj.weight", I, H, false)
+        LM_W(wd, "mlp.down_proj.weight", H, I, false)
+        if (c->attention_bias) {
+            LM_W(bq, "self_attn.q_proj.bias", qd, -1, true)
+            LM_W(bk, "self_attn.k_proj.bias", kvd, -1, true)
+            LM_W(bv, "self_attn.v_proj.bias", kvd, -1, true)
+            LM_W(bo, "self_attn.o_proj.bias", H, -1, true)
+        }
+        if (c->mlp_bias) {
+            LM_W(bg, "mlp.gate_proj.bias", I, -1, true)
+            LM_W(bu, "mlp.up_proj.bias", I, -1, true)
+            LM_W(bd, "mlp.down_proj.bias", H, -1, true)
+        }
+        snprintf(n, sizeof n, "model.layers.%d.input_layernorm.weight", l);
+        if ((st = lm_get(ts, n, H, -1, true, &t, err))) goto fail;
+        if (!(L->ln1 = lm_to_f32(t))) goto oom;
+        snprintf(n, sizeof n, "model.layers.%d.post_attention_layernorm.weight", l);
+        if ((st = lm_get(ts, n, H, -1, true, &t, err))) goto fail;
+        if (!(L->ln2 = lm_to_f32(t))) goto oom;
+#undef LM_W
+    }
+
+    /* Context: requested, else the config's, bounded by the KV budget. */
+    size_t per_pos = (size_t)2 * c->num_layers * (size_t)kvd * sizeof(float);
+    int ctx = c->max_position_embeddings;
+    if (o->max_context > 0) {
+        if (o->max_context > ctx)
+            LLMC_WARN("model: requested context %d exceeds max_position_embeddings %d; using %d", o->max_context, ctx, ctx);
+        else ctx = o->max_context;
+    } else if ((size_t)ctx * per_pos > LLMC_MODEL_KV_BUDGET) {
+        int cap = (int)(LLMC_MODEL_KV_BUDGET / per_pos);
+        if (cap < 1) cap = 1;
+        LLMC_INFO("model: context limited to %d of %d positions by the %llu MiB KV-cache budget", cap, ctx,
+                  (unsigned long long)(LLMC_MODEL_KV_BUDGET >> 20));
+        ctx = cap;
+    }
+    m->ctx = ctx;
+    LLMC_INFO("model: KV cache %d positions, %.1f MiB (f32)", ctx, (double)ctx * (double)per_pos / 1048576.0);
+    m->kcache = calloc((size_t)ctx * per_pos / 2, 1);
+    m->vcache = calloc((size_t)ctx * per_pos / 2, 1);
+    if (!m->kcache || !m->vcache) {
+        st = llmc_err(err, LLMC_ERR_NOMEM, "model: cannot allocate the KV cache (%d positions, %.1f MiB)", ctx,
+                      (double)ctx * (double)per_pos / 1048576.0);
+        goto fail;
+    }
+    m->inv_freq = malloc((size_t)c->head_dim / 2 * sizeof(float));
+    if (!m->inv_freq) goto oom;
+    lm_rope_init(c, m->inv_freq);
+
+    m->tp = llmc_threadpool_new(o->n_threads);
+    if (!m->tp) goto oom;
+    m->nthreads = llmc_threadpool_size(m->tp);
+    if (m->nthreads < 1) m->nthreads = 1;
+    bool ok = true;
+    size_t B = LM_BATCH;
+    m->x = lm_alloc(B * H * sizeof(float), &ok);
+    m->xn = lm_alloc(B * H * sizeof(float), &ok);
+    m->q = lm_alloc(B * qd * sizeof(float), &ok);
+    m->att = lm_alloc(B * qd * sizeof(float), &ok);
+    m->k = lm_alloc(B * kvd * sizeof(float), &ok);
+    m->v = lm_alloc(B * kvd * sizeof(float), &ok);
+    m->g = lm_alloc(B * I * sizeof(float), &ok);
+    m->u = lm_alloc(B * I * sizeof(float), &ok);
+    m->rope_cs = lm_alloc(B * (size_t)c->head_dim * sizeof(float), &ok);
+    m->scores = lm_alloc((size_t)m->nthreads * ctx * sizeof(float), &ok);
+    if (!ok) goto oom;
+    *out = m;
+    return LLMC_OK;
+oom:
+    st = llmc_err(err, LLMC_ERR_NOMEM, "model: out of memory");
+fail:
+    llmc_model_free(m);
+    return st;
+}
+
+llmc_status llmc_model_load(const char *dir, const llmc_model_opts *o, llmc_model **out, llmc_error *err) {
+    *out = NULL;
+    llmc_config cfg;
+    llmc_status st = llmc_hf_config_load(dir, &cfg, err);
+    if (st != LLMC_OK) return st;
+    llmc_tensor_set *ts;
+    if ((st = llmc_safetensors_load(dir, &ts, err)) != LLMC_OK) return st;
+    st = llmc_model_from_tensors(&cfg, ts, o, out, err);
+    if (st != LLMC_OK) llmc_err_prefix(err, "%s: ", dir);
+    return st;
+}
+
+/* ---- forward ---------------------------------------------------------------- */
+
+static void lm_rmsnorm(const float *x, const float *w, int n, double eps, float *out) {
+    double ss = 0;
+    for (int i = 0; i < n; i++) ss += (double)x[i] * x[i];
+    float r = (float)(1.0 / sqrt(ss / n + eps));
+    for (int i = 0; i < n; i++) out[i] = w[i] * (x[i] * r);
+}
+
+/* cos/sin rows for positions pos..pos+n-1: [t][0..half) cos, [t][half..hd) sin. */
+static void lm_rope_table(const llmc_model *m, int pos, int n) {
+    int half = m->cfg.head_dim / 2;
+    for (int t = 0; t < n; t++) {
+        float *cs = m->rope_cs + (size_t)t * 2 * half;
+        for (int i = 0; i < half; i++) {
+            float a = (float)(pos + t) * m->inv_freq[i];
+            cs[i] = cosf(a);
+            cs[half + i] = sinf(a);
+        }
+    }
+}
+
+static void lm_rope_apply(float *x, const float *cs, int half) {
+    for (int i = 0; i < half; i++) {
+        float a = x[i], b = x[i + half], c = cs[i], s = cs[half + i];
+        x[i] = a * c - b * s;
+        x[i + half] = b * c + a * s;
+    }
+}
+
+typedef struct {
+    llmc_model *m;
+    int layer, pos, n;
+} lm_att_ctx;
+
+/* One (token, head) per task index: softmax(q·K / sqrt(d)) · V over the visible keys. */
+static void lm_attention_task(void *vctx, int64_t begin, int64_t end, int tid) {
+    lm_att_ctx *a = vctx;
+    llmc_model *m = a->m;
+    const llmc_config *c = &m->cfg;
+    int hd = c->head_dim, nh = c->num_heads, group = c->num_heads / c->num_kv_heads;
+    float scale = 1.0f / sqrtf((float)hd);
+    float *sc = m->scores + (size_t)tid * m->ctx;
+    const float *K = m->kcache + (size_t)a->layer * m->ctx * m->kv_dim;
+    const float *V = m->vcache + (size_t)a->layer * m->ctx * m->kv_dim;
+    for (int64_t idx = begin; idx < end; idx++) {
+        int t = (int)(idx / nh), h = (int)(idx % nh), kh = h / group;
+        int qpos = a->pos + t;
+        int lo = 0;
+        if (c->sliding_window > 0 && qpos - c->sliding_window + 1 > 0) lo = qpos - c->sliding_window + 1;
+        const float *q = m->q + ((size_t)t * nh + h) * hd;
+        float mx = -INFINITY;
+        for (int j = lo; j <= qpos; j++) {
+            const float *k = K + (size_t)j * m->kv_dim + (size_t)kh * hd;
+            float s = 0;
+            for (int d = 0; d < hd; d++) s += q[d] * k[d];
+            s *= scale;
+            sc[j] = s;
+            if (s > mx) mx = s;
+        }
+        double sum = 0;
+        for (int j = lo; j <= qpos; j++) {
+            sc[j] = expf(sc[j] - mx);
+            sum += sc[j];
+        }
+        float inv = (float)(1.0 / sum);
+        float *o = m->att + ((size_t)t * nh + h) * hd;
+        for (int d = 0; d < hd; d++) o[d] = 0;
+        for (int j = lo; j <= qpos; j++) {
+            const float *v = V + (size_t)j * m->kv_dim + (size_t)kh * hd;
+            float p = sc[j] * inv;
+            for (int d = 0; d < hd; d++) o[d] += p * v[d];
+        }
+    }
+}
+
+/* One batch of n <= LM_BATCH tokens at pos; logits for each row (out_rows) or the last only. */
+static void lm_forward_batch(llmc_model *m, const int32_t *ids, int n, int pos, float *logits, bool all_rows) {
+    const llmc_config *c = &m->cfg;
+    const int H = c->hidden_size, I = c->intermediate_size, hd = c->head_dim;
+    const int qd = c->num_heads * hd, kvd = m->kv_dim, half = hd / 2;
+    llmc_cpu_embed(m->embed, ids, n, m->x);
+    lm_rope_table(m, pos, n);
+    for (int l = 0; l < c->num_layers; l++) {
+        lm_layer *L = &m->layers[l];
+        for (int t = 0; t < n; t++) lm_rmsnorm(m->x + (size_t)t * H, L->ln1, H, c->rms_norm_eps, m->xn + (size_t)t * H);
+        llmc_cpu_matmul(m->tp, L->wq, L->bq, m->xn, n, m->q);
+        llmc_cpu_matmul(m->tp, L->wk, L->bk, m->xn, n, m->k);
+        llmc_cpu_matmul(m->tp, L->wv, L->bv, m->xn, n, m->v);
+        float *Kc = m->kcache + (size_t)l * m->ctx * kvd, *Vc = m->vcache + (size_t)l * m->ctx * kvd;
+        for (int t = 0; t < n; t++) {
+            const float *cs = m->rope_cs + (size_t)t * hd;
+            for (int h = 0; h < c->num_heads; h++) lm_rope_apply(m->q + (size_t)t * qd + (size_t)h * hd, cs, half);
+            for (int h = 0; h < c->num_kv_heads; h++) lm_rope_apply(m->k + (size_t)t * kvd + (size_t)h * hd, cs, half);
+            memcpy(Kc + (size_t)(pos + t) * kvd, m->k + (size_t)t * kvd, (size_t)kvd * sizeof(float));
+            memcpy(Vc + (size_t)(pos + t) * kvd, m->v + (size_t)t * kvd, (size_t)kvd * sizeof(float));
+        }
+        lm_att_ctx a = {m, l, pos, n};
+        llmc_threadpool_run(m->tp, lm_attention_task, &a, (int64_t)n * c->num_heads);
+        llmc_cpu_matmul(m->tp, L->wo, L->bo, m->att, n, m->xn);
+        for (size_t i = 0; i < (size_t)n * H; i++) m->x[i] += m->xn[i];
+        for (int t = 0; t < n; t++) lm_rmsnorm(m->x + (size_t)t * H, L->ln2, H, c->rms_norm_eps, m->xn + (size_t)t * H);
+        llmc_cpu_matmul(m->tp, L->wg, L->bg, m->xn, n, m->g);
+        llmc_cpu_matmul(m->tp, L->wu, L->bu, m->xn, n, m->u);
+        for (size_t i = 0; i < (size_t)n * I; i++) {
+            float g = m->g[i];
+            m->g[i] = g / (1.0f + expf(-g)) * m->u[i];
+        }
+        llmc_cpu_matmul(m->tp, L->wd, L->bd, m->g, n, m->xn);
+        for (size_t i = 0; i < (size_t)n * H; i++) m->x[i] += m->xn[i];
+    }
+    if (!logits) return;
+    int first = all_rows ? 0 : n - 1;
+    for (int t = first; t < n; t++) lm_rmsnorm(m->x + (size_t)t * H, m->norm, H, c->rms_norm_eps, m->xn + (size_t)(t - first) * H);
+    llmc_cpu_matmul(m->tp, m->lm_head, NULL, m->xn, n - first, logits);
+}
+
+llmc_status llmc_model_forward(llmc_model *m, const int32_t *ids, int n, int pos, float *logits, bool all_logits, llmc_error *err) {
+    if (!m || (!ids && n > 0) || n < 0) return llmc_err(err, LLMC_ERR_INVALID_ARG, "model_forward: invalid arguments");
+    if (n == 0) return llmc_err(err, LLMC_ERR_INVALID_ARG, "model_forward: no tokens given");
+    if (pos < 0 || pos > m->cached)
+        return llmc_err(err, LLMC_ERR_RANGE, "model_forward: position %d is past the %d tokens in the KV cache", pos, m->cached);
+    if ((long long)pos + n > m->ctx)
+        return llmc_err(err, LLMC_ERR_RANGE, "model_forward: %d tokens at position %d need %lld positions, more than the context of %d",
+                        n, pos, (long long)pos + n, m->ctx);
+    for (int i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= m->cfg.vocab_size)
+            return llmc_err(err, LLMC_ERR_RANGE, "model_forward: token id %d (at index %d) is outside the vocabulary of %d", (int)ids[i], i,
+                            m->cfg.vocab_size);
+    const int V = m->cfg.vocab_size;
+    m->cached = pos; /* the rewind takes effect even if a later batch were to fail */
+    for (int done = 0; done < n;) {
+        int b = n - done < LM_BATCH ? n - done : LM_BATCH;
+        bool last = done + b == n;
+        float *lg = NULL;
+        if (logits && all_logits) lg = logits + (size_t)done * V;
+        else if (logits && last) lg = logits;
+        lm_forward_batch(m, ids + done, b, pos + done, lg, all_logits);
+        done += b;
+        m->cached = pos + done;
+    }
+    return LLMC_OK;
+}

@@ -1,0 +1,38 @@
+/* A loaded model ready to run: Llama-family graph (Llama, Mistral, SmolLM) over
+ * CPU kernels, with its KV cache. Weights stay views in their file dtype unless
+ * opts ask for a conversion; all activations and the KV cache are f32. */
+#ifndef LLMC_MODEL_MODEL_H
+#define LLMC_MODEL_MODEL_H
+#include "llmc.h"
+#include "formats/config.h"
+#include "formats/tensor.h"
+
+typedef struct llmc_model llmc_model;
+
+typedef struct {
+    int n_threads;        /* 0 = all online CPUs */
+    int max_context;      /* 0 = config max_position_embeddings, bounded by a KV-cache memory budget (logged) */
+    int dtype;            /* -1 = auto (keep the file dtype), or LLMC_DT_F32/F16/BF16: convert weights at load */
+} llmc_model_opts;
+
+/* KV-cache budget used when max_context is 0 (bytes). */
+#define LLMC_MODEL_KV_BUDGET (4ull << 30)
+
+void llmc_model_opts_default(llmc_model_opts *o);
+/* HF model directory (config.json + model.safetensors or model.safetensors.index.json + shards). */
+llmc_status llmc_model_load(const char *dir, const llmc_model_opts *o, llmc_model **out, llmc_error *err);
+/* From an already-filled config and tensor set with HF tensor names (used by the GGUF loader);
+   takes ownership of ts (also on failure). Validates every needed tensor's presence, dtype and shape. */
+llmc_status llmc_model_from_tensors(const llmc_config *cfg, llmc_tensor_set *ts, const llmc_model_opts *o, llmc_model **out, llmc_error *err);
+const llmc_config *llmc_model_config(const llmc_model *m);
+int llmc_model_context(const llmc_model *m);      /* allocated KV positions */
+/* Runs ids[0..n) at positions pos..pos+n-1 (pos <= tokens already cached; a smaller pos rewinds the cache).
+   logits: NULL, or vocab floats for the last position (all_logits=false), or n*vocab (all_logits=true).
+   pos+n > context → LLMC_ERR_RANGE naming both numbers; id >= vocab → LLMC_ERR_RANGE naming the id. */
+llmc_status llmc_model_forward(llmc_model *m, const int32_t *ids, int n, int pos, float *logits, bool all_logits, llmc_error *err);
+void llmc_model_free(llmc_model *m);
+
+/* Tokens currently held in the KV cache (the next forward's largest valid pos). */
+int llmc_model_cached(const llmc_model *m);
+
+#endif

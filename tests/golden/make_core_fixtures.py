@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+"""Writes the core golden fixtures: tiny random Llama/Mistral checkpoints saved with
+save_pretrained, plus what transformers computes on them (float32 math on exactly
+the stored weights): logits for every position of a short prompt and the greedy
+continuation from model.generate. Output: tests/golden/core/<name>/ (checkpoint
+files + reference.json). Run with the pinned stack:
+    $(bash tests/golden/venv.sh) tests/golden/make_core_fixtures.py
+"""
+import json
+import math
+import os
+import shutil
+import sys
+
+import torch
+from transformers import AutoModelForCausalLM, LlamaConfig, MistralConfig
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "core")
+PROMPT_LEN = 10
+NEW_TOKENS = 32
+
+
+def randomize(model, seed):
+    """Re-draws every weight with a spread large enough that logits are far from
+    ties (the default 0.02 init makes greedy argmax hinge on float noise)."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("norm.weight"):
+                p.copy_(1.0 + 0.2 * torch.randn(p.shape, generator=g))
+            elif name.endswith(".bias"):
+                p.copy_(0.2 * torch.randn(p.shape, generator=g))
+            elif "embed_tokens" in name:
+                p.copy_(torch.randn(p.shape, generator=g))
+            else:
+                p.copy_(torch.randn(p.shape, generator=g) / math.sqrt(p.shape[1]) * 1.5)
+
+
+def to_v4_dialect(path):
+    """Rewrites a 5.x config.json the way transformers 4.x wrote it: rope_theta at
+    the top, rope_scaling with the legacy "type" key, torch_dtype."""
+    cp = os.path.join(path, "config.json")
+    with open(cp) as f:
+        c = json.load(f)
+    rp = c.pop("rope_parameters", None) or {}
+    c["rope_theta"] = rp.pop("rope_theta", 10000.0)
+    rtype = rp.pop("rope_type", "default")
+    if rtype != "default":
+        rs = {"type": rtype}
+        rs.update(rp)
+        c["rope_scaling"] = rs
+    else:
+        c["rope_scaling"] = None
+    if "dtype" in c:
+        c["torch_dtype"] = c.pop("dtype")
+    c["transformers_version"] = "4.46.0"
+    with open(cp, "w") as f:
+        json.dump(c, f, indent=2, sort_keys=True)
+
+
+def fmt(x):
+    return float("%.8g" % x)
+
+
+def make(name, cfg, seed, **kw):
+    """Draws seeds until greedy decoding runs the full 32 tokens without hitting
+    EOS and never comes within 0.02 of a tie, so the fixture tests the model,
+    not float noise at a near-tie."""
+    for s in range(seed * 100, seed * 100 + 50):
+        gen, margin = make_one(name, cfg, s, **kw)
+        if len(gen) == NEW_TOKENS and margin > 0.02:
+            return
+    raise SystemExit(f"{name}: no seed gave a robust greedy path")
+
+
+def make_one(name, cfg, seed, dtype=torch.float32, v4=False, shard=None):
+    path = os.path.join(OUT, name)
+    shutil.rmtree(path, ignore_errors=True)
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_config(cfg, dtype=torch.float32)
+    randomize(model, seed)
+    model = model.to(dtype)
+    kw = {"max_shard_size": shard} if shard else {}
+    model.save_pretrained(path, **kw)
+    if v4:
+        to_v4_dialect(path)
+
+    # Reference: reload what is on disk, upcast to float32 (exact for bf16/f16).
+    ref = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+    ref.eval()
+    g = torch.Generator().manual_seed(seed + 1)
+    V = cfg.vocab_size
+    prompt = torch.randint(0, V, (1, PROMPT_LEN), generator=g)
+    with torch.no_grad():
+        logits = ref(prompt).logits[0].float()
+        out = ref.generate(prompt, max_new_tokens=NEW_TOKENS, do_sample=False, attention_mask=torch.ones_like(prompt),
+                           pad_token_id=0)
+        gen = out[0, PROMPT_LEN:].tolist()
+        # Smallest top-1/top-2 gap along the greedy path: how close greedy is to a tie.
+        full = ref(out[:, :-1]).logits[0, PROMPT_LEN - 1:].float()
+        top2 = full.topk(2, dim=-1).values
+        margin = float((top2[:, 0] - top2[:, 1]).min())
+    info = {
+        "model": name,
+        "seed": seed,
+        "dtype": {torch.float32: "F32", torch.bfloat16: "BF16", torch.float16: "F16"}[dtype],
+        "config_dialect": "4.x" if v4 else "5.x",
+        "prompt": prompt[0].tolist(),
+        "max_new_tokens": NEW_TOKENS,
+        "generated": gen,
+        "min_greedy_margin": margin,
+        "logits": [[fmt(v) for v in row] for row in logits.tolist()],
+    }
+    with open(os.path.join(path, "reference.json"), "w") as f:
+        json.dump(info, f, separators=(",", ":"))
+    files = sorted(os.listdir(path))
+    size = sum(os.path.getsize(os.path.join(path, x)) for x in files)
+    print(f"{name} (seed {seed}): {len(gen)} generated, min margin {margin:.4f}, {size} bytes, files {files}", file=sys.stderr)
+    return gen, margin
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    common = dict(num_hidden_layers=2, bos_token_id=1, eos_token_id=2, max_position_embeddings=128)
+    # GQA (4 query heads, 2 KV heads), untied, default rope, F32, 5.x config.
+    make("llama_gqa_f32", LlamaConfig(hidden_size=64, intermediate_size=96, num_attention_heads=4, num_key_value_heads=2,
+                                      vocab_size=256, tie_word_embeddings=False, **common), seed=1)
+    # MHA, tied embeddings, BF16 weights, 4.x config dialect, eos as a list.
+    make("llama_mha_tied_bf16", LlamaConfig(hidden_size=32, intermediate_size=64, num_attention_heads=4, num_key_value_heads=4,
+                                            vocab_size=320, tie_word_embeddings=True, rope_theta=500000.0,
+                                            **dict(common, eos_token_id=[2, 3])), seed=2, dtype=torch.bfloat16, v4=True)
+    # head_dim 16 != 32/4, attention + MLP bias, linear rope scaling, F16 weights, 4.x dialect.
+    make("llama_hd_bias_linear_f16", LlamaConfig(hidden_size=32, intermediate_size=48, num_attention_heads=4, num_key_value_heads=2,
+                                                 head_dim=16, vocab_size=256, attention_bias=True, mlp_bias=True,
+                                                 rope_scaling={"rope_type": "linear", "factor": 2.0}, **common),
+         seed=3, dtype=torch.float16, v4=True)
+    # llama3 rope scaling (one frequency in the smoothed band), sharded into >= 3 files, F32, 5.x.
+    make("llama3_rope_sharded_f32", LlamaConfig(hidden_size=32, intermediate_size=64, num_attention_heads=2, num_key_value_heads=1,
+                                                vocab_size=256, tie_word_embeddings=False,
+                                                rope_scaling={"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                                                              "high_freq_factor": 4.0, "original_max_position_embeddings": 32},
+                                                **common), seed=4, shard="40KB")
+    # Mistral with a sliding window shorter than prompt + generation, BF16 weights.
+    make("mistral_window_bf16", MistralConfig(hidden_size=32, intermediate_size=64, num_attention_heads=4, num_key_value_heads=2,
+                                              vocab_size=256, sliding_window=6, tie_word_embeddings=False, **common),
+         seed=5, dtype=torch.bfloat16)
+
+
+if __name__ == "__main__":
+    main()
