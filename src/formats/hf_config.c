@@ -13,10 +13,25 @@
 
 #define HC_MAX_CONFIG (16u * 1024u * 1024u)
 
+/* Python's json (what transformers reads config.json with) keeps the LAST of
+ * duplicate keys; cJSON's lookup returns the first, so look up by hand. */
+static const cJSON *hc_get(const cJSON *o, const char *key) {
+    const cJSON *r = NULL;
+    if (!cJSON_IsObject(o)) return NULL;
+    for (const cJSON *it = o->child; it; it = it->next)
+        if (it->string && strcmp(it->string, key) == 0) r = it;
+    return r;
+}
+
+static const char *hc_str(const cJSON *o, const char *key) {
+    const cJSON *it = hc_get(o, key);
+    return cJSON_IsString(it) ? it->valuestring : NULL;
+}
+
 /* A required/optional positive int with a sanity bound. Returns false and fills err on a bad value. */
 static bool hc_int(const cJSON *j, const char *key, const char *what, bool required, long long def, long long lo, long long hi,
                    int *out, llmc_error *err) {
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(j, key);
+    const cJSON *it = hc_get(j, key);
     if (!it || cJSON_IsNull(it)) {
         if (required) { llmc_err(err, LLMC_ERR_FORMAT, "%s: missing field '%s'", what, key); return false; }
         *out = (int)def;
@@ -31,7 +46,7 @@ static bool hc_int(const cJSON *j, const char *key, const char *what, bool requi
 }
 
 static bool hc_num(const cJSON *j, const char *key, const char *what, bool required, double def, double *out, llmc_error *err) {
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(j, key);
+    const cJSON *it = hc_get(j, key);
     if (!it || cJSON_IsNull(it)) {
         if (required) { llmc_err(err, LLMC_ERR_FORMAT, "%s: missing field '%s'", what, key); return false; }
         *out = def;
@@ -46,7 +61,7 @@ static bool hc_num(const cJSON *j, const char *key, const char *what, bool requi
 }
 
 static bool hc_bool(const cJSON *j, const char *key, const char *what, bool def, bool *out, llmc_error *err) {
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(j, key);
+    const cJSON *it = hc_get(j, key);
     if (!it || cJSON_IsNull(it)) { *out = def; return true; }
     if (!cJSON_IsBool(it)) {
         llmc_err(err, LLMC_ERR_FORMAT, "%s: field '%s' must be true or false", what, key);
@@ -59,8 +74,8 @@ static bool hc_bool(const cJSON *j, const char *key, const char *what, bool def,
 /* RoPE: 5.x puts everything in rope_parameters; 4.x has rope_theta at the top and
  * an optional rope_scaling ({"type"|"rope_type", "factor", ...}). */
 static bool hc_rope(const cJSON *j, const char *what, llmc_config *c, llmc_error *err) {
-    const cJSON *rp = cJSON_GetObjectItemCaseSensitive(j, "rope_parameters");
-    const cJSON *rs = cJSON_GetObjectItemCaseSensitive(j, "rope_scaling");
+    const cJSON *rp = hc_get(j, "rope_parameters");
+    const cJSON *rs = hc_get(j, "rope_scaling");
     const cJSON *src = NULL;
     const char *field = NULL;
     if (rp && !cJSON_IsNull(rp)) {
@@ -80,7 +95,7 @@ static bool hc_rope(const cJSON *j, const char *what, llmc_config *c, llmc_error
     }
     /* rope_theta: inside rope_parameters (5.x), else top-level (4.x); 10000 by default. */
     double theta = 10000.0;
-    if (src && cJSON_GetObjectItemCaseSensitive(src, "rope_theta")) {
+    if (src && hc_get(src, "rope_theta")) {
         if (!hc_num(src, "rope_theta", what, false, 10000.0, &theta, err)) return false;
     } else if (!hc_num(j, "rope_theta", what, false, 10000.0, &theta, err)) return false;
     if (!(theta > 0)) { llmc_err(err, LLMC_ERR_FORMAT, "%s: rope_theta must be positive", what); return false; }
@@ -98,8 +113,8 @@ static bool hc_rope(const cJSON *j, const char *what, llmc_config *c, llmc_error
         return false;
     }
     if (!src) return true;
-    const char *type = llmc_json_get_string(src, "rope_type");
-    if (!type) type = llmc_json_get_string(src, "type");
+    const char *type = hc_str(src, "rope_type");
+    if (!type) type = hc_str(src, "type");
     if (!type) {
         if (src == rs) { llmc_err(err, LLMC_ERR_FORMAT, "%s: '%s' has no 'rope_type'", what, field); return false; }
         type = "default";
@@ -131,8 +146,8 @@ static bool hc_rope(const cJSON *j, const char *what, llmc_config *c, llmc_error
 }
 
 static bool hc_dtype(const cJSON *j, const char *what, llmc_dtype *out) {
-    const char *s = llmc_json_get_string(j, "dtype");
-    if (!s) s = llmc_json_get_string(j, "torch_dtype");
+    const char *s = hc_str(j, "dtype");
+    if (!s) s = hc_str(j, "torch_dtype");
     *out = LLMC_DT_F32;
     if (!s) return true;
     if (strncmp(s, "torch.", 6) == 0) s += 6;
@@ -150,7 +165,7 @@ static bool hc_token_ids(const cJSON *j, const char *what, llmc_config *c, llmc_
     if (!hc_int(j, "pad_token_id", what, false, -1, -1, 1LL << 31, &v, err)) return false;
     c->pad_token_id = v;
     c->num_eos = 0;
-    const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "eos_token_id");
+    const cJSON *e = hc_get(j, "eos_token_id");
     if (!e || cJSON_IsNull(e)) return true;
     if (cJSON_IsArray(e)) {
         for (const cJSON *it = e->child; it; it = it->next) {
@@ -185,7 +200,7 @@ llmc_status llmc_hf_config_parse(const char *json, size_t len, const char *what,
     if (!cJSON_IsObject(j)) { llmc_err(err, LLMC_ERR_FORMAT, "%s: not a JSON object", what); goto done; }
 
     /* Architecture: architectures[0] (what from_pretrained instantiates), else model_type. */
-    const cJSON *archs = cJSON_GetObjectItemCaseSensitive(j, "architectures");
+    const cJSON *archs = hc_get(j, "architectures");
     const char *arch = NULL;
     if (archs && !cJSON_IsNull(archs)) {
         if (!cJSON_IsArray(archs) || cJSON_GetArraySize(archs) < 1 || !cJSON_IsString(archs->child)) {
@@ -194,7 +209,7 @@ llmc_status llmc_hf_config_parse(const char *json, size_t len, const char *what,
         }
         arch = archs->child->valuestring;
     } else {
-        const char *mt = llmc_json_get_string(j, "model_type");
+        const char *mt = hc_str(j, "model_type");
         if (mt && strcmp(mt, "llama") == 0) arch = "LlamaForCausalLM";
         else if (mt && strcmp(mt, "mistral") == 0) arch = "MistralForCausalLM";
         else {
@@ -212,13 +227,13 @@ llmc_status llmc_hf_config_parse(const char *json, size_t len, const char *what,
     }
     snprintf(c.architecture, sizeof c.architecture, "%s", arch);
 
-    if (cJSON_GetObjectItemCaseSensitive(j, "quantization_config")) {
+    if (hc_get(j, "quantization_config")) {
         llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: quantized checkpoints ('quantization_config') are not supported; use a GGUF file", what);
         st = LLMC_ERR_UNSUPPORTED;
         goto done;
     }
-    const char *act = llmc_json_get_string(j, "hidden_act");
-    if (!act) act = llmc_json_get_string(j, "hidden_activation");
+    const char *act = hc_str(j, "hidden_act");
+    if (!act) act = hc_str(j, "hidden_activation");
     if (act && strcmp(act, "silu") != 0 && strcmp(act, "swish") != 0) {
         llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: hidden_act '%.32s' is not supported (silu is)", what, act);
         st = LLMC_ERR_UNSUPPORTED;

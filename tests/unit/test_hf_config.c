@@ -1,0 +1,147 @@
+/* config.json parsing: both transformers dialects (4.x rope_theta/rope_scaling/
+ * torch_dtype, 5.x rope_parameters/dtype), defaults, and refusals for anything
+ * that would change the math. */
+#include "test.h"
+#include "formats/hf_config.h"
+#include "base/error.h"
+
+#define BASE "\"architectures\":[\"LlamaForCausalLM\"],\"hidden_size\":64,\"intermediate_size\":128,\"num_hidden_layers\":2," \
+             "\"num_attention_heads\":4,\"vocab_size\":100"
+
+static llmc_status parse(const char *json, llmc_config *c, llmc_error *err) {
+    return llmc_hf_config_parse(json, strlen(json), "test.json", c, err);
+}
+
+static void expect_err(const char *json, llmc_status code, const char *needle, int line) {
+    llmc_config c;
+    llmc_error err = {0};
+    llmc_status st = parse(json, &c, &err);
+    CHECK_MSG(st == code, "line %d: status %d (%s), expected %d", line, st, err.msg, code);
+    CHECK_MSG(strstr(err.msg, "test.json") != NULL, "line %d: '%s' does not name the file", line, err.msg);
+    CHECK_MSG(!needle || strstr(err.msg, needle), "line %d: '%s' lacks '%s'", line, err.msg, needle);
+}
+#define EXPECT_ERR(j, c, n) expect_err(j, c, n, __LINE__)
+
+static void test_defaults_v5(void) {
+    llmc_config c;
+    llmc_error err = {0};
+    CHECK_INT(parse("{" BASE "}", &c, &err), LLMC_OK);
+    CHECK_STR(c.architecture, "LlamaForCausalLM");
+    CHECK_INT(c.num_kv_heads, 4);
+    CHECK_INT(c.head_dim, 16);
+    CHECK_INT(c.max_position_embeddings, 2048);
+    CHECK(fabs(c.rms_norm_eps - 1e-6) < 1e-12);
+    CHECK(c.rope_theta == 10000.0 && c.rope_type == LLMC_ROPE_DEFAULT);
+    CHECK(!c.tie_word_embeddings && !c.attention_bias && !c.mlp_bias);
+    CHECK_INT(c.bos_token_id, -1);
+    CHECK_INT(c.num_eos, 0);
+    CHECK_INT(c.pad_token_id, -1);
+    CHECK_INT(c.torch_dtype, LLMC_DT_F32);
+    CHECK_INT(c.sliding_window, 0);
+
+    /* 5.x: rope_parameters, dtype, explicit head_dim, eos list. */
+    CHECK_INT(parse("{" BASE ",\"num_key_value_heads\":2,\"head_dim\":24,\"dtype\":\"bfloat16\",\"eos_token_id\":[7,9],"
+                    "\"bos_token_id\":1,\"pad_token_id\":null,\"tie_word_embeddings\":true,\"attention_bias\":true,\"mlp_bias\":true,"
+                    "\"rope_parameters\":{\"rope_type\":\"llama3\",\"rope_theta\":500000.0,\"factor\":8.0,\"low_freq_factor\":1.0,"
+                    "\"high_freq_factor\":4.0,\"original_max_position_embeddings\":8192},\"max_position_embeddings\":131072}",
+                    &c, &err), LLMC_OK);
+    CHECK_INT(c.num_kv_heads, 2);
+    CHECK_INT(c.head_dim, 24);
+    CHECK_INT(c.torch_dtype, LLMC_DT_BF16);
+    CHECK_INT(c.num_eos, 2);
+    CHECK(c.eos_token_ids[0] == 7 && c.eos_token_ids[1] == 9);
+    CHECK_INT(c.bos_token_id, 1);
+    CHECK(c.tie_word_embeddings && c.attention_bias && c.mlp_bias);
+    CHECK_INT(c.rope_type, LLMC_ROPE_LLAMA3);
+    CHECK(c.rope_theta == 500000.0 && c.rope_factor == 8.0 && c.rope_low_freq_factor == 1.0 && c.rope_high_freq_factor == 4.0);
+    CHECK_INT(c.rope_original_max_position, 8192);
+    CHECK_INT(c.max_position_embeddings, 131072);
+}
+
+static void test_v4(void) {
+    llmc_config c;
+    llmc_error err = {0};
+    /* 4.x: top-level rope_theta, rope_scaling with legacy "type", torch_dtype, eos int, head_dim null. */
+    CHECK_INT(parse("{" BASE ",\"rope_theta\":250000.0,\"rope_scaling\":{\"type\":\"linear\",\"factor\":4.0},"
+                    "\"torch_dtype\":\"float16\",\"eos_token_id\":2,\"head_dim\":null,\"pretraining_tp\":1}", &c, &err), LLMC_OK);
+    CHECK(c.rope_theta == 250000.0);
+    CHECK_INT(c.rope_type, LLMC_ROPE_LINEAR);
+    CHECK(c.rope_factor == 4.0);
+    CHECK_INT(c.torch_dtype, LLMC_DT_F16);
+    CHECK_INT(c.num_eos, 1);
+    CHECK_INT(c.eos_token_ids[0], 2);
+    CHECK_INT(c.head_dim, 16);
+    /* 4.x llama3 with rope_type key; rope_scaling null. */
+    CHECK_INT(parse("{" BASE ",\"rope_scaling\":{\"rope_type\":\"llama3\",\"factor\":32.0,\"low_freq_factor\":1.0,\"high_freq_factor\":4.0,"
+                    "\"original_max_position_embeddings\":8192},\"rope_theta\":500000.0}", &c, &err), LLMC_OK);
+    CHECK_INT(c.rope_type, LLMC_ROPE_LLAMA3);
+    CHECK(c.rope_theta == 500000.0 && c.rope_factor == 32.0);
+    CHECK_INT(parse("{" BASE ",\"rope_scaling\":null,\"rope_theta\":1000.0}", &c, &err), LLMC_OK);
+    CHECK(c.rope_type == LLMC_ROPE_DEFAULT && c.rope_theta == 1000.0);
+    /* model_type fallback and Mistral's sliding window (and its bias-free layers). */
+    CHECK_INT(parse("{\"model_type\":\"mistral\",\"hidden_size\":64,\"intermediate_size\":128,\"num_hidden_layers\":2,"
+                    "\"num_attention_heads\":4,\"num_key_value_heads\":1,\"vocab_size\":100,\"sliding_window\":4096,\"attention_bias\":true}",
+                    &c, &err), LLMC_OK);
+    CHECK_STR(c.architecture, "MistralForCausalLM");
+    CHECK_INT(c.sliding_window, 4096);
+    CHECK(!c.attention_bias);
+    CHECK_INT(parse("{\"architectures\":[\"MistralForCausalLM\"],\"hidden_size\":64,\"intermediate_size\":128,\"num_hidden_layers\":2,"
+                    "\"num_attention_heads\":4,\"vocab_size\":100,\"sliding_window\":null}", &c, &err), LLMC_OK);
+    CHECK_INT(c.sliding_window, 0);
+}
+
+static void test_refusals(void) {
+    EXPECT_ERR("{\"architectures\":[\"GPT2LMHeadModel\"],\"hidden_size\":64}", LLMC_ERR_UNSUPPORTED, "GPT2LMHeadModel");
+    EXPECT_ERR("{\"model_type\":\"qwen2\",\"hidden_size\":64}", LLMC_ERR_UNSUPPORTED, "qwen2");
+    EXPECT_ERR("{" BASE ",\"rope_scaling\":{\"type\":\"dynamic\",\"factor\":2.0}}", LLMC_ERR_UNSUPPORTED, "dynamic");
+    EXPECT_ERR("{" BASE ",\"rope_parameters\":{\"rope_type\":\"yarn\",\"factor\":2.0,\"rope_theta\":10000}}", LLMC_ERR_UNSUPPORTED, "yarn");
+    EXPECT_ERR("{" BASE ",\"rope_parameters\":{\"rope_type\":\"default\",\"rope_theta\":10000,\"partial_rotary_factor\":0.5}}",
+               LLMC_ERR_UNSUPPORTED, "partial_rotary_factor");
+    EXPECT_ERR("{" BASE ",\"hidden_act\":\"gelu\"}", LLMC_ERR_UNSUPPORTED, "gelu");
+    EXPECT_ERR("{" BASE ",\"quantization_config\":{\"quant_method\":\"gptq\"}}", LLMC_ERR_UNSUPPORTED, "quantization_config");
+    EXPECT_ERR("{" BASE ",\"rope_parameters\":{\"rope_type\":\"llama3\",\"factor\":8.0,\"rope_theta\":10000}}", LLMC_ERR_FORMAT,
+               "low_freq_factor");
+    EXPECT_ERR("{" BASE ",\"rope_scaling\":{\"type\":\"linear\"}}", LLMC_ERR_FORMAT, "factor");
+    EXPECT_ERR("{" BASE ",\"rope_scaling\":{\"factor\":2.0}}", LLMC_ERR_FORMAT, "rope_type");
+    EXPECT_ERR("{\"architectures\":[\"LlamaForCausalLM\"],\"hidden_size\":64,\"num_hidden_layers\":2,\"num_attention_heads\":4,"
+               "\"vocab_size\":100}", LLMC_ERR_FORMAT, "intermediate_size");
+    EXPECT_ERR("{" BASE ",\"num_key_value_heads\":3}", LLMC_ERR_FORMAT, "num_key_value_heads");
+    EXPECT_ERR("{" BASE ",\"head_dim\":15}", LLMC_ERR_FORMAT, "head_dim");
+    EXPECT_ERR("{" BASE ",\"hidden_size\":-4}", LLMC_ERR_FORMAT, "hidden_size");
+    EXPECT_ERR("{" BASE ",\"vocab_size\":1e30}", LLMC_ERR_FORMAT, "vocab_size");
+    EXPECT_ERR("{" BASE ",\"eos_token_id\":\"x\"}", LLMC_ERR_FORMAT, "eos_token_id");
+    EXPECT_ERR("{" BASE ",\"eos_token_id\":[1,-2]}", LLMC_ERR_FORMAT, "eos_token_id");
+    EXPECT_ERR("{" BASE ",\"tie_word_embeddings\":\"yes\"}", LLMC_ERR_FORMAT, "tie_word_embeddings");
+    EXPECT_ERR("{" BASE ",\"rope_theta\":-1}", LLMC_ERR_FORMAT, "rope_theta");
+    EXPECT_ERR("{" BASE ",\"architectures\":\"LlamaForCausalLM\"}", LLMC_ERR_FORMAT, "architectures");
+    EXPECT_ERR("{" BASE, LLMC_ERR_FORMAT, "JSON");
+    EXPECT_ERR("[1]", LLMC_ERR_FORMAT, "object");
+    /* A missing file names the path. */
+    llmc_config c;
+    llmc_error err = {0};
+    CHECK_INT(llmc_hf_config_load("/nonexistent/dir/config.json", &c, &err), LLMC_ERR_NOT_FOUND);
+    CHECK(strstr(err.msg, "/nonexistent/dir/config.json") != NULL);
+}
+
+static void test_fixtures(void) {
+    /* The committed golden checkpoints in both dialects parse to what they describe. */
+    const char *src = test_env("LLMC_SOURCE_DIR", ".");
+    char p[1024];
+    llmc_config c;
+    llmc_error err = {0};
+    snprintf(p, sizeof p, "%s/tests/golden/core/llama_hd_bias_linear_f16", src);
+    CHECK_INT(llmc_hf_config_load(p, &c, &err), LLMC_OK);
+    CHECK(c.head_dim == 16 && c.hidden_size == 32 && c.attention_bias && c.mlp_bias && c.rope_type == LLMC_ROPE_LINEAR &&
+          c.rope_factor == 2.0 && c.torch_dtype == LLMC_DT_F16);
+    snprintf(p, sizeof p, "%s/tests/golden/core/llama3_rope_sharded_f32/config.json", src);
+    CHECK_INT(llmc_hf_config_load(p, &c, &err), LLMC_OK);
+    CHECK(c.rope_type == LLMC_ROPE_LLAMA3 && c.rope_original_max_position == 32 && c.num_kv_heads == 1);
+}
+
+int main(void) {
+    test_defaults_v5();
+    test_v4();
+    test_refusals();
+    test_fixtures();
+    return test_summary();
+}
