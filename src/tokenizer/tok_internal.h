@@ -1,0 +1,132 @@
+/* Tokenizer internals shared by the tok_*.c files: hash maps, the component tree
+ * (normalizers, pre-tokenizers, decoders) and the tokenizer object itself. */
+#ifndef LLMC_TOK_INTERNAL_H
+#define LLMC_TOK_INTERNAL_H
+#include "tokenizer/tokenizer.h"
+#include "base/error.h"
+#include "base/strbuf.h"
+#include <oniguruma.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Hard bounds for untrusted files. */
+#define TOK_MAX_VOCAB   (1u << 23)
+#define TOK_MAX_TOKEN   65536u       /* bytes in one token string */
+#define TOK_MAX_DEPTH   16           /* nesting of Sequence components */
+#define TOK_MAX_STAGES  32
+
+/* ---- string → int32 map (open addressing; keys are owned by the map's user) ---- */
+typedef struct { const char *k; uint32_t len; int32_t val; } tok_sent;
+typedef struct { tok_sent *e; size_t cap, n; } tok_smap;
+bool tok_smap_init(tok_smap *m, size_t expect);
+void tok_smap_free(tok_smap *m);
+/* Inserts or overwrites; false on allocation failure. */
+bool tok_smap_put(tok_smap *m, const char *k, size_t len, int32_t val);
+/* Returns the value or -1. */
+int32_t tok_smap_get(const tok_smap *m, const char *k, size_t len);
+uint64_t tok_hash(const char *k, size_t len);
+
+/* ---- u64 → u64 map (key UINT64_MAX reserved) ---- */
+typedef struct { uint64_t k, v; } tok_uent;
+typedef struct { tok_uent *e; size_t cap, n; } tok_umap;
+bool tok_umap_init(tok_umap *m, size_t expect);
+void tok_umap_free(tok_umap *m);
+bool tok_umap_put(tok_umap *m, uint64_t k, uint64_t v);
+bool tok_umap_get(const tok_umap *m, uint64_t k, uint64_t *v);
+
+/* ---- Unicode helpers ---- */
+bool tok_is_whitespace(uint32_t c);     /* Rust char::is_whitespace */
+bool tok_is_alnum(uint32_t c);          /* Rust char::is_alphanumeric */
+bool tok_is_numeric(uint32_t c);        /* Rust char::is_numeric (N*) */
+bool tok_is_punct(uint32_t c);          /* ASCII punctuation or Unicode P* */
+/* Decodes one code point of valid UTF-8 (input already validated); returns length. */
+int tok_u8(const char *s, size_t n, uint32_t *cp);
+/* Regex with Oniguruma, as the tokenizers library compiles its patterns. */
+OnigRegex tok_regex_new(const char *pat, size_t len, llmc_error *err, const char *what);
+
+/* ---- components ---- */
+typedef enum {
+    /* normalizers */
+    TK_N_NFC = 1, TK_N_NFD, TK_N_NFKC, TK_N_NFKD, TK_N_LOWER, TK_N_PREPEND, TK_N_APPEND, TK_N_REPLACE,
+    TK_N_STRIP, TK_N_STRIP_ACCENTS, TK_N_BERT, TK_N_BYTELEVEL, TK_N_SEQ,
+    /* pre-tokenizers */
+    TK_P_SPLIT, TK_P_BYTELEVEL, TK_P_METASPACE, TK_P_DIGITS, TK_P_WHITESPACE, TK_P_WSPLIT, TK_P_PUNCT,
+    TK_P_BERT, TK_P_CHARDELIM, TK_P_SEQ,
+    /* decoders */
+    TK_D_BYTELEVEL, TK_D_METASPACE, TK_D_REPLACE, TK_D_BYTEFALLBACK, TK_D_FUSE, TK_D_STRIP, TK_D_WORDPIECE,
+    TK_D_BPE, TK_D_SEQ
+} tok_kind;
+
+/* Split behaviours (tokenizers SplitDelimiterBehavior). */
+enum { TB_REMOVED, TB_ISOLATED, TB_MERGED_PREV, TB_MERGED_NEXT, TB_CONTIGUOUS };
+/* Metaspace prepend schemes. */
+enum { TS_ALWAYS, TS_FIRST, TS_NEVER };
+
+typedef struct tok_node {
+    int kind;
+    char *a; size_t a_len;   /* pattern literal / prepend text / replacement char / content / prefix */
+    char *b; size_t b_len;   /* Replace: content */
+    OnigRegex re;            /* Split / Replace with a Regex pattern */
+    int behavior, scheme;
+    bool invert, f1, f2, f3, f4; /* per kind: see tok_json.c */
+    long n1, n2;
+    struct tok_node *subs; size_t n_subs;
+} tok_node;
+void tok_node_clear(tok_node *n);
+
+typedef struct {
+    char *content; size_t len;
+    int32_t id;
+    bool special, lstrip, rstrip, single_word, normalized;
+} tok_added;
+
+/* Byte trie over added-token contents: (node << 8 | byte) → child node; node
+ * terminal → added index + 1. Leftmost-longest matching, as tokenizers' Aho-Corasick. */
+typedef struct {
+    tok_umap edges;
+    int32_t *term; size_t n_nodes, cap_nodes;
+    bool first[256];
+    bool empty;
+} tok_trie;
+
+struct llmc_tokenizer {
+    /* id space: model vocab and added tokens */
+    char **id_str; uint32_t *id_len; size_t n_ids;
+    uint8_t *id_special;
+    tok_smap vocab;          /* model vocab: string → id */
+    tok_added *added; size_t n_added;
+    tok_smap added_map;      /* added content → id */
+    tok_trie trie_raw, trie_norm;
+    /* BPE model */
+    tok_umap merges;         /* (a << 32 | b) → (rank << 32 | new id) */
+    bool byte_fallback, fuse_unk, ignore_merges;
+    int32_t unk_id;
+    char *cont_prefix; size_t cont_prefix_len;
+    char *eow_suffix; size_t eow_suffix_len;
+    int32_t byte_tok[256];   /* <0xXX> ids for byte_fallback, -1 when absent */
+    int32_t char_id[512];    /* ids of the byte-level chars U+0000..U+01FF as single tokens (-2 = not computed) */
+    /* pipeline */
+    tok_node *normalizer;
+    tok_node **stages; size_t n_stages;   /* flattened pre-tokenizer */
+    tok_node pretok_root;
+    tok_node *decoder;
+    int32_t *post_pre, *post_suf; size_t n_post_pre, n_post_suf;
+    char *special_str[4];    /* bos, eos, unk, pad */
+};
+
+/* Internal entry points between files. */
+llmc_status tok_finish(llmc_tokenizer *t, llmc_error *err);           /* tries, char ids */
+llmc_status tok_normalize(const tok_node *n, const char *s, size_t len, llmc_strbuf *out, llmc_error *err);
+llmc_status tok_bpe_word(const llmc_tokenizer *t, const char *w, size_t len, int32_t **ids, size_t *n, size_t *cap,
+                         llmc_error *err);
+/* Decodes token strings through the decoder into out. */
+llmc_status tok_decode_tokens(const llmc_tokenizer *t, const char **toks, const size_t *lens, size_t n, llmc_strbuf *out,
+                              llmc_error *err);
+bool tok_trie_add(tok_trie *tr, const char *s, size_t len, int32_t idx);
+void tok_trie_free(tok_trie *tr);
+/* Leftmost-longest match at or after from: returns true with [*ms, *me) and added index. */
+bool tok_trie_find(const tok_trie *tr, const char *s, size_t len, size_t from, size_t *ms, size_t *me, int32_t *idx);
+extern const uint16_t tok_byte_to_cp[256];
+int tok_cp_to_byte(uint32_t cp);  /* -1 when cp is not a byte-level char */
+
+#endif
