@@ -396,6 +396,45 @@ llmc_status tok_set_special_str(llmc_tokenizer *t, int which, const char *s, llm
     return s && !t->special_str[which] ? llmc_err(err, LLMC_ERR_NOMEM, "out of memory") : LLMC_OK;
 }
 
+/* transformers 5's LlamaTokenizer ignores tokenizer.json's normalizer, pre-tokenizer and
+ * decoder and rebuilds them (models/llama/tokenization_llama.py): no normalizer,
+ * Metaspace(prepend_scheme from add_prefix_space/legacy, split=False), BPE without
+ * unk_token, decoder Replace/ByteFallback/Fuse(/Strip). llmc_tokenizer_load follows it
+ * so prompts match the pipeline reference. */
+static llmc_status llama_class_pipeline(llmc_tokenizer *t, const cJSON *cfg, llmc_error *err) {
+    bool aps = jbool(cfg, "add_prefix_space", true), legacy = jbool(cfg, "legacy", false);
+    if (t->normalizer) { tok_node_clear(t->normalizer); free(t->normalizer); t->normalizer = NULL; }
+    tok_node_clear(&t->pretok_root);
+    free(t->stages); t->stages = NULL; t->n_stages = 0;
+    t->pretok_root.kind = TK_P_METASPACE;
+    t->pretok_root.scheme = aps ? (legacy ? TS_ALWAYS : TS_FIRST) : TS_NEVER;
+    t->pretok_root.f1 = false;
+    t->pretok_root.a = strdup("\xE2\x96\x81");
+    t->pretok_root.a_len = 3;
+    if (!t->pretok_root.a) return llmc_err(err, LLMC_ERR_NOMEM, "out of memory");
+    llmc_status rc = flatten(t, &t->pretok_root, err);
+    if (rc) return rc;
+    t->unk_id = -1;
+    t->byte_fallback = true;
+    t->fuse_unk = true;
+    t->ignore_merges = false;
+    if (t->decoder) { tok_node_clear(t->decoder); free(t->decoder); }
+    t->decoder = calloc(1, sizeof *t->decoder);
+    if (!t->decoder) return llmc_err(err, LLMC_ERR_NOMEM, "out of memory");
+    t->decoder->kind = TK_D_SEQ;
+    size_t nd = aps ? 4 : 3;
+    t->decoder->subs = calloc(nd, sizeof *t->decoder->subs);
+    if (!t->decoder->subs) return llmc_err(err, LLMC_ERR_NOMEM, "out of memory");
+    t->decoder->n_subs = nd;
+    tok_node *ds = t->decoder->subs;
+    ds[0].kind = TK_D_REPLACE; ds[0].a = strdup("\xE2\x96\x81"); ds[0].a_len = 3; ds[0].b = strdup(" "); ds[0].b_len = 1;
+    ds[1].kind = TK_D_BYTEFALLBACK;
+    ds[2].kind = TK_D_FUSE;
+    if (aps) { ds[3].kind = TK_D_STRIP; ds[3].a = strdup(" "); ds[3].a_len = 1; ds[3].n1 = 1; ds[3].n2 = 0; }
+    if (!ds[0].a || !ds[0].b || (aps && !ds[3].a)) return llmc_err(err, LLMC_ERR_NOMEM, "out of memory");
+    return LLMC_OK;
+}
+
 static llmc_status load_json(llmc_tokenizer *t, const cJSON *root, const cJSON *cfg, const char *what, llmc_error *err) {
     llmc_status rc;
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
@@ -471,6 +510,10 @@ static llmc_status load_json(llmc_tokenizer *t, const cJSON *root, const cJSON *
         if (!t->decoder) return llmc_err(err, LLMC_ERR_NOMEM, "out of memory");
         if ((rc = parse_decoder(x, t->decoder, 0, what, err))) return rc;
     }
+    const char *cls = cfg ? jstr(cfg, "tokenizer_class") : NULL;
+    if (cls && (!strcmp(cls, "LlamaTokenizer") || !strcmp(cls, "LlamaTokenizerFast")) &&
+        (rc = llama_class_pipeline(t, cfg, err)))
+        return rc;
     const cJSON *post = cJSON_GetObjectItemCaseSensitive(root, "post_processor");
     bool has_post = post && !cJSON_IsNull(post);
     /* transformers rebuilds the post-processor from add_bos_token/add_eos_token when the config sets
