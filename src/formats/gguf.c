@@ -723,8 +723,9 @@ static llmc_status rope_freqs_to_llama3(const llmc_gguf *g, const gguf_tinfo *t,
     double factor = 1;
     for (int i = 0; i < half; i++) {
         if (!(f[i] >= 1.0f - 1e-6f) || !isfinite(f[i])) {
+            double bad = f[i];
             free(f);
-            return llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: rope_freqs.weight[%d] = %g is not a llama3 scaling factor", path, i, f[i]);
+            return llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: rope_freqs.weight[%d] = %g is not a llama3 scaling factor", path, i, bad);
         }
         if (f[i] > factor) factor = f[i];
     }
@@ -790,7 +791,7 @@ llmc_status llmc_gguf_config(const llmc_gguf *g, llmc_config *cfg, llmc_error *e
     const char *name = llmc_gguf_get_str(g, "general.name");
     /* transformers reads a llama GGUF named like Mistral as MistralForCausalLM; the graph is the same. */
     snprintf(cfg->architecture, sizeof cfg->architecture, "%s",
-             name && strstr(name, "mistral") ? "MistralForCausalLM" : "LlamaForCausalLM");
+             name && strcmp(name, "mistral") == 0 ? "MistralForCausalLM" : "LlamaForCausalLM");
     llmc_status st;
     const int BIG = 1 << 30;
     if ((st = need_int(g, "llama.embedding_length", 1, 1 << 20, &cfg->hidden_size, true, err))) return st;
@@ -821,8 +822,10 @@ llmc_status llmc_gguf_config(const llmc_gguf *g, llmc_config *cfg, llmc_error *e
     if (llmc_gguf_get_u64(g, "llama.expert_count", &experts) && experts > 0)
         return llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: mixture-of-experts llama (llama.expert_count = %llu) is not supported",
                         path, (unsigned long long)experts);
-    if (!llmc_gguf_get_f64(g, "llama.attention.layer_norm_rms_epsilon", &cfg->rms_norm_eps))
-        return llmc_err(err, LLMC_ERR_FORMAT, "%s: missing metadata key 'llama.attention.layer_norm_rms_epsilon'", path);
+    cfg->rms_norm_eps = 1e-6; /* LlamaConfig's default, which transformers keeps when the key is absent */
+    if (llmc_gguf_has_key(g, "llama.attention.layer_norm_rms_epsilon") &&
+        !llmc_gguf_get_f64(g, "llama.attention.layer_norm_rms_epsilon", &cfg->rms_norm_eps))
+        return llmc_err(err, LLMC_ERR_FORMAT, "%s: llama.attention.layer_norm_rms_epsilon must be a number", path);
     if (!(cfg->rms_norm_eps >= 0 && cfg->rms_norm_eps < 1))
         return llmc_err(err, LLMC_ERR_FORMAT, "%s: llama.attention.layer_norm_rms_epsilon %g out of range", path, cfg->rms_norm_eps);
     cfg->rope_theta = 10000.0;
@@ -833,25 +836,12 @@ llmc_status llmc_gguf_config(const llmc_gguf *g, llmc_config *cfg, llmc_error *e
 
     cfg->rope_type = LLMC_ROPE_DEFAULT;
     cfg->rope_factor = 1.0;
-    const char *stype = llmc_gguf_get_str(g, "llama.rope.scaling.type");
-    double sfactor = 0;
-    bool has_factor = llmc_gguf_get_f64(g, "llama.rope.scaling.factor", &sfactor);
-    if (!stype && has_factor && sfactor != 1.0) stype = "linear"; /* older converters wrote only the factor */
-    if (stype && strcmp(stype, "none") != 0) {
-        if (strcmp(stype, "linear") == 0) {
-            if (!has_factor || !(sfactor > 0) || !isfinite(sfactor))
-                return llmc_err(err, LLMC_ERR_FORMAT, "%s: linear rope scaling needs a positive llama.rope.scaling.factor", path);
-            cfg->rope_type = LLMC_ROPE_LINEAR;
-            cfg->rope_factor = sfactor;
-        } else
-            return llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: rope scaling type '%s' is not supported", path, stype);
-    }
-    long rf = llmc_gguf_find_tensor(g, "rope_freqs.weight");
-    if (rf >= 0) {
-        if (cfg->rope_type != LLMC_ROPE_DEFAULT)
-            return llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: both rope_freqs.weight and rope scaling '%s'", path, stype);
-        if ((st = rope_freqs_to_llama3(g, &g->ti[rf], cfg, err))) return st;
-    }
+    /* transformers' GGUF loader reads no llama rope scaling (neither rope.scaling.*
+     * nor rope_freqs.weight), so by default neither do we: same logits as the
+     * reference. llmc_gguf_apply_rope_scaling applies what the file says. */
+    if (llmc_gguf_find_tensor(g, "rope_freqs.weight") >= 0 || llmc_gguf_has_key(g, "llama.rope.scaling.type") ||
+        llmc_gguf_has_key(g, "llama.rope.scaling.factor"))
+        LLMC_WARN("%s: rope scaling in the GGUF is ignored, as transformers' GGUF loader does", path);
 
     /* Vocabulary: the embedding's row count is what the model computes with. */
     long te = llmc_gguf_find_tensor(g, "token_embd.weight");
@@ -883,6 +873,33 @@ llmc_status llmc_gguf_config(const llmc_gguf *g, llmc_config *cfg, llmc_error *e
     cfg->pad_token_id = v;
     cfg->torch_dtype = LLMC_DT_F32; /* transformers dequantizes GGUF weights to float32 */
     cfg->sliding_window = 0;
+    return LLMC_OK;
+}
+
+llmc_status llmc_gguf_apply_rope_scaling(const llmc_gguf *g, llmc_config *cfg, llmc_error *err) {
+    const char *path = g->file->map.path;
+    llmc_status st;
+    cfg->rope_type = LLMC_ROPE_DEFAULT;
+    cfg->rope_factor = 1.0;
+    const char *stype = llmc_gguf_get_str(g, "llama.rope.scaling.type");
+    double sfactor = 0;
+    bool has_factor = llmc_gguf_get_f64(g, "llama.rope.scaling.factor", &sfactor);
+    if (!stype && has_factor && sfactor != 1.0) stype = "linear"; /* older converters wrote only the factor */
+    if (stype && strcmp(stype, "none") != 0) {
+        if (strcmp(stype, "linear") == 0) {
+            if (!has_factor || !(sfactor > 0) || !isfinite(sfactor))
+                return llmc_err(err, LLMC_ERR_FORMAT, "%s: linear rope scaling needs a positive llama.rope.scaling.factor", path);
+            cfg->rope_type = LLMC_ROPE_LINEAR;
+            cfg->rope_factor = sfactor;
+        } else
+            return llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: rope scaling type '%s' is not supported", path, stype);
+    }
+    long rf = llmc_gguf_find_tensor(g, "rope_freqs.weight");
+    if (rf >= 0) {
+        if (cfg->rope_type != LLMC_ROPE_DEFAULT)
+            return llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: both rope_freqs.weight and rope scaling '%s'", path, stype);
+        if ((st = rope_freqs_to_llama3(g, &g->ti[rf], cfg, err))) return st;
+    }
     return LLMC_OK;
 }
 
@@ -946,7 +963,7 @@ llmc_status llmc_gguf_tensors(llmc_gguf *g, bool dequant_f32, llmc_tensor_set **
     char tbuf[32];
     for (size_t i = 0; i < g->n_ti; i++) {
         const gguf_tinfo *ti = &g->ti[i];
-        if (strcmp(ti->name, "rope_freqs.weight") == 0) continue; /* folded into the config */
+        if (strcmp(ti->name, "rope_freqs.weight") == 0) continue; /* not a weight: see llmc_gguf_apply_rope_scaling */
         char *hf = llmc_gguf_hf_name(ti->name);
         if (!hf) {
             st = llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: tensor '%s' has no llama counterpart", path, ti->name);

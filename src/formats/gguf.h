@@ -68,15 +68,25 @@ bool llmc_gguf_tensor_at(const llmc_gguf *g, size_t i, llmc_gguf_tensor_info *in
 /* Index of a tensor by GGUF name, or -1. */
 long llmc_gguf_find_tensor(const llmc_gguf *g, const char *name);
 
-/* The model description. general.architecture must be "llama" (anything else is
- * LLMC_ERR_UNSUPPORTED naming it). Reads llama.* keys (context_length,
- * embedding_length, block_count, feed_forward_length, attention.head_count(_kv),
- * attention.layer_norm_rms_epsilon, attention.key_length, rope.freq_base,
- * rope.dimension_count, rope.scaling.*), vocab size from token_embd.weight (else
+/* The model description, as transformers' GGUF loader builds it. general.architecture
+ * must be "llama" (anything else is LLMC_ERR_UNSUPPORTED naming it). Reads llama.*
+ * keys (context_length, embedding_length, block_count, feed_forward_length,
+ * attention.head_count(_kv), attention.layer_norm_rms_epsilon, attention.key_length,
+ * rope.freq_base, rope.dimension_count), vocab size from token_embd.weight (else
  * llama.vocab_size, else the token list), bos/eos/pad from tokenizer.ggml.*,
- * tie_word_embeddings = no output.weight tensor. A key that would change the math
- * and is not implemented (MoE experts, partial rotary, yarn) is an error. */
+ * tie_word_embeddings = no output.weight tensor. Absent keys take LlamaConfig's
+ * defaults. What would change the math and is not implemented (MoE experts,
+ * partial rotary, per-layer head counts) is an error.
+ * Rope scaling (llama.rope.scaling.*, rope_freqs.weight) is NOT applied here,
+ * because transformers 5.23 ignores it for GGUF llama files (a warning is logged):
+ * call llmc_gguf_apply_rope_scaling to get the scaling the file describes. */
 llmc_status llmc_gguf_config(const llmc_gguf *g, llmc_config *cfg, llmc_error *err);
+
+/* Sets cfg's rope scaling from the file: llama.rope.scaling.type linear (+ factor),
+ * or llama 3 scaling recovered from rope_freqs.weight (llama.cpp stores it only as
+ * per-frequency divisors; an equivalent factor/low/high/original-context set is
+ * derived and every divisor checked). Other scaling types → LLMC_ERR_UNSUPPORTED. */
+llmc_status llmc_gguf_apply_rope_scaling(const llmc_gguf *g, llmc_config *cfg, llmc_error *err);
 
 /* Tensors renamed to Hugging Face llama names:
  *   token_embd.weight → model.embed_tokens.weight, output_norm.weight → model.norm.weight,
@@ -86,9 +96,9 @@ llmc_status llmc_gguf_config(const llmc_gguf *g, llmc_config *cfg, llmc_error *e
  * (.weight and .bias alike). Shapes are PyTorch order ([out, in]: GGUF's ne reversed).
  * attn_q / attn_k rows (weight and bias) are un-permuted into owned copies (rows are
  * whole blocks in every format, so quantized rows move as they are); every other
- * tensor is a view into the mmap. rope_freqs.weight (llama 3 frequency factors)
- * is folded into the config by llmc_gguf_config and not returned; any other
- * unknown tensor name is an error (it would be silently ignored otherwise).
+ * tensor is a view into the mmap. rope_freqs.weight (llama 3 frequency factors) is
+ * not returned (see llmc_gguf_apply_rope_scaling); any other unknown tensor name is
+ * an error (it would be silently ignored otherwise).
  * dequant_f32: every tensor converted to F32 owned copies (the exact --dtype f32 mode).
  * A tensor of a type llmc does not support → LLMC_ERR_UNSUPPORTED naming tensor and type.
  * The set holds its own reference to the mmap: g may be freed before the set. */

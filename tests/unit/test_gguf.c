@@ -18,7 +18,19 @@ typedef struct {
     uint32_t v_type;      /* type id written for attn_v (6 = Q5_0: unsupported) */
     int with_output;
     int with_unknown;     /* an extra tensor with no llama counterpart */
+    int rope_freqs;       /* llama 3 scaling as llama.cpp stores it */
 } model_opts;
+
+/* llama.cpp's convert_hf_to_gguf rope_freqs for llama3 scaling (factor 32, low 1,
+ * high 32, original context 65536) at theta 1e5, head_dim 16. */
+static float rope_factor(int i) {
+    double F = 32, lo = 1, hi = 32, old = 65536;
+    double inv = pow(100000.0, -2.0 * i / HD), wl = 2 * M_PI / inv;
+    if (wl < old / hi) return 1;
+    if (wl > old / lo) return (float)F;
+    double sm = (old / wl - lo) / (hi - lo);
+    return (float)(1 / ((1 - sm) / F + sm));
+}
 
 static uint16_t f16_one = 0x3C00;
 
@@ -35,6 +47,13 @@ static size_t tbytes(const tspec *t) {
 
 static void fill(uint8_t *d, const tspec *t, int ti) {
     uint64_t cols = t->ne[0], rows = t->nd > 1 ? t->ne[1] : 1;
+    if (!strcmp(t->name, "rope_freqs.weight")) {
+        for (uint64_t c = 0; c < cols; c++) {
+            float v = rope_factor((int)c);
+            memcpy(d + c * 4, &v, 4);
+        }
+        return;
+    }
     for (uint64_t r = 0; r < rows; r++) {
         if (t->type == 8 || t->type == 6) {
             size_t bb = t->type == 8 ? 34 : 22;
@@ -69,6 +88,7 @@ static void build(gw_buf *b, const model_opts *o) {
     ts[n++] = (tspec){"output_norm.weight", 1, {H, 0}, 0};
     if (o->with_output) ts[n++] = (tspec){"output.weight", 2, {H, V}, 0};
     if (o->with_unknown) ts[n++] = (tspec){"blk.0.mystery.weight", 1, {H, 0}, 0};
+    if (o->rope_freqs) ts[n++] = (tspec){"rope_freqs.weight", 1, {HD / 2, 0}, 0};
     const char *toks[V] = {"<s>", "</s>", "a", "b\0"};
     int32_t ttype[V] = {3, 3, 1, 1};
     float scores[V] = {0, 0, -1.5f, -2.5f};
@@ -122,7 +142,7 @@ static char *write_model(const model_opts *o) {
 static int src_row(int r) { return (r / HD) * HD + 2 * (r % (HD / 2)) + (r % HD) / (HD / 2); }
 
 static void test_valid(void) {
-    model_opts o = {"llama", 0, 0, 0, 0};
+    model_opts o = {"llama", 0, 0, 0, 0, 0};
     char *path = write_model(&o);
     llmc_gguf *g = NULL;
     llmc_error err = {0};
@@ -222,8 +242,33 @@ static void test_valid(void) {
     free(path);
 }
 
+static void test_rope_freqs(void) {
+    model_opts o = {"llama", 0, 0, 0, 0, 1};
+    char *path = write_model(&o);
+    llmc_gguf *g = NULL;
+    llmc_error err = {0};
+    CHECK_MSG(llmc_gguf_open(path, &g, &err) == LLMC_OK, "%s", err.msg);
+    if (g) {
+        llmc_config cfg;
+        CHECK_MSG(llmc_gguf_config(g, &cfg, &err) == LLMC_OK, "%s", err.msg);
+        CHECK(cfg.rope_type == LLMC_ROPE_DEFAULT); /* as transformers loads it */
+        CHECK_MSG(llmc_gguf_apply_rope_scaling(g, &cfg, &err) == LLMC_OK, "%s", err.msg);
+        CHECK(cfg.rope_type == LLMC_ROPE_LLAMA3);
+        CHECK_MSG(fabs(cfg.rope_factor - 32) < 1e-4 && fabs(cfg.rope_low_freq_factor - 1) < 1e-9 &&
+                  fabs(cfg.rope_high_freq_factor - 32) < 1e-2 && abs(cfg.rope_original_max_position - 65536) <= 2,
+                  "factor %g low %g high %g old %d", cfg.rope_factor, cfg.rope_low_freq_factor,
+                  cfg.rope_high_freq_factor, cfg.rope_original_max_position);
+        llmc_tensor_set *ts = NULL;
+        CHECK(llmc_gguf_tensors(g, false, &ts, &err) == LLMC_OK && ts && llmc_tensor_set_count(ts) == 11);
+        llmc_tensor_set_free(ts);
+    }
+    llmc_gguf_free(g);
+    unlink(path);
+    free(path);
+}
+
 static void test_q8_unpermute(void) {
-    model_opts o = {"llama", 8, 0, 1, 0};
+    model_opts o = {"llama", 8, 0, 1, 0, 0};
     char *path = write_model(&o);
     llmc_gguf *g = NULL;
     llmc_error err = {0};
@@ -293,7 +338,7 @@ static void mini(gw_buf *b, const char *name, int nd, const uint64_t *ne, uint32
 static void test_hostile(void) {
     gw_buf b = {0};
     /* every truncation of a valid file fails cleanly */
-    model_opts o = {"llama", 8, 0, 1, 0};
+    model_opts o = {"llama", 8, 0, 1, 0, 0};
     build(&b, &o);
     gw_buf t = {0};
     int failures = 0, tried = 0;
@@ -422,7 +467,7 @@ static void test_hostile(void) {
     free(b.p);
 
     /* unsupported quant type: opens, llmc_gguf_tensors names tensor and type */
-    o = (model_opts){"llama", 0, 6, 0, 0};
+    o = (model_opts){"llama", 0, 6, 0, 0, 0};
     memset(&b, 0, sizeof b);
     build(&b, &o);
     CHECK(open_buf(&b, &e, &g) == LLMC_OK);
@@ -437,7 +482,7 @@ static void test_hostile(void) {
     free(b.p);
 
     /* wrong architecture */
-    o = (model_opts){"qwen2", 0, 0, 0, 0};
+    o = (model_opts){"qwen2", 0, 0, 0, 0, 0};
     memset(&b, 0, sizeof b);
     build(&b, &o);
     CHECK(open_buf(&b, &e, &g) == LLMC_OK);
@@ -452,7 +497,7 @@ static void test_hostile(void) {
     free(b.p);
 
     /* a tensor with no llama counterpart is an error, not silently dropped */
-    o = (model_opts){"llama", 0, 0, 0, 1};
+    o = (model_opts){"llama", 0, 0, 0, 1, 0};
     memset(&b, 0, sizeof b);
     build(&b, &o);
     CHECK(open_buf(&b, &e, &g) == LLMC_OK);
@@ -489,6 +534,7 @@ int main(void) {
     test_names();
     test_valid();
     test_q8_unpermute();
+    test_rope_freqs();
     test_hostile();
     return test_summary();
 }
