@@ -288,8 +288,9 @@ llmc_status llmc_safetensors_load(const char *path_or_dir, llmc_tensor_set **out
         char *idx = llmc_path_join(path_or_dir, "model.safetensors.index.json");
         char *one = llmc_path_join(path_or_dir, "model.safetensors");
         if (!idx || !one) st = llmc_err(err, LLMC_ERR_NOMEM, "out of memory");
-        else if (llmc_file_exists(idx)) st = st_load_index(idx, set, err);
+        /* transformers looks for the single file first, then the index. */
         else if (llmc_file_exists(one)) st = st_load_file(one, set, NULL, err);
+        else if (llmc_file_exists(idx)) st = st_load_index(idx, set, err);
         else st = llmc_err(err, LLMC_ERR_NOT_FOUND, "%s: no model.safetensors or model.safetensors.index.json in this directory", path_or_dir);
         free(idx);
         free(one);

@@ -8,7 +8,7 @@
 #include "formats/tensor.h"
 
 /* path_or_dir: a .safetensors file, a *.index.json file, or a directory holding
- * model.safetensors.index.json (preferred) or model.safetensors. */
+ * model.safetensors (preferred, as in transformers) or model.safetensors.index.json. */
 llmc_status llmc_safetensors_load(const char *path_or_dir, llmc_tensor_set **out, llmc_error *err);
 
 /* Largest JSON header accepted (the reference implementation's limit). */

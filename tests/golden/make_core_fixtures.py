@@ -53,6 +53,9 @@ def to_v4_dialect(path):
         c["rope_scaling"] = None
     if "dtype" in c:
         c["torch_dtype"] = c.pop("dtype")
+    # 4.x configs usually had no head_dim: it was derived as hidden_size // num_attention_heads.
+    if c.get("head_dim") == c["hidden_size"] // c["num_attention_heads"]:
+        del c["head_dim"]
     c["transformers_version"] = "4.46.0"
     with open(cp, "w") as f:
         json.dump(c, f, indent=2, sort_keys=True)

@@ -13,7 +13,7 @@ const char cli_model_flags_help[] =
     "  --dtype auto|f32|f16|bf16   weight dtype (auto: as stored; others convert at load)\n"
     "  --device auto|cpu|cuda[:N]  where to run (this build: CPU only)\n"
     "  --threads N                 CPU threads (default: all online CPUs)\n"
-    "  --ctx N                     KV-cache positions (default: max_position_embeddings, within a memory budget)\n";
+    "  --ctx, --max-context N      KV-cache positions (default: max_position_embeddings, within a memory budget)\n";
 
 void cli_model_flags_init(cli_model_flags *f) {
     llmc_model_opts_default(&f->opts);
@@ -48,7 +48,7 @@ int cli_model_flag(int argc, char **argv, int *i, cli_model_flags *f) {
         f->opts.n_threads = (int)n;
         return 1;
     }
-    if (cli_opt(argc, argv, i, "--ctx", &v, &bad)) {
+    if (cli_opt(argc, argv, i, "--ctx", &v, &bad) || cli_opt(argc, argv, i, "--max-context", &v, &bad)) {
         if (bad) return -1;
         if (!cli_parse_int(v, 1, 1 << 30, &n)) { cli_fail("--ctx must be a positive integer (got '%s')", v); return -1; }
         f->opts.max_context = (int)n;
