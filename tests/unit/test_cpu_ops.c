@@ -187,7 +187,9 @@ static int check_matmul(const char *kname, llmc_dtype t, const float *Wf, const 
 
 static void test_matmul(void) {
     static const char *kernels[] = {"scalar", "avx2", "avx512"};
-    static const int64_t shapes[][2] = {{6, 512}, {67, 768}, {1, 256}, {131, 1536}};
+    /* 32-block formats also get rows of 576 (18 blocks: a pair after the groups of 8),
+     * 608 (19: an odd last block) and 96 (3: no full group) */
+    static const int64_t shapes[][2] = {{6, 512}, {67, 768}, {1, 256}, {131, 1536}, {33, 576}, {5, 608}, {9, 96}};
     static const int ntoks[] = {1, 2, 5, 17};
     llmc_threadpool *tps[3] = {NULL, llmc_threadpool_new(2), llmc_threadpool_new(3)};
     for (size_t k = 0; k < sizeof kernels / sizeof *kernels; k++) {
@@ -199,6 +201,7 @@ static void test_matmul(void) {
         for (int t = 0; t < LLMC_DT_COUNT; t++)
             for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
                 int64_t rows = shapes[s][0], cols = shapes[s][1];
+                if (cols % llmc_dtype_block_elems((llmc_dtype)t)) continue;
                 size_t nb;
                 void *raw = random_weights((llmc_dtype)t, rows, cols, &nb);
                 llmc_tensor W = {.name = "w", .dtype = (llmc_dtype)t, .ndim = 2, .shape = {rows, cols}, .data = raw, .nbytes = nb};

@@ -58,11 +58,15 @@ void cpu_dequant_block(llmc_dtype t, const void *blk, float *out);
 /* One row of n elements (any dtype) → f32. */
 void cpu_dequant_row(llmc_dtype t, const void *row, int64_t n, float *out);
 
-/* Activations quantized for integer dot products: per 32 elements one f32 scale d,
- * the sum of the 32 quants times d (s, for formats with an offset) and 32 int8.
- * Rows of x become n/32 of these. */
-typedef struct { float d, s; int8_t qs[32]; } cpu_block_q8a;
-void cpu_quantize_q8a(const float *x, int64_t n, cpu_block_q8a *out);
+/* Activations quantized for integer dot products, per token row of n elements:
+ * int8 qs[n], and per 32-element block b a scale d[b] (x ≈ d·q) and s[b] = d·Σq
+ * (for formats with an offset or min). Structure-of-arrays so a kernel loads 8
+ * block scales with one instruction. With pairs=true, each pair of blocks
+ * (2p, 2p+1) stores its 64 quants as [b0 0..15, b1 0..15, b0 16..31, b1 16..31],
+ * the order in which two Q4 blocks' low and high nibbles unpack. */
+typedef struct { const int8_t *qs; const float *d, *s; } cpu_q8row;
+/* Formats whose kernels want the paired quant order. */
+static inline bool cpu_q8_pairs(llmc_dtype t) { return t == LLMC_DT_Q4_0 || t == LLMC_DT_Q4_1; }
 
 /* A kernel family: a name, whether this CPU can run it, and the matmul. */
 typedef struct {
@@ -75,15 +79,15 @@ typedef struct {
 
 /* Row-dot micro-kernels a SIMD family provides, indexed [dtype][nt-1]: one weight
  * row against nt (1..CPU_NT) activation rows at once, so the unpacked weights are
- * reused from registers in prefill. Quantized: nb = blocks in the row, x[t] the
- * row's Q8 activation blocks. Float: cols elements, x[t] f32. */
+ * reused from registers in prefill. Quantized: nb = weight blocks in the row, x[t] the
+ * token's Q8 activations. Float: cols elements, x[t] f32. */
 #define CPU_NT 4
-typedef void (*cpu_qdot_fn)(const void *w, const cpu_block_q8a *const *x, int64_t nb, float *out);
+typedef void (*cpu_qdot_fn)(const void *w, const cpu_q8row *x, int64_t nb, float *out);
 typedef void (*cpu_fdot_fn)(const void *w, const float *const *x, int64_t cols, float *out);
 typedef struct {
     cpu_qdot_fn q[LLMC_DT_COUNT][CPU_NT];
     cpu_fdot_fn f[LLMC_DT_COUNT][CPU_NT];
-    void (*quantize)(const float *x, int64_t n, cpu_block_q8a *out);
+    void (*quantize)(const float *x, int64_t n, int8_t *qs, float *d, float *s, bool pairs);
 } cpu_dot_table;
 /* The tiled, threaded matmul shared by the SIMD families (matmul.c). */
 bool cpu_matmul_tiled(const cpu_dot_table *tab, llmc_threadpool *tp, const llmc_tensor *W,

@@ -19,7 +19,9 @@ typedef struct {
     const llmc_tensor *W, *bias;
     const float *x;
     float *y;
-    cpu_block_q8a *xq;
+    int8_t *xq;     /* n_tok × cols quants, then d and s: n_tok × nbx floats each */
+    float *xd, *xs;
+    bool pairs;
     int n_tok;
     int64_t rows, cols, nbw, nbx, n_rt;
     size_t row_bytes;
@@ -27,7 +29,9 @@ typedef struct {
 
 static void mm_quant_task(void *p, int64_t t0, int64_t t1, int tid) {
     const mm_ctx *c = p;
-    for (int64_t t = t0; t < t1; t++) c->tab->quantize(c->x + t * c->cols, c->cols, c->xq + t * c->nbx);
+    for (int64_t t = t0; t < t1; t++)
+        c->tab->quantize(c->x + t * c->cols, c->cols, c->xq + t * c->cols, c->xd + t * c->nbx, c->xs + t * c->nbx,
+                         c->pairs);
 }
 
 static void mm_task(void *p, int64_t i0, int64_t i1, int tid) {
@@ -40,10 +44,14 @@ static void mm_task(void *p, int64_t i0, int64_t i1, int tid) {
         int64_t t0 = tt * MM_TT, t1 = t0 + MM_TT < c->n_tok ? t0 + MM_TT : c->n_tok;
         for (int64_t t = t0; t < t1; t += CPU_NT) {
             int nt = t1 - t < CPU_NT ? (int)(t1 - t) : CPU_NT;
-            const cpu_block_q8a *xq[CPU_NT];
+            cpu_q8row xq[CPU_NT];
             const float *xf[CPU_NT];
             for (int k = 0; k < nt; k++) {
-                if (c->xq) xq[k] = c->xq + (t + k) * c->nbx;
+                if (c->xq) {
+                    xq[k].qs = c->xq + (t + k) * c->cols;
+                    xq[k].d = c->xd + (t + k) * c->nbx;
+                    xq[k].s = c->xs + (t + k) * c->nbx;
+                }
                 xf[k] = c->x + (t + k) * c->cols;
             }
             for (int64_t r = r0; r < r1; r++) {
@@ -67,15 +75,20 @@ bool cpu_matmul_tiled(const cpu_dot_table *tab, llmc_threadpool *tp, const llmc_
     for (int k = 0; k < CPU_NT; k++)
         if (quant ? !tab->q[dt][k] : !tab->f[dt][k]) return false;
     if (quant && !tab->quantize) return false;
-    mm_ctx c = {tab, W, bias, x, y, NULL, n_tok, W->shape[0], W->shape[1], 0, 0, 0,
-                llmc_dtype_row_bytes(W->dtype, W->shape[1])};
+    mm_ctx c = {.tab = tab, .W = W, .bias = bias, .x = x, .y = y, .n_tok = n_tok, .rows = W->shape[0],
+                .cols = W->shape[1], .row_bytes = llmc_dtype_row_bytes(W->dtype, W->shape[1]),
+                .pairs = cpu_q8_pairs(W->dtype)};
     if (c.cols % be || (quant && c.cols % 32)) return false;
     c.nbw = c.cols / be;
     c.nbx = c.cols / 32;
     c.n_rt = (c.rows + MM_RT - 1) / MM_RT;
     if (quant) {
-        c.xq = malloc((size_t)n_tok * (size_t)c.nbx * sizeof *c.xq);
+        /* 64 spare bytes: kernels may load a full vector at a row's last block */
+        size_t nq = (size_t)n_tok * (size_t)c.cols, nf = (size_t)n_tok * (size_t)c.nbx;
+        c.xq = malloc(nq + 2 * nf * sizeof(float) + 64);
         if (!c.xq) return false;
+        c.xd = (float *)(void *)(c.xq + nq);
+        c.xs = c.xd + nf;
         if ((int64_t)n_tok * c.cols <= MM_SERIAL_QUANT) mm_quant_task(&c, 0, n_tok, 0);
         else llmc_threadpool_run(tp, mm_quant_task, &c, n_tok);
     }

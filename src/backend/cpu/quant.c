@@ -107,19 +107,3 @@ void cpu_dequant_row(llmc_dtype t, const void *row, int64_t n, float *out) {
     }
     }
 }
-
-void cpu_quantize_q8a(const float *x, int64_t n, cpu_block_q8a *out) {
-    for (int64_t b = 0; b < n / 32; b++, x += 32) {
-        float amax = 0;
-        for (int i = 0; i < 32; i++) amax = fmaxf(amax, fabsf(x[i]));
-        float d = amax / 127.f, id = d > 0 ? 1.f / d : 0.f;
-        int sum = 0;
-        for (int i = 0; i < 32; i++) {
-            int q = (int)lrintf(x[i] * id);
-            out[b].qs[i] = (int8_t)q;
-            sum += q;
-        }
-        out[b].d = d;
-        out[b].s = d * (float)sum;
-    }
-}
