@@ -94,7 +94,7 @@ llmc_status llmc_gen_config_parse(const char *json, size_t len, const char *what
         n.sampling.repetition_penalty = (float)d;
         n.set |= LLMC_GEN_SET_REPETITION_PENALTY;
     }
-    if ((st = get_int(root, "max_new_tokens", 0, 1 << 30, what, &v, &has, err))) goto out;
+    if ((st = get_int(root, "max_new_tokens", 1, 1 << 30, what, &v, &has, err))) goto out;
     if (has) { n.max_new_tokens = (int)v; n.set |= LLMC_GEN_SET_MAX_NEW_TOKENS; }
     if ((st = get_int(root, "max_length", 0, 1 << 30, what, &v, &has, err))) goto out;
     if (has) { n.max_length = (int)v; n.set |= LLMC_GEN_SET_MAX_LENGTH; }
@@ -145,4 +145,68 @@ llmc_status llmc_gen_config_load(const char *path, llmc_gen_config *g, llmc_erro
     st = llmc_gen_config_parse(buf, len, path, g, err);
     free(buf);
     return st;
+}
+
+void llmc_gen_config_resolve(const llmc_gen_config *model, const llmc_gen_config *call, bool pipeline, int n_prompt,
+                             int max_position_embeddings, llmc_gen_config *out) {
+    llmc_gen_config none, glob;
+    llmc_gen_config_default(&none);
+    llmc_gen_config_default(&glob);
+    if (!call) call = &none;
+    if (!model) model = &none;
+    unsigned ms = model->set, cs = call->set, set = ms | cs;
+    /* The pipeline's defaults behave as extra call kwargs for what nobody set. */
+    llmc_gen_config c = *call;
+    if (pipeline) {
+        if (!(set & (LLMC_GEN_SET_MAX_NEW_TOKENS | LLMC_GEN_SET_MAX_LENGTH))) {
+            c.max_new_tokens = 256;
+            c.set |= LLMC_GEN_SET_MAX_NEW_TOKENS;
+        }
+        if (!(set & LLMC_GEN_SET_DO_SAMPLE)) {
+            c.sampling.do_sample = true;
+            c.set |= LLMC_GEN_SET_DO_SAMPLE;
+        }
+        bool samples = (c.set & LLMC_GEN_SET_DO_SAMPLE) ? c.sampling.do_sample : model->sampling.do_sample;
+        if (samples && !(set & LLMC_GEN_SET_TEMPERATURE)) {
+            c.sampling.temperature = 0.7f;
+            c.set |= LLMC_GEN_SET_TEMPERATURE;
+        }
+    }
+    cs = c.set;
+    *out = glob;
+#define PICK(bit, field) out->field = (cs & (bit)) ? c.field : (ms & (bit)) ? model->field : glob.field
+    PICK(LLMC_GEN_SET_DO_SAMPLE, sampling.do_sample);
+    PICK(LLMC_GEN_SET_TEMPERATURE, sampling.temperature);
+    PICK(LLMC_GEN_SET_TOP_K, sampling.top_k);
+    PICK(LLMC_GEN_SET_TOP_P, sampling.top_p);
+    PICK(LLMC_GEN_SET_MIN_P, sampling.min_p);
+    PICK(LLMC_GEN_SET_REPETITION_PENALTY, sampling.repetition_penalty);
+    PICK(LLMC_GEN_SET_BOS, bos_id);
+    PICK(LLMC_GEN_SET_PAD, pad_id);
+#undef PICK
+    const llmc_gen_config *eos = (cs & LLMC_GEN_SET_EOS) ? &c : (ms & LLMC_GEN_SET_EOS) ? model : NULL;
+    if (!eos) eos = call->n_eos ? call : model; /* ids filled in by hand, without set bits */
+    out->n_eos = eos->n_eos;
+    memcpy(out->eos_ids, eos->eos_ids, sizeof out->eos_ids);
+    if (!(set & LLMC_GEN_SET_BOS) && out->bos_id < 0) out->bos_id = call->bos_id >= 0 ? call->bos_id : model->bos_id;
+    if (!(set & LLMC_GEN_SET_PAD) && out->pad_id < 0) out->pad_id = call->pad_id >= 0 ? call->pad_id : model->pad_id;
+    out->sampling.seed = call->sampling.seed;
+    out->sampling.has_seed = call->sampling.has_seed;
+
+    if (n_prompt < 0) n_prompt = 0;
+    long long budget;
+    if (cs & LLMC_GEN_SET_MAX_NEW_TOKENS) budget = c.max_new_tokens;
+    else if (ms & LLMC_GEN_SET_MAX_NEW_TOKENS) budget = model->max_new_tokens;
+    else if (cs & LLMC_GEN_SET_MAX_LENGTH) budget = (long long)c.max_length - n_prompt;
+    else if (ms & LLMC_GEN_SET_MAX_LENGTH) budget = (long long)model->max_length - n_prompt;
+    else {
+        long long total = 20LL + n_prompt; /* GenerationConfig's max_length 20, counted from the prompt end */
+        if (max_position_embeddings > 0 && total > max_position_embeddings) total = max_position_embeddings;
+        budget = total - n_prompt;
+    }
+    if (budget < 1) budget = 1;
+    if (budget > (1 << 30)) budget = 1 << 30;
+    out->max_new_tokens = (int)budget;
+    out->max_length = (int)(n_prompt + budget > (1 << 30) ? (1 << 30) : n_prompt + budget);
+    out->set = model->set | call->set;
 }

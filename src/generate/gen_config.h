@@ -47,4 +47,20 @@ llmc_status llmc_gen_config_load(const char *path, llmc_gen_config *g, llmc_erro
 /* The same from text; `what` names the source in errors. */
 llmc_status llmc_gen_config_parse(const char *json, size_t len, const char *what, llmc_gen_config *g, llmc_error *err);
 
+/* What one generate() call uses, resolved as transformers 5.23 resolves it:
+ *   call (fields with call->set bits: the caller's generate kwargs)
+ *   > model (fields with model->set bits: its generation_config.json)
+ *   > [pipeline: the text-generation pipeline's own defaults, each only where neither
+ *      call nor model set it: max_new_tokens 256 (not when max_length is set),
+ *      do_sample true, temperature 0.7 (temperature only when the result samples)]
+ *   > GenerationConfig's global defaults (llmc_gen_config_default; max_length 20).
+ * out->max_new_tokens is the new-token budget for a prompt of n_prompt tokens:
+ * max_new_tokens when set, else max_length - n_prompt (a max_length left at its
+ * global default 20 counts from the prompt end, capped by max_position_embeddings
+ * when > 0), never below 1 (generate always produces one token); out->max_length =
+ * n_prompt + budget. Ids (eos/bos/pad) come from call when set, else model.
+ * call may be NULL (nothing set). out->set = model->set | call->set. */
+void llmc_gen_config_resolve(const llmc_gen_config *model, const llmc_gen_config *call, bool pipeline, int n_prompt,
+                             int max_position_embeddings, llmc_gen_config *out);
+
 #endif

@@ -7,6 +7,11 @@ tiny random Llama, so defaults such as top_k=50 and the processor order are
 transformers' own) and records the processed scores (-inf → null), plus the greedy
 choice. The C sampler must produce the same scores and the same surviving ids.
 
+Also records how transformers resolves the parameters of one call (resolve.json):
+caller kwargs over the model's generation_config.json over the text-generation
+pipeline's defaults over GenerationConfig's globals, and the new-token budget.
+Needs the shared llama2 tokenizer fixture ($LLMC_SHARED_DIR, default ../shared).
+
 Run: $(LLMC_GOLDEN_VENV=/work/golden-venv bash tests/golden/venv.sh) tests/golden/make_sampling_fixtures.py
 """
 import json
@@ -90,5 +95,89 @@ def main():
     print("wrote", len(cases), "cases")
 
 
+
+# ---------------------------------------------------------------------------
+# Parameter resolution: what a pipeline call / a generate() call ends up using,
+# for several generation_config.json files and caller kwargs (resolve.json).
+
+MODEL_GCS = {
+    "none": None,  # no generation_config.json (as for a GGUF)
+    "ids_only": {"bos_token_id": 1, "eos_token_id": 2, "pad_token_id": 2},
+    "sampling": {"do_sample": True, "temperature": 0.6, "top_p": 0.9, "bos_token_id": 1, "eos_token_id": [2, 3]},
+    "max_length": {"max_length": 100, "do_sample": False, "bos_token_id": 1, "eos_token_id": 2},
+    "temp_no_sample": {"temperature": 0.3, "top_k": 10, "bos_token_id": 1, "eos_token_id": 2},
+    "max_new": {"max_new_tokens": 33, "repetition_penalty": 1.05, "bos_token_id": 1, "eos_token_id": 2},
+}
+CALLS = [
+    {},
+    {"do_sample": False},
+    {"max_new_tokens": 10},
+    {"temperature": 1.2},
+    {"do_sample": True, "top_k": 5, "top_p": 0.5, "min_p": 0.1, "repetition_penalty": 1.3},
+    {"max_length": 50},
+    {"do_sample": True},
+]
+N_PROMPT = 7
+MAX_POS = 24
+
+
+def resolve_cases():
+    import shutil
+    import tempfile
+    from transformers import GenerationConfig, pipeline
+
+    tok_dir = os.environ.get("LLMC_SHARED_DIR", os.path.join(HERE, "..", "..", "..", "shared"))
+    tok_dir = os.path.join(tok_dir, "fixtures", "tokenizers", "llama2")
+    out = []
+    for gname, gjson in MODEL_GCS.items():
+        with tempfile.TemporaryDirectory() as d:
+            cfg = LlamaConfig(vocab_size=32000, hidden_size=8, intermediate_size=16, num_hidden_layers=1,
+                              num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=MAX_POS,
+                              bos_token_id=1, eos_token_id=2)
+            torch.manual_seed(0)
+            model = LlamaForCausalLM(cfg)
+            model.save_pretrained(d)
+            gpath = os.path.join(d, "generation_config.json")
+            if os.path.exists(gpath):
+                os.remove(gpath)
+            if gjson is not None:
+                with open(gpath, "w") as f:
+                    json.dump(gjson, f)
+            for fn in ("tokenizer.json", "tokenizer_config.json"):
+                shutil.copy(os.path.join(tok_dir, fn), d)
+            pipe = pipeline("text-generation", model=d, device="cpu")
+            m = pipe.model
+            for call in CALLS:
+                row = {"model": gname, "model_json": gjson, "call": call, "n_prompt": N_PROMPT, "max_pos": MAX_POS}
+                for mode in ("pipeline", "generate"):
+                    kw = pipe._prepare_generate_kwargs(dict(call)) if mode == "pipeline" else dict(call)
+                    user_gc = kw.pop("generation_config", None)
+                    has_default_max_length = (kw.get("max_length") is None and
+                                              (user_gc is None or user_gc.max_length is None) and
+                                              m.generation_config.max_length is None)
+                    gc, _ = m._prepare_generation_config(user_gc, **kw)
+                    if gc.max_new_tokens is not None:
+                        budget = gc.max_new_tokens
+                    elif has_default_max_length:
+                        budget = min(gc.max_length + N_PROMPT, MAX_POS) - N_PROMPT
+                    else:
+                        budget = gc.max_length - N_PROMPT
+                    eos = gc.eos_token_id
+                    row[mode] = {"do_sample": bool(gc.do_sample), "temperature": gc.temperature, "top_k": gc.top_k,
+                                 "top_p": gc.top_p, "min_p": gc.min_p, "repetition_penalty": gc.repetition_penalty,
+                                 "budget": max(1, budget),
+                                 "eos": eos if isinstance(eos, list) else ([] if eos is None else [eos])}
+                out.append(row)
+    return out
+
+
+def main_resolve():
+    cases = resolve_cases()
+    with open(os.path.join(OUT, "resolve.json"), "w") as f:
+        json.dump({"transformers": __import__("transformers").__version__, "cases": cases}, f, indent=0)
+    print("wrote", len(cases), "resolution cases")
+
+
 if __name__ == "__main__":
     main()
+    main_resolve()

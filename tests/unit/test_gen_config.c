@@ -1,5 +1,6 @@
 /* generation_config.json parsing: what transformers reads, null = unset, eos as int
  * or list, values on top of existing ones, and clear errors for bad input. */
+#include "base/json.h"
 #include "generate/gen_config.h"
 #include "test.h"
 #include <unistd.h>
@@ -8,7 +9,72 @@ static llmc_status parse(const char *json, llmc_gen_config *g, llmc_error *err) 
     return llmc_gen_config_parse(json, strlen(json), "generation_config.json", g, err);
 }
 
+/* Resolution against transformers (tests/golden/sampling/resolve.json): the pipeline's
+ * _prepare_generate_kwargs + generate()'s _prepare_generation_config and lengths. */
+static void test_resolve(void) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tests/golden/sampling/resolve.json", test_env("LLMC_SOURCE_DIR", "."));
+    llmc_error err = {0};
+    cJSON *root = llmc_json_parse_file(path, 4u << 20, &err);
+    CHECK_MSG(root != NULL, "%s", err.msg);
+    if (!root) return;
+    const cJSON *c;
+    int n = 0;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(root, "cases")) {
+        llmc_gen_config model, call, out;
+        llmc_gen_config_default(&model);
+        /* ids from the model's config.json, as the pipeline fills them before the file */
+        model.eos_ids[0] = 2; model.n_eos = 1; model.bos_id = 1;
+        const cJSON *mj = cJSON_GetObjectItemCaseSensitive(c, "model_json");
+        if (cJSON_IsObject(mj)) {
+            char *t = cJSON_PrintUnformatted(mj);
+            CHECK(llmc_gen_config_parse(t, strlen(t), "model", &model, &err) == LLMC_OK);
+            free(t);
+        }
+        llmc_gen_config_default(&call);
+        char *t = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(c, "call"));
+        CHECK(llmc_gen_config_parse(t, strlen(t), "call", &call, &err) == LLMC_OK);
+        int n_prompt = (int)cJSON_GetObjectItemCaseSensitive(c, "n_prompt")->valuedouble;
+        int max_pos = (int)cJSON_GetObjectItemCaseSensitive(c, "max_pos")->valuedouble;
+        const char *modes[2] = {"pipeline", "generate"};
+        for (int m = 0; m < 2; m++) {
+            const cJSON *e = cJSON_GetObjectItemCaseSensitive(c, modes[m]);
+            llmc_gen_config_resolve(&model, &call, m == 0, n_prompt, max_pos, &out);
+            const cJSON *mp = cJSON_GetObjectItemCaseSensitive(e, "min_p");
+            bool ok = out.sampling.do_sample == cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "do_sample")) &&
+                      fabs(out.sampling.temperature - cJSON_GetObjectItemCaseSensitive(e, "temperature")->valuedouble) < 1e-6 &&
+                      out.sampling.top_k == (int)cJSON_GetObjectItemCaseSensitive(e, "top_k")->valuedouble &&
+                      fabs(out.sampling.top_p - cJSON_GetObjectItemCaseSensitive(e, "top_p")->valuedouble) < 1e-6 &&
+                      fabs(out.sampling.min_p - (cJSON_IsNumber(mp) ? mp->valuedouble : 0.0)) < 1e-6 &&
+                      fabs(out.sampling.repetition_penalty - cJSON_GetObjectItemCaseSensitive(e, "repetition_penalty")->valuedouble) < 1e-6 &&
+                      out.max_new_tokens == (int)cJSON_GetObjectItemCaseSensitive(e, "budget")->valuedouble &&
+                      out.max_length == n_prompt + out.max_new_tokens;
+            const cJSON *eos = cJSON_GetObjectItemCaseSensitive(e, "eos");
+            ok = ok && out.n_eos == cJSON_GetArraySize(eos);
+            for (int i = 0; ok && i < out.n_eos; i++) ok = out.eos_ids[i] == (int32_t)cJSON_GetArrayItem(eos, i)->valuedouble;
+            CHECK_MSG(ok, "%s model=%s call=%s: got do_sample=%d T=%g k=%d p=%g minp=%g rep=%g budget=%d n_eos=%d",
+                      modes[m], cJSON_GetObjectItemCaseSensitive(c, "model")->valuestring, t, out.sampling.do_sample,
+                      out.sampling.temperature, out.sampling.top_k, out.sampling.top_p, out.sampling.min_p,
+                      out.sampling.repetition_penalty, out.max_new_tokens, out.n_eos);
+        }
+        free(t);
+        n++;
+    }
+    CHECK(n >= 30);
+    cJSON_Delete(root);
+    /* NULL call, seeds carried from the call */
+    llmc_gen_config model, call, out;
+    llmc_gen_config_default(&model);
+    llmc_gen_config_resolve(&model, NULL, false, 5, 0, &out);
+    CHECK(out.max_new_tokens == 20 && !out.sampling.do_sample);
+    llmc_gen_config_default(&call);
+    call.sampling.seed = 9; call.sampling.has_seed = true;
+    llmc_gen_config_resolve(&model, &call, true, 5, 0, &out);
+    CHECK(out.sampling.has_seed && out.sampling.seed == 9 && out.max_new_tokens == 256 && out.sampling.do_sample);
+}
+
 int main(void) {
+    test_resolve();
     llmc_gen_config g;
     llmc_error err = {0};
     llmc_gen_config_default(&g);
