@@ -16,7 +16,9 @@
 #define TOK_MAX_STAGES  32
 
 /* ---- string → int32 map (open addressing; keys are owned by the map's user) ---- */
-typedef struct { const char *k; uint32_t len; int32_t val; } tok_sent;
+/* Keys up to 16 bytes live inline (one cache line per probe, no pointer chase). */
+#define TOK_INL 16
+typedef struct { uint32_t tag, len; int32_t val; uint32_t used; union { char inl[TOK_INL]; const char *k; } u; } tok_sent;
 typedef struct { tok_sent *e; size_t cap, n; } tok_smap;
 bool tok_smap_init(tok_smap *m, size_t expect);
 void tok_smap_free(tok_smap *m);
@@ -91,7 +93,7 @@ typedef struct {
 
 struct llmc_tokenizer {
     /* id space: model vocab and added tokens */
-    char **id_str; uint32_t *id_len; size_t n_ids;
+    char **id_str; uint32_t *id_len; size_t n_ids, ids_cap;
     uint8_t *id_special;
     tok_smap vocab;          /* model vocab: string → id */
     tok_added *added; size_t n_added;

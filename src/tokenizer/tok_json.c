@@ -4,6 +4,7 @@
 #include "base/file.h"
 #include "base/json.h"
 #include "base/utf8.h"
+#include "tokenizer/tok_fastjson.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -305,16 +306,20 @@ static const char *cfg_token(const cJSON *cfg, const char *key) {
 
 static llmc_status ensure_ids(llmc_tokenizer *t, size_t need, llmc_error *err) {
     if (need <= t->n_ids) return LLMC_OK;
-    char **ns = realloc(t->id_str, need * sizeof *ns);
-    if (!ns) return llmc_err(err, LLMC_ERR_NOMEM, "out of memory");
-    t->id_str = ns;
-    uint32_t *nl = realloc(t->id_len, need * sizeof *nl);
-    if (!nl) return llmc_err(err, LLMC_ERR_NOMEM, "out of memory");
-    t->id_len = nl;
-    uint8_t *sp = realloc(t->id_special, need);
-    if (!sp) return llmc_err(err, LLMC_ERR_NOMEM, "out of memory");
-    t->id_special = sp;
-    for (size_t i = t->n_ids; i < need; i++) { t->id_str[i] = NULL; t->id_len[i] = 0; t->id_special[i] = 0; }
+    if (need > t->ids_cap) {
+        size_t cap = t->ids_cap * 2 > need ? t->ids_cap * 2 : need;
+        char **ns = realloc(t->id_str, cap * sizeof *ns);
+        if (!ns) return llmc_err(err, LLMC_ERR_NOMEM, "out of memory");
+        t->id_str = ns;
+        uint32_t *nl = realloc(t->id_len, cap * sizeof *nl);
+        if (!nl) return llmc_err(err, LLMC_ERR_NOMEM, "out of memory");
+        t->id_len = nl;
+        uint8_t *sp = realloc(t->id_special, cap);
+        if (!sp) return llmc_err(err, LLMC_ERR_NOMEM, "out of memory");
+        t->id_special = sp;
+        for (size_t i = t->ids_cap; i < cap; i++) { t->id_str[i] = NULL; t->id_len[i] = 0; t->id_special[i] = 0; }
+        t->ids_cap = cap;
+    }
     t->n_ids = need;
     return LLMC_OK;
 }
@@ -396,6 +401,84 @@ llmc_status tok_set_special_str(llmc_tokenizer *t, int which, const char *s, llm
     return s && !t->special_str[which] ? llmc_err(err, LLMC_ERR_NOMEM, "out of memory") : LLMC_OK;
 }
 
+static llmc_status fast_vocab(llmc_tokenizer *t, const tok_fj_spans *fj, const char *what, llmc_error *err) {
+    const char *p = fj->vocab + 1, *e = fj->vocab_end;
+    char *buf = malloc(TOK_MAX_TOKEN + 8);
+    size_t est = 1;
+    for (const char *c = p; (c = memchr(c, ',', (size_t)(e - c))) != NULL; c++) est++;
+    if (!buf || !tok_smap_init(&t->vocab, est)) { free(buf); return llmc_err(err, LLMC_ERR_NOMEM, "out of memory"); }
+    llmc_status rc = LLMC_OK;
+    size_t count = 0;
+    for (;;) {
+        p = tok_fj_ws(p, e);
+        if (p < e && *p == '}') break;
+        size_t kl;
+        const char *q = tok_fj_string(p, e, buf, TOK_MAX_TOKEN, &kl);
+        if (!q) { rc = llmc_err(err, LLMC_ERR_FORMAT, "%s: model.vocab: bad key at byte %zu", what, (size_t)(p - fj->vocab)); break; }
+        q = tok_fj_ws(q, e);
+        if (q >= e || *q != ':') { rc = llmc_err(err, LLMC_ERR_FORMAT, "%s: model.vocab: expected ':'", what); break; }
+        q = tok_fj_ws(q + 1, e);
+        long long v = 0;
+        const char *d = q;
+        while (q < e && *q >= '0' && *q <= '9' && v < TOK_MAX_VOCAB) v = v * 10 + (*q++ - '0');
+        if (q == d || v >= TOK_MAX_VOCAB || (q < e && (*q == '.' || *q == 'e' || *q == 'E'))) {
+            buf[kl < 64 ? kl : 64] = 0;
+            rc = llmc_err(err, LLMC_ERR_FORMAT, "%s: model.vocab['%s'] is not a valid id", what, buf);
+            break;
+        }
+        if (++count > TOK_MAX_VOCAB) { rc = llmc_err(err, LLMC_ERR_FORMAT, "%s: vocabulary too large", what); break; }
+        if ((rc = tok_add_vocab(t, buf, kl, (int32_t)v, err))) break;
+        p = tok_fj_ws(q, e);
+        if (p < e && *p == ',') { p++; continue; }
+        if (p < e && *p == '}') break;
+        rc = llmc_err(err, LLMC_ERR_FORMAT, "%s: model.vocab: expected ',' or '}'", what);
+        break;
+    }
+    free(buf);
+    return rc;
+}
+
+static llmc_status fast_merges(llmc_tokenizer *t, const tok_fj_spans *fj, const char *what, llmc_error *err) {
+    const char *p = fj->merges + 1, *e = fj->merges_end;
+    char *a = malloc(TOK_MAX_TOKEN + 8), *b = malloc(TOK_MAX_TOKEN + 8);
+    size_t quotes = 0;
+    for (const char *c = p; (c = memchr(c, '"', (size_t)(e - c))) != NULL; c++) quotes++;
+    const char *first = tok_fj_ws(p, e);
+    size_t est = first < e && *first == '[' ? quotes / 4 : quotes / 2;
+    if (!a || !b || !tok_umap_init(&t->merges, est + 1)) { free(a); free(b); return llmc_err(err, LLMC_ERR_NOMEM, "out of memory"); }
+    llmc_status rc = LLMC_OK;
+    uint32_t rank = 0;
+    for (;; rank++) {
+        p = tok_fj_ws(p, e);
+        if (p < e && *p == ']') break;
+        size_t al, bl;
+        const char *q;
+        if (p < e && *p == '"') {
+            q = tok_fj_string(p, e, a, TOK_MAX_TOKEN, &al);
+            char *sp = q ? memchr(a, ' ', al) : NULL;
+            if (!sp || sp + 1 == a + al) { rc = llmc_err(err, LLMC_ERR_FORMAT, "%s: merge %u is not 'a b'", what, rank); break; }
+            bl = al - (size_t)(sp + 1 - a);
+            memcpy(b, sp + 1, bl);
+            al = (size_t)(sp - a);
+        } else if (p < e && *p == '[') {
+            q = tok_fj_string(tok_fj_ws(p + 1, e), e, a, TOK_MAX_TOKEN, &al);
+            if (q) q = tok_fj_ws(q, e);
+            if (q && q < e && *q == ',') q = tok_fj_string(tok_fj_ws(q + 1, e), e, b, TOK_MAX_TOKEN, &bl); else q = NULL;
+            if (q) q = tok_fj_ws(q, e);
+            if (!q || q >= e || *q != ']') { rc = llmc_err(err, LLMC_ERR_FORMAT, "%s: merge %u is not [a, b]", what, rank); break; }
+            q++;
+        } else { rc = llmc_err(err, LLMC_ERR_FORMAT, "%s: merge %u is neither 'a b' nor [a, b]", what, rank); break; }
+        if ((rc = tok_add_merge(t, a, al, b, bl, rank, err, what))) break;
+        p = tok_fj_ws(q, e);
+        if (p < e && *p == ',') { p++; continue; }
+        if (p < e && *p == ']') break;
+        rc = llmc_err(err, LLMC_ERR_FORMAT, "%s: model.merges: expected ',' or ']'", what);
+        break;
+    }
+    free(a); free(b);
+    return rc;
+}
+
 /* transformers 5's LlamaTokenizer ignores tokenizer.json's normalizer, pre-tokenizer and
  * decoder and rebuilds them (models/llama/tokenization_llama.py): no normalizer,
  * Metaspace(prepend_scheme from add_prefix_space/legacy, split=False), BPE without
@@ -435,8 +518,8 @@ static llmc_status llama_class_pipeline(llmc_tokenizer *t, const cJSON *cfg, llm
     return LLMC_OK;
 }
 
-static llmc_status load_json(llmc_tokenizer *t, const cJSON *root, const cJSON *cfg, const char *what, llmc_error *err) {
-    llmc_status rc;
+static llmc_status load_json(llmc_tokenizer *t, const cJSON *root, const cJSON *cfg, const tok_fj_spans *fj,
+                             const char *what, llmc_error *err) {
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
     if (!cJSON_IsObject(model)) return llmc_err(err, LLMC_ERR_FORMAT, "%s: missing object 'model'", what);
     const char *mt = jstr(model, "type");
@@ -445,6 +528,7 @@ static llmc_status load_json(llmc_tokenizer *t, const cJSON *root, const cJSON *
     if (mt ? strcmp(mt, "BPE") != 0 : !merges)
         return llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: model type '%s' is not supported (only BPE)", what, mt ? mt : "?");
     if (!cJSON_IsObject(vocab)) return llmc_err(err, LLMC_ERR_FORMAT, "%s: model.vocab must be an object", what);
+    llmc_status rc;
     const cJSON *dropout = cJSON_GetObjectItemCaseSensitive(model, "dropout");
     if (cJSON_IsNumber(dropout) && dropout->valuedouble > 0 && dropout->valuedouble < 1)
         return llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: BPE dropout is not supported", what);
@@ -454,35 +538,38 @@ static llmc_status load_json(llmc_tokenizer *t, const cJSON *root, const cJSON *
     const char *s;
     if ((s = jstr(model, "continuing_subword_prefix")) && *s) { t->cont_prefix = strdup(s); t->cont_prefix_len = strlen(s); }
     if ((s = jstr(model, "end_of_word_suffix")) && *s) { t->eow_suffix = strdup(s); t->eow_suffix_len = strlen(s); }
-    size_t nv = (size_t)cJSON_GetArraySize(vocab);
-    if (nv > TOK_MAX_VOCAB) return llmc_err(err, LLMC_ERR_FORMAT, "%s: vocabulary of %zu tokens is too large", what, nv);
-    if (!tok_smap_init(&t->vocab, nv)) return llmc_err(err, LLMC_ERR_NOMEM, "out of memory");
-    /* size the id arrays once */
-    long long maxid = -1;
-    for (const cJSON *c = vocab->child; c; c = c->next) {
-        if (!llmc_json_is_int(c, 0, TOK_MAX_VOCAB - 1)) return llmc_err(err, LLMC_ERR_FORMAT, "%s: model.vocab['%.64s'] is not a valid id", what, c->string);
-        if ((long long)c->valuedouble > maxid) maxid = (long long)c->valuedouble;
+    if (fj && fj->vocab) {
+        if ((rc = fast_vocab(t, fj, what, err))) return rc;
+    } else {
+        size_t nv = (size_t)cJSON_GetArraySize(vocab);
+        if (nv > TOK_MAX_VOCAB) return llmc_err(err, LLMC_ERR_FORMAT, "%s: vocabulary of %zu tokens is too large", what, nv);
+        if (!tok_smap_init(&t->vocab, nv)) return llmc_err(err, LLMC_ERR_NOMEM, "out of memory");
+        for (const cJSON *c = vocab->child; c; c = c->next) {
+            if (!llmc_json_is_int(c, 0, TOK_MAX_VOCAB - 1)) return llmc_err(err, LLMC_ERR_FORMAT, "%s: model.vocab['%.64s'] is not a valid id", what, c->string);
+            if ((rc = tok_add_vocab(t, c->string, strlen(c->string), (int32_t)c->valuedouble, err))) return rc;
+        }
     }
-    if ((rc = ensure_ids(t, (size_t)(maxid + 1), err))) return rc;
-    for (const cJSON *c = vocab->child; c; c = c->next)
-        if ((rc = tok_add_vocab(t, c->string, strlen(c->string), (int32_t)c->valuedouble, err))) return rc;
     if ((s = jstr(model, "unk_token"))) {
         t->unk_id = tok_smap_get(&t->vocab, s, strlen(s));
         if (t->unk_id < 0) return llmc_err(err, LLMC_ERR_FORMAT, "%s: unk_token '%s' is not in the vocabulary", what, s);
     }
-    if (merges && !cJSON_IsArray(merges)) return llmc_err(err, LLMC_ERR_FORMAT, "%s: model.merges must be an array", what);
-    size_t nm = merges ? (size_t)cJSON_GetArraySize(merges) : 0;
-    if (!tok_umap_init(&t->merges, nm)) return llmc_err(err, LLMC_ERR_NOMEM, "out of memory");
-    uint32_t rank = 0;
-    for (const cJSON *c = merges ? merges->child : NULL; c; c = c->next, rank++) {
-        if (cJSON_IsString(c)) {
-            const char *m = c->valuestring, *sp = strchr(m, ' ');
-            if (!sp || !sp[1]) return llmc_err(err, LLMC_ERR_FORMAT, "%s: merge %u '%.64s' is not 'a b'", what, rank, m);
-            if ((rc = tok_add_merge(t, m, (size_t)(sp - m), sp + 1, strlen(sp + 1), rank, err, what))) return rc;
-        } else if (cJSON_IsArray(c) && cJSON_GetArraySize(c) == 2 && cJSON_IsString(c->child) && cJSON_IsString(c->child->next)) {
-            const char *a = c->child->valuestring, *b = c->child->next->valuestring;
-            if ((rc = tok_add_merge(t, a, strlen(a), b, strlen(b), rank, err, what))) return rc;
-        } else return llmc_err(err, LLMC_ERR_FORMAT, "%s: merge %u is neither 'a b' nor [a, b]", what, rank);
+    if (fj && fj->merges) {
+        if ((rc = fast_merges(t, fj, what, err))) return rc;
+    } else {
+        if (merges && !cJSON_IsArray(merges)) return llmc_err(err, LLMC_ERR_FORMAT, "%s: model.merges must be an array", what);
+        size_t nm = merges ? (size_t)cJSON_GetArraySize(merges) : 0;
+        if (!tok_umap_init(&t->merges, nm)) return llmc_err(err, LLMC_ERR_NOMEM, "out of memory");
+        uint32_t rank = 0;
+        for (const cJSON *c = merges ? merges->child : NULL; c; c = c->next, rank++) {
+            if (cJSON_IsString(c)) {
+                const char *m = c->valuestring, *sp = strchr(m, ' ');
+                if (!sp || !sp[1]) return llmc_err(err, LLMC_ERR_FORMAT, "%s: merge %u '%.64s' is not 'a b'", what, rank, m);
+                if ((rc = tok_add_merge(t, m, (size_t)(sp - m), sp + 1, strlen(sp + 1), rank, err, what))) return rc;
+            } else if (cJSON_IsArray(c) && cJSON_GetArraySize(c) == 2 && cJSON_IsString(c->child) && cJSON_IsString(c->child->next)) {
+                const char *a = c->child->valuestring, *b = c->child->next->valuestring;
+                if ((rc = tok_add_merge(t, a, strlen(a), b, strlen(b), rank, err, what))) return rc;
+            } else return llmc_err(err, LLMC_ERR_FORMAT, "%s: merge %u is neither 'a b' nor [a, b]", what, rank);
+        }
     }
     const cJSON *added = cJSON_GetObjectItemCaseSensitive(root, "added_tokens");
     for (const cJSON *c = cJSON_IsArray(added) ? added->child : NULL; c; c = c->next) {
@@ -541,7 +628,24 @@ llmc_status llmc_tokenizer_from_json(const char *tok_json, size_t len, const cha
     *out = NULL;
     if (!what) what = "tokenizer.json";
     if (!tok_json) return llmc_err(err, LLMC_ERR_INVALID_ARG, "%s: no JSON text", what);
-    cJSON *root = llmc_json_parse(tok_json, len, what, err);
+    tok_fj_spans fj;
+    char *blanked = NULL;
+    bool fast = len > 4096 && tok_fj_find(tok_json, len, &fj);
+    if (fast) {
+        blanked = malloc(len);
+        if (!blanked) return llmc_err(err, LLMC_ERR_NOMEM, "out of memory");
+        memcpy(blanked, tok_json, len);
+        size_t vo = (size_t)(fj.vocab - tok_json), vl = (size_t)(fj.vocab_end - fj.vocab);
+        memset(blanked + vo, ' ', vl);
+        blanked[vo] = '{'; blanked[vo + 1] = '}';
+        if (fj.merges) {
+            size_t mo = (size_t)(fj.merges - tok_json), ml = (size_t)(fj.merges_end - fj.merges);
+            memset(blanked + mo, ' ', ml);
+            blanked[mo] = '['; blanked[mo + 1] = ']';
+        }
+    }
+    cJSON *root = llmc_json_parse(fast ? blanked : tok_json, len, what, err);
+    free(blanked);
     if (!root) return err ? err->code : LLMC_ERR_FORMAT;
     if (!cJSON_IsObject(root)) { cJSON_Delete(root); return llmc_err(err, LLMC_ERR_FORMAT, "%s: not a JSON object", what); }
     cJSON *cfg = NULL;
@@ -553,7 +657,7 @@ llmc_status llmc_tokenizer_from_json(const char *tok_json, size_t len, const cha
     llmc_tokenizer *t = calloc(1, sizeof *t);
     if (!t) { cJSON_Delete(root); cJSON_Delete(cfg); return llmc_err(err, LLMC_ERR_NOMEM, "out of memory"); }
     t->unk_id = -1;
-    llmc_status rc = load_json(t, root, cfg, what, err);
+    llmc_status rc = load_json(t, root, cfg, fast ? &fj : NULL, what, err);
     cJSON_Delete(root);
     cJSON_Delete(cfg);
     if (rc) { llmc_tokenizer_free(t); return rc; }

@@ -7,14 +7,25 @@
 #include <utf8proc.h>
 
 uint64_t tok_hash(const char *k, size_t len) {
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < len; i++) { h ^= (unsigned char)k[i]; h *= 1099511628211ull; }
-    return h ^ (h >> 29);
+    /* 8 bytes at a time, multiply-mix: token strings are short and hashed a lot */
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ (len * 0xff51afd7ed558ccdull);
+    while (len >= 8) {
+        uint64_t v;
+        memcpy(&v, k, 8);
+        h = (h ^ v) * 0xbf58476d1ce4e5b9ull;
+        h ^= h >> 31;
+        k += 8; len -= 8;
+    }
+    uint64_t v = 0;
+    memcpy(&v, k, len);
+    h ^= v;
+    h ^= h >> 33; h *= 0xff51afd7ed558ccdull; h ^= h >> 33; h *= 0xc4ceb9fe1a85ec53ull; h ^= h >> 33;
+    return h;
 }
 
 static size_t pow2_for(size_t expect) {
     size_t cap = 16;
-    while (cap < expect * 2 + 16) cap <<= 1;
+    while (cap < expect + expect / 2 + 16) cap <<= 1; /* load factor at most 2/3 */
     return cap;
 }
 
@@ -27,13 +38,15 @@ bool tok_smap_init(tok_smap *m, size_t expect) {
 
 void tok_smap_free(tok_smap *m) { free(m->e); m->e = NULL; m->cap = m->n = 0; }
 
+static inline const char *sent_key(const tok_sent *e) { return e->len <= TOK_INL ? e->u.inl : e->u.k; }
+
 static bool smap_grow(tok_smap *m) {
     tok_smap nm;
     nm.cap = m->cap * 2; nm.n = 0;
     nm.e = calloc(nm.cap, sizeof *nm.e);
     if (!nm.e) return false;
     for (size_t i = 0; i < m->cap; i++)
-        if (m->e[i].k) tok_smap_put(&nm, m->e[i].k, m->e[i].len, m->e[i].val);
+        if (m->e[i].used) tok_smap_put(&nm, sent_key(&m->e[i]), m->e[i].len, m->e[i].val);
     free(m->e);
     *m = nm;
     return true;
@@ -41,25 +54,32 @@ static bool smap_grow(tok_smap *m) {
 
 bool tok_smap_put(tok_smap *m, const char *k, size_t len, int32_t val) {
     if (!m->e && !tok_smap_init(m, 16)) return false;
-    if ((m->n + 1) * 2 > m->cap && !smap_grow(m)) return false;
-    size_t mask = m->cap - 1, i = tok_hash(k, len) & mask;
-    while (m->e[i].k) {
-        if (m->e[i].len == len && memcmp(m->e[i].k, k, len) == 0) { m->e[i].val = val; return true; }
+    if ((m->n + 1) * 3 > m->cap * 2 && !smap_grow(m)) return false;
+    uint64_t h = tok_hash(k, len);
+    size_t mask = m->cap - 1, i = h & mask;
+    uint32_t tag = (uint32_t)(h >> 32);
+    while (m->e[i].used) {
+        if (m->e[i].tag == tag && m->e[i].len == len && memcmp(sent_key(&m->e[i]), k, len) == 0) { m->e[i].val = val; return true; }
         i = (i + 1) & mask;
     }
-    /* An empty key still needs a non-NULL pointer to mark the slot used. */
-    m->e[i].k = len ? k : "";
-    m->e[i].len = (uint32_t)len;
-    m->e[i].val = val;
+    tok_sent *e = &m->e[i];
+    e->used = 1;
+    e->len = (uint32_t)len;
+    e->val = val;
+    e->tag = tag;
+    if (len <= TOK_INL) memcpy(e->u.inl, k, len); else e->u.k = k;
     m->n++;
     return true;
 }
 
 int32_t tok_smap_get(const tok_smap *m, const char *k, size_t len) {
     if (!m->e) return -1;
-    size_t mask = m->cap - 1, i = tok_hash(k, len) & mask;
-    while (m->e[i].k) {
-        if (m->e[i].len == len && memcmp(m->e[i].k, k, len) == 0) return m->e[i].val;
+    uint64_t h = tok_hash(k, len);
+    size_t mask = m->cap - 1, i = h & mask;
+    uint32_t tag = (uint32_t)(h >> 32);
+    while (m->e[i].used) {
+        const tok_sent *e = &m->e[i];
+        if (e->tag == tag && e->len == len && memcmp(sent_key(e), k, len) == 0) return e->val;
         i = (i + 1) & mask;
     }
     return -1;
@@ -75,7 +95,7 @@ bool tok_umap_init(tok_umap *m, size_t expect) {
     m->n = 0;
     m->e = malloc(m->cap * sizeof *m->e);
     if (!m->e) return false;
-    for (size_t i = 0; i < m->cap; i++) m->e[i].k = UINT64_MAX;
+    memset(m->e, 0xFF, m->cap * sizeof *m->e);
     return true;
 }
 
@@ -83,7 +103,7 @@ void tok_umap_free(tok_umap *m) { free(m->e); m->e = NULL; m->cap = m->n = 0; }
 
 bool tok_umap_put(tok_umap *m, uint64_t k, uint64_t v) {
     if (!m->e && !tok_umap_init(m, 16)) return false;
-    if ((m->n + 1) * 2 > m->cap) {
+    if ((m->n + 1) * 3 > m->cap * 2) {
         tok_umap nm;
         if (!tok_umap_init(&nm, m->cap)) return false;
         for (size_t i = 0; i < m->cap; i++)
