@@ -788,6 +788,11 @@ llmc_status llmc_gguf_config(const llmc_gguf *g, llmc_config *cfg, llmc_error *e
     if (!arch) return llmc_err(err, LLMC_ERR_FORMAT, "%s: missing metadata key 'general.architecture'", path);
     if (strcmp(arch, "llama") != 0)
         return llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: GGUF architecture '%s' is not supported (only 'llama')", path, arch);
+    uint64_t parts = 0;
+    if (llmc_gguf_get_u64(g, "split.count", &parts) && parts > 1)
+        return llmc_err(err, LLMC_ERR_UNSUPPORTED,
+                        "%s: this is one part of a GGUF split in %llu files, which llmc does not read; merge the parts "
+                        "first (llama-gguf-split --merge)", path, (unsigned long long)parts);
     const char *name = llmc_gguf_get_str(g, "general.name");
     /* transformers reads a llama GGUF named like Mistral as MistralForCausalLM; the graph is the same. */
     snprintf(cfg->architecture, sizeof cfg->architecture, "%s",

@@ -496,6 +496,20 @@ static void test_hostile(void) {
     }
     free(b.p);
 
+    /* one part of a split GGUF */
+    memset(&b, 0, sizeof b);
+    gw_header(&b, 3, 0, 2);
+    gw_kv_str(&b, "general.architecture", "llama");
+    gw_kv_u32(&b, "split.count", 3);
+    CHECK(open_buf(&b, &e, &g) == LLMC_OK);
+    if (g) {
+        llmc_config cfg;
+        CHECK_INT(llmc_gguf_config(g, &cfg, &e), LLMC_ERR_UNSUPPORTED);
+        CHECK_MSG(strstr(e.msg, "split in 3 files") != NULL, "%s", e.msg);
+        llmc_gguf_free(g);
+    }
+    free(b.p);
+
     /* a tensor with no llama counterpart is an error, not silently dropped */
     o = (model_opts){"llama", 0, 0, 0, 1, 0};
     memset(&b, 0, sizeof b);
