@@ -1,0 +1,49 @@
+/* Chat templates: a sandboxed Jinja2 engine (lexer → parser → AST → evaluator) with the
+ * semantics transformers configures (ImmutableSandboxedEnvironment, trim_blocks, lstrip_blocks,
+ * loopcontrols, tojson with ensure_ascii=False, raise_exception, strftime_now), plus loading a
+ * model's chat template and applying it to messages as apply_chat_template does. */
+#ifndef LLMC_TEMPLATE_TEMPLATE_H
+#define LLMC_TEMPLATE_TEMPLATE_H
+#include "llmc.h"
+#include <cjson/cJSON.h>
+
+typedef struct llmc_template llmc_template;
+
+/* Limits that bound a render of untrusted template code. Zero fields take the defaults. */
+typedef struct {
+    unsigned long long max_steps; /* evaluation steps (nodes, loop iterations, builtin work units) */
+    int max_depth;                /* nesting of macro calls / evaluation recursion */
+    size_t max_output;            /* bytes of rendered output */
+    size_t max_string;            /* bytes of any one string value */
+    size_t max_items;             /* items of any one list / dict, range() length */
+} llmc_template_limits;
+
+llmc_status llmc_template_compile(const char *src, size_t len, const char *name /* for errors */,
+                                  llmc_template **out, llmc_error *err);
+void llmc_template_free(llmc_template *t);
+/* Renders with variables from a JSON object: each key becomes a variable. vars may be NULL.
+ * *out is malloc'd and NUL-terminated (the text itself may hold NULs: use *out_len). */
+llmc_status llmc_template_render(const llmc_template *t, const cJSON *vars, char **out, size_t *out_len,
+                                 llmc_error *err);
+/* Same, with explicit limits (NULL: defaults). */
+llmc_status llmc_template_render_ex(const llmc_template *t, const cJSON *vars, const llmc_template_limits *limits,
+                                    char **out, size_t *out_len, llmc_error *err);
+
+/* A model's chat template + the template variables tokenizer_config.json defines (bos_token, eos_token, ... as strings). */
+typedef struct llmc_chat_template llmc_chat_template;
+/* source: a model dir (chat_template.jinja preferred if present, else tokenizer_config.json "chat_template" — a
+ * string, or a list of {name, template}: use "default"), a tokenizer_config.json, or a .jinja file. */
+llmc_status llmc_chat_template_load(const char *source, llmc_chat_template **out, llmc_error *err);
+/* From template text + special-token variables (JSON object, may be NULL) — used for GGUF files. */
+llmc_status llmc_chat_template_from_text(const char *text, size_t len, const cJSON *special_vars, const char *name,
+                                         llmc_chat_template **out, llmc_error *err);
+void llmc_chat_template_free(llmc_chat_template *ct);
+/* messages: JSON array of message objects (role, content, tool_calls, ...). tools/extra may be NULL.
+ * extra: object of extra variables applied last. */
+llmc_status llmc_chat_template_apply(const llmc_chat_template *ct, const cJSON *messages, const cJSON *tools,
+                                     bool add_generation_prompt, const cJSON *extra, char **out, size_t *out_len,
+                                     llmc_error *err);
+/* The template text in use (owned by ct). */
+const char *llmc_chat_template_source(const llmc_chat_template *ct);
+
+#endif

@@ -1,0 +1,254 @@
+/* Chat-template engine against golden renders from transformers/jinja2 (tests/golden/templates/,
+ * made by tests/golden/make_template_fixtures.py): every fixture template × the conversation
+ * corpus, model-dir loading, the language suite and its error cases — byte for byte. */
+#include "test.h"
+#include "base/file.h"
+#include "base/json.h"
+#include "template/template.h"
+#include <time.h>
+
+static char golden_dir[1024], shared_dir[1024];
+static int verbose_fail = 0;
+
+static void show_diff(const char *what, const char *got, size_t glen, const char *exp) {
+    size_t elen = strlen(exp), i = 0;
+    while (i < glen && i < elen && got[i] == exp[i]) i++;
+    if (verbose_fail++ > 40) return;
+    fprintf(stderr, "MISMATCH %s at byte %zu (got %zu bytes, expected %zu)\n  got: ...%.80s\n  exp: ...%.80s\n", what, i,
+            glen, elen, got + (i > 20 ? i - 20 : 0), exp + (i > 20 ? i - 20 : 0));
+}
+
+/* expected: "expected" string, or "error" kind (+ "message" for raise_exception) */
+static void check_outcome(const char *what, const cJSON *c, llmc_status st, const char *out, size_t len,
+                          const llmc_error *err) {
+    const char *exp = llmc_json_get_string(c, "expected");
+    if (exp) {
+        if (st != LLMC_OK) { CHECK_MSG(false, "%s: unexpected error: %s", what, err->msg); return; }
+        bool eq = len == strlen(exp) && memcmp(out, exp, len) == 0;
+        if (!eq) show_diff(what, out, len, exp);
+        CHECK_MSG(eq, "%s: output differs", what);
+        return;
+    }
+    const char *kind = llmc_json_get_string(c, "error");
+    CHECK_MSG(st != LLMC_OK, "%s: expected a %s error, got output", what, kind ? kind : "?");
+    if (st != LLMC_OK && kind && !strcmp(kind, "raise")) {
+        const char *msg = llmc_json_get_string(c, "message");
+        CHECK_MSG(msg && !strcmp(err->msg, msg), "%s: raise_exception message not verbatim: got '%s'", what, err->msg);
+    }
+}
+
+static cJSON *load(const char *name) {
+    char path[2048];
+    snprintf(path, sizeof path, "%s/%s", golden_dir, name);
+    llmc_error err = { 0 };
+    cJSON *j = llmc_json_parse_file(path, 64u << 20, &err);
+    if (!j) fprintf(stderr, "cannot load %s: %s\n", path, err.msg);
+    return j;
+}
+
+static void run_lang(void) {
+    cJSON *cases = load("lang_cases.json");
+    CHECK(cases != NULL);
+    if (!cases) return;
+    int n = 0;
+    for (const cJSON *c = cases->child; c; c = c->next, n++) {
+        const char *name = llmc_json_get_string(c, "name"), *tpl = llmc_json_get_string(c, "template");
+        llmc_error err = { 0 };
+        llmc_template *t = NULL;
+        char *out = NULL;
+        size_t len = 0;
+        llmc_status st = llmc_template_compile(tpl, strlen(tpl), name, &t, &err);
+        if (st == LLMC_OK) st = llmc_template_render(t, cJSON_GetObjectItemCaseSensitive(c, "vars"), &out, &len, &err);
+        char what[256];
+        snprintf(what, sizeof what, "lang %s", name);
+        check_outcome(what, c, st, out, len, &err);
+        free(out);
+        llmc_template_free(t);
+    }
+    printf("lang cases: %d\n", n);
+    cJSON_Delete(cases);
+}
+
+static void run_chat(void) {
+    cJSON *cases = load("chat_cases.json");
+    CHECK(cases != NULL);
+    if (!cases) return;
+    int n = 0;
+    for (const cJSON *c = cases->child; c; c = c->next, n++) {
+        const char *tname = llmc_json_get_string(c, "template"), *where = llmc_json_get_string(c, "where");
+        char path[2048];
+        if (!strcmp(where, "shared")) snprintf(path, sizeof path, "%s/fixtures/templates/%s", shared_dir, tname);
+        else snprintf(path, sizeof path, "%s/%s", golden_dir, tname);
+        char *text = NULL;
+        size_t tlen = 0;
+        llmc_error err = { 0 };
+        if (llmc_read_file(path, 1u << 24, &text, &tlen, &err) != LLMC_OK) { CHECK_MSG(false, "%s", err.msg); continue; }
+        llmc_chat_template *ct = NULL;
+        char *out = NULL;
+        size_t len = 0;
+        llmc_status st = llmc_chat_template_from_text(text, tlen, cJSON_GetObjectItemCaseSensitive(c, "special"), tname, &ct, &err);
+        const cJSON *tools = cJSON_GetObjectItemCaseSensitive(c, "tools");
+        bool agp = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "add_generation_prompt"));
+        if (st == LLMC_OK)
+            st = llmc_chat_template_apply(ct, cJSON_GetObjectItemCaseSensitive(c, "messages"), cJSON_IsNull(tools) ? NULL : tools,
+                                          agp, cJSON_GetObjectItemCaseSensitive(c, "extra"), &out, &len, &err);
+        char what[512];
+        snprintf(what, sizeof what, "chat %s × %s agp=%d", tname, llmc_json_get_string(c, "conversation"), agp);
+        check_outcome(what, c, st, out, len, &err);
+        free(out);
+        free(text);
+        llmc_chat_template_free(ct);
+    }
+    printf("chat cases: %d\n", n);
+    cJSON_Delete(cases);
+}
+
+static void run_load(void) {
+    cJSON *cases = load("load_cases.json");
+    CHECK(cases != NULL);
+    if (!cases) return;
+    int n = 0;
+    for (const cJSON *c = cases->child; c; c = c->next, n++) {
+        char path[2048];
+        snprintf(path, sizeof path, "%s/fixtures/tokenizers/%s", shared_dir, llmc_json_get_string(c, "dir"));
+        llmc_error err = { 0 };
+        llmc_chat_template *ct = NULL;
+        char *out = NULL;
+        size_t len = 0;
+        const cJSON *tools = cJSON_GetObjectItemCaseSensitive(c, "tools");
+        bool agp = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "add_generation_prompt"));
+        llmc_status st = llmc_chat_template_load(path, &ct, &err);
+        if (st == LLMC_OK)
+            st = llmc_chat_template_apply(ct, cJSON_GetObjectItemCaseSensitive(c, "messages"), cJSON_IsNull(tools) ? NULL : tools,
+                                          agp, cJSON_GetObjectItemCaseSensitive(c, "extra"), &out, &len, &err);
+        char what[512];
+        snprintf(what, sizeof what, "load %s × %s agp=%d", llmc_json_get_string(c, "dir"), llmc_json_get_string(c, "conversation"), agp);
+        check_outcome(what, c, st, out, len, &err);
+        free(out);
+        llmc_chat_template_free(ct);
+    }
+    printf("load cases: %d\n", n);
+    cJSON_Delete(cases);
+}
+
+static llmc_status render_str(const char *tpl, const char *vars_json, const llmc_template_limits *lim, char **out,
+                              llmc_error *err) {
+    llmc_template *t = NULL;
+    *out = NULL;
+    llmc_status st = llmc_template_compile(tpl, strlen(tpl), "t.jinja", &t, err);
+    if (st != LLMC_OK) return st;
+    cJSON *vars = vars_json ? cJSON_Parse(vars_json) : NULL;
+    size_t len;
+    st = llmc_template_render_ex(t, vars, lim, out, &len, err);
+    cJSON_Delete(vars);
+    llmc_template_free(t);
+    return st;
+}
+
+static void run_engine_checks(void) {
+    llmc_error err = { 0 };
+    char *out = NULL;
+    llmc_template_free(NULL);
+    llmc_chat_template_free(NULL);
+
+    /* errors carry template line:column */
+    CHECK(render_str("line one\n{{ 1 +\n}}", NULL, NULL, &out, &err) == LLMC_ERR_TEMPLATE);
+    CHECK_MSG(strstr(err.msg, "t.jinja:3:1") != NULL, "syntax error position: %s", err.msg);
+    CHECK(render_str("a\nb {{ missing.attr }}", NULL, NULL, &out, &err) == LLMC_ERR_TEMPLATE);
+    CHECK_MSG(strstr(err.msg, "t.jinja:2:") && strstr(err.msg, "'missing' is undefined"), "undefined error: %s", err.msg);
+
+    /* limits: steps, recursion depth, output size, string size */
+    llmc_template_limits lim = { .max_steps = 10000 };
+    CHECK(render_str("{% for i in range(100000) %}{{ i }}{% endfor %}", NULL, &lim, &out, &err) == LLMC_ERR_RANGE);
+    CHECK_MSG(strstr(err.msg, "max_steps") != NULL, "%s", err.msg);
+    CHECK(render_str("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}", NULL, NULL, &out, &err) == LLMC_ERR_RANGE);
+    CHECK_MSG(strstr(err.msg, "max_depth") != NULL, "%s", err.msg);
+    llmc_template_limits lo = { .max_output = 1000 };
+    CHECK(render_str("{% for i in range(1000) %}xxxxxxxxxx{% endfor %}", NULL, &lo, &out, &err) == LLMC_ERR_RANGE);
+    CHECK_MSG(strstr(err.msg, "max_output") != NULL, "%s", err.msg);
+    llmc_template_limits ls = { .max_string = 1u << 16 };
+    CHECK(render_str("{{ 'ab' * 100000 }}", NULL, &ls, &out, &err) == LLMC_ERR_NOMEM);
+    CHECK_MSG(strstr(err.msg, "max_string") != NULL, "%s", err.msg);
+    CHECK(render_str("{% set ns = namespace(s='x') %}{% for i in range(100) %}{% set ns.s = ns.s + ns.s %}{% endfor %}", NULL, NULL, &out, &err) != LLMC_OK);
+    /* deep nesting is refused, not a stack overflow */
+    char deep[4096];
+    memset(deep, 0, sizeof deep);
+    strcpy(deep, "{{ ");
+    for (int i = 0; i < 1000; i++) strcat(deep, "(");
+    CHECK(render_str(deep, NULL, NULL, &out, &err) == LLMC_ERR_TEMPLATE);
+
+    /* raise_exception message verbatim */
+    CHECK(render_str("{{ raise_exception('Only user and assistant roles are supported!') }}", NULL, NULL, &out, &err) == LLMC_ERR_TEMPLATE);
+    CHECK_STR(err.msg, "Only user and assistant roles are supported!");
+
+    /* strftime_now uses the current date */
+    CHECK(render_str("{{ strftime_now('%Y-%m-%d') }}", NULL, NULL, &out, &err) == LLMC_OK);
+    char today[64];
+    time_t now = time(NULL);
+    struct tm tmv;
+    localtime_r(&now, &tmv);
+    strftime(today, sizeof today, "%Y-%m-%d", &tmv);
+    CHECK_STR(out, today);
+    free(out);
+
+    /* values from JSON: every variable becomes a template variable */
+    CHECK(render_str("{{ a }}|{{ b.c[1] }}|{{ d }}", "{\"a\": \"x\", \"b\": {\"c\": [1, 2.5]}, \"d\": null}", NULL, &out, &err) == LLMC_OK);
+    CHECK_STR(out, "x|2.5|None");
+    free(out);
+
+    /* output may contain NUL bytes and must keep them */
+    llmc_template *t = NULL;
+    const char *nul_src = "a{{ '\\x00' }}b";
+    CHECK(llmc_template_compile(nul_src, strlen(nul_src), "nul", &t, &err) == LLMC_OK);
+    size_t len = 0;
+    CHECK(llmc_template_render(t, NULL, &out, &len, &err) == LLMC_OK);
+    CHECK(len == 3 && out[1] == 0 && out[2] == 'b');
+    free(out);
+    llmc_template_free(t);
+
+    /* loading errors name the source */
+    llmc_chat_template *ct = NULL;
+    CHECK(llmc_chat_template_load("/nonexistent/dir/x.jinja", &ct, &err) != LLMC_OK);
+    CHECK(strstr(err.msg, "/nonexistent/dir/x.jinja") != NULL);
+
+    /* tool_use template variant is chosen when tools are given */
+    const char *cfg = "{\"bos_token\": {\"__type\": \"AddedToken\", \"content\": \"<B>\"}, \"eos_token\": \"<E>\", \"image_token\": \"<I>\","
+                      " \"chat_template\": [{\"name\": \"default\", \"template\": \"D{{ bos_token }}{{ eos_token }}{{ image_token }}\"},"
+                      " {\"name\": \"tool_use\", \"template\": \"T{{ tools | length }}\"}]}";
+    char tmp[] = "/tmp/llmc_tpl_XXXXXX";
+    int fd = mkstemp(tmp);
+    CHECK(fd >= 0);
+    if (fd >= 0) {
+        FILE *f = fdopen(fd, "w");
+        fputs(cfg, f);
+        fclose(f);
+        char jpath[64];
+        snprintf(jpath, sizeof jpath, "%s.json", tmp);
+        rename(tmp, jpath);
+        CHECK(llmc_chat_template_load(jpath, &ct, &err) == LLMC_OK);
+        if (ct) {
+            cJSON *msgs = cJSON_Parse("[{\"role\": \"user\", \"content\": \"x\"}]"), *tools = cJSON_Parse("[{}, {}]");
+            CHECK(llmc_chat_template_apply(ct, msgs, NULL, false, NULL, &out, &len, &err) == LLMC_OK);
+            CHECK_STR(out, "D<B><E><I>");
+            free(out);
+            CHECK(llmc_chat_template_apply(ct, msgs, tools, false, NULL, &out, &len, &err) == LLMC_OK);
+            CHECK_STR(out, "T2");
+            free(out);
+            cJSON_Delete(msgs);
+            cJSON_Delete(tools);
+            llmc_chat_template_free(ct);
+        }
+        remove(jpath);
+    }
+}
+
+int main(void) {
+    const char *src = test_env("LLMC_SOURCE_DIR", ".");
+    snprintf(golden_dir, sizeof golden_dir, "%s/tests/golden/templates", src);
+    snprintf(shared_dir, sizeof shared_dir, "%s", test_env("LLMC_SHARED_DIR", "../shared"));
+    run_engine_checks();
+    run_lang();
+    run_chat();
+    run_load();
+    return test_summary();
+}
