@@ -51,6 +51,88 @@ typedef void (*llmc_log_fn)(llmc_log_level level, const char *msg, void *user);
 /* Install a log sink (NULL: silent). Messages never contain access tokens. */
 void llmc_set_log_callback(llmc_log_fn fn, void *user);
 
+
+/* ------------------------------------------------------------------------
+ * Text-generation pipeline — the C form of
+ *   pipe = pipeline("text-generation", model=..., dtype=..., device_map="auto", token=...)
+ *   out = pipe(messages, max_new_tokens=256)
+ * ---------------------------------------------------------------------- */
+typedef struct llmc_pipeline llmc_pipeline;
+
+typedef void (*llmc_progress_fn)(void *user, const char *what, uint64_t done, uint64_t total, int finished);
+
+typedef struct {
+    const char *model;     /* Hub id ("org/name"), model directory, or .gguf file */
+    const char *dtype;     /* "auto" (default), "bf16", "f16", "f32" */
+    const char *device;    /* "auto" (default), "cpu", "cuda", "cuda:N" */
+    const char *token;     /* Hub access token; NULL → HF_TOKEN, then the token file */
+    const char *revision;  /* Hub revision; NULL → "main" */
+    int n_threads;         /* 0 → all cores */
+    int max_context;       /* 0 → the model's max_position_embeddings, bounded by memory */
+    llmc_progress_fn progress; void *progress_user;  /* download progress (Hub ids) */
+} llmc_pipeline_opts;
+
+void llmc_pipeline_opts_default(llmc_pipeline_opts *o);
+llmc_status llmc_pipeline_create(const llmc_pipeline_opts *o, llmc_pipeline **out, llmc_error *err);
+void llmc_pipeline_free(llmc_pipeline *p);
+
+typedef struct {
+    char *role;
+    char *content;
+} llmc_message;
+
+/* Called with each newly decoded piece of the reply (complete UTF-8). Return non-zero to stop. */
+typedef int (*llmc_text_fn)(void *user, const char *piece, size_t len);
+
+/* Generation parameters. Fields left at their "unset" value take the model's
+ * generation_config.json, then transformers' defaults. */
+typedef struct {
+    int max_new_tokens;        /* -1 unset → generation_config, else 256 */
+    int do_sample;             /* -1 unset, 0 greedy, 1 sample */
+    float temperature;         /* < 0 unset */
+    int top_k;                 /* < 0 unset; 0 disables */
+    float top_p;               /* < 0 unset */
+    float min_p;               /* < 0 unset */
+    float repetition_penalty;  /* < 0 unset */
+    uint64_t seed; bool has_seed;
+    const char *const *stop_strings; int n_stop_strings;
+    llmc_text_fn on_text; void *on_text_user;
+    volatile int *cancel;      /* polled between tokens; non-zero stops (reason "cancelled") */
+} llmc_gen_params;
+
+void llmc_gen_params_default(llmc_gen_params *g);
+
+typedef enum { LLMC_STOP_EOS = 0, LLMC_STOP_LENGTH, LLMC_STOP_STRING, LLMC_STOP_CANCELLED } llmc_stop_reason;
+const char *llmc_stop_reason_name(llmc_stop_reason r);
+
+typedef struct {
+    llmc_stop_reason stop;
+    int prompt_tokens;         /* tokens in the rendered prompt */
+    int reused_tokens;         /* prompt tokens whose KV cache was reused from the previous call */
+    int generated_tokens;
+    double ttft_ms;            /* time to first token */
+    double prefill_tokens_per_s;
+    double decode_tokens_per_s;
+} llmc_gen_stats;
+
+/* One chat turn: messages in; *conv gets the conversation with the assistant's reply
+ * appended (or, when the last message is the assistant's, continued), as transformers'
+ * pipeline returns in out[0]["generated_text"]. Free it with llmc_messages_free.
+ * The KV cache of the longest common prompt prefix with the previous call is reused. */
+llmc_status llmc_pipeline_chat(llmc_pipeline *p, const llmc_message *msgs, int n_msgs,
+                               const llmc_gen_params *g, llmc_message **conv, int *n_conv,
+                               llmc_gen_stats *stats, llmc_error *err);
+/* The same with messages as a JSON array string (role/content plus any fields templates use,
+ * e.g. tool_calls) and an optional tools JSON array; the reply is returned as a malloc'd string. */
+llmc_status llmc_pipeline_chat_json(llmc_pipeline *p, const char *messages_json, const char *tools_json,
+                                    const llmc_gen_params *g, char **reply, llmc_gen_stats *stats,
+                                    llmc_error *err);
+void llmc_messages_free(llmc_message *m, int n);
+
+/* Facts about the loaded model, for --verbose. */
+int llmc_pipeline_context(const llmc_pipeline *p);
+const char *llmc_pipeline_describe(const llmc_pipeline *p);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,6 +1,156 @@
-/* llmc run — placeholder until its module lands (owned by the module's issue). */
+/* llmc run — one chat turn, the reply streamed to stdout (or the pipeline's JSON with --json). */
 #include "cli.h"
+#include "model_args.h"
+#include "base/file.h"
+#include "base/json.h"
+#include "base/strbuf.h"
+#include <cjson/cJSON.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static volatile int g_cancel;
+static void on_sigint(int sig) { (void)sig; g_cancel = 1; }
+
+static int stream_out(void *user, const char *piece, size_t len) {
+    (void)user;
+    fwrite(piece, 1, len, stdout);
+    fflush(stdout);
+    return 0;
+}
+
+static void help(void) {
+    printf("usage: llmc run MODEL [--system TEXT] [PROMPT]\n"
+           "       llmc run MODEL --messages FILE\n\n"
+           "One chat turn with MODEL (Hub id org/name, model directory, or .gguf file). The reply is\n"
+           "streamed to stdout. Without PROMPT (and without --messages) the prompt is read from stdin.\n\n"
+           "  --system TEXT        system message\n"
+           "  --messages FILE      a JSON array of {\"role\", \"content\"} messages (the whole conversation)\n"
+           "  --json               print [{\"generated_text\": [messages...]}] as the transformers pipeline returns\n\n");
+    cli_model_args_help(stdout, true);
+}
+
+static char *read_stdin(void) {
+    llmc_strbuf sb;
+    llmc_sb_init(&sb);
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, stdin)) > 0) {
+        if (sb.len + n > (64u << 20)) { llmc_sb_free(&sb); return NULL; }
+        llmc_sb_append(&sb, buf, n);
+    }
+    /* A trailing newline from `echo` is not part of the prompt. */
+    while (sb.len && (sb.data[sb.len - 1] == '\n' || sb.data[sb.len - 1] == '\r')) sb.data[--sb.len] = 0;
+    return llmc_sb_take(&sb);
+}
+
 int cmd_run(int argc, char **argv) {
-    (void)argc; (void)argv;
-    return cli_fail("'run' is not available in this build yet");
+    cli_model_args a;
+    cli_model_args_init(&a);
+    const char *system = NULL, *messages_file = NULL, *prompt = NULL;
+    bool json = false, missing = false;
+    for (int i = 1; i < argc; i++) {
+        if (cli_is_help(argv[i])) { help(); return 0; }
+        int r = cli_model_args_parse(&a, argc, argv, &i);
+        if (r < 0) return 2;
+        if (r > 0) continue;
+        const char *v;
+        if (cli_opt(argc, argv, &i, "--system", &v, &missing)) { if (missing) return 2; system = v; }
+        else if (cli_opt(argc, argv, &i, "--messages", &v, &missing)) { if (missing) return 2; messages_file = v; }
+        else if (cli_flag(argv, i, "--json")) json = true;
+        else if (argv[i][0] == '-' && argv[i][1]) return cli_fail("run: unknown option '%s' (see llmc run --help)", argv[i]);
+        else if (!a.pipe.model) a.pipe.model = argv[i];
+        else if (!prompt) prompt = argv[i];
+        else return cli_fail("run: more than one prompt given (quote the prompt)");
+    }
+    if (!a.pipe.model) { help(); return 2; }
+
+    cJSON *msgs = NULL;
+    char *owned_prompt = NULL;
+    llmc_error err = {0};
+    if (messages_file) {
+        if (prompt || system) return cli_fail("run: --messages holds the whole conversation; do not also give PROMPT or --system");
+        msgs = llmc_json_parse_file(messages_file, 64u << 20, &err);
+        if (!msgs) return cli_error(&err);
+        if (!cJSON_IsArray(msgs)) { cJSON_Delete(msgs); return cli_fail("%s: expected a JSON array of messages", messages_file); }
+    } else {
+        if (!prompt) {
+            owned_prompt = read_stdin();
+            if (!owned_prompt) return cli_fail("run: could not read the prompt from stdin");
+            prompt = owned_prompt;
+        }
+        msgs = cJSON_CreateArray();
+        if (system) {
+            cJSON *m = cJSON_CreateObject();
+            cJSON_AddStringToObject(m, "role", "system");
+            cJSON_AddStringToObject(m, "content", system);
+            cJSON_AddItemToArray(msgs, m);
+        }
+        cJSON *m = cJSON_CreateObject();
+        cJSON_AddStringToObject(m, "role", "user");
+        cJSON_AddStringToObject(m, "content", prompt);
+        cJSON_AddItemToArray(msgs, m);
+    }
+
+    llmc_pipeline *p = cli_open_pipeline(&a);
+    if (!p) { cJSON_Delete(msgs); free(owned_prompt); return 1; }
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigaction(SIGINT, &sa, NULL);
+    a.gen.cancel = &g_cancel;
+    if (!json) a.gen.on_text = stream_out;
+
+    char *text = cJSON_PrintUnformatted(msgs);
+    char *reply = NULL;
+    llmc_gen_stats stats = {0};
+    llmc_status st = llmc_pipeline_chat_json(p, text, NULL, &a.gen, &reply, &stats, &err);
+    free(text);
+    int rc = 0;
+    if (st) {
+        if (!json) fflush(stdout);
+        rc = cli_error(&err);
+    } else if (json) {
+        /* Conversation out: the assistant's reply appended, or the final assistant message continued. */
+        int n = cJSON_GetArraySize(msgs);
+        cJSON *last = cJSON_GetArrayItem(msgs, n - 1);
+        cJSON *role = cJSON_GetObjectItemCaseSensitive(last, "role");
+        if (cJSON_IsString(role) && !strcmp(role->valuestring, "assistant")) {
+            cJSON *c = cJSON_GetObjectItemCaseSensitive(last, "content");
+            const char *old = cJSON_IsString(c) ? c->valuestring : "";
+            size_t a1 = strlen(old), b1 = strlen(reply);
+            char *joined = malloc(a1 + b1 + 1);
+            memcpy(joined, old, a1);
+            memcpy(joined + a1, reply, b1 + 1);
+            cJSON_ReplaceItemInObjectCaseSensitive(last, "content", cJSON_CreateString(joined));
+            free(joined);
+        } else {
+            cJSON *m = cJSON_CreateObject();
+            cJSON_AddStringToObject(m, "role", "assistant");
+            cJSON_AddStringToObject(m, "content", reply);
+            cJSON_AddItemToArray(msgs, m);
+        }
+        cJSON *out = cJSON_CreateArray(), *rec = cJSON_CreateObject();
+        cJSON_AddItemToObject(rec, "generated_text", msgs);
+        msgs = NULL;
+        cJSON_AddItemToArray(out, rec);
+        char *s = cJSON_Print(out);
+        printf("%s\n", s);
+        free(s);
+        cJSON_Delete(out);
+    } else {
+        printf("\n");
+    }
+    if (!st && a.verbose)
+        fprintf(stderr, "llmc: prompt %d tokens (%d reused), %d generated, stop: %s; time to first token %.1f ms, "
+                        "prefill %.1f tok/s, decode %.1f tok/s\n",
+                stats.prompt_tokens, stats.reused_tokens, stats.generated_tokens, llmc_stop_reason_name(stats.stop),
+                stats.ttft_ms, stats.prefill_tokens_per_s, stats.decode_tokens_per_s);
+    free(reply);
+    cJSON_Delete(msgs);
+    free(owned_prompt);
+    llmc_pipeline_free(p);
+    return rc;
 }

@@ -1,0 +1,147 @@
+/* Generation loop over a model's forward pass, with streaming text and stop conditions. */
+#include "generate/generate.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "base/strbuf.h"
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+const char *llmc_stop_reason_name(llmc_stop_reason r) {
+    switch (r) {
+    case LLMC_STOP_EOS: return "eos";
+    case LLMC_STOP_LENGTH: return "length";
+    case LLMC_STOP_STRING: return "stop_string";
+    case LLMC_STOP_CANCELLED: return "cancelled";
+    }
+    return "?";
+}
+
+void llmc_generate_result_free(llmc_generate_result *r) {
+    if (!r) return;
+    free(r->ids);
+    free(r->text);
+    memset(r, 0, sizeof *r);
+}
+
+static bool is_eos(const llmc_generate_opts *o, int32_t id) {
+    for (int i = 0; i < o->n_eos; i++)
+        if (o->eos_ids[i] == id) return true;
+    return false;
+}
+
+/* True when a stop string ends inside text[from..]: only the tail that the newest piece
+ * could have completed needs checking. */
+static bool hit_stop_string(const llmc_generate_opts *o, const llmc_strbuf *text, size_t piece_len) {
+    for (int i = 0; i < o->n_stop_strings; i++) {
+        const char *s = o->stop_strings[i];
+        size_t k = strlen(s);
+        if (!k || k > text->len) continue;
+        size_t start = text->len >= piece_len + k ? text->len - piece_len - k + 1 : 0;
+        if (memmem(text->data + start, text->len - start, s, k)) return true;
+    }
+    return false;
+}
+
+llmc_status llmc_generate(llmc_model *m, const int32_t *prompt, int n_prompt, int n_cached,
+                          const llmc_generate_opts *o, llmc_generate_result *res, llmc_error *err) {
+    memset(res, 0, sizeof *res);
+    const llmc_config *cfg = llmc_model_config(m);
+    int ctx = llmc_model_context(m);
+    int vocab = cfg->vocab_size;
+    if (n_prompt <= 0) return llmc_err(err, LLMC_ERR_INVALID_ARG, "the prompt is empty: generation needs at least one token");
+    if (n_prompt > ctx)
+        return llmc_err(err, LLMC_ERR_RANGE, "the prompt is %d tokens, more than the context of %d tokens", n_prompt, ctx);
+    if (n_cached < 0 || n_cached >= n_prompt) n_cached = n_cached < 0 ? 0 : n_prompt - 1;
+    int max_new = o->max_new_tokens < 0 ? 256 : o->max_new_tokens;
+    if (n_prompt + max_new > ctx) {
+        LLMC_WARN("max_new_tokens %d would pass the context of %d tokens after a %d-token prompt: stopping at %d new tokens",
+                  max_new, ctx, n_prompt, ctx - n_prompt);
+        max_new = ctx - n_prompt;
+    }
+
+    llmc_status st = LLMC_OK;
+    float *logits = malloc((size_t)vocab * sizeof *logits);
+    int32_t *hist = malloc(((size_t)n_prompt + (size_t)max_new + 1) * sizeof *hist);
+    llmc_sampler *smp = llmc_sampler_new(&o->sampling);
+    llmc_detok_stream *ds = o->tok ? llmc_detok_stream_new(o->tok, true) : NULL;
+    llmc_strbuf text;
+    llmc_sb_init(&text);
+    if (!logits || !hist || !smp || (o->tok && !ds)) { st = llmc_err(err, LLMC_ERR_NOMEM, "out of memory starting generation"); goto done; }
+    memcpy(hist, prompt, (size_t)n_prompt * sizeof *hist);
+    res->stop = LLMC_STOP_LENGTH;
+
+    double t0 = now_ms();
+    st = llmc_model_forward(m, prompt + n_cached, n_prompt - n_cached, n_cached, logits, false, err);
+    if (st) goto done;
+    res->n_forwarded = n_prompt;
+    double t_prefill = now_ms();
+    res->prefill_tokens_per_s = (n_prompt - n_cached) / ((t_prefill - t0) / 1e3 + 1e-9);
+    res->ids = hist + n_prompt; /* generated ids live after the prompt in hist */
+
+    for (int step = 0; step < max_new; step++) {
+        if (o->cancel && *o->cancel) { res->stop = LLMC_STOP_CANCELLED; break; }
+        if (step > 0) {
+            st = llmc_model_forward(m, &hist[n_prompt + step - 1], 1, n_prompt + step - 1, logits, false, err);
+            if (st) goto done;
+            res->n_forwarded = n_prompt + step;
+        }
+        int32_t id = llmc_sampler_sample(smp, logits, vocab, hist, n_prompt + step);
+        hist[n_prompt + step] = id;
+        res->n_ids = step + 1;
+        if (step == 0) res->ttft_ms = now_ms() - t0;
+        bool eos = is_eos(o, id);
+        if (ds) {
+            char *piece = NULL;
+            st = llmc_detok_stream_push(ds, id, &piece, err);
+            if (st) goto done;
+            size_t plen = strlen(piece);
+            if (plen) {
+                llmc_sb_append(&text, piece, plen);
+                if (o->on_text && o->on_text(o->on_text_user, piece, plen)) {
+                    free(piece);
+                    res->stop = LLMC_STOP_CANCELLED;
+                    break;
+                }
+            }
+            free(piece);
+            if (!eos && plen && hit_stop_string(o, &text, plen)) { res->stop = LLMC_STOP_STRING; break; }
+        }
+        if (eos) { res->stop = LLMC_STOP_EOS; break; }
+    }
+    if (ds) {
+        char *rest = llmc_detok_stream_flush(ds);
+        if (rest && *rest) {
+            llmc_sb_puts(&text, rest);
+            if (o->on_text) o->on_text(o->on_text_user, rest, strlen(rest));
+        }
+        free(rest);
+    }
+    double t_end = now_ms();
+    if (res->n_ids > 1) res->decode_tokens_per_s = (res->n_ids - 1) / ((t_end - t_prefill) / 1e3 + 1e-9);
+
+done:
+    llmc_detok_stream_free(ds);
+    llmc_sampler_free(smp);
+    free(logits);
+    if (st == LLMC_OK) {
+        /* Hand over just the generated ids. */
+        int32_t *ids = malloc(((size_t)res->n_ids + 1) * sizeof *ids);
+        if (!ids) { st = llmc_err(err, LLMC_ERR_NOMEM, "out of memory"); res->ids = NULL; }
+        else { memcpy(ids, hist + n_prompt, (size_t)res->n_ids * sizeof *ids); res->ids = ids; }
+        if (text.oom) st = llmc_err(err, LLMC_ERR_NOMEM, "out of memory collecting the reply");
+        res->text = o->tok ? llmc_sb_take(&text) : NULL;
+    } else {
+        res->ids = NULL;
+    }
+    llmc_sb_free(&text);
+    free(hist);
+    if (st) llmc_generate_result_free(res);
+    return st;
+}

@@ -1,0 +1,140 @@
+/* Shared model/generation options and pipeline opening for the CLI. */
+#include "model_args.h"
+#include "cli.h"
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void cli_model_args_init(cli_model_args *a) {
+    memset(a, 0, sizeof *a);
+    llmc_pipeline_opts_default(&a->pipe);
+    llmc_gen_params_default(&a->gen);
+}
+
+void cli_model_args_help(FILE *f, bool with_generation) {
+    fputs("model options:\n"
+          "  --dtype auto|bf16|f16|f32   weight dtype (auto: as stored; f32 dequantizes GGUF weights)\n"
+          "  --device auto|cpu|cuda[:N]  where to run (auto: GPU when present, else CPU)\n"
+          "  --threads N                 CPU threads (default: all cores)\n"
+          "  --max-context N             KV-cache positions (default: the model's, bounded by memory)\n"
+          "  --token T                   Hub access token (default: HF_TOKEN, then ~/.cache/huggingface/token)\n"
+          "  --revision R                Hub revision (branch, tag or commit)\n"
+          "  -v, --verbose               loading details, prompt tokens, time to first token, tokens/s\n", f);
+    if (with_generation)
+        fputs("generation options (default: the model's generation_config.json):\n"
+              "  --max-new-tokens N          default 256\n"
+              "  --greedy                    no sampling\n"
+              "  --temperature T  --top-k K  --top-p P  --min-p P  --repetition-penalty R\n"
+              "  --seed S                    reproducible sampling\n"
+              "  --stop TEXT                 stop when the reply contains TEXT (repeatable)\n", f);
+}
+
+static int bad(const char *opt, const char *v) {
+    fprintf(stderr, "llmc: error: bad value for %s: '%s'\n", opt, v ? v : "");
+    return -1;
+}
+
+int cli_model_args_parse(cli_model_args *a, int argc, char **argv, int *i) {
+    const char *v = NULL;
+    bool missing = false;
+    long long n;
+    double d;
+    if (cli_flag(argv, *i, "-v") || cli_flag(argv, *i, "--verbose")) { a->verbose++; return 1; }
+    if (cli_flag(argv, *i, "--greedy")) { a->gen.do_sample = 0; return 1; }
+    if (cli_opt(argc, argv, i, "--dtype", &v, &missing)) { if (missing) return -1; a->pipe.dtype = v; return 1; }
+    if (cli_opt(argc, argv, i, "--device", &v, &missing)) { if (missing) return -1; a->pipe.device = v; return 1; }
+    if (cli_opt(argc, argv, i, "--token", &v, &missing)) { if (missing) return -1; a->pipe.token = v; return 1; }
+    if (cli_opt(argc, argv, i, "--revision", &v, &missing)) { if (missing) return -1; a->pipe.revision = v; return 1; }
+    if (cli_opt(argc, argv, i, "--threads", &v, &missing) || cli_opt(argc, argv, i, "-t", &v, &missing)) {
+        if (missing) return -1;
+        if (!cli_parse_int(v, 1, 1024, &n)) return bad("--threads", v);
+        a->pipe.n_threads = (int)n;
+        return 1;
+    }
+    if (cli_opt(argc, argv, i, "--max-context", &v, &missing)) {
+        if (missing) return -1;
+        if (!cli_parse_int(v, 1, 1 << 24, &n)) return bad("--max-context", v);
+        a->pipe.max_context = (int)n;
+        return 1;
+    }
+    if (cli_opt(argc, argv, i, "--max-new-tokens", &v, &missing)) {
+        if (missing) return -1;
+        if (!cli_parse_int(v, 0, 1 << 24, &n)) return bad("--max-new-tokens", v);
+        a->gen.max_new_tokens = (int)n;
+        return 1;
+    }
+    if (cli_opt(argc, argv, i, "--temperature", &v, &missing)) {
+        if (missing) return -1;
+        if (!cli_parse_double(v, &d) || d < 0) return bad("--temperature", v);
+        a->gen.temperature = (float)d;
+        if (a->gen.do_sample < 0) a->gen.do_sample = d > 0;
+        return 1;
+    }
+    if (cli_opt(argc, argv, i, "--top-p", &v, &missing)) {
+        if (missing) return -1;
+        if (!cli_parse_double(v, &d) || d < 0 || d > 1) return bad("--top-p", v);
+        a->gen.top_p = (float)d;
+        if (a->gen.do_sample < 0) a->gen.do_sample = 1;
+        return 1;
+    }
+    if (cli_opt(argc, argv, i, "--min-p", &v, &missing)) {
+        if (missing) return -1;
+        if (!cli_parse_double(v, &d) || d < 0 || d > 1) return bad("--min-p", v);
+        a->gen.min_p = (float)d;
+        if (a->gen.do_sample < 0) a->gen.do_sample = 1;
+        return 1;
+    }
+    if (cli_opt(argc, argv, i, "--top-k", &v, &missing)) {
+        if (missing) return -1;
+        if (!cli_parse_int(v, 0, 1 << 30, &n)) return bad("--top-k", v);
+        a->gen.top_k = (int)n;
+        if (a->gen.do_sample < 0) a->gen.do_sample = 1;
+        return 1;
+    }
+    if (cli_opt(argc, argv, i, "--repetition-penalty", &v, &missing)) {
+        if (missing) return -1;
+        if (!cli_parse_double(v, &d) || d <= 0) return bad("--repetition-penalty", v);
+        a->gen.repetition_penalty = (float)d;
+        return 1;
+    }
+    if (cli_opt(argc, argv, i, "--seed", &v, &missing)) {
+        if (missing) return -1;
+        if (!cli_parse_int(v, 0, (long long)9e18, &n)) return bad("--seed", v);
+        a->gen.seed = (uint64_t)n;
+        a->gen.has_seed = true;
+        return 1;
+    }
+    if (cli_opt(argc, argv, i, "--stop", &v, &missing)) {
+        if (missing) return -1;
+        if (a->gen.n_stop_strings >= 16) return bad("--stop (at most 16)", v);
+        a->stops[a->gen.n_stop_strings++] = v;
+        a->gen.stop_strings = a->stops;
+        return 1;
+    }
+    return 0;
+}
+
+/* Download progress: one line per file, redrawn in place on a terminal. */
+static void progress(void *user, const char *what, uint64_t done, uint64_t total, int finished) {
+    (void)user;
+    if (!isatty(2)) {
+        if (finished) fprintf(stderr, "llmc: fetched %s (%.1f MB)\n", what, done / 1e6);
+        return;
+    }
+    double pct = total ? 100.0 * done / total : 0;
+    fprintf(stderr, "\r%-40.40s %5.1f%% %8.1f MB%s", what, pct, done / 1e6, finished ? "\n" : "");
+}
+
+llmc_pipeline *cli_open_pipeline(cli_model_args *a) {
+    cli_install_logger(a->verbose);
+    a->pipe.progress = progress;
+    bool tty = isatty(2);
+    if (tty) fprintf(stderr, "loading %s ...", a->pipe.model);
+    llmc_pipeline *p = NULL;
+    llmc_error err = {0};
+    llmc_status st = llmc_pipeline_create(&a->pipe, &p, &err);
+    if (tty) fprintf(stderr, "\r\033[K");
+    if (st) { cli_error(&err); return NULL; }
+    if (a->verbose) fprintf(stderr, "llmc: %s\n", llmc_pipeline_describe(p));
+    return p;
+}

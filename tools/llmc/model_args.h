@@ -1,0 +1,25 @@
+/* Options every model-running command shares (run, chat, generate, logits, bench):
+ * model loading (--dtype, --device, --threads, --token, --revision, --max-context) and
+ * generation (--max-new-tokens, --greedy, --temperature, --top-p, --top-k, --min-p,
+ * --repetition-penalty, --seed, --stop). */
+#ifndef LLMC_CLI_MODEL_ARGS_H
+#define LLMC_CLI_MODEL_ARGS_H
+#include "llmc.h"
+#include <stdio.h>
+
+typedef struct {
+    llmc_pipeline_opts pipe;
+    llmc_gen_params gen;
+    const char *stops[16];
+    int verbose;
+} cli_model_args;
+
+void cli_model_args_init(cli_model_args *a);
+/* If argv[*i] is a shared option, consumes it (and its value) and returns 1; returns 0 when it is
+ * not one of ours; -1 on a bad value (message printed). */
+int cli_model_args_parse(cli_model_args *a, int argc, char **argv, int *i);
+void cli_model_args_help(FILE *f, bool with_generation);
+/* Creates the pipeline with a loading notice on a terminal; prints the error and returns NULL on failure. */
+llmc_pipeline *cli_open_pipeline(cli_model_args *a);
+
+#endif
