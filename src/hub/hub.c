@@ -408,8 +408,9 @@ static llmc_status http_error(llmc_error *err, const hub_job *j, const hub_resp 
                         j->revision, r->status);
     }
     if (r->status >= 500)
-        return llmc_err(err, LLMC_ERR_NETWORK, "%s: the Hub at %s answered HTTP %ld for %s after retries; try again later",
-                        j->repo_id, j->endpoint, r->status, what);
+        return llmc_err(err, LLMC_ERR_NETWORK, "%s: the Hub at %s kept answering HTTP %ld (server error) for %s after "
+                        "%d tries; try again later", j->repo_id, j->endpoint, r->status,
+                        strcmp(what, "repository") == 0 ? "the repository listing" : what, j->net.max_tries);
     return llmc_err(err, LLMC_ERR_NETWORK, "%s: unexpected HTTP %ld from %s for %s", j->repo_id, r->status, j->endpoint,
                     what);
 }

@@ -20,7 +20,7 @@ Repos (behaviour chosen by name, so one server serves every test case):
 Tokens: "hf_good" has access to everything, "hf_noaccess" is valid but not granted the gated repo.
 
 Usage: mock_hub.py --port-file F --log F   (writes "HUBPORT CDNPORT" to F when ready)
-The log has one line per request: "<hub|cdn> <METHOD> <path> auth=<Authorization header or ->".
+The log has one line per request: "<hub|cdn> <METHOD> <path> range=<Range or -> auth=<Authorization or ->".
 """
 import argparse
 import hashlib
@@ -86,9 +86,9 @@ class State:
     flaky = {}
 
     @classmethod
-    def log(cls, who, method, path, auth):
+    def log(cls, who, method, path, auth, rng=None):
         with cls.lock, open(cls.log_path, "a") as f:
-            f.write(f"{who} {method} {path} auth={auth or '-'}\n")
+            f.write(f"{who} {method} {path} range={rng or '-'} auth={auth or '-'}\n")
 
 
 class Base(BaseHTTPRequestHandler):
@@ -141,7 +141,7 @@ class Hub(Base):
 
     def handle_any(self):
         auth = self.headers.get("Authorization")
-        State.log("hub", self.command, self.path, auth)
+        State.log("hub", self.command, self.path, auth, self.headers.get("Range"))
         token = auth[7:] if auth and auth.startswith("Bearer ") else None
         path = urlsplit(self.path).path
         parts = [unquote(p) for p in path.split("/")[1:]]
@@ -251,7 +251,7 @@ class Cdn(Base):
     who = "cdn"
 
     def handle_any(self):
-        State.log("cdn", self.command, self.path, self.headers.get("Authorization"))
+        State.log("cdn", self.command, self.path, self.headers.get("Authorization"), self.headers.get("Range"))
         parts = [unquote(p) for p in urlsplit(self.path).path.split("/")[1:]]
         if len(parts) != 4 or parts[0] != "repos":
             return self.error(404, msg="no such blob")
