@@ -4,6 +4,7 @@
 #include "base/error.h"
 #include "base/file.h"
 #include "base/json.h"
+#include "formats/gguf.h"
 #include "formats/tensor.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,8 +63,23 @@ llmc_status cli_open_model(const char *model, const cli_model_flags *f, llmc_mod
     if (strncmp(f->device, "cuda", 4) == 0)
         return llmc_err(err, LLMC_ERR_UNSUPPORTED, "--device %s: CUDA is not available in this build (use --device cpu)", f->device);
     if (llmc_dir_exists(model)) return llmc_model_load(model, &f->opts, out, err);
-    if (llmc_str_endswith(model, ".gguf"))
-        return llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: GGUF models are not supported by this command yet", model);
+    if (llmc_str_endswith(model, ".gguf") && llmc_file_exists(model)) {
+        /* Config as transformers reads a GGUF (no rope scaling); --dtype f32 dequantizes at load. */
+        llmc_gguf *g = NULL;
+        llmc_config cfg;
+        llmc_tensor_set *ts = NULL;
+        bool deq = f->opts.dtype == LLMC_DT_F32;
+        llmc_status st = llmc_gguf_open(model, &g, err);
+        if (st == LLMC_OK) st = llmc_gguf_config(g, &cfg, err);
+        if (st == LLMC_OK) st = llmc_gguf_tensors(g, deq, &ts, err);
+        llmc_gguf_free(g);
+        if (st != LLMC_OK) return st;
+        llmc_model_opts o = f->opts;
+        if (deq) o.dtype = -1;
+        st = llmc_model_from_tensors(&cfg, ts, &o, out, err);
+        if (st != LLMC_OK) llmc_err_prefix(err, "%s: ", model);
+        return st;
+    }
     if (!llmc_file_exists(model) && strchr(model, '/'))
         return llmc_err(err, LLMC_ERR_NOT_FOUND, "%s: no such model directory (Hub ids are not wired into this command yet)", model);
     return llmc_err(err, LLMC_ERR_NOT_FOUND, "%s: not a model directory", model);

@@ -17,7 +17,7 @@ void cli_model_flags_init(cli_model_flags *f);
 int cli_model_flag(int argc, char **argv, int *i, cli_model_flags *f);
 /* Help text lines for the model flags. */
 extern const char cli_model_flags_help[];
-/* Opens MODEL (a model directory for now). */
+/* Opens MODEL: a model directory or a .gguf file (Hub ids: wired by the pipeline). */
 llmc_status cli_open_model(const char *model, const cli_model_flags *f, llmc_model **out, llmc_error *err);
 /* End-of-sequence ids for generation: generation_config.json's eos_token_id if the
  * directory has one, else the config's. Returns the count (<= max). */
