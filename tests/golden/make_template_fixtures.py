@@ -5,6 +5,7 @@ Renders with transformers' own code path (render_jinja_template: the sandboxed j
 environment apply_chat_template uses, with the same message preprocessing) and writes:
 
   tests/golden/templates/smollm2.jinja    SmolLM2's template, read from its GGUF metadata
+  tests/golden/templates/models/*.jinja   (input) templates in the style of other model families
   tests/golden/templates/chat_cases.json  every template × a conversation corpus → expected text or error
   tests/golden/templates/load_cases.json  model dirs (tokenizer_config.json) rendered via apply_chat_template
   tests/golden/templates/lang_cases.json  one small template per language feature → expected text or error
@@ -145,10 +146,18 @@ def template_sources():
                 out.append((name, "shared", f.read()))
     with open(os.path.join(OUT, "smollm2.jinja"), encoding="utf-8") as f:
         out.append(("smollm2.jinja", "golden", f.read()))
+    # Templates in the style of other model families (written for these tests; jinja2 gives the truth)
+    mdir = os.path.join(OUT, "models")
+    for name in sorted(os.listdir(mdir)):
+        if name.endswith(".jinja"):
+            with open(os.path.join(mdir, name), encoding="utf-8") as f:
+                out.append(("models/" + name, "golden", f.read()))
     return out
 
 
 def special_for(name):
+    if name.startswith("models/"):
+        return dict(AutoTokenizer.from_pretrained(os.path.join(SHARED, "fixtures", "tokenizers", "llama2")).special_tokens_map)
     if name.startswith("qwen"):
         return dict(AutoTokenizer.from_pretrained(os.path.join(SHARED, "fixtures", "tokenizers", "qwen3")).special_tokens_map)
     if name.startswith("llama"):
