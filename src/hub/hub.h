@@ -11,7 +11,8 @@
 #include <stdint.h>
 
 /* Called from worker threads, serialized (never two calls at once). total is 0 when unknown;
- * finished is 1 on the last call for a file (done == total on success). */
+ * finished is 1 on the last call for a file (done == total on success). A file found already
+ * in the cache is reported once with done == total == 0 and finished == 1. */
 typedef void (*llmc_hub_progress_fn)(void *user, const char *file, uint64_t done, uint64_t total, int finished);
 
 typedef struct {

@@ -19,6 +19,8 @@ typedef struct {
     int finished;
 } bar;
 
+/* Active bars are redrawn in place; a finished file's bar is printed once above them and
+ * dropped, so thousands of files never make a huge block. */
 typedef struct {
     bool tty;
     bar bars[MAX_BARS];
@@ -26,7 +28,7 @@ typedef struct {
     int drawn;        /* lines of the block currently on screen */
     double t0, last_draw;
     uint64_t bytes;   /* bytes received this run, over all files */
-    int files_done;
+    int files, cached;
 } progress_ui;
 
 static double now_s(void) {
@@ -42,29 +44,40 @@ static void human(double b, char *out, size_t n) {
     snprintf(out, n, i ? "%.1f %s" : "%.0f %s", b, u[i]);
 }
 
+static void bar_line(const bar *b, double t) {
+    char done[32], total[32], speed[32], eta[32] = "";
+    human((double)b->done, done, sizeof done);
+    human((double)b->total, total, sizeof total);
+    double dt = t - b->t0;
+    double bps = dt > 0.05 ? (double)(b->done - b->start_done) / dt : 0;
+    human(bps, speed, sizeof speed);
+    int pct = b->total ? (int)(100.0 * (double)b->done / (double)b->total) : (b->finished ? 100 : 0);
+    if (pct > 100) pct = 100;
+    char meter[21];
+    for (int k = 0; k < 20; k++) meter[k] = k < pct / 5 ? '#' : '-';
+    meter[20] = 0;
+    if (!b->finished && bps > 0 && b->total > b->done)
+        snprintf(eta, sizeof eta, "ETA %.0fs", (double)(b->total - b->done) / bps);
+    else if (b->finished)
+        snprintf(eta, sizeof eta, "%s", b->done == b->start_done ? "cached" : "done");
+    fprintf(stderr, "\x1b[2K%-40.40s %3d%% [%s] %9s / %-9s %9s/s %s\n", b->name, pct, meter, done,
+            b->total ? total : "?", speed, eta);
+}
+
 static void draw(progress_ui *ui) {
-    /* Redraw the whole block in place: cursor up over the previous one. */
-    if (ui->drawn) fprintf(stderr, "\x1b[%dA", ui->drawn);
     double t = now_s();
+    if (ui->drawn) fprintf(stderr, "\x1b[%dA", ui->drawn);
+    int w = 0;
     for (int i = 0; i < ui->n; i++) {
-        bar *b = &ui->bars[i];
-        char done[32], total[32], speed[32], eta[32] = "";
-        human((double)b->done, done, sizeof done);
-        human((double)b->total, total, sizeof total);
-        double dt = t - b->t0;
-        double bps = dt > 0.05 ? (double)(b->done - b->start_done) / dt : 0;
-        human(bps, speed, sizeof speed);
-        int pct = b->total ? (int)(100.0 * (double)b->done / (double)b->total) : (b->finished ? 100 : 0);
-        if (pct > 100) pct = 100;
-        char meter[21];
-        int fill = pct / 5;
-        for (int k = 0; k < 20; k++) meter[k] = k < fill ? '#' : '-';
-        meter[20] = 0;
-        if (!b->finished && bps > 0 && b->total > b->done) snprintf(eta, sizeof eta, "ETA %.0fs", (double)(b->total - b->done) / bps);
-        else if (b->finished) snprintf(eta, sizeof eta, "done");
-        fprintf(stderr, "\x1b[2K%-40.40s %3d%% [%s] %9s / %-9s %9s/s %s\n", b->name, pct, meter, done,
-                b->total ? total : "?", speed, eta);
+        if (ui->bars[i].finished) {
+            if (ui->bars[i].done != ui->bars[i].start_done) bar_line(&ui->bars[i], t); /* permanent line */
+            continue;
+        }
+        ui->bars[w++] = ui->bars[i];
     }
+    ui->n = w;
+    for (int i = 0; i < ui->n; i++) bar_line(&ui->bars[i], t);
+    fprintf(stderr, "\x1b[J");
     ui->drawn = ui->n;
     fflush(stderr);
 }
@@ -72,20 +85,30 @@ static void draw(progress_ui *ui) {
 static void on_progress(void *user, const char *file, uint64_t done, uint64_t total, int finished) {
     progress_ui *ui = user;
     bar *b = NULL;
-    for (int i = 0; i < ui->n; i++) if (strcmp(ui->bars[i].name, file) == 0) b = &ui->bars[i];
-    if (!b && ui->n < MAX_BARS) {
+    for (int i = 0; i < ui->n; i++) if (strcmp(ui->bars[i].name, file) == 0 && !ui->bars[i].finished) b = &ui->bars[i];
+    if (!b) {
+        ui->files++;
+        if (finished && done == 0) { ui->cached++; return; } /* already in the cache */
+        if (ui->n == MAX_BARS) {
+            if (!ui->tty) ui->n = 0; /* nothing is drawn; only the totals matter */
+            else draw(ui);
+            if (ui->n == MAX_BARS) return;
+        }
         b = &ui->bars[ui->n++];
+        memset(b, 0, sizeof *b);
         snprintf(b->name, sizeof b->name, "%s", file);
         b->t0 = now_s();
-        b->start_done = done; /* resumed bytes were not fetched now */
-        b->done = done;
+        b->start_done = finished ? 0 : done; /* resumed bytes were not fetched now */
+        b->done = b->start_done;
     }
-    if (!b) return;
     if (done > b->done) ui->bytes += done - b->done;
     b->done = done;
     b->total = total;
-    if (finished && !b->finished) { b->finished = 1; ui->files_done++; }
-    if (!ui->tty) return;
+    if (finished) b->finished = 1;
+    if (!ui->tty) {
+        if (finished) *b = ui->bars[--ui->n];
+        return;
+    }
     double t = now_s();
     if (finished || t - ui->last_draw > 0.1) { ui->last_draw = t; draw(ui); }
 }
@@ -145,8 +168,8 @@ int cmd_download(int argc, char **argv) {
             char b[32];
             human((double)ui->bytes, b, sizeof b);
             double dt = now_s() - ui->t0;
-            fprintf(stderr, "llmc: %s ready: %d file%s fetched or checked, %s downloaded in %.1fs\n", repo, ui->n,
-                    ui->n == 1 ? "" : "s", b, dt);
+            fprintf(stderr, "llmc: %s: %d file%s (%d already cached), %s downloaded in %.1fs\n", repo, ui->files,
+                    ui->files == 1 ? "" : "s", ui->cached, b, dt);
         }
         printf("%s\n", dir);
     }
