@@ -297,6 +297,13 @@ class Cdn(Base):
         return self.send_content(content, {"ETag": f'"{sha}"'})
 
 
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        pass  # clients dropping connections (cut tests, aborted downloads) are expected
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port-file", required=True)
@@ -304,9 +311,8 @@ def main():
     a = ap.parse_args()
     State.log_path = a.log
     open(a.log, "w").close()
-    ThreadingHTTPServer.daemon_threads = True
-    hub = ThreadingHTTPServer(("127.0.0.1", 0), Hub)
-    cdn = ThreadingHTTPServer(("127.0.0.1", 0), Cdn)
+    hub = Server(("127.0.0.1", 0), Hub)
+    cdn = Server(("127.0.0.1", 0), Cdn)
     State.hub_port, State.cdn_port = hub.server_address[1], cdn.server_address[1]
     threading.Thread(target=cdn.serve_forever, daemon=True).start()
     tmp = a.port_file + ".tmp"
