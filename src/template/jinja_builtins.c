@@ -242,30 +242,36 @@ static jv str_split(jctx *c, jstr *s, jv sepv, int64_t maxsplit, bool from_right
             }
             return res;
         }
-        /* rsplit(None): collect all then merge the head */
-        jv all = str_split(c, s, sepv, -1, false);
-        size_t n = JL(all)->n;
-        if (maxsplit < 0 || (size_t)maxsplit >= n) { junref(c, res); return all; }
-        size_t keep = (size_t)maxsplit;
-        /* head = s stripped on the left up to the start of piece n-keep-1's end */
-        size_t cut_piece = n - keep; /* pieces [0, cut_piece) merge */
-        jstr *lastmerge = JS(JL(all)->v[cut_piece - 1]);
-        size_t start = 0;
-        uint32_t cp;
-        size_t j;
-        while (start < s->len && (j = jutf8_next(s->s, s->len, start, &cp), jpy_space(cp))) start = j;
-        size_t end = (size_t)(lastmerge->s - lastmerge->s); /* placeholder, recomputed below */
-        (void)end;
-        /* locate the end of the merged head by scanning pieces in order */
-        size_t pos = start;
-        for (size_t k = 0; k < cut_piece; k++) {
-            jstr *pc = JS(JL(all)->v[k]);
-            char *f = memmem(s->s + pos, s->len - pos, pc->s, pc->len);
-            pos = (size_t)(f - s->s) + pc->len;
+        /* rsplit(None): from the right; the head keeps its leading whitespace */
+        jv rev = jlist_new(c, 0);
+        size_t e = s->len;
+        int64_t splits = 0;
+        for (;;) {
+            while (e > 0) {
+                size_t k = e - 1;
+                while (k > 0 && ((unsigned char)s->s[k] & 0xC0) == 0x80) k--;
+                uint32_t cp;
+                jutf8_next(s->s, e, k, &cp);
+                if (!jpy_space(cp)) break;
+                e = k;
+            }
+            if (e == 0) break;
+            if (maxsplit >= 0 && splits >= maxsplit) { jlist_push(c, rev, jstr_new(c, s->s, e)); break; }
+            size_t st = e;
+            while (st > 0) {
+                size_t k = st - 1;
+                while (k > 0 && ((unsigned char)s->s[k] & 0xC0) == 0x80) k--;
+                uint32_t cp;
+                jutf8_next(s->s, st, k, &cp);
+                if (jpy_space(cp)) break;
+                st = k;
+            }
+            jlist_push(c, rev, jstr_new(c, s->s + st, e - st));
+            splits++;
+            e = st;
         }
-        jlist_push(c, res, jstr_new(c, s->s + start, pos - start));
-        for (size_t k = cut_piece; k < n; k++) jlist_push(c, res, jref(JL(all)->v[k]));
-        junref(c, all);
+        for (size_t k = JL(rev)->n; k-- > 0;) jlist_push(c, res, jref(JL(rev)->v[k]));
+        junref(c, rev);
         return res;
     }
     jstr *sep = need_str(c, sepv, "separator");

@@ -352,6 +352,15 @@ static jv call_macro(jctx *c, jmacro *m, jv *args, int nargs, const char **kwn, 
         }
         jscope_set(c, sc, pn, v);
     }
+    if (nargs > def->n && !(def->flag & 1))
+        jfail(c, LLMC_ERR_TEMPLATE, "macro '%s' takes not more than %d argument(s)", def->name ? def->name : "caller", def->n);
+    if (!(def->flag & 2))
+        for (int k = 0; k < nkw; k++)
+            if (!used[k] && strcmp(kwn[k], "caller") != 0) {
+                const char *bad = kwn[k];
+                if (used != used_small) free(used);
+                jfail(c, LLMC_ERR_TEMPLATE, "macro '%s' takes no keyword argument '%s'", def->name ? def->name : "caller", bad);
+            }
     jv varargs = jtuple_new(c, 0);
     for (int i = def->n; i < nargs; i++) jlist_push(c, varargs, jref(args[i]));
     jscope_set(c, sc, "varargs", varargs);
@@ -607,7 +616,7 @@ static void assign(jctx *c, jscope *s, const jnode *target, jv v /* taken */) {
         jdict_set(c, ns, jstr_cstr(c, attr), v);
         return;
     }
-    /* tuple unpacking */
+    /* tuple unpacking (nested targets allowed) */
     jv l = jiter_list(c, v);
     junref(c, v);
     if ((int)JL(l)->n != target->n) {
@@ -616,7 +625,7 @@ static void assign(jctx *c, jscope *s, const jnode *target, jv v /* taken */) {
         if ((int)got > target->n) jfail(c, LLMC_ERR_TEMPLATE, "too many values to unpack (expected %d)", target->n);
         jfail(c, LLMC_ERR_TEMPLATE, "not enough values to unpack (expected %d, got %zu)", target->n, got);
     }
-    for (int i = 0; i < target->n; i++) jscope_set(c, s, target->items[i]->name, jref(JL(l)->v[i]));
+    for (int i = 0; i < target->n; i++) assign(c, s, target->items[i], jref(JL(l)->v[i]));
     junref(c, l);
 }
 

@@ -36,6 +36,7 @@ typedef struct {
     size_t ntok, cap, ti;
     int depth;
     int loop_depth;
+    jnode *macro; /* innermost macro being parsed: records use of varargs/kwargs */
     jctx cctx; /* for building constants (immortal values in t->consts) */
 } P;
 
@@ -716,6 +717,8 @@ static jnode *parse_primary(P *p) {
         else {
             node = mk(p, N_NAME, t->pos);
             node->name = astrdup(p, t->s, t->len);
+            if (p->macro && !strcmp(node->name, "varargs")) p->macro->flag |= 1;
+            if (p->macro && !strcmp(node->name, "kwargs")) p->macro->flag |= 2;
         }
     } else if (t->type == TK_STRING) {
         next(p);
@@ -991,6 +994,14 @@ static jnode *parse_statements(P *p, const char *const *end_tokens, bool drop_ne
     return body;
 }
 
+static bool can_assign(const jnode *n) {
+    if (n->kind == N_NAME) return true;
+    if (n->kind != N_TUPLE && n->kind != N_LIST) return false;
+    for (int i = 0; i < n->n; i++)
+        if (!can_assign(n->items[i])) return false;
+    return true;
+}
+
 static jnode *parse_assign_target(P *p, bool with_tuple, bool name_only, const char *extra_end, bool with_namespace) {
     tok *t = cur(p);
     if (with_namespace && t->type == TK_NAME && is_op(look(p), '.')) {
@@ -1009,13 +1020,7 @@ static jnode *parse_assign_target(P *p, bool with_tuple, bool name_only, const c
         return n;
     }
     jnode *target = with_tuple ? parse_tuple(p, true, true, extra_end, false) : parse_primary(p);
-    bool ok = target->kind == N_NAME;
-    if (target->kind == N_TUPLE) {
-        ok = true;
-        for (int i = 0; i < target->n; i++)
-            if (target->items[i]->kind != N_NAME) ok = false;
-    }
-    if (!ok) perr(p, target->pos, "can't assign to this expression");
+    if (!can_assign(target)) perr(p, target->pos, "can't assign to this expression");
     return target;
 }
 
@@ -1119,15 +1124,21 @@ static jnode *parse_statement(P *p) {
         r->name = expect_name(p);
         parse_signature(p, r);
         int saved = p->loop_depth;
+        jnode *saved_macro = p->macro;
         p->loop_depth = 0;
+        p->macro = r;
         r->b = parse_statements(p, endmacro, true);
         p->loop_depth = saved;
+        p->macro = saved_macro;
     } else if (is_name(t, "call")) {
         r = mk(p, N_CALLBLOCK, t->pos);
         if (is_op(cur(p), '(')) parse_signature(p, r);
         r->a = parse_expression(p, true);
         if (r->a->kind != N_CALL) perr(p, r->a->pos, "expected call");
+        jnode *saved_macro = p->macro;
+        p->macro = r;
         r->b = parse_statements(p, endcall, true);
+        p->macro = saved_macro;
     } else if (is_name(t, "filter")) {
         r = mk(p, N_FILTERBLOCK, t->pos);
         r->a = parse_filter(p, NULL, true);

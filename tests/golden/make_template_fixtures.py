@@ -9,6 +9,7 @@ environment apply_chat_template uses, with the same message preprocessing) and w
   tests/golden/templates/chat_cases.json  every template × a conversation corpus → expected text or error
   tests/golden/templates/load_cases.json  model dirs (tokenizer_config.json) rendered via apply_chat_template
   tests/golden/templates/lang_cases.json  one small template per language feature → expected text or error
+                                          (LANG below, plus the blocks of lang_more.txt)
 
 Run: LLMC_GOLDEN_VENV=/work/golden-venv $(bash tests/golden/venv.sh) tests/golden/make_template_fixtures.py
 """
@@ -377,9 +378,25 @@ LANG = [
 ]
 
 
+def lang_more():
+    """More language cases from lang_more.txt: blocks split by a line '====', optional '@@vars {json}' last line."""
+    with open(os.path.join(OUT, "lang_more.txt"), encoding="utf-8") as f:
+        blocks = [b for b in f.read().split("\n====\n") if b.strip()]
+    out = []
+    for i, b in enumerate(blocks):
+        b = b[:-1] if b.endswith("\n") and i == len(blocks) - 1 else b
+        if "\n@@vars " in b:
+            tpl, v = b.split("\n@@vars ", 1)
+            vars_ = json.loads(v)
+        else:
+            tpl, vars_ = b, {}
+        out.append((f"more_{i:03d}", tpl, vars_))
+    return out
+
+
 def lang_cases():
     cases = []
-    for name, tpl, vars_ in LANG:
+    for name, tpl, vars_ in LANG + lang_more():
         case = {"name": name, "template": tpl, "vars": vars_}
 
         def render():

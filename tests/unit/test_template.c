@@ -31,6 +31,12 @@ static void check_outcome(const char *what, const cJSON *c, llmc_status st, cons
     }
     const char *kind = llmc_json_get_string(c, "error");
     CHECK_MSG(st != LLMC_OK, "%s: expected a %s error, got output", what, kind ? kind : "?");
+    if (st != LLMC_OK && kind && !strcmp(kind, "undefined"))
+        CHECK_MSG(strstr(err->msg, "undefined") || strstr(err->msg, "has no attribute") || strstr(err->msg, "has no element"),
+                  "%s: expected an undefined-value error, got: %s", what, err->msg);
+    if (st != LLMC_OK && kind && !strcmp(kind, "syntax"))
+        CHECK_MSG(strstr(err->msg, "syntax error") || strstr(err->msg, "no filter named") || strstr(err->msg, "no test named"),
+                  "%s: expected a syntax error, got: %s", what, err->msg);
     if (st != LLMC_OK && kind && !strcmp(kind, "raise")) {
         const char *msg = llmc_json_get_string(c, "message");
         CHECK_MSG(msg && !strcmp(err->msg, msg), "%s: raise_exception message not verbatim: got '%s'", what, err->msg);
