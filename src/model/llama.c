@@ -374,8 +374,59 @@ typedef struct {
     int layer, pos, n;
 } lm_att_ctx;
 
+/* Attention's inner loops (q·k and p·v over head_dim) dominate decode at long
+ * contexts. GCC vector extensions keep them portable; on x86-64 the task is also
+ * built for AVX2 and picked at load time (ifunc), so no build flag is needed. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define LM_CLONES __attribute__((target_clones("avx2", "default")))
+#endif
+#endif
+#ifndef LM_CLONES
+#define LM_CLONES
+#endif
+
+#if defined(__GNUC__)
+/* Unaligned, may-alias vector view (as GCC's own __m256_u): loads/stores through
+ * it need no alignment and no vector-returning helper functions (ABI-neutral). */
+typedef float lm_v8 __attribute__((vector_size(32)));
+typedef float lm_v8u __attribute__((vector_size(32), aligned(4), may_alias));
+#define lm_ld(p) (*(const lm_v8u *)(const void *)(p))
+#define lm_st(p, v) (*(lm_v8u *)(void *)(p) = (v))
+static inline float lm_dot(const float *a, const float *b, int n) {
+    int d = 0;
+    float s = 0;
+    if (n >= 16) {
+        lm_v8 acc0 = {0}, acc1 = {0};
+        for (; d + 16 <= n; d += 16) {
+            acc0 += lm_ld(a + d) * lm_ld(b + d);
+            acc1 += lm_ld(a + d + 8) * lm_ld(b + d + 8);
+        }
+        acc0 += acc1;
+        for (int i = 0; i < 8; i++) s += acc0[i];
+    }
+    for (; d < n; d++) s += a[d] * b[d];
+    return s;
+}
+static inline void lm_axpy(float *y, float a, const float *x, int n) {
+    int d = 0;
+    lm_v8 av = {a, a, a, a, a, a, a, a};
+    for (; d + 8 <= n; d += 8) lm_st(y + d, lm_ld(y + d) + av * lm_ld(x + d));
+    for (; d < n; d++) y[d] += a * x[d];
+}
+#else
+static inline float lm_dot(const float *a, const float *b, int n) {
+    float s = 0;
+    for (int d = 0; d < n; d++) s += a[d] * b[d];
+    return s;
+}
+static inline void lm_axpy(float *y, float a, const float *x, int n) {
+    for (int d = 0; d < n; d++) y[d] += a * x[d];
+}
+#endif
+
 /* One (token, head) per task index: softmax(q·K / sqrt(d)) · V over the visible keys. */
-static void lm_attention_task(void *vctx, int64_t begin, int64_t end, int tid) {
+LM_CLONES static void lm_attention_task(void *vctx, int64_t begin, int64_t end, int tid) {
     lm_att_ctx *a = vctx;
     llmc_model *m = a->m;
     const llmc_config *c = &m->cfg;
@@ -392,10 +443,7 @@ static void lm_attention_task(void *vctx, int64_t begin, int64_t end, int tid) {
         const float *q = m->q + ((size_t)t * nh + h) * hd;
         float mx = -INFINITY;
         for (int j = lo; j <= qpos; j++) {
-            const float *k = K + (size_t)j * m->kv_dim + (size_t)kh * hd;
-            float s = 0;
-            for (int d = 0; d < hd; d++) s += q[d] * k[d];
-            s *= scale;
+            float s = lm_dot(q, K + (size_t)j * m->kv_dim + (size_t)kh * hd, hd) * scale;
             sc[j] = s;
             if (s > mx) mx = s;
         }
@@ -406,12 +454,8 @@ static void lm_attention_task(void *vctx, int64_t begin, int64_t end, int tid) {
         }
         float inv = (float)(1.0 / sum);
         float *o = m->att + ((size_t)t * nh + h) * hd;
-        for (int d = 0; d < hd; d++) o[d] = 0;
-        for (int j = lo; j <= qpos; j++) {
-            const float *v = V + (size_t)j * m->kv_dim + (size_t)kh * hd;
-            float p = sc[j] * inv;
-            for (int d = 0; d < hd; d++) o[d] += p * v[d];
-        }
+        memset(o, 0, (size_t)hd * sizeof *o);
+        for (int j = lo; j <= qpos; j++) lm_axpy(o, sc[j] * inv, V + (size_t)j * m->kv_dim + (size_t)kh * hd, hd);
     }
 }
 
