@@ -92,7 +92,11 @@ int main(int argc, char **argv) {
         if (!llmc_cpu_force_kernel(kern[k])) continue;
         for (size_t d = 0; d < sizeof dts / sizeof *dts; d++) {
             llmc_dtype t = dts[d];
+            const char *only_dt = getenv("DTYPE");
+            if (only_dt && strcmp(only_dt, llmc_dtype_name(t))) continue;
             /* GEMV on a 4096x4096 matrix (out of cache: bandwidth), and SmolLM-sized ffn_up in cache */
+            const char *mode = getenv("MODE"); /* gemv / gemm only, for perf stat */
+            if (mode && strcmp(mode, "gemm") == 0) { bench_mm(tp, t, 1536, 576, 512, 2.0); continue; }
             double big = bench_mm(tp, t, 4096, 4096, 1, 0.3);
             int64_t sc = (t == LLMC_DT_Q4_K || t == LLMC_DT_Q6_K) ? 768 : 576;
             double small = bench_mm(tp, t, 1536, sc, 1, 0.2);
