@@ -407,10 +407,45 @@ def lang_cases():
     return cases
 
 
+def cli_fixtures():
+    """Inputs and expected stdout for tests/e2e/template_cli.sh."""
+    d = os.path.join(OUT, "cli")
+    os.makedirs(d, exist_ok=True)
+
+    def dump(name, obj):
+        with open(os.path.join(d, name), "w", encoding="utf-8") as f:
+            json.dump(obj, f, ensure_ascii=False, indent=1)
+
+    def text(name, s):
+        with open(os.path.join(d, name), "w", encoding="utf-8", newline="") as f:
+            f.write(s)
+
+    conv, tools = CORPUS["tool_call_roundtrip"]
+    dump("messages_tools.json", conv)
+    dump("tools.json", tools)
+    qwen = AutoTokenizer.from_pretrained(os.path.join(SHARED, "fixtures", "tokenizers", "qwen3"))
+    text("expected_qwen3_dir.txt", qwen.apply_chat_template(conv, tools=tools, add_generation_prompt=True, tokenize=False))
+    conv2, _ = CORPUS["korean_emoji"]
+    dump("messages_korean.json", conv2)
+    llama = AutoTokenizer.from_pretrained(os.path.join(SHARED, "fixtures", "tokenizers", "llama3"))
+    text("expected_llama3_config.txt", llama.apply_chat_template(conv2, tokenize=False, date_string=FIXED_DATE))
+    vars_ = {"date_string": FIXED_DATE, "bos_token": "<|begin_of_text|>"}
+    dump("vars_llama32.json", vars_)
+    with open(os.path.join(SHARED, "fixtures", "templates", "llama-3.2-instruct.jinja"), encoding="utf-8") as f:
+        l32 = f.read()
+    conv3, _ = CORPUS["system_user"]
+    dump("messages_system.json", conv3)
+    text("expected_llama32_jinja.txt", apply(l32, {}, conv3, None, True, vars_))
+    with open(os.path.join(OUT, "smollm2.jinja"), encoding="utf-8") as f:
+        smol = f.read()
+    text("expected_smollm2_gguf.txt", apply(smol, SMOL_SPECIAL, conv3, None, True, {}))
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     global SMOL_SPECIAL
     SMOL_SPECIAL = extract_smollm2()
+    cli_fixtures()
     files = {"chat_cases.json": chat_cases(), "load_cases.json": load_cases(), "lang_cases.json": lang_cases()}
     for fname, data in files.items():
         with open(os.path.join(OUT, fname), "w", encoding="utf-8") as f:
