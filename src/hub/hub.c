@@ -459,6 +459,10 @@ static llmc_status request(hub_job *j, CURL *c, const char *method, const char *
         }
         bool retry = rc != CURLE_OK ? rc != CURLE_WRITE_ERROR : retryable_status(r->status);
         if (!retry || attempt + 1 >= j->net.max_tries) {
+            if (rc == CURLE_WRITE_ERROR) {
+                free(cur);
+                return llmc_err(err, LLMC_ERR_NETWORK, "%s: bad answer from the Hub at %s: %s", what, j->endpoint, cmsg);
+            }
             if (rc != CURLE_OK) {
                 free(cur);
                 return llmc_err(err, LLMC_ERR_NETWORK, "%s: cannot reach the Hub at %s: %s", what, j->endpoint, cmsg);
@@ -703,6 +707,12 @@ static llmc_status fetch_file(hub_job *j, CURL *c, hub_file *f, llmc_error *err)
     }
     if (f->lfs_sha256 && strcasecmp(meta.etag, f->lfs_sha256) != 0)
         LLMC_WARN("%s: etag %s differs from the listed sha256", f->path, meta.etag);
+    if (!f->lfs_sha256 && strlen(meta.etag) == 64 && meta.size != 0) {
+        /* An LFS file's etag is its sha256, even when the listing did not say so: verify against it. */
+        bool hex = true;
+        for (const char *p = meta.etag; *p; p++) if (!isxdigit((unsigned char)*p)) hex = false;
+        if (hex) f->lfs_sha256 = strdup(meta.etag);
+    }
     long long expect = meta.size >= 0 ? meta.size : f->size;
     f->etag = strdup(meta.etag);
     blob = xprintf("%s/blobs/%s", j->storage, meta.etag);
@@ -1055,6 +1065,13 @@ llmc_status llmc_hub_snapshot(const char *repo_id, const llmc_hub_opts *opts, ch
     if (!j.endpoint) { st = llmc_err(err, LLMC_ERR_NOMEM, "out of memory"); goto out; }
     for (size_t n = strlen(j.endpoint); n > 0 && j.endpoint[n - 1] == '/'; n--) j.endpoint[n - 1] = 0;
     j.token = hub_resolve_token(o.token);
+    for (const char *p = j.token; p && *p; p++)
+        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f) {
+            /* It would end up in an HTTP header; never echo it back. */
+            st = llmc_err(err, LLMC_ERR_INVALID_ARG, "the access token contains spaces or control characters; "
+                          "check --token, HF_TOKEN or the token file");
+            goto out;
+        }
     j.net.endpoint = j.endpoint;
     j.net.token = j.token;
     j.net.max_tries = 5;

@@ -21,3 +21,44 @@ done
 if ls "$HF_HOME/hub/models--test--slow/blobs" | grep -q incomplete; then fail "partial files left"; fi
 pass "two processes, one download per blob"
 echo "hub_concurrent: all passed"
+
+# A huggingface_hub-style holder of .locks/models--test--tiny/<sha256>.lock (flock, as filelock
+# takes it) is downloading that blob: llmc must wait for the lock, then use the blob it left.
+rm -rf "$HF_HOME/hub"
+: > "$LOG"
+python3 - "$LLMC_SOURCE_DIR/tests/hub" "$HF_HOME/hub" "$LOG" "$WORK/locked" <<'PY' &
+import fcntl, hashlib, os, sys, time
+sys.path.insert(0, sys.argv[1])
+import mock_hub
+cache, log, ready = sys.argv[2], sys.argv[3], sys.argv[4]
+content = mock_hub.REPOS["test/tiny"]["files"]["model-00001-of-00002.safetensors"]
+sha = hashlib.sha256(content).hexdigest()
+lock = os.path.join(cache, ".locks", "models--test--tiny", sha + ".lock")
+os.makedirs(os.path.dirname(lock), exist_ok=True)
+fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o664)
+fcntl.flock(fd, fcntl.LOCK_EX)
+open(ready, "w").close()
+# Hold the lock until llmc has resolved that file (it is then about to take the lock), plus a margin.
+for _ in range(300):
+    if any("HEAD /test/tiny/resolve/" in l and "model-00001-of-00002" in l for l in open(log)):
+        break
+    time.sleep(0.05)
+time.sleep(1.0)
+blobs = os.path.join(cache, "models--test--tiny", "blobs")
+os.makedirs(blobs, exist_ok=True)
+with open(os.path.join(blobs, sha + ".tmp"), "wb") as f:
+    f.write(content)
+os.replace(os.path.join(blobs, sha + ".tmp"), os.path.join(blobs, sha))
+fcntl.flock(fd, fcntl.LOCK_UN)
+PY
+holder=$!
+for _ in $(seq 100); do [ -e "$WORK/locked" ] && break; sleep 0.1; done
+[ -e "$WORK/locked" ] || fail "lock holder did not start"
+out=$(llmc download test/tiny 2>"$WORK/err") || { cat "$WORK/err" >&2; fail "download while a lock is held"; }
+wait $holder || fail "lock holder failed"
+sha=$(sha256sum "$out/model-00001-of-00002.safetensors" | cut -d' ' -f1)
+[ "$(readlink "$out/model-00001-of-00002.safetensors")" = "../../blobs/$sha" ] || fail "wrong blob after waiting on the lock"
+if grep -q "^cdn GET /repos/test/tiny/$sha" "$LOG"; then fail "llmc downloaded a blob whose lock another process held"; fi
+grep -q "^cdn GET /repos/test/tiny/" "$LOG" || fail "the other shard should still come from the CDN"
+pass "waits on a lock held by another process (huggingface_hub's lock file) and reuses its blob"
+echo "hub_concurrent: lock interop passed"

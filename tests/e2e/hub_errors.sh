@@ -13,6 +13,9 @@ grep -q "401" "$WORK/err" && grep -q -- "--token" "$WORK/err" && grep -q "HF_TOK
 expect_fail download test/private --token hf_wrong
 grep -qi "rejected\|invalid" "$WORK/err" || fail "bad token message: $(cat "$WORK/err")"
 grep -q "hf_wrong" "$WORK/err" && fail "token printed in an error"
+expect_fail download test/private --token $'hf_good\r\nX-Injected: 1'
+grep -qi "control characters" "$WORK/err" || fail "token with CR/LF should be refused: $(cat "$WORK/err")"
+grep -q "Injected" "$LOG" && fail "header injection through the token"
 pass "401"
 
 expect_fail download test/gated
