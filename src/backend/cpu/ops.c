@@ -89,6 +89,12 @@ static const cpu_kernel *active(void) {
     k = &k_scalar;
     for (size_t i = 0; i < N_KERNELS; i++)
         if (g_kernels[i]->supported()) { k = g_kernels[i]; break; }
+    /* LLMC_CPU_KERNEL=scalar|avx2|avx512 pins a family (comparisons, debugging);
+     * an unknown or unsupported name keeps the automatic choice. */
+    const char *env = getenv("LLMC_CPU_KERNEL");
+    if (env && *env)
+        for (size_t i = 0; i < N_KERNELS; i++)
+            if (strcmp(g_kernels[i]->name, env) == 0 && g_kernels[i]->supported()) k = g_kernels[i];
     atomic_store_explicit(&g_active, k, memory_order_release);
     return k;
 }

@@ -28,7 +28,14 @@ void llmc_cpu_embed(const llmc_tensor *emb, const int32_t *ids, int n, float *ou
 void llmc_cpu_get_row(const llmc_tensor *W, int64_t r, float *out);
 
 /* Which kernel family llmc_cpu_matmul uses on this machine ("avx512", "avx2", "scalar"),
- * and a way for tests to force one (returns false if unsupported here). */
+ * and a way for tests to force one (returns false if unsupported here; NULL or
+ * "auto" restores the automatic choice). The environment variable
+ * LLMC_CPU_KERNEL=<name> pins the family for a whole process.
+ * Numerics: F32/F16/BF16 weights compute in f32 on every family (results differ
+ * only by summation order). Quantized weights: "scalar" multiplies the
+ * dequantized weights with f32 activations; the SIMD families quantize the
+ * activations to int8 per 32 elements (scale amax/127, as llama.cpp does) and use
+ * integer dot products, adding at most sum|w|·amax/254 per block of error. */
 const char *llmc_cpu_kernel_name(void);
 bool llmc_cpu_force_kernel(const char *name);
 
