@@ -114,6 +114,7 @@ struct llmc_tokenizer {
     tok_node *decoder;
     int32_t *post_pre, *post_suf; size_t n_post_pre, n_post_suf;
     char *special_str[4];    /* bos, eos, unk, pad */
+    char **retired; size_t n_retired; /* replaced id strings the vocab map may still point to */
 };
 
 /* Internal entry points between files. */

@@ -370,9 +370,27 @@ llmc_status tok_add_merge(llmc_tokenizer *t, const char *a, size_t al, const cha
 
 llmc_status tok_add_added(llmc_tokenizer *t, const char *s, size_t len, int32_t id, bool special, bool lstrip, bool rstrip,
                           bool single_word, bool normalized, llmc_error *err);
+static llmc_status add_added(llmc_tokenizer *t, const char *s, size_t len, int32_t id, bool special, bool lstrip, bool rstrip,
+                             bool single_word, bool normalized, bool json_ids, llmc_error *err);
 llmc_status tok_add_added(llmc_tokenizer *t, const char *s, size_t len, int32_t id, bool special, bool lstrip, bool rstrip,
                           bool single_word, bool normalized, llmc_error *err) {
+    return add_added(t, s, len, id, special, lstrip, rstrip, single_word, normalized, false, err);
+}
+static llmc_status add_added(llmc_tokenizer *t, const char *s, size_t len, int32_t id, bool special, bool lstrip, bool rstrip,
+                             bool single_word, bool normalized, bool json_ids, llmc_error *err) {
     if (id < 0 || (size_t)id >= TOK_MAX_VOCAB) return llmc_err(err, LLMC_ERR_FORMAT, "tokenizer: added token id %d out of range", id);
+    /* As tokenizers' AddedVocabulary::add_tokens (which the JSON loader calls, ignoring the ids in
+       the file): a content the model or the added vocabulary already has keeps that id; a new one
+       gets max(added ids) + 1, or the model's vocab size when that is larger. */
+    int32_t vid = tok_smap_get(&t->added_map, s, len);
+    if (vid < 0) vid = tok_smap_get(&t->vocab, s, len);
+    if (vid >= 0) id = vid;
+    else if (json_ids) {
+        int64_t mx = -1;
+        for (size_t i = 0; i < t->n_added; i++) if (t->added[i].id > mx) mx = t->added[i].id;
+        id = mx >= (int64_t)t->vocab.n || t->vocab.n == 0 ? (int32_t)(mx + 1) : (int32_t)t->vocab.n;
+        if (mx < 0) id = (int32_t)t->vocab.n;
+    }
     llmc_status rc = ensure_ids(t, (size_t)id + 1, err);
     if (rc) return rc;
     tok_added *na = realloc(t->added, (t->n_added + 1) * sizeof *na);
@@ -577,9 +595,9 @@ static llmc_status load_json(llmc_tokenizer *t, const cJSON *root, const cJSON *
         const char *content = jstr(c, "content");
         if (!content || !llmc_json_is_int(idj, 0, TOK_MAX_VOCAB - 1))
             return llmc_err(err, LLMC_ERR_FORMAT, "%s: added_tokens entry without content/id", what);
-        if ((rc = tok_add_added(t, content, strlen(content), (int32_t)idj->valuedouble, jbool(c, "special", false),
-                                jbool(c, "lstrip", false), jbool(c, "rstrip", false), jbool(c, "single_word", false),
-                                jbool(c, "normalized", !jbool(c, "special", false)), err)))
+        if ((rc = add_added(t, content, strlen(content), (int32_t)idj->valuedouble, jbool(c, "special", false),
+                            jbool(c, "lstrip", false), jbool(c, "rstrip", false), jbool(c, "single_word", false),
+                            jbool(c, "normalized", !jbool(c, "special", false)), true, err)))
             return rc;
     }
     const cJSON *x;

@@ -31,24 +31,14 @@ static llmc_status unicode_form(int opts, const char *s, size_t len, llmc_strbuf
     return sb_ok(out, err);
 }
 
-static bool is_letter(uint32_t c) {
-    utf8proc_category_t k = utf8proc_category((utf8proc_int32_t)c);
-    return k >= UTF8PROC_CATEGORY_LU && k <= UTF8PROC_CATEGORY_LO;
-}
-
-/* Rust str::to_lowercase: full mapping, with İ → i̇ and word-final sigma. */
+/* Rust char::to_lowercase per char (tokenizers lowercases char by char, so no
+ * word-final sigma), with İ → i̇ as its full mapping gives. */
 static void lowercase(const char *s, size_t len, llmc_strbuf *out) {
-    uint32_t prev = 0;
     for (size_t i = 0; i < len;) {
         uint32_t c;
         int n = tok_u8(s + i, len - i, &c);
-        if (c == 0x130) { llmc_sb_append(out, "i\xCC\x87", 3); }
-        else if (c == 0x3A3) {
-            uint32_t nx = 0;
-            if (i + n < len) tok_u8(s + i + n, len - i - n, &nx);
-            put_cp(out, prev && is_letter(prev) && !(nx && is_letter(nx)) ? 0x3C2 : 0x3C3);
-        } else put_cp(out, c < 0x80 ? (c >= 'A' && c <= 'Z' ? c + 32 : c) : (uint32_t)utf8proc_tolower((utf8proc_int32_t)c));
-        prev = c;
+        if (c == 0x130) llmc_sb_append(out, "i\xCC\x87", 3);
+        else put_cp(out, c < 0x80 ? (c >= 'A' && c <= 'Z' ? c + 32 : c) : (uint32_t)utf8proc_tolower((utf8proc_int32_t)c));
         i += (size_t)n;
     }
 }

@@ -27,6 +27,8 @@ void llmc_tokenizer_free(llmc_tokenizer *t) {
     if (t->decoder) { tok_node_clear(t->decoder); free(t->decoder); }
     free(t->post_pre); free(t->post_suf);
     for (int i = 0; i < 4; i++) free(t->special_str[i]);
+    for (size_t i = 0; i < t->n_retired; i++) free(t->retired[i]);
+    free(t->retired);
     free(t);
 }
 
@@ -40,6 +42,16 @@ llmc_status tok_finish(llmc_tokenizer *t, llmc_error *err) {
             llmc_status rc = tok_normalize(t->normalizer, a->content, a->len, &sb, err);
             if (rc) { llmc_sb_free(&sb); return rc; }
             bool ok = tok_trie_add(&t->trie_norm, sb.data ? sb.data : "", sb.len, (int32_t)i);
+            /* tokenizers keeps the normalized form as the id's token (decode, id_to_token) */
+            if (ok && a->id >= 0 && (size_t)a->id < t->n_ids) {
+                char **nr = realloc(t->retired, (t->n_retired + 1) * sizeof *nr);
+                if (!nr) { llmc_sb_free(&sb); return llmc_err(err, LLMC_ERR_NOMEM, "out of memory"); }
+                t->retired = nr;
+                t->retired[t->n_retired++] = t->id_str[a->id];
+                t->id_str[a->id] = llmc_sb_take(&sb);
+                t->id_len[a->id] = (uint32_t)strlen(t->id_str[a->id]);
+                ok = t->id_str[a->id] != NULL;
+            }
             llmc_sb_free(&sb);
             if (!ok) return llmc_err(err, LLMC_ERR_NOMEM, "out of memory");
         } else if (!tok_trie_add(a->normalized ? &t->trie_norm : &t->trie_raw, a->content, a->len, (int32_t)i))

@@ -250,7 +250,118 @@ def main():
             json.dump(out, fp, ensure_ascii=False)
         print("%s: %d cases (%d where transformers differs), big text %d bytes -> %d ids"
               % (name, len(cases), n_hf_diff[0], len(big.encode()), len(ids)), file=sys.stderr)
+    make_variants()
 
 
-if __name__ == "__main__":
+if __name__ == "__main__" and not os.environ.get("TOK_VARIANTS_ONLY"):
     main()
+
+
+# ---- component variants: the same vocabularies with other normalizers / pre-tokenizers /
+# post-processors / decoders / added-token flags, so each component is checked against the
+# library (written to variants.json; the C test applies the same patch to the same base). ----
+BL = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False}
+BL_RE = {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True}
+BL_DEC = {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True}
+
+
+def split(pattern, behavior, invert=False, regex=True):
+    return {"type": "Split", "pattern": {"Regex" if regex else "String": pattern}, "behavior": behavior, "invert": invert}
+
+
+def seq_pre(*p):
+    return {"type": "Sequence", "pretokenizers": list(p)}
+
+
+def seq_norm(*n):
+    return {"type": "Sequence", "normalizers": list(n)}
+
+
+VARIANTS = [
+    ("smollm2", {"normalizer": seq_norm({"type": "NFKC"}, {"type": "Lowercase"}), "pre_tokenizer": BL_RE, "decoder": BL_DEC}),
+    ("smollm2", {"normalizer": seq_norm({"type": "NFD"}, {"type": "StripAccents"}, {"type": "Strip", "strip_left": True, "strip_right": True}),
+                 "pre_tokenizer": seq_pre({"type": "Punctuation", "behavior": "Isolated"}, {"type": "Digits", "individual_digits": False}, BL),
+                 "decoder": BL_DEC}),
+    ("smollm2", {"normalizer": {"type": "Replace", "pattern": {"Regex": "\\s+"}, "content": " "},
+                 "pre_tokenizer": seq_pre({"type": "WhitespaceSplit"}, BL), "decoder": BL_DEC}),
+    ("smollm2", {"pre_tokenizer": seq_pre(split("\\p{N}+", "MergedWithPrevious"), split(" ", "MergedWithNext", regex=False), BL)}),
+    ("smollm2", {"pre_tokenizer": seq_pre(split("[aeiou]", "Contiguous"), split("\\s", "Removed"), BL)}),
+    ("smollm2", {"pre_tokenizer": seq_pre(split("\\p{L}+", "Removed", invert=True), BL)}),
+    ("smollm2", {"normalizer": {"type": "BertNormalizer", "clean_text": True, "handle_chinese_chars": True, "strip_accents": None, "lowercase": True},
+                 "pre_tokenizer": seq_pre({"type": "BertPreTokenizer"}, BL)}),
+    ("smollm2", {"normalizer": seq_norm({"type": "NFKD"}, {"type": "Prepend", "prepend": "§"}),
+                 "pre_tokenizer": seq_pre({"type": "Whitespace"}, {"type": "Digits", "individual_digits": True}, BL),
+                 "post_processor": {"type": "TemplateProcessing",
+                                    "single": [{"SpecialToken": {"id": "<|im_start|>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+                                               {"SpecialToken": {"id": "<|im_end|>", "type_id": 0}}],
+                                    "pair": [{"Sequence": {"id": "A", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}}],
+                                    "special_tokens": {"<|im_start|>": {"id": "<|im_start|>", "ids": [1], "tokens": ["<|im_start|>"]},
+                                                       "<|im_end|>": {"id": "<|im_end|>", "ids": [2], "tokens": ["<|im_end|>"]}}},
+                 "decoder": {"type": "Sequence", "decoders": [BL_DEC, {"type": "Replace", "pattern": {"String": "§"}, "content": "<S>"},
+                                                              {"type": "Strip", "content": " ", "start": 1, "stop": 0}]}}),
+    ("smollm2", {"normalizer": {"type": "Lowercase"}, "pre_tokenizer": BL_RE,
+                 "post_processor": {"type": "RobertaProcessing", "sep": ["<|im_end|>", 2], "cls": ["<|im_start|>", 1],
+                                    "trim_offsets": True, "add_prefix_space": True},
+                 "added_tokens_extra": [
+                     {"content": "<mask>", "single_word": False, "lstrip": True, "rstrip": False, "normalized": False, "special": True},
+                     {"content": "hello", "single_word": True, "lstrip": False, "rstrip": False, "normalized": True, "special": False},
+                     {"content": "World", "single_word": False, "lstrip": False, "rstrip": True, "normalized": True, "special": False},
+                     {"content": "[END]", "single_word": False, "lstrip": True, "rstrip": True, "normalized": False, "special": False}]}),
+    ("llama2", {"normalizer": None, "pre_tokenizer": {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "first", "split": True},
+                "decoder": {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "first", "split": True}}),
+    ("llama2", {"normalizer": None, "pre_tokenizer": {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "always", "split": False},
+                "decoder": {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "always", "split": False}}),
+    ("llama2", {"normalizer": {"type": "NFKC"}, "pre_tokenizer": {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "never", "split": True},
+                "decoder": {"type": "Sequence", "decoders": [{"type": "Metaspace", "replacement": "▁", "prepend_scheme": "never", "split": True},
+                                                             {"type": "ByteFallback"}, {"type": "Fuse"}]}}),
+    ("llama2", {"model_patch": {"byte_fallback": False, "fuse_unk": False}}),
+    ("llama2", {"model_patch": {"byte_fallback": False, "fuse_unk": True}}),
+    ("llama2", {"model_patch": {"ignore_merges": True}}),
+]
+
+VARIANT_TEXTS = [
+    "Hello World! hello world, HELLO", "héllo wörld Ångström ﬁ ①", "The year 2024 has 366 days.", "a  b\t\tc\n\nd ",
+    "   spaced   out   ", "say hello to the World  now", "x<mask>y  <mask> z", "a [END]  b[END]c", "helloworld hello_ hello",
+    "한국어 텍스트 English 中文 日本語", "emoji 😀 👨‍👩‍👧 🇰🇷", "def f(x):\n    return x**2  # comment", "", " ", "Ⅻ ｆｕｌｌ café",
+    "<|im_start|>user hi<|im_end|>", "<s> begin </s> end <unk>", "ΣΑΣ İ", "\u00a0nbsp\u3000ideo", "tab\there", "end.",
+]
+
+
+def apply_patch(base, patch):
+    j = json.loads(json.dumps(base))
+    for k, v in patch.items():
+        if k == "added_tokens_extra":
+            nid = max(a["id"] for a in j["added_tokens"]) + 1
+            nid = max(nid, len(j["model"]["vocab"]))
+            for a in v:
+                j["added_tokens"].append(dict(a, id=nid))
+                nid += 1
+        elif k == "model_patch":
+            j["model"].update(v)
+        else:
+            j[k] = v
+    return j
+
+
+def make_variants():
+    bases = {
+        "smollm2": json.load(open(os.path.join(OUT, "smollm2", "tokenizer.json"))),
+        "llama2": json.load(open(os.path.join(SHARED, "fixtures", "tokenizers", "llama2", "tokenizer.json"))),
+    }
+    out = []
+    for base, patch in VARIANTS:
+        tok = Tokenizer.from_str(json.dumps(apply_patch(bases[base], patch)))
+        cases = []
+        for text in VARIANT_TEXTS:
+            e1 = tok.encode(text, add_special_tokens=True).ids
+            cases.append({"text": text, "ids": e1, "ids_plain": tok.encode(text, add_special_tokens=False).ids,
+                          "decoded": tok.decode(e1, skip_special_tokens=False),
+                          "decoded_skip": tok.decode(e1, skip_special_tokens=True)})
+        out.append({"base": base, "patch": patch, "cases": cases})
+    with open(os.path.join(OUT, "variants.json"), "w") as fp:
+        json.dump(out, fp, ensure_ascii=False)
+    print("variants: %d tokenizers x %d texts" % (len(out), len(VARIANT_TEXTS)), file=sys.stderr)
+
+
+if __name__ == "__main__" and os.environ.get("TOK_VARIANTS_ONLY"):
+    make_variants()

