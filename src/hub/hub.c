@@ -19,6 +19,7 @@
 #include <strings.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -370,14 +371,12 @@ static const char *web_url_base(void) { return HUB_DEFAULT_ENDPOINT; }
 static llmc_status http_error(llmc_error *err, const hub_job *j, const hub_resp *r, const char *what) {
     const char *code = r->error_code ? r->error_code : "";
     bool have_token = j->token && *j->token;
-    if (strcmp(code, "GatedRepo") == 0 || (r->status == 403 && !strcmp(code, ""))) {
-        if (strcmp(code, "GatedRepo") == 0 || r->status == 403)
-            return llmc_err(err, LLMC_ERR_AUTH,
-                            "%s is a gated repository and %s: request access at %s/%s, then give a token of that "
-                            "account with --token, the HF_TOKEN environment variable, or `llmc login` (HTTP %ld)",
-                            j->repo_id, have_token ? "this token has no access to it yet" : "no access token was given",
-                            web_url_base(), j->repo_id, r->status);
-    }
+    if (strcmp(code, "GatedRepo") == 0)
+        return llmc_err(err, LLMC_ERR_AUTH,
+                        "%s is a gated repository and %s: request access at %s/%s, then give a token of that "
+                        "account with --token, the HF_TOKEN environment variable, or `llmc login` (HTTP %ld)",
+                        j->repo_id, have_token ? "this token has no access to it yet" : "no access token was given",
+                        web_url_base(), j->repo_id, r->status);
     if (strcmp(code, "RevisionNotFound") == 0)
         return llmc_err(err, LLMC_ERR_NOT_FOUND, "revision '%s' not found in %s (HTTP %ld)", j->revision, j->repo_id,
                         r->status);
@@ -565,6 +564,11 @@ static llmc_status download_blob(hub_job *j, CURL *c, hub_file *f, const char *u
         if (s.hashing && (st = hash_existing(s.fd, s.have, &s.sha, err, inc)) != LLMC_OK) goto out;
     }
     if (lseek(s.fd, s.have, SEEK_SET) < 0) { st = llmc_err(err, LLMC_ERR_IO, "%s: seek failed", inc); goto out; }
+    struct statvfs vfs;
+    if (expect > s.have && fstatvfs(s.fd, &vfs) == 0 &&
+        (unsigned long long)vfs.f_bavail * vfs.f_frsize < (unsigned long long)(expect - s.have))
+        LLMC_WARN("%s: needs %lld more bytes but only %llu are free on the cache's disk", f->path, expect - s.have,
+                  (unsigned long long)vfs.f_bavail * vfs.f_frsize);
     clock_gettime(CLOCK_MONOTONIC, &s.last);
     report(j, f->path, (uint64_t)s.have, expect > 0 ? (uint64_t)expect : 0, 0);
 
