@@ -181,20 +181,46 @@ llmc_status llmc_chat_template_load(const char *source, llmc_chat_template **out
             cfg = llmc_json_parse_file(cpath, MAX_CONFIG_BYTES, err);
             if (!cfg) { free(jpath); free(cpath); return err ? err->code : LLMC_ERR_FORMAT; }
         }
+        /* additional_chat_templates/tool_use.jinja: the variant transformers picks when tools are given */
+        char *tool_text = NULL;
+        char *adir = llmc_path_join(source, "additional_chat_templates");
+        char *tpath = adir ? llmc_path_join(adir, "tool_use.jinja") : NULL;
+        if (tpath && llmc_file_exists(tpath)) {
+            size_t tl;
+            if (llmc_read_file(tpath, 16u << 20, &tool_text, &tl, err) != LLMC_OK) {
+                free(adir); free(tpath); free(jpath); free(cpath); cJSON_Delete(cfg);
+                return err ? err->code : LLMC_ERR_IO;
+            }
+        }
+        free(adir);
+        free(tpath);
+        const cJSON *cfg_tpl = cfg ? cJSON_GetObjectItemCaseSensitive(cfg, "chat_template") : NULL;
         if (llmc_file_exists(jpath)) {
             char *text = NULL;
             size_t len = 0;
             st = llmc_read_file(jpath, 16u << 20, &text, &len, err);
-            if (st == LLMC_OK) {
-                if (cfg) st = from_config(jpath, cfg, text, len, out, err);
-                else st = build(jpath, text, len, NULL, cJSON_CreateObject(), out, err);
-            }
+            if (st == LLMC_OK)
+                st = build(jpath, text, len, tool_text, cfg ? special_from_config(cfg) : cJSON_CreateObject(), out, err);
             free(text);
-        } else if (cfg) {
+        } else if (cfg && cfg_tpl) {
             st = from_config(cpath, cfg, NULL, 0, out, err);
+            if (st == LLMC_OK && tool_text && !(*out)->tool_tpl) {
+                st = llmc_template_compile(tool_text, strlen(tool_text), "additional_chat_templates/tool_use.jinja", &(*out)->tool_tpl, err);
+                if (st != LLMC_OK) { llmc_chat_template_free(*out); *out = NULL; }
+            }
         } else {
-            st = llmc_err(err, LLMC_ERR_NOT_FOUND, "%s: no chat_template.jinja or tokenizer_config.json in this directory", source);
+            /* processor-style chat_template.json ({"chat_template": "..."}) as a last resort */
+            char *ppath = llmc_path_join(source, "chat_template.json");
+            cJSON *pj = NULL;
+            if (ppath && llmc_file_exists(ppath)) pj = llmc_json_parse_file(ppath, MAX_CONFIG_BYTES, err);
+            const char *pt = pj ? llmc_json_get_string(pj, "chat_template") : NULL;
+            if (pt) st = build(ppath, pt, strlen(pt), tool_text, cfg ? special_from_config(cfg) : cJSON_CreateObject(), out, err);
+            else if (cfg) st = from_config(cpath, cfg, NULL, 0, out, err);
+            else st = llmc_err(err, LLMC_ERR_NOT_FOUND, "%s: no chat_template.jinja or tokenizer_config.json in this directory", source);
+            cJSON_Delete(pj);
+            free(ppath);
         }
+        free(tool_text);
         cJSON_Delete(cfg);
         free(jpath);
         free(cpath);

@@ -5,7 +5,9 @@
 #include "base/file.h"
 #include "base/json.h"
 #include "template/template.h"
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static char golden_dir[1024], shared_dir[1024];
 static int verbose_fail = 0;
@@ -248,11 +250,66 @@ static void run_engine_checks(void) {
     }
 }
 
+static void write_file(const char *dir, const char *name, const char *text) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    if (f) { fputs(text, f); fclose(f); }
+}
+
+/* A model dir: chat_template.jinja wins over tokenizer_config.json's template, special tokens still come
+ * from the config, and additional_chat_templates/tool_use.jinja is used when tools are given. */
+static void run_dir_loading(void) {
+    char dir[] = "/tmp/llmc_tpldir_XXXXXX";
+    if (!mkdtemp(dir)) { CHECK(false); return; }
+    write_file(dir, "tokenizer_config.json", "{\"bos_token\": \"<s>\", \"pad_token\": null, \"chat_template\": \"CONFIG\"}");
+    write_file(dir, "chat_template.jinja", "JINJA{{ bos_token }}{{ pad_token is defined }}\n");
+    char sub[1100];
+    snprintf(sub, sizeof sub, "%s/additional_chat_templates", dir);
+    mkdir(sub, 0755);
+    write_file(sub, "tool_use.jinja", "TOOLS{{ tools | length }}");
+    llmc_error err = { 0 };
+    llmc_chat_template *ct = NULL;
+    char *out = NULL;
+    size_t len;
+    cJSON *msgs = cJSON_Parse("[{\"role\": \"user\", \"content\": \"x\", \"extra\": null}]"), *tools = cJSON_Parse("[{}]");
+    CHECK(llmc_chat_template_load(dir, &ct, &err) == LLMC_OK);
+    if (ct) {
+        CHECK(llmc_chat_template_apply(ct, msgs, NULL, false, NULL, &out, &len, &err) == LLMC_OK);
+        CHECK_STR(out, "JINJA<s>False");
+        free(out);
+        CHECK(llmc_chat_template_apply(ct, msgs, tools, false, NULL, &out, &len, &err) == LLMC_OK);
+        CHECK_STR(out, "TOOLS1");
+        free(out);
+        llmc_chat_template_free(ct);
+    }
+    char p1[1200], p2[1200], p3[1200];
+    snprintf(p1, sizeof p1, "%s/tool_use.jinja", sub);
+    snprintf(p2, sizeof p2, "%s/chat_template.jinja", dir);
+    remove(p1);
+    rmdir(sub);
+    remove(p2);
+    CHECK(llmc_chat_template_load(dir, &ct, &err) == LLMC_OK);
+    if (ct) {
+        CHECK(llmc_chat_template_apply(ct, msgs, NULL, false, NULL, &out, &len, &err) == LLMC_OK);
+        CHECK_STR(out, "CONFIG");
+        free(out);
+        llmc_chat_template_free(ct);
+    }
+    snprintf(p3, sizeof p3, "%s/tokenizer_config.json", dir);
+    remove(p3);
+    CHECK(llmc_chat_template_load(dir, &ct, &err) == LLMC_ERR_NOT_FOUND);
+    rmdir(dir);
+    cJSON_Delete(msgs);
+    cJSON_Delete(tools);
+}
+
 int main(void) {
     const char *src = test_env("LLMC_SOURCE_DIR", ".");
     snprintf(golden_dir, sizeof golden_dir, "%s/tests/golden/templates", src);
     snprintf(shared_dir, sizeof shared_dir, "%s", test_env("LLMC_SHARED_DIR", "../shared"));
     run_engine_checks();
+    run_dir_loading();
     run_lang();
     run_chat();
     run_load();
