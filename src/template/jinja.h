@@ -40,7 +40,8 @@ struct jnode;
 struct jscope;
 typedef struct { jobj h; const struct jnode *def; struct jscope *closure; jv caller; } jmacro;
 typedef struct { jobj h; jv self; int method; const char *name; } jmethod;
-typedef struct { jobj h; jv items; int64_t i, n; int depth; jv changed_last; bool changed_init; } jloop;
+typedef struct { jobj h; jv items; int64_t i, n; int depth; jv changed_last; bool changed_init;
+                 const struct jnode *node; struct jscope *scope; /* for loop(...) in recursive loops */ } jloop;
 typedef struct { jobj h; jv items; int64_t pos; } jcycler;
 typedef struct jscope { jobj h; struct jscope *parent; size_t n, cap; const char **names; jv *vals; } jscope;
 

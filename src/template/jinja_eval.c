@@ -324,6 +324,7 @@ static void eval_args(jctx *c, jscope *s, const jnode *n, callargs *ca) {
 }
 
 static void exec_node(jctx *c, jscope *s, const jnode *n);
+static jv call_loop(jctx *c, jloop *lp, jv *args, int nargs);
 
 static jv call_macro(jctx *c, jmacro *m, jv *args, int nargs, const char **kwn, jv *kwv, int nkw, jv caller) {
     const jnode *def = m->def;
@@ -392,6 +393,7 @@ jv jcall_value(jctx *c, jscope *s, jv callee, jv *args, int nargs, const char **
         return jcall_method(c, m->self, m->method, m->name, args, nargs, kwn, kwv, nkw);
     }
     case JV_JOINER: return jcall_joiner(c, callee);
+    case JV_LOOP: return call_loop(c, (jloop *)callee.u.o, args, nargs);
     case JV_UNDEF: jfail_undef(c, callee);
     default: jfail(c, LLMC_ERR_TEMPLATE, "'%s' object is not callable", jv_type_name(callee));
     }
@@ -629,9 +631,8 @@ static void assign(jctx *c, jscope *s, const jnode *target, jv v /* taken */) {
     junref(c, l);
 }
 
-static void exec_for(jctx *c, jscope *s, const jnode *n) {
-    jv iterv = jeval(c, s, n->b);
-    c->pos = n->b->pos;
+/* Runs a for loop over iterv (taken); depth > 1 for loop(...) calls of a recursive loop. */
+static void run_loop(jctx *c, jscope *s, const jnode *n, jv iterv, int depth) {
     jv items = jiter_list(c, iterv);
     junref(c, iterv);
     if (n->e) {
@@ -657,8 +658,11 @@ static void exec_for(jctx *c, jscope *s, const jnode *n) {
     jloop *lp = jobj_new(c, sizeof *lp, JO_LOOP);
     lp->items = items;
     lp->n = (int64_t)cnt;
-    lp->depth = 1;
+    lp->depth = depth;
     lp->changed_last = jv_undef();
+    lp->node = n;
+    lp->scope = s;
+    s->h.rc++;
     jv loopv = jv_obj(JV_LOOP, lp);
     c->loop_depth++;
     for (size_t i = 0; i < cnt; i++) {
@@ -674,6 +678,27 @@ static void exec_for(jctx *c, jscope *s, const jnode *n) {
     }
     c->loop_depth--;
     junref(c, loopv);
+}
+
+static void exec_for(jctx *c, jscope *s, const jnode *n) {
+    jv iterv = jeval(c, s, n->b);
+    c->pos = n->b->pos;
+    run_loop(c, s, n, iterv, 1);
+}
+
+/* loop(items) inside a `recursive` for loop renders the loop body for items, one level deeper. */
+static jv call_loop(jctx *c, jloop *lp, jv *args, int nargs) {
+    if (!lp->node || !lp->node->flag)
+        jfail(c, LLMC_ERR_TEMPLATE, "Tried to call non recursive loop. Maybe you forgot the 'recursive' modifier.");
+    if (nargs != 1) jfail(c, LLMC_ERR_TEMPLATE, "loop() takes exactly one argument");
+    if (++c->depth > c->max_depth) jfail(c, LLMC_ERR_RANGE, "recursion depth limit exceeded (max_depth %d)", c->max_depth);
+    jbuf *saved = c->out;
+    c->out = jbuf_new(c);
+    run_loop(c, lp->scope, lp->node, jref(args[0]), lp->depth + 1);
+    jv r = jstr_take_buf(c, c->out);
+    c->out = saved;
+    c->depth--;
+    return r;
 }
 
 static void exec_node(jctx *c, jscope *s, const jnode *n) {

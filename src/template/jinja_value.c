@@ -130,7 +130,11 @@ static void unref_obj(jctx *c, jobj *o, int depth) {
     }
     case JO_MACRO: { jmacro *m = (jmacro *)o; unref_obj(c, (jobj *)m->closure, depth + 1); unref_v(c, m->caller, depth + 1); break; }
     case JO_METHOD: unref_v(c, ((jmethod *)o)->self, depth + 1); break;
-    case JO_LOOP: unref_v(c, ((jloop *)o)->items, depth + 1); unref_v(c, ((jloop *)o)->changed_last, depth + 1); break;
+    case JO_LOOP:
+        unref_v(c, ((jloop *)o)->items, depth + 1);
+        unref_v(c, ((jloop *)o)->changed_last, depth + 1);
+        unref_obj(c, (jobj *)((jloop *)o)->scope, depth + 1);
+        break;
     case JO_CYCLER: unref_v(c, ((jcycler *)o)->items, depth + 1); break;
     case JO_SCOPE: {
         jscope *s = (jscope *)o;
