@@ -253,8 +253,6 @@ def main():
     make_variants()
 
 
-if __name__ == "__main__" and not os.environ.get("TOK_VARIANTS_ONLY"):
-    main()
 
 
 # ---- component variants: the same vocabularies with other normalizers / pre-tokenizers /
@@ -363,5 +361,8 @@ def make_variants():
     print("variants: %d tokenizers x %d texts" % (len(out), len(VARIANT_TEXTS)), file=sys.stderr)
 
 
-if __name__ == "__main__" and os.environ.get("TOK_VARIANTS_ONLY"):
-    make_variants()
+if __name__ == "__main__":
+    if os.environ.get("TOK_VARIANTS_ONLY"):
+        make_variants()
+    else:
+        main()
