@@ -628,8 +628,9 @@ jv jv_from_json(jctx *c, const cJSON *j, int depth) {
     if (cJSON_IsBool(j)) return jv_bool(cJSON_IsTrue(j));
     if (cJSON_IsNumber(j)) {
         double d = j->valuedouble;
-        /* cJSON keeps no int/float distinction: integral values become ints, as JSON writers emit them. */
-        if (d == floor(d) && fabs(d) < 9.2e18) return jv_int((int64_t)d);
+        /* cJSON keeps no int/float distinction: integral values become ints unless the text wrote a
+         * fraction or exponent (llmc_template_json_mark_floats). */
+        if (!(j->type & LLMC_TEMPLATE_JSON_FLOAT) && d == floor(d) && fabs(d) < 9.2e18) return jv_int((int64_t)d);
         return jv_float(d);
     }
     if (cJSON_IsString(j)) return jstr_cstr(c, j->valuestring ? j->valuestring : "");
@@ -772,4 +773,70 @@ void jv_tojson(jctx *c, jv v, jbuf *b, const char *indent, const char *item_sep,
     default:
         jfail(c, LLMC_ERR_TEMPLATE, "Object of type %s is not JSON serializable", jv_type_name(v));
     }
+}
+
+/* ---------------------------------------------------------------- float marking */
+
+static bool mark_walk(cJSON *j, const unsigned char *flags, size_t n, size_t *k, int depth) {
+    if (depth > 1000) return false;
+    for (; j; j = j->next) {
+        if (cJSON_IsNumber(j)) {
+            if (*k >= n) return false;
+            if (flags[*k]) j->type |= LLMC_TEMPLATE_JSON_FLOAT;
+            (*k)++;
+        }
+        if (j->child && !mark_walk(j->child, flags, n, k, depth + 1)) return false;
+    }
+    return true;
+}
+
+static bool count_numbers(const cJSON *j, size_t *cnt, int depth) {
+    if (depth > 1000) return false;
+    if (cJSON_IsNumber(j)) (*cnt)++;
+    for (const cJSON *c = j->child; c; c = c->next)
+        if (!count_numbers(c, cnt, depth + 1)) return false;
+    return true;
+}
+
+bool llmc_template_json_mark_floats(cJSON *root, const char *text, size_t len) {
+    if (!root || !text) return false;
+    size_t cap = 64, n = 0;
+    unsigned char *flags = malloc(cap);
+    if (!flags) return false;
+    for (size_t i = 0; i < len;) {
+        char ch = text[i];
+        if (ch == '"') {
+            for (i++; i < len && text[i] != '"'; i++)
+                if (text[i] == '\\') i++;
+            i++;
+            continue;
+        }
+        if (ch == '-' || (ch >= '0' && ch <= '9')) {
+            bool fl = false;
+            while (i < len && (strchr("0123456789+-.eE", text[i]) != NULL)) {
+                if (text[i] == '.' || text[i] == 'e' || text[i] == 'E') fl = true;
+                i++;
+            }
+            if (n == cap) {
+                unsigned char *nf = realloc(flags, cap * 2);
+                if (!nf) { free(flags); return false; }
+                flags = nf;
+                cap *= 2;
+            }
+            flags[n++] = fl;
+            continue;
+        }
+        i++;
+    }
+    /* first count, so a mismatch marks nothing */
+    size_t k = 0, cnt = 0;
+    bool ok = count_numbers(root, &cnt, 0) && cnt == n;
+    if (ok) {
+        cJSON *saved_next = root->next;
+        root->next = NULL;
+        ok = mark_walk(root, flags, n, &k, 0);
+        root->next = saved_next;
+    }
+    free(flags);
+    return ok;
 }

@@ -43,6 +43,13 @@ void llmc_chat_template_free(llmc_chat_template *ct);
 llmc_status llmc_chat_template_apply(const llmc_chat_template *ct, const cJSON *messages, const cJSON *tools,
                                      bool add_generation_prompt, const cJSON *extra, char **out, size_t *out_len,
                                      llmc_error *err);
+/* cJSON keeps no int/float distinction, but templates print 1.0 and 1 differently (Python does).
+ * After parsing JSON text, call this to mark the numbers written with a fraction or exponent
+ * (it sets LLMC_TEMPLATE_JSON_FLOAT in their type; cJSON ignores the bit). Unmarked integral
+ * numbers render as ints. Returns false (marking nothing) when text and tree disagree. */
+#define LLMC_TEMPLATE_JSON_FLOAT (1 << 12)
+bool llmc_template_json_mark_floats(cJSON *root, const char *text, size_t len);
+
 /* The template text in use (owned by ct). */
 const char *llmc_chat_template_source(const llmc_chat_template *ct);
 

@@ -115,6 +115,11 @@ CORPUS = {
         {"role": "tool", "content": "cloudy"},
         {"role": "tool", "content": "rain"},
     ], [WEATHER]),
+    "tool_call_float_args": ([
+        {"role": "user", "content": "Add 2.0 and 3"},
+        {"role": "assistant", "content": "", "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "add", "arguments": {"a": 2.0, "b": 3, "scale": 1e-5}}}]},
+        {"role": "tool", "content": "5.0", "tool_call_id": "call_1"},
+    ], [CALC]),
     "reasoning_field": ([
         {"role": "user", "content": "Think then answer: 6*7?"},
         {"role": "assistant", "content": "42", "reasoning_content": "6 times 7 is 42."},

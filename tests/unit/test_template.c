@@ -49,8 +49,13 @@ static cJSON *load(const char *name) {
     char path[2048];
     snprintf(path, sizeof path, "%s/%s", golden_dir, name);
     llmc_error err = { 0 };
-    cJSON *j = llmc_json_parse_file(path, 64u << 20, &err);
+    char *text = NULL;
+    size_t len = 0;
+    if (llmc_read_file(path, 64u << 20, &text, &len, &err) != LLMC_OK) { fprintf(stderr, "cannot load %s: %s\n", path, err.msg); return NULL; }
+    cJSON *j = llmc_json_parse(text, len, path, &err);
     if (!j) fprintf(stderr, "cannot load %s: %s\n", path, err.msg);
+    else CHECK(llmc_template_json_mark_floats(j, text, len)); /* Python's json keeps 1.0 a float */
+    free(text);
     return j;
 }
 
@@ -203,6 +208,27 @@ static void run_engine_checks(void) {
     CHECK(render_str("{{ a }}|{{ b.c[1] }}|{{ d }}", "{\"a\": \"x\", \"b\": {\"c\": [1, 2.5]}, \"d\": null}", NULL, &out, &err) == LLMC_OK);
     CHECK_STR(out, "x|2.5|None");
     free(out);
+
+    /* floats written as 1.0 stay floats once marked; unmarked integral numbers are ints */
+    {
+        const char *js = "{\"a\": 1.0, \"b\": [2, 3.50, -1e2, \"x1.0\"], \"c\": {\"d\": 0E0}}";
+        cJSON *vars = cJSON_Parse(js);
+        CHECK(llmc_template_json_mark_floats(vars, js, strlen(js)));
+        llmc_template *ft = NULL;
+        const char *src = "{{ a }} {{ b }} {{ c.d }} {{ a | tojson }}";
+        CHECK(llmc_template_compile(src, strlen(src), "f", &ft, &err) == LLMC_OK);
+        CHECK(llmc_template_render(ft, vars, &out, NULL, &err) == LLMC_OK);
+        CHECK_STR(out, "1.0 [2, 3.5, -100.0, 'x1.0'] 0.0 1.0");
+        free(out);
+        cJSON_Delete(vars);
+        vars = cJSON_Parse(js);
+        CHECK(llmc_template_render(ft, vars, &out, NULL, &err) == LLMC_OK);
+        CHECK_STR(out, "1 [2, 3.5, -100, 'x1.0'] 0 1");
+        free(out);
+        CHECK(!llmc_template_json_mark_floats(vars, "[1.0]", 5)); /* text and tree disagree: nothing marked */
+        cJSON_Delete(vars);
+        llmc_template_free(ft);
+    }
 
     /* output may contain NUL bytes and must keep them */
     llmc_template *t = NULL;

@@ -23,8 +23,13 @@ static void template_usage(FILE *f) {
 }
 
 static cJSON *load_json(const char *path, const char *flag, llmc_error *err) {
-    cJSON *j = llmc_json_parse_file(path, MAX_JSON_INPUT, err);
+    char *text = NULL;
+    size_t len = 0;
+    if (llmc_read_file(path, MAX_JSON_INPUT, &text, &len, err) != LLMC_OK) { llmc_err_prefix(err, "%s", flag); return NULL; }
+    cJSON *j = llmc_json_parse(text, len, path, err);
     if (!j) llmc_err_prefix(err, "%s", flag);
+    else llmc_template_json_mark_floats(j, text, len); /* 1.0 stays a float, as Python's json.load keeps it */
+    free(text);
     return j;
 }
 
