@@ -203,7 +203,72 @@ static void test_bad_args(void) {
     CHECK(strstr(err.msg, "offline") != NULL);
 }
 
+static void put(const char *path, const char *text) {
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "mkdir -p \"$(dirname '%s')\"", path);
+    CHECK(system(cmd) == 0);
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (f) { fputs(text, f); fclose(f); }
+}
+
+/* Offline resolution over a hand-made cache: refs, commit-hash lookups, completeness checks
+ * (huggingface_hub's trees/<commit>.json listing, safetensors index shards). */
+static void test_offline_cache(void) {
+    char tmpl[] = "/tmp/llmc-hub-cache.XXXXXX";
+    char *root = mkdtemp(tmpl);
+    CHECK(root != NULL);
+    if (!root) return;
+    const char *commit = "0123456789abcdef0123456789abcdef01234567";
+    char p[1024], snap[1024];
+    snprintf(snap, sizeof snap, "%s/models--org--m/snapshots/%s", root, commit);
+    snprintf(p, sizeof p, "%s/models--org--m/refs/main", root); put(p, commit);
+    snprintf(p, sizeof p, "%s/config.json", snap); put(p, "{}");
+    snprintf(p, sizeof p, "%s/tokenizer.json", snap); put(p, "{}");
+    snprintf(p, sizeof p, "%s/model.safetensors.index.json", snap);
+    put(p, "{\"weight_map\": {\"a\": \"model-1.safetensors\", \"b\": \"model-2.safetensors\"}}");
+    snprintf(p, sizeof p, "%s/model-1.safetensors", snap); put(p, "x");
+
+    llmc_hub_opts o;
+    llmc_hub_opts_default(&o);
+    o.offline = 1;
+    o.cache_dir = root;
+    char *dir = NULL;
+    llmc_error err = {0};
+    /* A shard named by the index is missing: not usable. */
+    CHECK_INT(llmc_hub_snapshot("org/m", &o, &dir, &err), LLMC_ERR_NOT_FOUND);
+    CHECK_MSG(strstr(err.msg, "model-2.safetensors") != NULL, "%s", err.msg);
+    snprintf(p, sizeof p, "%s/model-2.safetensors", snap); put(p, "y");
+    CHECK_INT(llmc_hub_snapshot("org/m", &o, &dir, &err), LLMC_OK);
+    CHECK_STR(dir, snap);
+    free(dir);
+    dir = NULL;
+    o.revision = commit;
+    CHECK_INT(llmc_hub_snapshot("org/m", &o, &dir, &err), LLMC_OK);
+    free(dir);
+    dir = NULL;
+    o.revision = "v1"; /* no such ref */
+    CHECK_INT(llmc_hub_snapshot("org/m", &o, &dir, &err), LLMC_ERR_NOT_FOUND);
+    o.revision = NULL;
+    /* huggingface_hub's tree listing names a selected file that is not there. */
+    snprintf(p, sizeof p, "%s/models--org--m/trees/%s.json", root, commit);
+    put(p, "{\"format_version\": 1, \"files\": {\"config.json\": {\"size\": 2, \"blob_id\": \"x\"}, "
+           "\"generation_config.json\": {\"size\": 2, \"blob_id\": \"y\"}, \"README.md\": {\"size\": 2, \"blob_id\": \"z\"}}}");
+    CHECK_INT(llmc_hub_snapshot("org/m", &o, &dir, &err), LLMC_ERR_NOT_FOUND);
+    CHECK_MSG(strstr(err.msg, "generation_config.json") != NULL, "%s", err.msg);
+    /* --include asks only for what is there. */
+    const char *inc[] = {"config.json"};
+    o.include = inc;
+    o.n_include = 1;
+    CHECK_INT(llmc_hub_snapshot("org/m", &o, &dir, &err), LLMC_OK);
+    free(dir);
+    char cmd[1100];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+    CHECK(system(cmd) == 0);
+}
+
 int main(void) {
+    test_offline_cache();
     test_sha256();
     test_repo_ids();
     test_paths_etags();
