@@ -13,7 +13,7 @@ void hub_resp_clear(hub_resp *r) {
     free(r->location); free(r->repo_commit); free(r->linked_etag); free(r->etag);
     free(r->error_code); free(r->error_message);
     memset(r, 0, sizeof *r);
-    r->linked_size = r->content_length = r->range_start = -1;
+    r->linked_size = r->content_length = r->range_start = r->retry_after = -1;
 }
 
 void hub_meta_clear(hub_meta *m) {
@@ -87,6 +87,7 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *ud) {
     else if (IS("x-error-code")) set_hdr(&r->error_code, v, vn);
     else if (IS("x-error-message")) set_hdr(&r->error_message, v, vn);
     else if (IS("x-linked-size")) r->linked_size = parse_ll(v, vn);
+    else if (IS("retry-after")) r->retry_after = parse_ll(v, vn);
     else if (IS("content-length")) r->content_length = parse_ll(v, vn);
     else if (IS("content-range")) {
         /* "bytes START-END/TOTAL" */

@@ -473,7 +473,10 @@ static llmc_status request(hub_job *j, CURL *c, const char *method, const char *
         free(cur);
         LLMC_INFO("%s: %s; retrying (%d/%d)", what,
                   rc != CURLE_OK ? "network error" : "server error", attempt + 1, j->net.max_tries - 1);
-        hub_sleep_ms(backoff_for(&j->net, attempt));
+        int wait = backoff_for(&j->net, attempt);
+        /* A rate-limited client waits as long as the Hub asks, within reason. */
+        if (rc == CURLE_OK && r->retry_after > 0) wait = r->retry_after > 60 ? 60000 : (int)r->retry_after * 1000;
+        hub_sleep_ms(wait);
     }
 }
 

@@ -24,6 +24,7 @@ typedef struct {
     long status;
     char *location, *repo_commit, *linked_etag, *etag, *error_code, *error_message;
     long long linked_size, content_length, range_start; /* -1 when absent */
+    long long retry_after; /* seconds, -1 when absent */
 } hub_resp;
 void hub_resp_clear(hub_resp *r);
 
