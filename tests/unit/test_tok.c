@@ -376,6 +376,96 @@ static void test_errors(void) {
     llmc_detok_stream_free(NULL);
 }
 
+/* Hostile input: truncated and byte-flipped tokenizer.json must give an error or a working
+ * tokenizer, never a crash (ASan run in CI); odd GGUF parts are refused. */
+static void test_hostile(void) {
+    char p[1300];
+    snprintf(p, sizeof p, "%s/smollm2/tokenizer.json", golden_dir);
+    char *js; size_t jl;
+    llmc_error err = {0};
+    if (llmc_read_file(p, 64u << 20, &js, &jl, &err) != LLMC_OK) { CHECK_MSG(0, "%s", err.msg); return; }
+    uint64_t x = 12345;
+    int errors = 0, oks = 0;
+    for (int k = 0; k < 24; k++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        size_t cut = (size_t)((x >> 33) % jl);
+        llmc_tokenizer *t = NULL;
+        if (llmc_tokenizer_from_json(js, cut, NULL, 0, "cut.json", &t, &err) == LLMC_OK) oks++; else errors++;
+        llmc_tokenizer_free(t);
+        char *m = malloc(jl);
+        memcpy(m, js, jl);
+        for (int f = 0; f < 8; f++) {
+            x = x * 6364136223846793005ull + 1442695040888963407ull;
+            m[(x >> 33) % jl] = (char)(x >> 13);
+        }
+        t = NULL;
+        if (llmc_tokenizer_from_json(m, jl, NULL, 0, "flipped.json", &t, &err) == LLMC_OK) {
+            int32_t *ids = NULL; size_t n = 0;
+            if (llmc_tokenizer_encode(t, "Hello 123 world", 15, true, &ids, &n, &err) == LLMC_OK) {
+                char *txt = NULL; size_t tl;
+                if (llmc_tokenizer_decode(t, ids, n, false, &txt, &tl, &err) == LLMC_OK) free(txt);
+            }
+            free(ids);
+            oks++;
+        } else errors++;
+        llmc_tokenizer_free(t);
+        free(m);
+    }
+    CHECK(errors > 0);
+    fprintf(stderr, "hostile tokenizer.json: %d refused, %d loaded\n", errors, oks);
+    free(js);
+    const char *bad[] = {
+        "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":-1},\"merges\":[]}}",
+        "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":99999999999},\"merges\":[]}}",
+        "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"b\":1},\"merges\":[\"a\"]}}",
+        "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[]},\"pre_tokenizer\":{\"type\":\"Split\",\"pattern\":{\"Regex\":\"(\"},\"behavior\":\"Isolated\"}}",
+        "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[]},\"normalizer\":{\"type\":\"Sequence\",\"normalizers\":[{\"type\":\"Nope\"}]}}",
+        "[]", "", "{\"model\":3}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        llmc_tokenizer *t = NULL;
+        llmc_status rc = llmc_tokenizer_from_json(bad[i], strlen(bad[i]), NULL, 0, "bad.json", &t, &err);
+        CHECK_MSG(rc != LLMC_OK && t == NULL && err.msg[0], "bad tokenizer %zu accepted", i);
+        llmc_tokenizer_free(t);
+    }
+    /* An empty-matching regex must not loop forever. */
+    const char *em = "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"b\":1},\"merges\":[]},"
+                     "\"pre_tokenizer\":{\"type\":\"Split\",\"pattern\":{\"Regex\":\"x*\"},\"behavior\":\"Isolated\",\"invert\":false}}";
+    llmc_tokenizer *t = NULL;
+    CHECK(llmc_tokenizer_from_json(em, strlen(em), NULL, 0, "em.json", &t, &err) == LLMC_OK);
+    int32_t *ids = NULL; size_t n = 0;
+    CHECK(t && llmc_tokenizer_encode(t, "abba", 4, false, &ids, &n, &err) == LLMC_OK && n == 4);
+    free(ids);
+    llmc_tokenizer_free(t);
+    llmc_tokenizer_gguf_parts gp = {0};
+    gp.model = "bert";
+    CHECK(llmc_tokenizer_from_gguf(&gp, &t, &err) == LLMC_ERR_UNSUPPORTED);
+    const char *toks[] = {"a", "b", "ab"};
+    const char *merges[] = {"a c"};
+    gp.model = "gpt2"; gp.pre = "gpt2"; gp.tokens = toks; gp.n_tokens = 3; gp.merges = merges; gp.n_merges = 1;
+    gp.bos_id = gp.eos_id = gp.unk_id = gp.pad_id = -1; gp.add_bos = gp.add_eos = -1;
+    CHECK(llmc_tokenizer_from_gguf(&gp, &t, &err) == LLMC_ERR_FORMAT);
+    /* SentencePiece-by-scores ("llama"): merges come from scores, unknown chars fall back to bytes */
+    const char *st[] = {"<unk>", "<s>", "</s>", "\xE2\x96\x81", "h", "i", "hi", "\xE2\x96\x81hi", "<0x21>"};
+    float sc[] = {0, 0, 0, -1, -2, -3, -1.5f, -0.5f, 0};
+    int32_t ty[] = {2, 3, 3, 1, 1, 1, 1, 1, 6};
+    llmc_tokenizer_gguf_parts sp = {0};
+    sp.model = "llama"; sp.tokens = st; sp.n_tokens = 9; sp.scores = sc; sp.token_types = ty;
+    sp.bos_id = 1; sp.eos_id = 2; sp.unk_id = 0; sp.pad_id = -1; sp.add_bos = -1; sp.add_eos = -1;
+    t = NULL;
+    CHECK(llmc_tokenizer_from_gguf(&sp, &t, &err) == LLMC_OK);
+    if (t) {
+        CHECK(llmc_tokenizer_encode(t, "hi!", 3, true, &ids, &n, &err) == LLMC_OK);
+        CHECK(n == 3 && ids[0] == 1 && ids[1] == 7 && ids[2] == 8);
+        char *txt = NULL; size_t tl = 0;
+        CHECK(llmc_tokenizer_decode(t, ids, n, true, &txt, &tl, &err) == LLMC_OK);
+        CHECK_STR(txt, "hi!");
+        free(txt);
+        free(ids);
+    }
+    llmc_tokenizer_free(t);
+}
+
 int main(void) {
     const char *src = test_env("LLMC_SOURCE_DIR", ".");
     snprintf(golden_dir, sizeof golden_dir, "%s/tests/golden/tokenizer", src);
@@ -391,6 +481,6 @@ int main(void) {
     }
     if (!only || !strcmp(only, "smollm2")) { test_smollm2(); test_real_gguf(); }
     if (!only || !strcmp(only, "variants")) test_variants();
-    if (!only) test_errors();
+    if (!only) { test_errors(); test_hostile(); }
     return test_summary();
 }
