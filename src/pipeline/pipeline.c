@@ -26,6 +26,11 @@ struct llmc_pipeline {
 };
 
 llmc_model *llmc_pipeline_model(llmc_pipeline *p) { return p->model; }
+llmc_model *llmc_pipeline_take_model(llmc_pipeline *p) {
+    llmc_model *m = p->model;
+    p->model = NULL;
+    return m;
+}
 const llmc_tokenizer *llmc_pipeline_tokenizer(const llmc_pipeline *p) { return p->tok; }
 const llmc_gen_config *llmc_pipeline_gen_config(const llmc_pipeline *p) { return &p->gen; }
 int llmc_pipeline_context(const llmc_pipeline *p) { return llmc_model_context(p->model); }
@@ -60,7 +65,7 @@ bool llmc_parse_dtype(const char *s, int *out) {
 static llmc_status check_device(const char *dev, llmc_error *err) {
     if (!dev || !strcmp(dev, "auto") || !strcmp(dev, "cpu")) return LLMC_OK;
     if (!strncmp(dev, "cuda", 4))
-        return llmc_err(err, LLMC_ERR_UNSUPPORTED, "device '%s': this build of llmc has no CUDA backend (use --device cpu or auto)", dev);
+        return llmc_err(err, LLMC_ERR_UNSUPPORTED, "--device %s: CUDA is not available in this build (use --device cpu or auto)", dev);
     return llmc_err(err, LLMC_ERR_INVALID_ARG, "unknown device '%s' (expected auto, cpu, cuda or cuda:N)", dev);
 }
 
@@ -134,14 +139,20 @@ out:
 }
 
 /* ---- HF directory ---- */
-static llmc_status open_dir(llmc_pipeline *p, const char *dir, const llmc_model_opts *mo, llmc_error *err) {
+static llmc_status open_dir(llmc_pipeline *p, const char *dir, const llmc_model_opts *mo, bool model_only, llmc_error *err) {
     char *cfgp = llmc_path_join(dir, "config.json");
     bool has_cfg = cfgp && llmc_file_exists(cfgp);
     free(cfgp);
     if (!has_cfg) return llmc_err(err, LLMC_ERR_NOT_FOUND, "%s: not a model directory (no config.json)", dir);
     llmc_status st = llmc_model_load(dir, mo, &p->model, err);
     if (st) return st;
-    if ((st = llmc_tokenizer_load(dir, &p->tok, err))) return st;
+    llmc_error terr = {0};
+    if (llmc_tokenizer_load(dir, &p->tok, &terr) != LLMC_OK) {
+        /* Id-level commands (generate, logits) run checkpoints that ship no tokenizer. */
+        if (!model_only) { if (err) *err = terr; return terr.code; }
+        LLMC_INFO("no tokenizer: %s", terr.msg);
+        p->tok = NULL;
+    }
     if (llmc_chat_template_load(dir, &p->tmpl, &p->tmpl_err) != LLMC_OK) p->tmpl = NULL;
 
     llmc_gen_config_default(&p->gen);
@@ -161,6 +172,10 @@ static llmc_status open_dir(llmc_pipeline *p, const char *dir, const llmc_model_
 }
 
 llmc_status llmc_pipeline_create(const llmc_pipeline_opts *o, llmc_pipeline **out, llmc_error *err) {
+    return llmc_pipeline_create_ex(o, false, out, err);
+}
+
+llmc_status llmc_pipeline_create_ex(const llmc_pipeline_opts *o, bool model_only, llmc_pipeline **out, llmc_error *err) {
     *out = NULL;
     llmc_pipeline_opts def;
     if (!o) { llmc_pipeline_opts_default(&def); o = &def; }
@@ -184,7 +199,7 @@ llmc_status llmc_pipeline_create(const llmc_pipeline_opts *o, llmc_pipeline **ou
             st = open_gguf(p, m, &mo, err);
         }
     } else if (llmc_dir_exists(m)) {
-        st = open_dir(p, m, &mo, err);
+        st = open_dir(p, m, &mo, model_only, err);
     } else if (llmc_hub_is_repo_id(m)) {
         llmc_hub_opts ho;
         llmc_hub_opts_default(&ho);
@@ -194,7 +209,7 @@ llmc_status llmc_pipeline_create(const llmc_pipeline_opts *o, llmc_pipeline **ou
         ho.progress_user = o->progress_user;
         char *dir = NULL;
         st = llmc_hub_snapshot(m, &ho, &dir, err);
-        if (!st) st = open_dir(p, dir, &mo, err);
+        if (!st) st = open_dir(p, dir, &mo, model_only, err);
         free(dir);
     } else {
         st = llmc_err(err, LLMC_ERR_NOT_FOUND, "model '%s' not found: not a .gguf file, a model directory, or a Hub id (org/name)", m);
@@ -247,6 +262,7 @@ static void merge_params(const llmc_pipeline *p, const llmc_gen_params *g, int n
 static llmc_status chat_core(llmc_pipeline *p, const cJSON *msgs, const cJSON *tools, const llmc_gen_params *g,
                              char **reply, bool *continued, llmc_gen_stats *stats, llmc_error *err) {
     *reply = NULL;
+    if (!p->tok) return llmc_err(err, LLMC_ERR_NOT_FOUND, "the model has no tokenizer (tokenizer.json): chat needs one");
     if (!p->tmpl) { if (err) *err = p->tmpl_err; return p->tmpl_err.code ? p->tmpl_err.code : LLMC_ERR_TEMPLATE; }
     int n = cJSON_GetArraySize(msgs);
     if (n <= 0) return llmc_err(err, LLMC_ERR_INVALID_ARG, "messages: the conversation is empty");

@@ -8,8 +8,13 @@
 #include "template/template.h"
 #include "tokenizer/tokenizer.h"
 
+/* model_only: a directory without tokenizer files still opens (tokenizer NULL) — for the
+ * id-level commands. */
+llmc_status llmc_pipeline_create_ex(const llmc_pipeline_opts *o, bool model_only, llmc_pipeline **out, llmc_error *err);
 llmc_model *llmc_pipeline_model(llmc_pipeline *p);
-const llmc_tokenizer *llmc_pipeline_tokenizer(const llmc_pipeline *p);
+/* Detaches the model: the caller owns it; the pipeline is then only good for freeing. */
+llmc_model *llmc_pipeline_take_model(llmc_pipeline *p);
+const llmc_tokenizer *llmc_pipeline_tokenizer(const llmc_pipeline *p); /* NULL: none (model_only) */
 const llmc_gen_config *llmc_pipeline_gen_config(const llmc_pipeline *p);
 /* Forget the cached prompt (the next call prefills from scratch). */
 void llmc_pipeline_reset(llmc_pipeline *p);

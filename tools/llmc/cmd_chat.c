@@ -65,7 +65,7 @@ int cmd_chat(int argc, char **argv) {
         else return cli_fail("chat: unexpected argument '%s'", argv[i]);
     }
     if (!a.pipe.model) { help(); return 2; }
-    llmc_pipeline *p = cli_open_pipeline(&a);
+    llmc_pipeline *p = cli_open_pipeline(&a, false);
     if (!p) return 1;
 
     struct sigaction sa;

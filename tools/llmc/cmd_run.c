@@ -93,7 +93,7 @@ int cmd_run(int argc, char **argv) {
         cJSON_AddItemToArray(msgs, m);
     }
 
-    llmc_pipeline *p = cli_open_pipeline(&a);
+    llmc_pipeline *p = cli_open_pipeline(&a, false);
     if (!p) { cJSON_Delete(msgs); free(owned_prompt); return 1; }
 
     struct sigaction sa;

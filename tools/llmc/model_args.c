@@ -1,6 +1,7 @@
 /* Shared model/generation options and pipeline opening for the CLI. */
 #include "model_args.h"
 #include "cli.h"
+#include "pipeline/pipeline_internal.h"
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -16,7 +17,7 @@ void cli_model_args_help(FILE *f, bool with_generation) {
           "  --dtype auto|bf16|f16|f32   weight dtype (auto: as stored; f32 dequantizes GGUF weights)\n"
           "  --device auto|cpu|cuda[:N]  where to run (auto: GPU when present, else CPU)\n"
           "  --threads N                 CPU threads (default: all cores)\n"
-          "  --max-context N             KV-cache positions (default: the model's, bounded by memory)\n"
+          "  --max-context, --ctx N      KV-cache positions (default: the model's, bounded by memory)\n"
           "  --token T                   Hub access token (default: HF_TOKEN, then ~/.cache/huggingface/token)\n"
           "  --revision R                Hub revision (branch, tag or commit)\n"
           "  -v, --verbose               loading details, prompt tokens, time to first token, tokens/s\n", f);
@@ -51,7 +52,7 @@ int cli_model_args_parse(cli_model_args *a, int argc, char **argv, int *i) {
         a->pipe.n_threads = (int)n;
         return 1;
     }
-    if (cli_opt(argc, argv, i, "--max-context", &v, &missing)) {
+    if (cli_opt(argc, argv, i, "--max-context", &v, &missing) || cli_opt(argc, argv, i, "--ctx", &v, &missing)) {
         if (missing) return -1;
         if (!cli_parse_int(v, 1, 1 << 24, &n)) return bad("--max-context", v);
         a->pipe.max_context = (int)n;
@@ -125,16 +126,28 @@ static void progress(void *user, const char *what, uint64_t done, uint64_t total
     fprintf(stderr, "\r%-40.40s %5.1f%% %8.1f MB%s", what, pct, done / 1e6, finished ? "\n" : "");
 }
 
-llmc_pipeline *cli_open_pipeline(cli_model_args *a) {
+llmc_pipeline *cli_open_pipeline(cli_model_args *a, bool model_only) {
     cli_install_logger(a->verbose);
     a->pipe.progress = progress;
     bool tty = isatty(2);
     if (tty) fprintf(stderr, "loading %s ...", a->pipe.model);
     llmc_pipeline *p = NULL;
     llmc_error err = {0};
-    llmc_status st = llmc_pipeline_create(&a->pipe, &p, &err);
+    llmc_status st = llmc_pipeline_create_ex(&a->pipe, model_only, &p, &err);
     if (tty) fprintf(stderr, "\r\033[K");
     if (st) { cli_error(&err); return NULL; }
     if (a->verbose) fprintf(stderr, "llmc: %s\n", llmc_pipeline_describe(p));
     return p;
+}
+
+void cli_sampling_from_flags(const cli_model_args *a, llmc_sampling *s) {
+    llmc_sampling_default(s);
+    const llmc_gen_params *g = &a->gen;
+    s->do_sample = g->do_sample > 0;
+    if (g->temperature >= 0) s->temperature = g->temperature;
+    if (g->top_k >= 0) s->top_k = g->top_k;
+    if (g->top_p >= 0) s->top_p = g->top_p;
+    if (g->min_p >= 0) s->min_p = g->min_p;
+    if (g->repetition_penalty >= 0) s->repetition_penalty = g->repetition_penalty;
+    if (g->has_seed) { s->seed = g->seed; s->has_seed = true; }
 }

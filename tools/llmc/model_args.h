@@ -5,6 +5,7 @@
 #ifndef LLMC_CLI_MODEL_ARGS_H
 #define LLMC_CLI_MODEL_ARGS_H
 #include "llmc.h"
+#include "generate/sampler.h"
 #include <stdio.h>
 
 typedef struct {
@@ -19,7 +20,11 @@ void cli_model_args_init(cli_model_args *a);
  * not one of ours; -1 on a bad value (message printed). */
 int cli_model_args_parse(cli_model_args *a, int argc, char **argv, int *i);
 void cli_model_args_help(FILE *f, bool with_generation);
-/* Creates the pipeline with a loading notice on a terminal; prints the error and returns NULL on failure. */
-llmc_pipeline *cli_open_pipeline(cli_model_args *a);
+/* Creates the pipeline with a loading notice on a terminal; prints the error and returns NULL on
+ * failure. model_only: for id-level commands, a checkpoint without tokenizer files is fine. */
+llmc_pipeline *cli_open_pipeline(cli_model_args *a, bool model_only);
+/* The sampling a generate call uses from the flags alone: greedy unless sampling flags were
+ * given, transformers' global defaults for the rest (as model.generate without a generation_config). */
+void cli_sampling_from_flags(const cli_model_args *a, llmc_sampling *s);
 
 #endif

@@ -1,6 +1,5 @@
-/* Shared by `generate`, `logits` (and later `bench`): the model flags
- * (--dtype, --device, --threads, --ctx) and the one place that turns MODEL into a
- * loaded llmc_model, so GGUF files and Hub ids can be wired in here alone. */
+/* Model flags (--dtype, --device, --threads, --ctx) and MODEL → llmc_model for commands
+ * that need a bare model (bench). generate/logits/run/chat use model_args.h. */
 #ifndef LLMC_CLI_MODEL_OPEN_H
 #define LLMC_CLI_MODEL_OPEN_H
 #include "llmc.h"
@@ -19,8 +18,5 @@ int cli_model_flag(int argc, char **argv, int *i, cli_model_flags *f);
 extern const char cli_model_flags_help[];
 /* Opens MODEL: a model directory or a .gguf file (Hub ids: wired by the pipeline). */
 llmc_status cli_open_model(const char *model, const cli_model_flags *f, llmc_model **out, llmc_error *err);
-/* End-of-sequence ids for generation: generation_config.json's eos_token_id if the
- * directory has one, else the config's. Returns the count (<= max). */
-int cli_model_eos(const char *model, const llmc_model *m, int32_t *eos, int max);
 
 #endif

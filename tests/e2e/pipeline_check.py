@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""End-to-end checks of the pipeline on the real default model (SmolLM2-135M-Instruct Q4_1 GGUF)
+against tests/golden/pipeline/smollm2.json (written by tests/golden/make_pipeline_fixtures.py with
+transformers). Standard library only. Usage: pipeline_check.py LLMC GGUF [HF_BF16_DIR]"""
+import json, os, subprocess, sys, tempfile
+
+llmc, gguf = sys.argv[1], sys.argv[2]
+hf_dir = sys.argv[3] if len(sys.argv) > 3 else ""
+root = os.environ.get("LLMC_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
+gold = json.load(open(os.path.join(root, "tests/golden/pipeline/smollm2.json"), encoding="utf-8"))
+failures = []
+passed = 0
+
+
+def run(*args, input=None, ok=True):
+    p = subprocess.run([llmc, *args], input=input, capture_output=True)
+    if ok and p.returncode != 0:
+        raise SystemExit(f"FAIL: llmc {' '.join(args)} exited {p.returncode}: {p.stderr.decode(errors='replace')}")
+    return p
+
+
+def check(cond, what):
+    global passed
+    if cond:
+        passed += 1
+    else:
+        failures.append(what)
+        print("FAIL:", what, file=sys.stderr)
+
+
+tmp = tempfile.mkdtemp()
+agree_all = positions_all = 0
+for name, conv in gold["conversations"].items():
+    mfile = os.path.join(tmp, name + ".json")
+    with open(mfile, "w", encoding="utf-8") as f:
+        json.dump(conv["messages"], f, ensure_ascii=False)
+    # 1. chat template from the GGUF metadata, byte for byte
+    prompt = run("template", gguf, "--messages", mfile, "--add-generation-prompt").stdout.decode()
+    check(prompt == conv["prompt_text"], f"{name}: rendered prompt differs")
+    # 2. tokenizer from the GGUF vocab
+    pfile = os.path.join(tmp, name + ".txt")
+    open(pfile, "w", encoding="utf-8").write(conv["prompt_text"])
+    ids = json.loads(run("tokenize", gguf, "--file", pfile, "--no-special").stdout)
+    check(ids == conv["prompt_ids"], f"{name}: prompt ids differ")
+    idarg = ",".join(map(str, conv["prompt_ids"]))
+    # 3. exact mode: dequantized weights, f32 math → identical greedy ids
+    g = json.loads(run("generate", gguf, "--ids", idarg, "-n", str(len(conv["greedy_ids"])), "--dtype", "f32",
+                       "--ignore-eos").stdout)
+    check(g == conv["greedy_ids"], f"{name}: f32 greedy ids differ:\n  got  {g}\n  want {conv['greedy_ids']}")
+    # 4. the pipeline: messages in, conversation out (greedy, f32, 64 new tokens)
+    n_new = len(conv["greedy_ids"])
+    out = json.loads(run("run", gguf, "--messages", mfile, "--greedy", "--dtype", "f32", "--json",
+                         "--max-new-tokens", str(n_new)).stdout)
+    eos = gold["eos_token_id"]
+    gen = conv["greedy_ids"]
+    if eos in gen:
+        gen = gen[: gen.index(eos) + 1]
+    want_text = run("detokenize", gguf, "--ids", ",".join(map(str, gen)), "--skip-special").stdout.decode()
+    msgs = out[0]["generated_text"]
+    check(msgs[:-1] == conv["messages"], f"{name}: conversation prefix changed")
+    check(msgs[-1]["role"] == "assistant", f"{name}: last message is not the assistant's")
+    check(msgs[-1]["content"] == want_text, f"{name}: reply differs:\n  got  {msgs[-1]['content']!r}\n  want {want_text!r}")
+    if n_new >= len(conv["reply_ids"]):
+        check(msgs[-1]["content"] == conv["reply"], f"{name}: reply differs from transformers' pipeline text")
+    # 5. fast quantized path: top-1 agreement with the f32 reference under teacher forcing
+    seq = conv["prompt_ids"] + conv["greedy_ids"]
+    logits = json.loads(run("logits", gguf, "--ids", ",".join(map(str, seq))).stdout)
+    ref = conv["teacher_forced"]["argmax"]
+    agree = sum(1 for row, r in zip(logits, ref) if max(range(len(row)), key=row.__getitem__) == r)
+    print(f"{name}: quantized top-1 agreement {agree}/{len(ref)} = {agree / len(ref):.3f}")
+    check(len(logits) == len(ref), f"{name}: logits for {len(logits)} positions, expected {len(ref)}")
+    agree_all += agree
+    positions_all += len(ref)
+    # 6. the same model as an HF bf16 safetensors checkpoint
+    if hf_dir:
+        g16 = json.loads(run("generate", hf_dir, "--ids", idarg, "-n", str(len(conv["hf_bf16"]["greedy_ids"])),
+                         "--ignore-eos").stdout)
+        check(g16 == conv["hf_bf16"]["greedy_ids"], f"{name}: bf16 checkpoint greedy ids differ:\n  got  {g16}\n  want {conv['hf_bf16']['greedy_ids']}")
+
+# The issue's bar, over every teacher-forced position of the three conversations: >= 98%.
+frac = agree_all / max(positions_all, 1)
+print(f"quantized top-1 agreement over all positions: {agree_all}/{positions_all} = {frac:.4f}")
+check(frac >= 0.98, f"quantized top-1 agreement {frac:.4f} < 0.98")
+
+# 7. bad input: each a clear error, never a crash
+def expect_error(args, needle, what):
+    p = run(*args, ok=False)
+    err = p.stderr.decode(errors="replace")
+    check(p.returncode not in (0,) and p.returncode < 128 and needle in err, f"{what}: rc={p.returncode} stderr={err!r}")
+
+expect_error(["run", os.path.join(tmp, "no-such-model"), "hi"], "not found", "unknown model path")
+os.makedirs(os.path.join(tmp, "empty-dir"), exist_ok=True)
+expect_error(["run", os.path.join(tmp, "empty-dir"), "hi"], "config.json", "directory without config.json")
+bad = os.path.join(tmp, "bad.json")
+open(bad, "w").write('[{"role": "user", "content": "hi"')
+expect_error(["run", gguf, "--messages", bad], "bad.json", "malformed messages JSON")
+expect_error(["run", gguf, "--max-context", "8", "Who are you?"], "context of 8", "prompt past the context")
+
+print(f"{passed} passed, {len(failures)} failed")
+sys.exit(1 if failures else 0)
