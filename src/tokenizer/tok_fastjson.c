@@ -12,11 +12,16 @@ static const char *ws(const char *p, const char *e) {
 
 static const char *skip_string(const char *p, const char *e) {
     if (p >= e || *p != '"') return NULL;
-    for (p++; p < e; p++) {
-        if (*p == '\\') { p++; continue; }
-        if (*p == '"') return p + 1;
+    p++;
+    for (;;) {
+        const char *q = memchr(p, '"', (size_t)(e - p));
+        if (!q) return NULL;
+        /* escaped when preceded by an odd run of backslashes */
+        size_t bs = 0;
+        for (const char *r = q; r > p && r[-1] == '\\'; r--) bs++;
+        if (bs % 2 == 0) return q + 1;
+        p = q + 1;
     }
-    return NULL;
 }
 
 static const char *skip_value(const char *p, const char *e, int depth) {

@@ -27,6 +27,9 @@ bool tok_smap_put(tok_smap *m, const char *k, size_t len, int32_t val);
 /* Returns the value or -1. */
 int32_t tok_smap_get(const tok_smap *m, const char *k, size_t len);
 uint64_t tok_hash(const char *k, size_t len);
+/* Batch helpers for the loader: lookups with a precomputed hash, and cache prefetches. */
+int32_t tok_smap_get_h(const tok_smap *m, const char *k, size_t len, uint64_t h);
+void tok_smap_prefetch(const tok_smap *m, uint64_t h);
 
 /* ---- u64 → u64 map (key UINT64_MAX reserved) ---- */
 typedef struct { uint64_t k, v; } tok_uent;
@@ -35,6 +38,7 @@ bool tok_umap_init(tok_umap *m, size_t expect);
 void tok_umap_free(tok_umap *m);
 bool tok_umap_put(tok_umap *m, uint64_t k, uint64_t v);
 bool tok_umap_get(const tok_umap *m, uint64_t k, uint64_t *v);
+void tok_umap_prefetch(const tok_umap *m, uint64_t k);
 
 /* ---- Unicode helpers ---- */
 bool tok_is_whitespace(uint32_t c);     /* Rust char::is_whitespace */

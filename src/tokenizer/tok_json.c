@@ -456,44 +456,100 @@ static llmc_status fast_vocab(llmc_tokenizer *t, const tok_fj_spans *fj, const c
     return rc;
 }
 
+/* Merges are resolved in batches: hashes first with prefetches of their slots, then the
+ * lookups, so the (memory-bound) vocab and merge tables are not probed one miss at a time. */
+#define MERGE_BATCH 64
+typedef struct { size_t aoff, al, boff, bl, caoff; uint32_t rank; uint64_t ha, hb, hc; } merge_ref;
+
+static llmc_status merge_batch(llmc_tokenizer *t, llmc_strbuf *sb, merge_ref *m, size_t n, const char *what, llmc_error *err) {
+    size_t skip_len = t->cont_prefix_len;
+    for (size_t i = 0; i < n; i++) {
+        const char *a = sb->data + m[i].aoff, *b = sb->data + m[i].boff;
+        m[i].ha = tok_hash(a, m[i].al);
+        m[i].hb = tok_hash(b, m[i].bl);
+        tok_smap_prefetch(&t->vocab, m[i].ha);
+        tok_smap_prefetch(&t->vocab, m[i].hb);
+    }
+    uint64_t keys[MERGE_BATCH], vals[MERGE_BATCH];
+    char cat[512];
+    for (size_t i = 0; i < n; i++) {
+        const char *a = sb->data + m[i].aoff, *b = sb->data + m[i].boff;
+        size_t al = m[i].al, bl = m[i].bl;
+        int32_t ia = tok_smap_get_h(&t->vocab, a, al, m[i].ha), ib = tok_smap_get_h(&t->vocab, b, bl, m[i].hb);
+        size_t skip = skip_len && bl >= skip_len && !memcmp(b, t->cont_prefix, skip_len) ? skip_len : 0;
+        int32_t nid = -1;
+        if (ia >= 0 && ib >= 0) {
+            size_t nl = al + bl - skip;
+            char *buf = nl <= sizeof cat ? cat : malloc(nl);
+            if (!buf) return llmc_err(err, LLMC_ERR_NOMEM, "out of memory");
+            memcpy(buf, a, al);
+            memcpy(buf + al, b + skip, bl - skip);
+            nid = tok_smap_get(&t->vocab, buf, nl);
+            if (buf != cat) free(buf);
+        }
+        if (ia < 0 || ib < 0 || nid < 0)
+            return llmc_err(err, LLMC_ERR_FORMAT, "%s: merge %u ('%.*s' '%.*s') %s", what, m[i].rank, (int)(al > 64 ? 64 : al), a,
+                            (int)(bl > 64 ? 64 : bl), b, nid < 0 && ia >= 0 && ib >= 0 ? "makes a token not in the vocabulary"
+                                                                                     : "uses a token not in the vocabulary");
+        keys[i] = (uint64_t)(uint32_t)ia << 32 | (uint32_t)ib;
+        vals[i] = (uint64_t)m[i].rank << 32 | (uint32_t)nid;
+        tok_umap_prefetch(&t->merges, keys[i]);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!tok_umap_put(&t->merges, keys[i], vals[i])) return llmc_err(err, LLMC_ERR_NOMEM, "out of memory");
+    return LLMC_OK;
+}
+
 static llmc_status fast_merges(llmc_tokenizer *t, const tok_fj_spans *fj, const char *what, llmc_error *err) {
     const char *p = fj->merges + 1, *e = fj->merges_end;
-    char *a = malloc(TOK_MAX_TOKEN + 8), *b = malloc(TOK_MAX_TOKEN + 8);
+    char *a = malloc(TOK_MAX_TOKEN + 8);
     size_t quotes = 0;
     for (const char *c = p; (c = memchr(c, '"', (size_t)(e - c))) != NULL; c++) quotes++;
     const char *first = tok_fj_ws(p, e);
     size_t est = first < e && *first == '[' ? quotes / 4 : quotes / 2;
-    if (!a || !b || !tok_umap_init(&t->merges, est + 1)) { free(a); free(b); return llmc_err(err, LLMC_ERR_NOMEM, "out of memory"); }
+    if (!a || !tok_umap_init(&t->merges, est + 1)) { free(a); return llmc_err(err, LLMC_ERR_NOMEM, "out of memory"); }
     llmc_status rc = LLMC_OK;
     uint32_t rank = 0;
+    merge_ref batch[MERGE_BATCH];
+    size_t nb = 0;
+    llmc_strbuf sb; llmc_sb_init(&sb);
     for (;; rank++) {
         p = tok_fj_ws(p, e);
         if (p < e && *p == ']') break;
         size_t al, bl;
         const char *q;
+        merge_ref *r = &batch[nb];
+        r->rank = rank;
         if (p < e && *p == '"') {
             q = tok_fj_string(p, e, a, TOK_MAX_TOKEN, &al);
             char *sp = q ? memchr(a, ' ', al) : NULL;
             if (!sp || sp + 1 == a + al) { rc = llmc_err(err, LLMC_ERR_FORMAT, "%s: merge %u is not 'a b'", what, rank); break; }
-            bl = al - (size_t)(sp + 1 - a);
-            memcpy(b, sp + 1, bl);
-            al = (size_t)(sp - a);
+            r->aoff = sb.len; r->al = (size_t)(sp - a);
+            r->boff = sb.len + r->al + 1; r->bl = al - r->al - 1;
+            llmc_sb_append(&sb, a, al);
         } else if (p < e && *p == '[') {
             q = tok_fj_string(tok_fj_ws(p + 1, e), e, a, TOK_MAX_TOKEN, &al);
-            if (q) q = tok_fj_ws(q, e);
-            if (q && q < e && *q == ',') q = tok_fj_string(tok_fj_ws(q + 1, e), e, b, TOK_MAX_TOKEN, &bl); else q = NULL;
-            if (q) q = tok_fj_ws(q, e);
+            if (q) { r->aoff = sb.len; r->al = al; llmc_sb_append(&sb, a, al); q = tok_fj_ws(q, e); }
+            if (q && q < e && *q == ',') q = tok_fj_string(tok_fj_ws(q + 1, e), e, a, TOK_MAX_TOKEN, &bl); else q = NULL;
+            if (q) { r->boff = sb.len; r->bl = bl; llmc_sb_append(&sb, a, bl); q = tok_fj_ws(q, e); }
             if (!q || q >= e || *q != ']') { rc = llmc_err(err, LLMC_ERR_FORMAT, "%s: merge %u is not [a, b]", what, rank); break; }
             q++;
         } else { rc = llmc_err(err, LLMC_ERR_FORMAT, "%s: merge %u is neither 'a b' nor [a, b]", what, rank); break; }
-        if ((rc = tok_add_merge(t, a, al, b, bl, rank, err, what))) break;
+        if (sb.oom) { rc = llmc_err(err, LLMC_ERR_NOMEM, "out of memory"); break; }
+        if (++nb == MERGE_BATCH) {
+            if ((rc = merge_batch(t, &sb, batch, nb, what, err))) break;
+            nb = 0;
+            sb.len = 0;
+        }
         p = tok_fj_ws(q, e);
         if (p < e && *p == ',') { p++; continue; }
         if (p < e && *p == ']') break;
         rc = llmc_err(err, LLMC_ERR_FORMAT, "%s: model.merges: expected ',' or ']'", what);
         break;
     }
-    free(a); free(b);
+    if (!rc && nb) rc = merge_batch(t, &sb, batch, nb, what, err);
+    llmc_sb_free(&sb);
+    free(a);
     return rc;
 }
 

@@ -72,9 +72,14 @@ bool tok_smap_put(tok_smap *m, const char *k, size_t len, int32_t val) {
     return true;
 }
 
-int32_t tok_smap_get(const tok_smap *m, const char *k, size_t len) {
+int32_t tok_smap_get(const tok_smap *m, const char *k, size_t len) { return tok_smap_get_h(m, k, len, tok_hash(k, len)); }
+
+void tok_smap_prefetch(const tok_smap *m, uint64_t h) {
+    if (m->e) __builtin_prefetch(&m->e[h & (m->cap - 1)]);
+}
+
+int32_t tok_smap_get_h(const tok_smap *m, const char *k, size_t len, uint64_t h) {
     if (!m->e) return -1;
-    uint64_t h = tok_hash(k, len);
     size_t mask = m->cap - 1, i = h & mask;
     uint32_t tag = (uint32_t)(h >> 32);
     while (m->e[i].used) {
@@ -118,6 +123,10 @@ bool tok_umap_put(tok_umap *m, uint64_t k, uint64_t v) {
     }
     m->e[i].k = k; m->e[i].v = v; m->n++;
     return true;
+}
+
+void tok_umap_prefetch(const tok_umap *m, uint64_t k) {
+    if (m->e) __builtin_prefetch(&m->e[u64_hash(k) & (m->cap - 1)], 1);
 }
 
 bool tok_umap_get(const tok_umap *m, uint64_t k, uint64_t *v) {
