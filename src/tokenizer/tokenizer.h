@@ -4,7 +4,17 @@
  * added tokens, decoders), plus a streaming decoder for generation.
  *
  * Input text must be valid UTF-8: anything else is LLMC_ERR_INVALID_ARG whose
- * message names the byte offset of the first invalid sequence (no replacement). */
+ * message names the byte offset of the first invalid sequence (no replacement).
+ *
+ * Semantics: llmc_tokenizer_from_json without a config = the `tokenizers` library's
+ * Tokenizer.from_str. With tokenizer_config.json (llmc_tokenizer_load does this when the
+ * file is beside), what transformers 5 changes on top is followed too: the post-processor
+ * is rebuilt from add_bos_token/add_eos_token when the config sets either, and
+ * tokenizer_class LlamaTokenizer(Fast) rebuilds the pipeline as transformers' LlamaTokenizer
+ * does (Metaspace pre-tokenizer, no normalizer). Unsupported components (Unigram/WordPiece
+ * models, Precompiled charsmaps, UnicodeScripts, ...) are LLMC_ERR_UNSUPPORTED naming them.
+ * A loaded tokenizer is immutable: encode/decode may run concurrently from many threads
+ * (each stream object belongs to one thread). */
 #ifndef LLMC_TOKENIZER_H
 #define LLMC_TOKENIZER_H
 #include "llmc.h"
