@@ -54,6 +54,7 @@ llmc_status llmc_tokenizer_encode(const llmc_tokenizer *t, const char *text, siz
 /* text: malloc'd, NUL-terminated. Ids outside the vocabulary are skipped, as `tokenizers` does. */
 llmc_status llmc_tokenizer_decode(const llmc_tokenizer *t, const int32_t *ids, size_t n, bool skip_special_tokens,
                                   char **text, size_t *len, llmc_error *err);
+/* Size of the id space: highest model or added-token id + 1. */
 size_t llmc_tokenizer_vocab_size(const llmc_tokenizer *t);
 int32_t llmc_tokenizer_token_to_id(const llmc_tokenizer *t, const char *token);  /* -1 if absent */
 const char *llmc_tokenizer_id_to_token(const llmc_tokenizer *t, int32_t id);     /* NULL if out of range */
