@@ -7,6 +7,7 @@
 #include "base/file.h"
 #include "base/strbuf.h"
 #include "base/utf8.h"
+#include <pthread.h>
 #include <stdint.h>
 
 static char golden_dir[1024], shared_dir[1024];
@@ -466,6 +467,46 @@ static void test_hostile(void) {
     llmc_tokenizer_free(t);
 }
 
+/* One tokenizer shared by threads (the pipeline encodes while a server decodes). */
+typedef struct { const llmc_tokenizer *t; const char *text; size_t len; int32_t *ids; size_t n; int rc; } mt_job;
+static void *mt_run(void *arg) {
+    mt_job *j = arg;
+    llmc_error err = {0};
+    for (int k = 0; k < 3 && !j->rc; k++) {
+        free(j->ids);
+        j->ids = NULL;
+        j->rc = llmc_tokenizer_encode(j->t, j->text, j->len, true, &j->ids, &j->n, &err);
+    }
+    return NULL;
+}
+
+static void test_threads(void) {
+    char dir[1200];
+    snprintf(dir, sizeof dir, "%s/fixtures/tokenizers/qwen3", shared_dir);
+    llmc_tokenizer *t = NULL;
+    llmc_error err = {0};
+    if (llmc_tokenizer_load(dir, &t, &err) != LLMC_OK) { CHECK_MSG(0, "%s", err.msg); return; }
+    const char *text = "오늘은 Rust로 HTTP 서버를 만듭니다 12345 😀 <|im_start|>user\nhi<|im_end|> the quick brown fox ";
+    llmc_strbuf sb; llmc_sb_init(&sb);
+    for (int i = 0; i < 200; i++) llmc_sb_puts(&sb, text);
+    int32_t *ref = NULL; size_t nref = 0;
+    CHECK(llmc_tokenizer_encode(t, sb.data, sb.len, true, &ref, &nref, &err) == LLMC_OK);
+    mt_job jobs[4];
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        jobs[i] = (mt_job){t, sb.data, sb.len, NULL, 0, 0};
+        pthread_create(&th[i], NULL, mt_run, &jobs[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        CHECK(jobs[i].rc == 0 && jobs[i].n == nref && memcmp(jobs[i].ids, ref, nref * sizeof *ref) == 0);
+        free(jobs[i].ids);
+    }
+    free(ref);
+    llmc_sb_free(&sb);
+    llmc_tokenizer_free(t);
+}
+
 int main(void) {
     const char *src = test_env("LLMC_SOURCE_DIR", ".");
     snprintf(golden_dir, sizeof golden_dir, "%s/tests/golden/tokenizer", src);
@@ -481,6 +522,6 @@ int main(void) {
     }
     if (!only || !strcmp(only, "smollm2")) { test_smollm2(); test_real_gguf(); }
     if (!only || !strcmp(only, "variants")) test_variants();
-    if (!only) { test_errors(); test_hostile(); }
+    if (!only) { test_errors(); test_hostile(); test_threads(); }
     return test_summary();
 }
