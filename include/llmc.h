@@ -70,6 +70,7 @@ typedef struct {
     int n_threads;         /* 0 → all cores */
     int max_context;       /* 0 → the model's max_position_embeddings, bounded by memory */
     llmc_progress_fn progress; void *progress_user;  /* download progress (Hub ids) */
+    int gpu_layers;        /* -1 (default) → as many layers as fit on the GPU; N → the first N, the rest on the CPU */
 } llmc_pipeline_opts;
 
 void llmc_pipeline_opts_default(llmc_pipeline_opts *o);

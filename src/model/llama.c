@@ -6,6 +6,7 @@
  * attention keeps one score row per thread, so memory beyond the KV cache is O(n). */
 #include "model/model.h"
 #include "backend/cpu/ops.h"
+#include "backend/cuda/cuda.h"
 #include "base/error.h"
 #include "base/log.h"
 #include "formats/hf_config.h"
@@ -40,12 +41,15 @@ struct llmc_model {
     float *x, *xn, *q, *k, *v, *att, *g, *u, *rope_cs;
     float *scores; /* [threads][ctx] */
     int nthreads;
+    llmc_cuda_model *cuda; /* non-NULL: layers [0, llmc_cuda_gpu_layers) (and maybe the head) run on the GPU */
 };
 
 void llmc_model_opts_default(llmc_model_opts *o) {
     o->n_threads = 0;
     o->max_context = 0;
     o->dtype = -1;
+    o->device = NULL;
+    o->gpu_layers = -1;
 }
 
 const llmc_config *llmc_model_config(const llmc_model *m) { return &m->cfg; }
@@ -54,6 +58,7 @@ int llmc_model_cached(const llmc_model *m) { return m->cached; }
 
 void llmc_model_free(llmc_model *m) {
     if (!m) return;
+    llmc_cuda_model_free(m->cuda);
     if (m->layers) {
         for (int l = 0; l < m->cfg.num_layers; l++) {
             free(m->layers[l].ln1);
@@ -179,6 +184,27 @@ static void *lm_alloc(size_t n, bool *ok) {
     void *p = calloc(n ? n : 1, 1);
     if (!p) *ok = false;
     return p;
+}
+
+/* Device placement (src/backend/cuda): the GPU copy is made from the validated views. */
+static llmc_status lm_cuda_attach(llmc_model *m, const llmc_model_opts *o, llmc_error *err) {
+    if (!o->device || !strcmp(o->device, "cpu")) return LLMC_OK;
+    const llmc_config *c = &m->cfg;
+    llmc_cuda_layer_src *ls = calloc((size_t)c->num_layers, sizeof *ls);
+    if (!ls) return llmc_err(err, LLMC_ERR_NOMEM, "model: out of memory");
+    for (int l = 0; l < c->num_layers; l++) {
+        const lm_layer *L = &m->layers[l];
+        const llmc_tensor *w[7] = {L->wq, L->wk, L->wv, L->wo, L->wg, L->wu, L->wd};
+        const llmc_tensor *b[7] = {L->bq, L->bk, L->bv, L->bo, L->bg, L->bu, L->bd};
+        memcpy(ls[l].w, w, sizeof w);
+        memcpy(ls[l].b, b, sizeof b);
+        ls[l].ln1 = L->ln1;
+        ls[l].ln2 = L->ln2;
+    }
+    llmc_cuda_src src = {c, m->embed, m->lm_head, m->norm, m->inv_freq, ls, m->ctx, LM_BATCH};
+    llmc_status st = llmc_cuda_attach(&src, o->device, o->gpu_layers, &m->cuda, err);
+    free(ls);
+    return st;
 }
 
 llmc_status llmc_model_from_tensors(const llmc_config *cfg, llmc_tensor_set *ts, const llmc_model_opts *o, llmc_model **out,
@@ -318,6 +344,7 @@ llmc_status llmc_model_from_tensors(const llmc_config *cfg, llmc_tensor_set *ts,
     m->rope_cs = lm_alloc(B * (size_t)c->head_dim * sizeof(float), &ok);
     m->scores = lm_alloc((size_t)m->nthreads * ctx * sizeof(float), &ok);
     if (!ok) goto oom;
+    if ((st = lm_cuda_attach(m, o, err))) goto fail;
     *out = m;
     return LLMC_OK;
 oom:
@@ -459,14 +486,15 @@ LM_CLONES static void lm_attention_task(void *vctx, int64_t begin, int64_t end, 
     }
 }
 
-/* One batch of n <= LM_BATCH tokens at pos; logits for each row (out_rows) or the last only. */
-static void lm_forward_batch(llmc_model *m, const int32_t *ids, int n, int pos, float *logits, bool all_rows) {
+/* One batch of n <= LM_BATCH tokens at pos; logits for each row (out_rows) or the last only.
+   first_layer > 0: m->x already holds the hidden state after the GPU's layers. */
+static void lm_forward_batch(llmc_model *m, const int32_t *ids, int n, int pos, float *logits, bool all_rows, int first_layer) {
     const llmc_config *c = &m->cfg;
     const int H = c->hidden_size, I = c->intermediate_size, hd = c->head_dim;
     const int qd = c->num_heads * hd, kvd = m->kv_dim, half = hd / 2;
-    llmc_cpu_embed(m->embed, ids, n, m->x);
+    if (first_layer == 0) llmc_cpu_embed(m->embed, ids, n, m->x);
     lm_rope_table(m, pos, n);
-    for (int l = 0; l < c->num_layers; l++) {
+    for (int l = first_layer; l < c->num_layers; l++) {
         lm_layer *L = &m->layers[l];
         for (int t = 0; t < n; t++) lm_rmsnorm(m->x + (size_t)t * H, L->ln1, H, c->rms_norm_eps, m->xn + (size_t)t * H);
         llmc_cpu_matmul(m->tp, L->wq, L->bq, m->xn, n, m->q);
@@ -520,7 +548,14 @@ llmc_status llmc_model_forward(llmc_model *m, const int32_t *ids, int n, int pos
         float *lg = NULL;
         if (logits && all_logits) lg = logits + (size_t)done * V;
         else if (logits && last) lg = logits;
-        lm_forward_batch(m, ids + done, b, pos + done, lg, all_logits);
+        if (m->cuda) {
+            /* GPU first; the CPU finishes the layers (and head) the GPU does not hold. */
+            llmc_status st = llmc_cuda_forward(m->cuda, ids + done, b, pos + done, lg, all_logits, m->x, err);
+            if (st) return st;
+            if (!llmc_cuda_has_head(m->cuda)) lm_forward_batch(m, ids + done, b, pos + done, lg, all_logits, llmc_cuda_gpu_layers(m->cuda));
+        } else {
+            lm_forward_batch(m, ids + done, b, pos + done, lg, all_logits, 0);
+        }
         done += b;
         m->cached = pos + done;
     }

@@ -13,6 +13,8 @@ typedef struct {
     int n_threads;        /* 0 = all online CPUs */
     int max_context;      /* 0 = config max_position_embeddings, bounded by a KV-cache memory budget (logged) */
     int dtype;            /* -1 = auto (keep the file dtype), or LLMC_DT_F32/F16/BF16: convert weights at load */
+    const char *device;   /* NULL or "cpu" (default), "auto" (GPU when usable, else CPU), "cuda", "cuda:N" */
+    int gpu_layers;       /* -1 = as many as fit (default); N = the first N layers on the GPU, the rest on the CPU */
 } llmc_model_opts;
 
 /* KV-cache budget used when max_context is 0 (bytes). */

@@ -1,6 +1,7 @@
 /* The text-generation pipeline: resolve the model (Hub id, directory or GGUF), load model,
  * tokenizer, chat template and generation defaults; then chat messages in, conversation out. */
 #include "pipeline/pipeline_internal.h"
+#include "backend/cuda/cuda.h"
 #include "base/error.h"
 #include "base/file.h"
 #include "base/json.h"
@@ -41,6 +42,7 @@ void llmc_pipeline_opts_default(llmc_pipeline_opts *o) {
     memset(o, 0, sizeof *o);
     o->dtype = "auto";
     o->device = "auto";
+    o->gpu_layers = -1;
 }
 
 void llmc_gen_params_default(llmc_gen_params *g) {
@@ -62,11 +64,17 @@ bool llmc_parse_dtype(const char *s, int *out) {
     return false;
 }
 
+/* Fails early (before any download) on a bad device string or an explicit GPU that is
+   not there; placement itself (the memory plan, auto's fallback) happens at model load. */
 static llmc_status check_device(const char *dev, llmc_error *err) {
-    if (!dev || !strcmp(dev, "auto") || !strcmp(dev, "cpu")) return LLMC_OK;
-    if (!strncmp(dev, "cuda", 4))
-        return llmc_err(err, LLMC_ERR_UNSUPPORTED, "--device %s: CUDA is not available in this build (use --device cpu or auto)", dev);
-    return llmc_err(err, LLMC_ERR_INVALID_ARG, "unknown device '%s' (expected auto, cpu, cuda or cuda:N)", dev);
+    llmc_device_req req;
+    llmc_status st = llmc_cuda_parse_device(dev, &req, err);
+    if (st || req.kind != LLMC_DEV_CUDA) return st;
+    if ((st = llmc_cuda_probe(req.index, NULL, err))) {
+        llmc_err_prefix(err, "--device %s: ", dev);
+        return st;
+    }
+    return LLMC_OK;
 }
 
 /* ---- GGUF: model, tokenizer and template all come from the one file ---- */
@@ -188,6 +196,8 @@ llmc_status llmc_pipeline_create_ex(const llmc_pipeline_opts *o, bool model_only
         return llmc_err(err, LLMC_ERR_INVALID_ARG, "unknown dtype '%s' (expected auto, bf16, f16 or f32)", o->dtype);
     llmc_status st = check_device(o->device, err);
     if (st) return st;
+    mo.device = o->device ? o->device : "auto";
+    mo.gpu_layers = o->gpu_layers;
 
     llmc_pipeline *p = calloc(1, sizeof *p);
     if (!p) return llmc_err(err, LLMC_ERR_NOMEM, "out of memory");

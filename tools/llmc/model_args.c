@@ -16,6 +16,7 @@ void cli_model_args_help(FILE *f, bool with_generation) {
     fputs("model options:\n"
           "  --dtype auto|bf16|f16|f32   weight dtype (auto: as stored; f32 dequantizes GGUF weights)\n"
           "  --device auto|cpu|cuda[:N]  where to run (auto: GPU when present, else CPU)\n"
+          "  --gpu-layers N              put only the first N layers on the GPU (default: as many as fit)\n"
           "  --threads N                 CPU threads (default: all cores)\n"
           "  --max-context, --ctx N      KV-cache positions (default: the model's, bounded by memory)\n"
           "  --token T                   Hub access token (default: HF_TOKEN, then ~/.cache/huggingface/token)\n"
@@ -44,6 +45,12 @@ int cli_model_args_parse(cli_model_args *a, int argc, char **argv, int *i) {
     if (cli_flag(argv, *i, "--greedy")) { a->gen.do_sample = 0; return 1; }
     if (cli_opt(argc, argv, i, "--dtype", &v, &missing)) { if (missing) return -1; a->pipe.dtype = v; return 1; }
     if (cli_opt(argc, argv, i, "--device", &v, &missing)) { if (missing) return -1; a->pipe.device = v; return 1; }
+    if (cli_opt(argc, argv, i, "--gpu-layers", &v, &missing)) {
+        if (missing) return -1;
+        if (!cli_parse_int(v, 0, 1 << 16, &n)) return bad("--gpu-layers", v);
+        a->pipe.gpu_layers = (int)n;
+        return 1;
+    }
     if (cli_opt(argc, argv, i, "--token", &v, &missing)) { if (missing) return -1; a->pipe.token = v; return 1; }
     if (cli_opt(argc, argv, i, "--revision", &v, &missing)) { if (missing) return -1; a->pipe.revision = v; return 1; }
     if (cli_opt(argc, argv, i, "--threads", &v, &missing) || cli_opt(argc, argv, i, "-t", &v, &missing)) {

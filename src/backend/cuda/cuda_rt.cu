@@ -1,0 +1,781 @@
+/* CUDA kernels and the GPU forward pass of a Llama-family model, mirroring
+ * src/model/llama.c: f32 activations and KV cache, weights in one dtype (bf16, f16
+ * or f32) widened to f32 in registers, so every kernel runs on sm_75 too (no bf16
+ * arithmetic there). Decode (one token): warp-per-row GEMVs with 128-bit loads,
+ * fused gate/up+SwiGLU and fused residual adds, split-K (flash-decoding) attention,
+ * the whole step captured once as a CUDA graph (token id and position are read from
+ * device memory, so the graph replays for every step). Prefill: cuBLAS GEMMs with f32
+ * accumulation (bf16 inputs only on sm_80+, where cuBLAS has bf16 tensor cores; on
+ * older GPUs a tiled f32 GEMM kernel). Every CUDA call is checked. */
+#include "backend/cuda/cuda_rt.h"
+#include <cublas_v2.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- error plumbing ---- */
+#define CK(call)                                                                                                 \
+    do {                                                                                                         \
+        cudaError_t e_ = (call);                                                                                 \
+        if (e_ != cudaSuccess) {                                                                                 \
+            snprintf(msg, msz, "%s failed: %s", #call, cudaGetErrorString(e_));                                 \
+            return e_ == cudaErrorMemoryAllocation ? LCU_OOM : LCU_FAIL;                                         \
+        }                                                                                                        \
+    } while (0)
+#define CKL()                                                                                                    \
+    do {                                                                                                         \
+        cudaError_t e_ = cudaGetLastError();                                                                     \
+        if (e_ != cudaSuccess) {                                                                                 \
+            snprintf(msg, msz, "kernel launch failed (line %d): %s", __LINE__, cudaGetErrorString(e_));          \
+            return LCU_FAIL;                                                                                     \
+        }                                                                                                        \
+    } while (0)
+#define CKB(call)                                                                                                \
+    do {                                                                                                         \
+        cublasStatus_t s_ = (call);                                                                              \
+        if (s_ != CUBLAS_STATUS_SUCCESS) {                                                                       \
+            snprintf(msg, msz, "%s failed: cuBLAS status %d", #call, (int)s_);                                  \
+            return s_ == CUBLAS_STATUS_ALLOC_FAILED ? LCU_OOM : LCU_FAIL;                                        \
+        }                                                                                                        \
+    } while (0)
+#define TRY(x)                                                                                                   \
+    do {                                                                                                         \
+        int r_ = (x);                                                                                            \
+        if (r_) return r_;                                                                                       \
+    } while (0)
+
+extern "C" int lcu_probe(int device, lcu_devinfo *info, char *msg, size_t msz) {
+    int n = 0;
+    cudaError_t e = cudaGetDeviceCount(&n);
+    if (e != cudaSuccess) {
+        snprintf(msg, msz, "no usable CUDA driver or GPU (%s)", cudaGetErrorString(e));
+        cudaGetLastError();
+        return LCU_NODEV;
+    }
+    if (n <= 0) {
+        snprintf(msg, msz, "no CUDA GPU found");
+        return LCU_NODEV;
+    }
+    if (device < 0 || device >= n) {
+        snprintf(msg, msz, "there is no GPU cuda:%d (%d GPU%s found)", device, n, n == 1 ? "" : "s");
+        return LCU_NODEV;
+    }
+    cudaDeviceProp p;
+    CK(cudaGetDeviceProperties(&p, device));
+    CK(cudaSetDevice(device));
+    size_t fr = 0, tot = 0;
+    CK(cudaMemGetInfo(&fr, &tot));
+    snprintf(info->name, sizeof info->name, "%s", p.name);
+    info->cc_major = p.major;
+    info->cc_minor = p.minor;
+    info->sm_count = p.multiProcessorCount;
+    info->free_bytes = fr;
+    info->total_bytes = tot;
+    if (p.major < 7 || (p.major == 7 && p.minor < 5)) {
+        snprintf(msg, msz, "%s (sm_%d%d) is older than sm_75, the oldest GPU this build supports", p.name, p.major, p.minor);
+        return LCU_NODEV;
+    }
+    return LCU_OK;
+}
+
+/* ---- element types: bf16 kept as raw bits so its widening works on every arch ---- */
+struct bf16r { unsigned short x; };
+
+__device__ __forceinline__ float tof(float v) { return v; }
+__device__ __forceinline__ float tof(__half v) { return __half2float(v); }
+__device__ __forceinline__ float tof(bf16r v) { return __uint_as_float((unsigned)v.x << 16); }
+template <typename T> __device__ __forceinline__ T fromf(float v);
+template <> __device__ __forceinline__ float fromf<float>(float v) { return v; }
+template <> __device__ __forceinline__ __half fromf<__half>(float v) { return __float2half_rn(v); }
+template <> __device__ __forceinline__ bf16r fromf<bf16r>(float v) {
+    unsigned u = __float_as_uint(v);
+    bf16r r;
+    if ((u & 0x7fffffffu) > 0x7f800000u) r.x = (unsigned short)((u >> 16) | 0x40); /* NaN stays NaN */
+    else r.x = (unsigned short)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+    return r;
+}
+
+/* 16 bytes of T widened to f32. */
+template <typename T> struct vec16;
+template <> struct vec16<float> {
+    enum { N = 4 };
+    static __device__ __forceinline__ void unpack(uint4 u, float *f) {
+        f[0] = __uint_as_float(u.x); f[1] = __uint_as_float(u.y); f[2] = __uint_as_float(u.z); f[3] = __uint_as_float(u.w);
+    }
+};
+template <> struct vec16<__half> {
+    enum { N = 8 };
+    static __device__ __forceinline__ void unpack(uint4 u, float *f) {
+        unsigned w[4] = {u.x, u.y, u.z, u.w};
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            __half2 h = *reinterpret_cast<__half2 *>(&w[i]);
+            float2 v = __half22float2(h);
+            f[2 * i] = v.x;
+            f[2 * i + 1] = v.y;
+        }
+    }
+};
+template <> struct vec16<bf16r> {
+    enum { N = 8 };
+    static __device__ __forceinline__ void unpack(uint4 u, float *f) {
+        unsigned w[4] = {u.x, u.y, u.z, u.w};
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            f[2 * i] = __uint_as_float(w[i] << 16);
+            f[2 * i + 1] = __uint_as_float(w[i] & 0xffff0000u);
+        }
+    }
+};
+
+__device__ __forceinline__ float warp_sum(float v) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+__device__ __forceinline__ float warp_max(float v) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+
+/* Weights are read once per token: stream them past L1 (ld.global.nc.L1::no_allocate). */
+__device__ __forceinline__ uint4 ld_stream(const uint4 *p) {
+    uint4 r;
+    asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0,%1,%2,%3}, [%4];"
+                 : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w)
+                 : "l"(p));
+    return r;
+}
+
+/* Dot of one weight row with x (cols % N == 0: 128-bit loads, two in flight per lane). */
+template <typename T>
+__device__ __forceinline__ float row_dot(const T *__restrict__ w, const float *__restrict__ x, int cols, int lane) {
+    constexpr int N = vec16<T>::N;
+    float acc = 0.f;
+    if (cols % N == 0) {
+        const uint4 *wv = reinterpret_cast<const uint4 *>(w);
+        int nv = cols / N, i = lane;
+        for (; i + 32 < nv; i += 64) {
+            uint4 a = ld_stream(wv + i), b = ld_stream(wv + i + 32);
+            float fa[N], fb[N];
+            vec16<T>::unpack(a, fa);
+            vec16<T>::unpack(b, fb);
+            const float4 *xa = reinterpret_cast<const float4 *>(x + (size_t)i * N);
+            const float4 *xb = reinterpret_cast<const float4 *>(x + (size_t)(i + 32) * N);
+#pragma unroll
+            for (int j = 0; j < N / 4; j++) {
+                float4 p = xa[j], q = xb[j];
+                acc += fa[4 * j] * p.x + fa[4 * j + 1] * p.y + fa[4 * j + 2] * p.z + fa[4 * j + 3] * p.w;
+                acc += fb[4 * j] * q.x + fb[4 * j + 1] * q.y + fb[4 * j + 2] * q.z + fb[4 * j + 3] * q.w;
+            }
+        }
+        for (; i < nv; i += 32) {
+            uint4 a = ld_stream(wv + i);
+            float fa[N];
+            vec16<T>::unpack(a, fa);
+            const float4 *xa = reinterpret_cast<const float4 *>(x + (size_t)i * N);
+#pragma unroll
+            for (int j = 0; j < N / 4; j++) {
+                float4 p = xa[j];
+                acc += fa[4 * j] * p.x + fa[4 * j + 1] * p.y + fa[4 * j + 2] * p.z + fa[4 * j + 3] * p.w;
+            }
+        }
+    } else {
+        for (int c = lane; c < cols; c += 32) acc += tof(w[c]) * x[c];
+    }
+    return warp_sum(acc);
+}
+
+#define GEMV_WARPS 8
+/* y[r] (+)= W[r]·x + b[r], one warp per row. */
+template <typename T>
+__global__ void __launch_bounds__(GEMV_WARPS * 32) k_gemv(const T *__restrict__ W, const float *__restrict__ b, const float *__restrict__ x,
+                                                        float *__restrict__ y, int rows, int cols, int accumulate) {
+    int r = blockIdx.x * GEMV_WARPS + (threadIdx.x >> 5), lane = threadIdx.x & 31;
+    if (r >= rows) return;
+    float v = row_dot(W + (size_t)r * cols, x, cols, lane);
+    if (lane == 0) {
+        if (b) v += b[r];
+        y[r] = accumulate ? y[r] + v : v;
+    }
+}
+
+/* out[r] = silu(Wg[r]·x + bg) * (Wu[r]·x + bu): gate, up and SwiGLU in one pass. */
+template <typename T>
+__global__ void __launch_bounds__(GEMV_WARPS * 32) k_gemv_swiglu(const T *__restrict__ Wg, const T *__restrict__ Wu, const float *__restrict__ bg,
+                                                               const float *__restrict__ bu, const float *__restrict__ x, float *__restrict__ out,
+                                                               int rows, int cols) {
+    int r = blockIdx.x * GEMV_WARPS + (threadIdx.x >> 5), lane = threadIdx.x & 31;
+    if (r >= rows) return;
+    float g = row_dot(Wg + (size_t)r * cols, x, cols, lane);
+    float u = row_dot(Wu + (size_t)r * cols, x, cols, lane);
+    if (lane == 0) {
+        if (bg) g += bg[r];
+        if (bu) u += bu[r];
+        out[r] = g / (1.0f + expf(-g)) * u;
+    }
+}
+
+template <typename T> __global__ void k_embed(const T *__restrict__ E, const int *__restrict__ ids, float *__restrict__ x, int H) {
+    int t = blockIdx.x;
+    const T *row = E + (size_t)ids[t] * H;
+    for (int i = threadIdx.x; i < H; i += blockDim.x) x[(size_t)t * H + i] = tof(row[i]);
+}
+
+/* out[t] = w * (x[t] * rsqrt(mean(x²) + eps)), as llama.c; OutT narrows for cuBLAS. */
+template <typename OutT>
+__global__ void k_rmsnorm(const float *__restrict__ x, const float *__restrict__ w, OutT *__restrict__ out, int H, float eps, int row0) {
+    int t = blockIdx.x;
+    const float *xr = x + (size_t)(row0 + t) * H;
+    float ss = 0.f;
+    for (int i = threadIdx.x; i < H; i += blockDim.x) ss += xr[i] * xr[i];
+    __shared__ float red[32];
+    ss = warp_sum(ss);
+    if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = ss;
+    __syncthreads();
+    if (threadIdx.x < 32) {
+        float v = threadIdx.x < (blockDim.x >> 5) ? red[threadIdx.x] : 0.f;
+        v = warp_sum(v);
+        if (threadIdx.x == 0) red[0] = v;
+    }
+    __syncthreads();
+    float r = rsqrtf(red[0] / (float)H + eps);
+    for (int i = threadIdx.x; i < H; i += blockDim.x) out[(size_t)t * H + i] = fromf<OutT>(w[i] * (xr[i] * r));
+}
+
+template <typename T> __global__ void k_narrow(const float *__restrict__ x, T *__restrict__ y, size_t n) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) y[i] = fromf<T>(x[i]);
+}
+
+__global__ void k_add_bias(float *__restrict__ y, const float *__restrict__ b, int rows, int n) {
+    size_t total = (size_t)rows * n;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x) y[i] += b[i % rows];
+}
+
+__global__ void k_swiglu(float *__restrict__ g, const float *__restrict__ u, size_t n) {
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        float v = g[i];
+        g[i] = v / (1.0f + expf(-v)) * u[i];
+    }
+}
+
+/* RoPE (rotate_half) on q and k of token t in place, then k and v into the cache at pos+t. */
+__global__ void k_rope_kv(float *__restrict__ qkv, const int *__restrict__ dpos, const float *__restrict__ inv_freq, float *__restrict__ Kc,
+                          float *__restrict__ Vc, int nh, int nkv, int hd) {
+    int t = blockIdx.x, half = hd / 2, qd = nh * hd, kvd = nkv * hd, stride = qd + 2 * kvd;
+    int p = *dpos + t;
+    float *row = qkv + (size_t)t * stride;
+    for (int idx = threadIdx.x; idx < (nh + nkv) * half; idx += blockDim.x) {
+        int h = idx / half, i = idx % half;
+        float a = (float)p * inv_freq[i], c = cosf(a), s = sinf(a);
+        float *v = row + (size_t)h * hd; /* k heads follow the q heads */
+        float x0 = v[i], x1 = v[i + half];
+        v[i] = x0 * c - x1 * s;
+        v[i + half] = x1 * c + x0 * s;
+    }
+    __syncthreads();
+    for (int i = threadIdx.x; i < kvd; i += blockDim.x) {
+        Kc[(size_t)p * kvd + i] = row[qd + i];
+        Vc[(size_t)p * kvd + i] = row[qd + kvd + i];
+    }
+}
+
+/* Attention, split-K: block (t, h, s) takes split s of the keys visible to token t and
+   writes an unnormalised partial (max, sum, Σ p·v); k_attn_combine merges the splits.
+   Each of the block's warps walks every ATT_WARPS-th key with an online softmax. */
+#define ATT_WARPS 4
+#define ATT_MAXD 8 /* head_dim / 32 */
+__global__ void __launch_bounds__(ATT_WARPS * 32) k_attn_partial(const float *__restrict__ qkv, const float *__restrict__ Kc, const float *__restrict__ Vc,
+                                                              const int *__restrict__ dpos, int nh, int nkv, int hd, int window, int S, float scale,
+                                                              float *__restrict__ po, float *__restrict__ pm, float *__restrict__ pl) {
+    int t = blockIdx.x, h = blockIdx.y, s = blockIdx.z, lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    int qd = nh * hd, kvd = nkv * hd, kh = h / (nh / nkv);
+    int qpos = *dpos + t, lo = 0;
+    if (window > 0 && qpos - window + 1 > 0) lo = qpos - window + 1;
+    int total = qpos - lo + 1, chunk = (total + S - 1) / S;
+    int j0 = lo + s * chunk, j1 = min(j0 + chunk, qpos + 1);
+    int per = hd >> 5;
+    const float *q = qkv + (size_t)t * (qd + 2 * kvd) + (size_t)h * hd;
+    float qr[ATT_MAXD], acc[ATT_MAXD];
+#pragma unroll
+    for (int i = 0; i < ATT_MAXD; i++) {
+        qr[i] = i < per ? q[lane + 32 * i] : 0.f;
+        acc[i] = 0.f;
+    }
+    float m = -INFINITY, l = 0.f;
+    for (int j = j0 + warp; j < j1; j += ATT_WARPS) {
+        const float *k = Kc + (size_t)j * kvd + (size_t)kh * hd, *v = Vc + (size_t)j * kvd + (size_t)kh * hd;
+        float d = 0.f;
+#pragma unroll
+        for (int i = 0; i < ATT_MAXD; i++)
+            if (i < per) d += qr[i] * k[lane + 32 * i];
+        d = warp_sum(d) * scale;
+        float mn = fmaxf(m, d), corr = expf(m - mn), p = expf(d - mn);
+        l = l * corr + p;
+#pragma unroll
+        for (int i = 0; i < ATT_MAXD; i++)
+            if (i < per) acc[i] = acc[i] * corr + p * v[lane + 32 * i];
+        m = mn;
+    }
+    __shared__ float sm[ATT_WARPS], sl[ATT_WARPS], sacc[ATT_WARPS][ATT_MAXD * 32];
+    if (lane == 0) { sm[warp] = m; sl[warp] = l; }
+#pragma unroll
+    for (int i = 0; i < ATT_MAXD; i++)
+        if (i < per) sacc[warp][lane + 32 * i] = acc[i];
+    __syncthreads();
+    float M = -INFINITY;
+    for (int w = 0; w < ATT_WARPS; w++) M = fmaxf(M, sm[w]);
+    size_t unit = ((size_t)t * nh + h) * S + s;
+    for (int d = threadIdx.x; d < hd; d += blockDim.x) {
+        float o = 0.f;
+        if (M != -INFINITY)
+            for (int w = 0; w < ATT_WARPS; w++) o += expf(sm[w] - M) * sacc[w][d];
+        po[unit * hd + d] = o;
+    }
+    if (threadIdx.x == 0) {
+        float L = 0.f;
+        if (M != -INFINITY)
+            for (int w = 0; w < ATT_WARPS; w++) L += expf(sm[w] - M) * sl[w];
+        pm[unit] = M;
+        pl[unit] = L;
+    }
+}
+
+__global__ void k_attn_combine(const float *__restrict__ po, const float *__restrict__ pm, const float *__restrict__ pl, float *__restrict__ out,
+                               int nh, int hd, int S) {
+    int t = blockIdx.x, h = blockIdx.y;
+    size_t u0 = ((size_t)t * nh + h) * S;
+    float M = -INFINITY;
+    for (int s = 0; s < S; s++) M = fmaxf(M, pm[u0 + s]);
+    float L = 0.f;
+    for (int s = 0; s < S; s++)
+        if (pm[u0 + s] != -INFINITY) L += expf(pm[u0 + s] - M) * pl[u0 + s];
+    for (int d = threadIdx.x; d < hd; d += blockDim.x) {
+        float o = 0.f;
+        for (int s = 0; s < S; s++)
+            if (pm[u0 + s] != -INFINITY) o += expf(pm[u0 + s] - M) * po[(u0 + s) * hd + d];
+        out[((size_t)t * nh + h) * hd + d] = o / L;
+    }
+}
+
+/* Y[n][R] (+)= X[n][K] · W[R][K]ᵀ in f32: the prefill GEMM where cuBLAS has no tensor-core
+   path for the weight dtype (bf16 before sm_80). 64×64 tiles, 4×4 per thread. */
+template <typename T>
+__global__ void __launch_bounds__(256) k_gemm_tiled(const float *__restrict__ X, const T *__restrict__ W, float *__restrict__ Y, int n, int R, int K,
+                                                   int accumulate) {
+    __shared__ float Ws[16][65], Xs[16][65];
+    int r0 = blockIdx.x * 64, t0 = blockIdx.y * 64, tx = threadIdx.x % 16, ty = threadIdx.x / 16;
+    float acc[4][4] = {};
+    for (int k0 = 0; k0 < K; k0 += 16) {
+        for (int e = threadIdx.x; e < 64 * 16; e += 256) {
+            int rr = e / 16, kk = e % 16;
+            int r = r0 + rr, t = t0 + rr, k = k0 + kk;
+            Ws[kk][rr] = (r < R && k < K) ? tof(W[(size_t)r * K + k]) : 0.f;
+            Xs[kk][rr] = (t < n && k < K) ? X[(size_t)t * K + k] : 0.f;
+        }
+        __syncthreads();
+#pragma unroll
+        for (int kk = 0; kk < 16; kk++) {
+            float a[4], b[4];
+#pragma unroll
+            for (int i = 0; i < 4; i++) { a[i] = Ws[kk][tx + 16 * i]; b[i] = Xs[kk][ty + 16 * i]; }
+#pragma unroll
+            for (int i = 0; i < 4; i++)
+#pragma unroll
+                for (int j = 0; j < 4; j++) acc[i][j] += a[i] * b[j];
+        }
+        __syncthreads();
+    }
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            int r = r0 + tx + 16 * i, t = t0 + ty + 16 * j;
+            if (r < R && t < n) {
+                float *y = Y + (size_t)t * R + r;
+                *y = accumulate ? *y + acc[i][j] : acc[i][j];
+            }
+        }
+}
+
+/* ---- the model ---- */
+struct lcu_layer {
+    void *wqkv, *wo, *wg, *wu, *wd; /* wqkv: q, k, v rows stacked */
+    float *bqkv, *bo, *bg, *bu, *bd, *ln1, *ln2;
+    float *K, *V;                   /* [ctx][kvd] */
+};
+
+struct lcu_model {
+    lcu_shape s;
+    int qd, kvd, cc_major, sms;
+    size_t es;                      /* bytes per weight */
+    lcu_layer *layers;
+    void *embed, *head;             /* head == embed when tied (no separate upload) */
+    float *norm, *inv_freq;
+    /* workspace */
+    float *x, *xn, *qkv, *att, *g, *u, *po, *pm, *pl, *logits;
+    void *xt;                       /* activations narrowed for cuBLAS */
+    int *d_io;                      /* [0] pos, [1..batch] ids */
+    int *h_io;                      /* pinned mirror of d_io */
+    float *h_logits;                /* pinned, V floats */
+    size_t po_units;
+    cudaStream_t st;
+    cublasHandle_t blas;
+    bool cublas_ok;                 /* cuBLAS GEMMs for this weight dtype on this GPU */
+    cudaGraphExec_t graph;
+    bool graph_failed;
+    int head_uploaded;
+};
+
+extern "C" size_t lcu_slot_bytes(const lcu_shape *s, int slot) {
+    size_t es = s->wtype == LCU_W_F32 ? 4 : 2, H = (size_t)s->H, I = (size_t)s->I;
+    size_t qd = (size_t)s->nh * s->hd, kvd = (size_t)s->nkv * s->hd;
+    switch (slot) {
+    case LCU_EMBED: case LCU_HEAD: return (size_t)s->V * H * es;
+    case LCU_NORM: case LCU_LN1: case LCU_LN2: case LCU_BO: case LCU_BD: return H * 4;
+    case LCU_INV_FREQ: return (size_t)s->hd / 2 * 4;
+    case LCU_WQ: case LCU_WO: return qd * H * es;
+    case LCU_WK: case LCU_WV: return kvd * H * es;
+    case LCU_WG: case LCU_WU: case LCU_WD: return I * H * es;
+    case LCU_BQ: return qd * 4;
+    case LCU_BK: case LCU_BV: return kvd * 4;
+    case LCU_BG: case LCU_BU: return I * 4;
+    }
+    return 0;
+}
+
+static int dalloc(void **p, size_t n, char *msg, size_t msz) {
+    *p = NULL;
+    cudaError_t e = cudaMalloc(p, n ? n : 16);
+    if (e != cudaSuccess) {
+        cudaGetLastError();
+        *p = NULL;
+        snprintf(msg, msz, "CUDA out of memory allocating %.1f MiB (%s)", (double)n / 1048576.0, cudaGetErrorString(e));
+        return e == cudaErrorMemoryAllocation ? LCU_OOM : LCU_FAIL;
+    }
+    return LCU_OK;
+}
+#define DALLOC(ptr, n) TRY(dalloc((void **)&(ptr), (n), msg, msz))
+
+extern "C" void lcu_model_free(lcu_model *m) {
+    if (!m) return;
+    if (m->graph) cudaGraphExecDestroy(m->graph);
+    if (m->layers) {
+        for (int l = 0; l < m->s.n_layers; l++) {
+            lcu_layer *L = &m->layers[l];
+            void *ps[] = {L->wqkv, L->wo, L->wg, L->wu, L->wd, L->bqkv, L->bo, L->bg, L->bu, L->bd, L->ln1, L->ln2, L->K, L->V};
+            for (size_t i = 0; i < sizeof ps / sizeof *ps; i++) cudaFree(ps[i]);
+        }
+        free(m->layers);
+    }
+    if (m->head && m->head != m->embed) cudaFree(m->head);
+    void *ps[] = {m->embed, m->norm, m->inv_freq, m->x, m->xn, m->qkv, m->att, m->g, m->u, m->po, m->pm, m->pl, m->logits, m->xt, m->d_io};
+    for (size_t i = 0; i < sizeof ps / sizeof *ps; i++) cudaFree(ps[i]);
+    if (m->h_io) cudaFreeHost(m->h_io);
+    if (m->h_logits) cudaFreeHost(m->h_logits);
+    if (m->blas) cublasDestroy(m->blas);
+    if (m->st) cudaStreamDestroy(m->st);
+    cudaGetLastError();
+    free(m);
+}
+
+static int model_alloc(lcu_model *m, const lcu_shape *s, char *msg, size_t msz) {
+    CK(cudaSetDevice(s->device));
+    cudaDeviceProp p;
+    CK(cudaGetDeviceProperties(&p, s->device));
+    m->cc_major = p.major;
+    m->sms = p.multiProcessorCount;
+    CK(cudaStreamCreateWithFlags(&m->st, cudaStreamNonBlocking));
+    CKB(cublasCreate(&m->blas));
+    CKB(cublasSetStream(m->blas, m->st));
+    /* f32 weights: plain f32 math (no TF32) so prefill matches the CPU backend. */
+    CKB(cublasSetMathMode(m->blas, CUBLAS_DEFAULT_MATH));
+    m->cublas_ok = s->wtype != LCU_W_BF16 || p.major >= 8;
+    size_t H = s->H, I = s->I, B = s->batch, V = s->V, es = m->es;
+    size_t qd = m->qd, kvd = m->kvd;
+    m->layers = (lcu_layer *)calloc((size_t)(s->n_layers > 0 ? s->n_layers : 1), sizeof *m->layers);
+    if (!m->layers) { snprintf(msg, msz, "out of host memory"); return LCU_OOM; }
+    DALLOC(m->embed, V * H * es);
+    DALLOC(m->inv_freq, (size_t)s->hd / 2 * 4);
+    if (s->head) {
+        DALLOC(m->norm, H * 4);
+        m->head = m->embed; /* until a separate lm_head is uploaded */
+    }
+    for (int l = 0; l < s->n_layers; l++) {
+        lcu_layer *L = &m->layers[l];
+        DALLOC(L->wqkv, (qd + 2 * kvd) * H * es);
+        DALLOC(L->wo, H * qd * es);
+        DALLOC(L->wg, I * H * es);
+        DALLOC(L->wu, I * H * es);
+        DALLOC(L->wd, H * I * es);
+        DALLOC(L->ln1, H * 4);
+        DALLOC(L->ln2, H * 4);
+        if (s->attn_bias) {
+            DALLOC(L->bqkv, (qd + 2 * kvd) * 4);
+            DALLOC(L->bo, H * 4);
+            CK(cudaMemset(L->bqkv, 0, (qd + 2 * kvd) * 4));
+            CK(cudaMemset(L->bo, 0, H * 4));
+        }
+        if (s->mlp_bias) {
+            DALLOC(L->bg, I * 4);
+            DALLOC(L->bu, I * 4);
+            DALLOC(L->bd, H * 4);
+            CK(cudaMemset(L->bg, 0, I * 4));
+            CK(cudaMemset(L->bu, 0, I * 4));
+            CK(cudaMemset(L->bd, 0, H * 4));
+        }
+        DALLOC(L->K, (size_t)s->ctx * kvd * 4);
+        DALLOC(L->V, (size_t)s->ctx * kvd * 4);
+    }
+    DALLOC(m->x, B * H * 4);
+    DALLOC(m->xn, B * H * 4);
+    DALLOC(m->qkv, B * (qd + 2 * kvd) * 4);
+    DALLOC(m->att, B * qd * 4);
+    DALLOC(m->g, B * I * 4);
+    DALLOC(m->u, B * I * 4);
+    size_t widest = H > I ? H : I;
+    if (qd > widest) widest = qd;
+    DALLOC(m->xt, B * widest * es);
+    m->po_units = B * s->nh > (size_t)LCU_DEC_SPLITS * s->nh ? B * s->nh : (size_t)LCU_DEC_SPLITS * s->nh;
+    DALLOC(m->po, m->po_units * s->hd * 4);
+    DALLOC(m->pm, m->po_units * 4);
+    DALLOC(m->pl, m->po_units * 4);
+    if (s->head) DALLOC(m->logits, (B < LCU_LOGIT_CHUNK ? B : LCU_LOGIT_CHUNK) * V * 4);
+    DALLOC(m->d_io, (B + 1) * 4);
+    CK(cudaMallocHost((void **)&m->h_io, (B + 1) * 4));
+    CK(cudaMallocHost((void **)&m->h_logits, V * 4));
+    return LCU_OK;
+}
+
+extern "C" int lcu_model_new(const lcu_shape *s, lcu_model **out, char *msg, size_t msz) {
+    *out = NULL;
+    if (s->hd % 32 || s->hd > 32 * ATT_MAXD || s->nh % s->nkv || s->batch <= 0 || s->ctx <= 0) {
+        snprintf(msg, msz, "unsupported shape for the CUDA kernels (head_dim %d must be a multiple of 32 up to %d)", s->hd, 32 * ATT_MAXD);
+        return LCU_FAIL;
+    }
+    lcu_model *m = (lcu_model *)calloc(1, sizeof *m);
+    if (!m) { snprintf(msg, msz, "out of host memory"); return LCU_OOM; }
+    m->s = *s;
+    m->qd = s->nh * s->hd;
+    m->kvd = s->nkv * s->hd;
+    m->es = s->wtype == LCU_W_F32 ? 4 : 2;
+    int rc = model_alloc(m, s, msg, msz);
+    if (rc) {
+        lcu_model_free(m);
+        return rc;
+    }
+    *out = m;
+    return LCU_OK;
+}
+
+extern "C" int lcu_upload(lcu_model *m, int slot, int layer, const void *host, size_t bytes, char *msg, size_t msz) {
+    const lcu_shape *s = &m->s;
+    if (slot < 0 || slot >= LCU_SLOT_COUNT || bytes != lcu_slot_bytes(s, slot) || (slot >= LCU_WQ && (layer < 0 || layer >= s->n_layers))) {
+        snprintf(msg, msz, "upload: slot %d layer %d: %zu bytes, expected %zu", slot, layer, bytes, lcu_slot_bytes(s, slot));
+        return LCU_FAIL;
+    }
+    size_t H = s->H, es = m->es, qd = m->qd, kvd = m->kvd;
+    lcu_layer *L = slot >= LCU_WQ ? &m->layers[layer] : NULL;
+    char *dst = NULL;
+    switch (slot) {
+    case LCU_EMBED: dst = (char *)m->embed; break;
+    case LCU_HEAD:
+        if (!s->head) { snprintf(msg, msz, "upload: no head on this GPU"); return LCU_FAIL; }
+        if (m->head == m->embed) TRY(dalloc(&m->head, bytes, msg, msz));
+        dst = (char *)m->head;
+        break;
+    case LCU_NORM:
+        if (!s->head) { snprintf(msg, msz, "upload: no head on this GPU"); return LCU_FAIL; }
+        dst = (char *)m->norm;
+        break;
+    case LCU_INV_FREQ: dst = (char *)m->inv_freq; break;
+    case LCU_WQ: dst = (char *)L->wqkv; break;
+    case LCU_WK: dst = (char *)L->wqkv + qd * H * es; break;
+    case LCU_WV: dst = (char *)L->wqkv + (qd + kvd) * H * es; break;
+    case LCU_WO: dst = (char *)L->wo; break;
+    case LCU_WG: dst = (char *)L->wg; break;
+    case LCU_WU: dst = (char *)L->wu; break;
+    case LCU_WD: dst = (char *)L->wd; break;
+    case LCU_BQ: dst = (char *)L->bqkv; break;
+    case LCU_BK: dst = L->bqkv ? (char *)(L->bqkv + qd) : NULL; break;
+    case LCU_BV: dst = L->bqkv ? (char *)(L->bqkv + qd + kvd) : NULL; break;
+    case LCU_BO: dst = (char *)L->bo; break;
+    case LCU_BG: dst = (char *)L->bg; break;
+    case LCU_BU: dst = (char *)L->bu; break;
+    case LCU_BD: dst = (char *)L->bd; break;
+    case LCU_LN1: dst = (char *)L->ln1; break;
+    case LCU_LN2: dst = (char *)L->ln2; break;
+    }
+    if (!dst) {
+        snprintf(msg, msz, "upload: slot %d has no buffer (bias not enabled in the config)", slot);
+        return LCU_FAIL;
+    }
+    CK(cudaMemcpy(dst, host, bytes, cudaMemcpyHostToDevice));
+    return LCU_OK;
+}
+
+/* ---- forward ---- */
+
+static unsigned grid_for(size_t n) {
+    size_t g = (n + 255) / 256;
+    return (unsigned)(g > 4096 ? 4096 : g ? g : 1);
+}
+
+template <typename T> static cudaDataType_t cuda_type();
+template <> cudaDataType_t cuda_type<float>() { return CUDA_R_32F; }
+template <> cudaDataType_t cuda_type<__half>() { return CUDA_R_16F; }
+template <> cudaDataType_t cuda_type<bf16r>() { return CUDA_R_16BF; }
+
+/* Y[n][rows] (+)= X[n][cols] · Wᵀ + b. */
+template <typename T>
+static int linear(lcu_model *m, const void *Wv, const float *b, const float *X, int n, int rows, int cols, float *Y, bool acc, char *msg, size_t msz) {
+    const T *W = (const T *)Wv;
+    if (n == 1) {
+        k_gemv<T><<<(rows + GEMV_WARPS - 1) / GEMV_WARPS, GEMV_WARPS * 32, 0, m->st>>>(W, b, X, Y, rows, cols, acc);
+        CKL();
+        return LCU_OK;
+    }
+    if (m->cublas_ok) {
+        const void *Xin = X;
+        if (cuda_type<T>() != CUDA_R_32F) {
+            k_narrow<T><<<grid_for((size_t)n * cols), 256, 0, m->st>>>(X, (T *)m->xt, (size_t)n * cols);
+            CKL();
+            Xin = m->xt;
+        }
+        float one = 1.f, beta = acc ? 1.f : 0.f;
+        CKB(cublasGemmEx(m->blas, CUBLAS_OP_T, CUBLAS_OP_N, rows, n, cols, &one, W, cuda_type<T>(), cols, Xin, cuda_type<T>(), cols, &beta, Y,
+                         CUDA_R_32F, rows, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    } else {
+        dim3 grid((rows + 63) / 64, (n + 63) / 64);
+        k_gemm_tiled<T><<<grid, 256, 0, m->st>>>(X, W, Y, n, rows, cols, acc);
+        CKL();
+    }
+    if (b) {
+        k_add_bias<<<grid_for((size_t)rows * n), 256, 0, m->st>>>(Y, b, rows, n);
+        CKL();
+    }
+    return LCU_OK;
+}
+
+/* Everything after the ids/pos are in d_io: embeddings, GPU layers, head. Graph-capturable
+   when n == 1 (no host-side branching on the position). */
+template <typename T> static int run_layers(lcu_model *m, int n, int S, bool head, int head_rows, int head_row0, char *msg, size_t msz) {
+    const lcu_shape *s = &m->s;
+    const int H = s->H, I = s->I, qd = m->qd, kvd = m->kvd, nh = s->nh;
+    int threads = H >= 1024 ? 1024 : ((H + 31) / 32) * 32;
+    k_embed<T><<<n, 256, 0, m->st>>>((const T *)m->embed, m->d_io + 1, m->x, H);
+    CKL();
+    float scale = 1.0f / sqrtf((float)s->hd);
+    for (int l = 0; l < s->n_layers; l++) {
+        lcu_layer *L = &m->layers[l];
+        k_rmsnorm<float><<<n, threads, 0, m->st>>>(m->x, L->ln1, m->xn, H, s->eps, 0);
+        CKL();
+        TRY(linear<T>(m, L->wqkv, L->bqkv, m->xn, n, qd + 2 * kvd, H, m->qkv, false, msg, msz));
+        k_rope_kv<<<n, 256, 0, m->st>>>(m->qkv, m->d_io, m->inv_freq, L->K, L->V, nh, s->nkv, s->hd);
+        CKL();
+        k_attn_partial<<<dim3(n, nh, S), ATT_WARPS * 32, 0, m->st>>>(m->qkv, L->K, L->V, m->d_io, nh, s->nkv, s->hd, s->window, S, scale, m->po,
+                                                                     m->pm, m->pl);
+        CKL();
+        k_attn_combine<<<dim3(n, nh), s->hd, 0, m->st>>>(m->po, m->pm, m->pl, m->att, nh, s->hd, S);
+        CKL();
+        TRY(linear<T>(m, L->wo, L->bo, m->att, n, H, qd, m->x, true, msg, msz));
+        k_rmsnorm<float><<<n, threads, 0, m->st>>>(m->x, L->ln2, m->xn, H, s->eps, 0);
+        CKL();
+        if (n == 1) {
+            k_gemv_swiglu<T><<<(I + GEMV_WARPS - 1) / GEMV_WARPS, GEMV_WARPS * 32, 0, m->st>>>((const T *)L->wg, (const T *)L->wu, L->bg, L->bu, m->xn,
+                                                                                               m->g, I, H);
+            CKL();
+        } else {
+            TRY(linear<T>(m, L->wg, L->bg, m->xn, n, I, H, m->g, false, msg, msz));
+            TRY(linear<T>(m, L->wu, L->bu, m->xn, n, I, H, m->u, false, msg, msz));
+            k_swiglu<<<grid_for((size_t)n * I), 256, 0, m->st>>>(m->g, m->u, (size_t)n * I);
+            CKL();
+        }
+        TRY(linear<T>(m, L->wd, L->bd, m->g, n, H, I, m->x, true, msg, msz));
+    }
+    if (head) {
+        k_rmsnorm<float><<<head_rows, threads, 0, m->st>>>(m->x, m->norm, m->xn, H, s->eps, head_row0);
+        CKL();
+        TRY(linear<T>(m, m->head, NULL, m->xn, head_rows, s->V, H, m->logits, false, msg, msz));
+    }
+    return LCU_OK;
+}
+
+template <typename T>
+static int forward_t(lcu_model *m, const int32_t *ids, int n, int pos, float *logits, int all_logits, float *hidden, char *msg, size_t msz) {
+    const lcu_shape *s = &m->s;
+    const size_t V = s->V;
+    m->h_io[0] = pos;
+    for (int i = 0; i < n; i++) m->h_io[1 + i] = ids[i];
+    bool want_head = s->head && logits;
+    if (n == 1 && s->use_graph && !m->graph_failed && s->head) {
+        /* Decode: one graph per model; it always runs the head and copies the logits to
+           pinned memory. Inputs come from h_io, copied inside the graph. */
+        if (!m->graph) {
+            cudaGraph_t g = NULL;
+            CK(cudaStreamBeginCapture(m->st, cudaStreamCaptureModeThreadLocal));
+            cudaMemcpyAsync(m->d_io, m->h_io, 2 * sizeof(int), cudaMemcpyHostToDevice, m->st);
+            int rc = run_layers<T>(m, 1, LCU_DEC_SPLITS, true, 1, 0, msg, msz);
+            cudaMemcpyAsync(m->h_logits, m->logits, V * 4, cudaMemcpyDeviceToHost, m->st);
+            cudaError_t e = cudaStreamEndCapture(m->st, &g);
+            if (rc == LCU_OK && e == cudaSuccess) e = cudaGraphInstantiate(&m->graph, g, 0);
+            if (g) cudaGraphDestroy(g);
+            if (rc != LCU_OK || e != cudaSuccess) {
+                /* Capture is an optimisation: run eagerly from now on. */
+                cudaGetLastError();
+                m->graph = NULL;
+                m->graph_failed = true;
+            }
+        }
+        if (m->graph) {
+            CK(cudaGraphLaunch(m->graph, m->st));
+            CK(cudaStreamSynchronize(m->st));
+            if (logits) memcpy(logits, m->h_logits, V * 4);
+            return LCU_OK;
+        }
+    }
+    CK(cudaMemcpyAsync(m->d_io, m->h_io, (size_t)(n + 1) * sizeof(int), cudaMemcpyHostToDevice, m->st));
+    /* Splits so the attention grid fills the GPU at small n; capped by the partial buffer. */
+    int S = 1;
+    size_t units = (size_t)n * s->nh;
+    while (S < LCU_DEC_SPLITS && units * S < (size_t)m->sms * 4 && units * (S * 2) <= m->po_units) S *= 2;
+    int rows = want_head ? (all_logits ? n : 1) : 0;
+    int chunk = rows < LCU_LOGIT_CHUNK ? rows : LCU_LOGIT_CHUNK;
+    TRY(run_layers<T>(m, n, S, want_head, chunk, all_logits ? 0 : n - 1, msg, msz));
+    if (want_head) {
+        CK(cudaMemcpyAsync(logits, m->logits, (size_t)chunk * V * 4, cudaMemcpyDeviceToHost, m->st));
+        for (int r0 = chunk; r0 < rows; r0 += LCU_LOGIT_CHUNK) {
+            int c = rows - r0 < LCU_LOGIT_CHUNK ? rows - r0 : LCU_LOGIT_CHUNK;
+            int threads = s->H >= 1024 ? 1024 : ((s->H + 31) / 32) * 32;
+            k_rmsnorm<float><<<c, threads, 0, m->st>>>(m->x, m->norm, m->xn, s->H, s->eps, r0);
+            CKL();
+            TRY(linear<T>(m, m->head, NULL, m->xn, c, s->V, s->H, m->logits, false, msg, msz));
+            CK(cudaMemcpyAsync(logits + (size_t)r0 * V, m->logits, (size_t)c * V * 4, cudaMemcpyDeviceToHost, m->st));
+        }
+    }
+    if (!s->head && hidden) CK(cudaMemcpyAsync(hidden, m->x, (size_t)n * s->H * 4, cudaMemcpyDeviceToHost, m->st));
+    CK(cudaStreamSynchronize(m->st));
+    return LCU_OK;
+}
+
+extern "C" int lcu_forward(lcu_model *m, const int32_t *ids, int n, int pos, float *logits, int all_logits, float *hidden, char *msg, size_t msz) {
+    if (n <= 0 || n > m->s.batch || pos < 0 || pos + n > m->s.ctx) {
+        snprintf(msg, msz, "forward: %d tokens at position %d do not fit batch %d / context %d", n, pos, m->s.batch, m->s.ctx);
+        return LCU_FAIL;
+    }
+    for (int i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= m->s.V) {
+            snprintf(msg, msz, "forward: token id %d is outside the vocabulary of %d", ids[i], m->s.V);
+            return LCU_FAIL;
+        }
+    CK(cudaSetDevice(m->s.device));
+    switch (m->s.wtype) {
+    case LCU_W_F32: return forward_t<float>(m, ids, n, pos, logits, all_logits, hidden, msg, msz);
+    case LCU_W_F16: return forward_t<__half>(m, ids, n, pos, logits, all_logits, hidden, msg, msz);
+    default: return forward_t<bf16r>(m, ids, n, pos, logits, all_logits, hidden, msg, msz);
+    }
+}
