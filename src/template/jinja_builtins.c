@@ -98,11 +98,29 @@ static bool cp_cased(uint32_t cp) {
            utf8proc_category((utf8proc_int32_t)cp) == UTF8PROC_CATEGORY_LT;
 }
 
+/* The common one-to-many mappings of Unicode SpecialCasing.txt that Python applies (utf8proc maps one to one). */
+static const char *special_upper(uint32_t cp) {
+    switch (cp) {
+    case 0xDF: return "SS";
+    case 0xFB00: return "FF";
+    case 0xFB01: return "FI";
+    case 0xFB02: return "FL";
+    case 0xFB03: return "FFI";
+    case 0xFB04: return "FFL";
+    case 0xFB05: case 0xFB06: return "ST";
+    case 0x149: return "\xCA\xBCN";
+    default: return NULL;
+    }
+}
 static void put_upper(jctx *c, jbuf *b, uint32_t cp) {
-    if (cp == 0xDF) { jbuf_add(c, b, "SS", 2); return; }
+    const char *sp = special_upper(cp);
+    if (sp) { jbuf_adds(c, b, sp); return; }
     put_cp(c, b, (uint32_t)utf8proc_toupper((utf8proc_int32_t)cp));
 }
-static void put_lower(jctx *c, jbuf *b, uint32_t cp) { put_cp(c, b, (uint32_t)utf8proc_tolower((utf8proc_int32_t)cp)); }
+static void put_lower(jctx *c, jbuf *b, uint32_t cp) {
+    if (cp == 0x130) { jbuf_adds(c, b, "i\xCC\x87"); return; } /* İ → i + combining dot above */
+    put_cp(c, b, (uint32_t)utf8proc_tolower((utf8proc_int32_t)cp));
+}
 static void put_title(jctx *c, jbuf *b, uint32_t cp) {
     if (cp == 0xDF) { jbuf_add(c, b, "Ss", 2); return; }
     put_cp(c, b, (uint32_t)utf8proc_totitle((utf8proc_int32_t)cp));

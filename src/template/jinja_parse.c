@@ -1235,6 +1235,7 @@ llmc_status jinja_parse(llmc_template *t, llmc_error *err) {
     p->cctx.err = err;
     p->cctx.tpl = t;
     p->cctx.max_string = MAX_TEMPLATE_BYTES;
+    p->cctx.max_steps = ~0ULL;
     p->cctx.max_items = 1u << 20;
     llmc_status st = LLMC_OK;
     if (setjmp(p->jb)) {

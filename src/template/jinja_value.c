@@ -160,6 +160,7 @@ void jcheck_str(jctx *c, size_t len) {
 
 jv jstr_new(jctx *c, const char *s, size_t len) {
     jcheck_str(c, len);
+    if (len >= 256) jstep(c, len >> 8);
     jstr *o = jobj_new(c, sizeof *o, JO_STR);
     o->s = malloc(len + 1);
     if (!o->s) jfail(c, LLMC_ERR_NOMEM, "out of memory");
@@ -188,6 +189,8 @@ jbuf *jbuf_new(jctx *c) {
 
 void jbuf_add(jctx *c, jbuf *b, const char *s, size_t n) {
     if (!n) return;
+    /* copying counts as work, so quadratic string building hits the step limit */
+    if (n >= 256) jstep(c, n >> 8);
     if (b->len + n + 1 > b->cap) {
         jcheck_str(c, b->len + n);
         size_t cap = b->cap ? b->cap : 64;

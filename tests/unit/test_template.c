@@ -183,6 +183,11 @@ static void run_engine_checks(void) {
     CHECK(render_str("{{ 'ab' * 100000 }}", NULL, &ls, &out, &err) == LLMC_ERR_NOMEM);
     CHECK_MSG(strstr(err.msg, "max_string") != NULL, "%s", err.msg);
     CHECK(render_str("{% set ns = namespace(s='x') %}{% for i in range(100) %}{% set ns.s = ns.s + ns.s %}{% endfor %}", NULL, NULL, &out, &err) != LLMC_OK);
+    /* quadratic string building counts copied bytes as work and stops at the step limit */
+    llmc_template_limits lq = { .max_steps = 2000000 };
+    CHECK(render_str("{% set ns = namespace(s='') %}{% for i in range(100000) %}{% set ns.s = ns.s ~ ('x' * 1000) %}{% endfor %}{{ ns.s | length }}",
+                     NULL, &lq, &out, &err) == LLMC_ERR_RANGE);
+    CHECK_MSG(strstr(err.msg, "max_steps") != NULL, "%s", err.msg);
     /* deep nesting is refused, not a stack overflow */
     char deep[4096];
     memset(deep, 0, sizeof deep);
