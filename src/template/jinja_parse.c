@@ -505,6 +505,7 @@ static jv const_str(P *p, const char *s, size_t len) {
     if (setjmp(*p->cctx.jb)) longjmp(p->jb, 1);
     jv v = jstr_new(&p->cctx, s, len);
     v.u.o->rc = -1;
+    jstr_ncp(JS(v)); /* cached now: renders never write to shared constants (thread safety) */
     return v;
 }
 

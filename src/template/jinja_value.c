@@ -707,7 +707,7 @@ static void json_key(jctx *c, jv k, jbuf *b, bool ensure_ascii) {
     }
 }
 
-static jctx *sort_ctx;
+static _Thread_local jctx *sort_ctx; /* qsort has no context argument; renders may run in parallel threads */
 static int sort_key_cmp(const void *a, const void *b) {
     const jv *x = a, *y = b;
     return jv_cmp(sort_ctx, x[0], y[0]);

@@ -18,6 +18,7 @@ typedef struct {
     size_t max_items;             /* items of any one list / dict, range() length */
 } llmc_template_limits;
 
+/* A compiled template is immutable: it may be rendered from several threads at once. */
 llmc_status llmc_template_compile(const char *src, size_t len, const char *name /* for errors */,
                                   llmc_template **out, llmc_error *err);
 void llmc_template_free(llmc_template *t);

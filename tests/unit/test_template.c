@@ -5,6 +5,7 @@
 #include "base/file.h"
 #include "base/json.h"
 #include "template/template.h"
+#include <pthread.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -335,12 +336,51 @@ static void run_dir_loading(void) {
     cJSON_Delete(tools);
 }
 
+/* One compiled template rendered from several threads at once gives the same text in each. */
+typedef struct { const llmc_chat_template *ct; const cJSON *msgs; const char *expect; int ok; } thr_arg;
+static void *thr_render(void *p) {
+    thr_arg *a = p;
+    a->ok = 1;
+    for (int i = 0; i < 50; i++) {
+        char *out = NULL;
+        size_t len;
+        llmc_error err;
+        if (llmc_chat_template_apply(a->ct, a->msgs, NULL, true, NULL, &out, &len, &err) != LLMC_OK || strcmp(out, a->expect)) a->ok = 0;
+        free(out);
+    }
+    return NULL;
+}
+
+static void run_threads(void) {
+    const char *tpl = "{% set ns = namespace(n=0) %}{% for m in messages %}{% set ns.n = ns.n + 1 %}<{{ m.role }}>{{ m.content | trim }}"
+                      "{{ {'b': 1, 'a': [m.content]} | tojson(sort_keys=true) }}{% endfor %}{{ ns.n }}";
+    llmc_chat_template *ct = NULL;
+    llmc_error err;
+    CHECK(llmc_chat_template_from_text(tpl, strlen(tpl), NULL, "threads", &ct, &err) == LLMC_OK);
+    if (!ct) return;
+    cJSON *msgs = cJSON_Parse("[{\"role\": \"user\", \"content\": \" hi \"}, {\"role\": \"assistant\", \"content\": \"yo\"}]");
+    char *expect = NULL;
+    size_t len;
+    CHECK(llmc_chat_template_apply(ct, msgs, NULL, true, NULL, &expect, &len, &err) == LLMC_OK);
+    thr_arg args[4];
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        args[i] = (thr_arg){ ct, msgs, expect, 0 };
+        pthread_create(&th[i], NULL, thr_render, &args[i]);
+    }
+    for (int i = 0; i < 4; i++) { pthread_join(th[i], NULL); CHECK(args[i].ok); }
+    free(expect);
+    cJSON_Delete(msgs);
+    llmc_chat_template_free(ct);
+}
+
 int main(void) {
     const char *src = test_env("LLMC_SOURCE_DIR", ".");
     snprintf(golden_dir, sizeof golden_dir, "%s/tests/golden/templates", src);
     snprintf(shared_dir, sizeof shared_dir, "%s", test_env("LLMC_SHARED_DIR", "../shared"));
     run_engine_checks();
     run_dir_loading();
+    run_threads();
     run_lang();
     run_chat();
     run_load();
