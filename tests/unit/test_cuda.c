@@ -198,7 +198,7 @@ static llmc_status open_model(const llmc_config *c, const char *device, int gpu_
 
 static void test_no_gpu(void) {
     llmc_config c;
-    make_cfg(&c, 32);
+    make_cfg(&c, 12);
     llmc_error err = {0};
     llmc_model *m = NULL;
     g_log[0] = 0;
@@ -247,9 +247,9 @@ static int argmax(const float *x, int n) {
     return b;
 }
 
-static void parity(int dtype, int gpu_layers, bool tied, int window, double tol) {
+static void parity(int hd, int dtype, int gpu_layers, bool tied, int window, double tol) {
     llmc_config c;
-    make_cfg(&c, 32);
+    make_cfg(&c, hd);
     c.tie_word_embeddings = tied;
     c.sliding_window = window;
     if (window) strcpy(c.architecture, "MistralForCausalLM");
@@ -295,15 +295,16 @@ static void parity(int dtype, int gpu_layers, bool tied, int window, double tol)
 }
 
 static void test_gpu(void) {
-    parity(LLMC_DT_F32, -1, true, 0, 2e-3);
-    parity(LLMC_DT_F16, -1, false, 0, 3e-2);
-    parity(LLMC_DT_BF16, -1, true, 0, 5e-2);
-    parity(LLMC_DT_BF16, 1, false, 0, 5e-2);  /* split: layer 0 on the GPU, the rest + head on the CPU */
-    parity(LLMC_DT_F32, 3, true, 0, 2e-3);    /* all layers; head may or may not fit: both paths agree */
-    parity(LLMC_DT_F32, -1, true, 64, 2e-3);  /* sliding window */
+    parity(32, LLMC_DT_F32, -1, true, 0, 2e-3);
+    parity(12, LLMC_DT_F32, -1, false, 0, 2e-3);   /* head_dim not a multiple of 32, rows not of 8 */
+    parity(32, LLMC_DT_F16, -1, false, 0, 3e-2);
+    parity(32, LLMC_DT_BF16, -1, true, 0, 5e-2);
+    parity(32, LLMC_DT_BF16, 1, false, 0, 5e-2);   /* split: layer 0 on the GPU, the rest + head on the CPU */
+    parity(32, LLMC_DT_F32, 3, true, 0, 2e-3);     /* explicit count = all layers */
+    parity(32, LLMC_DT_F32, -1, true, 64, 2e-3);   /* sliding window */
     /* head_dim the kernels do not take: auto runs on the CPU, cuda says why. */
     llmc_config c;
-    make_cfg(&c, 12);
+    make_cfg(&c, 258);
     llmc_error err = {0};
     llmc_model *m = NULL;
     CHECK(open_model(&c, "auto", -1, -1, &m, &err) == LLMC_OK);

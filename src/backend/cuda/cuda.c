@@ -250,12 +250,12 @@ static llmc_status attach_on(const llmc_cuda_src *src, const llmc_device_req *re
         llmc_err_clear(err);
         return LLMC_OK;
     }
-    if (c->head_dim % 32 || c->head_dim > 256) {
+    if (c->head_dim > 256) {
         if (is_auto) {
-            LLMC_INFO("device auto: head_dim %d is not supported by the CUDA kernels (a multiple of 32 up to 256); running on the CPU", c->head_dim);
+            LLMC_INFO("device auto: head_dim %d is not supported by the CUDA kernels (at most 256); running on the CPU", c->head_dim);
             return LLMC_OK;
         }
-        return llmc_err(err, LLMC_ERR_UNSUPPORTED, "--device cuda: head_dim %d is not supported by the CUDA kernels (a multiple of 32 up to 256); use --device cpu", c->head_dim);
+        return llmc_err(err, LLMC_ERR_UNSUPPORTED, "--device cuda: head_dim %d is not supported by the CUDA kernels (at most 256); use --device cpu", c->head_dim);
     }
     /* GPU dtype: the matrices' common float dtype, else f16 (dequantized GGUF). */
     llmc_dtype dt = src->layers[0].w[0]->dtype;

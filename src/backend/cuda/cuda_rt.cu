@@ -68,7 +68,7 @@ extern "C" int lcu_probe(int device, lcu_devinfo *info, char *msg, size_t msz) {
     CK(cudaSetDevice(device));
     size_t fr = 0, tot = 0;
     CK(cudaMemGetInfo(&fr, &tot));
-    snprintf(info->name, sizeof info->name, "%s", p.name);
+    snprintf(info->name, sizeof info->name, "%.127s", p.name);
     info->cc_major = p.major;
     info->cc_minor = p.minor;
     info->sm_count = p.multiProcessorCount;
@@ -298,12 +298,12 @@ __global__ void __launch_bounds__(ATT_WARPS * 32) k_attn_partial(const float *__
     if (window > 0 && qpos - window + 1 > 0) lo = qpos - window + 1;
     int total = qpos - lo + 1, chunk = (total + S - 1) / S;
     int j0 = lo + s * chunk, j1 = min(j0 + chunk, qpos + 1);
-    int per = hd >> 5;
+    int per = (hd + 31) >> 5; /* lane owns elements lane + 32·i < hd */
     const float *q = qkv + (size_t)t * (qd + 2 * kvd) + (size_t)h * hd;
     float qr[ATT_MAXD], acc[ATT_MAXD];
 #pragma unroll
     for (int i = 0; i < ATT_MAXD; i++) {
-        qr[i] = i < per ? q[lane + 32 * i] : 0.f;
+        qr[i] = i < per && lane + 32 * i < hd ? q[lane + 32 * i] : 0.f;
         acc[i] = 0.f;
     }
     float m = -INFINITY, l = 0.f;
@@ -312,20 +312,20 @@ __global__ void __launch_bounds__(ATT_WARPS * 32) k_attn_partial(const float *__
         float d = 0.f;
 #pragma unroll
         for (int i = 0; i < ATT_MAXD; i++)
-            if (i < per) d += qr[i] * k[lane + 32 * i];
+            if (i < per && lane + 32 * i < hd) d += qr[i] * k[lane + 32 * i];
         d = warp_sum(d) * scale;
         float mn = fmaxf(m, d), corr = expf(m - mn), p = expf(d - mn);
         l = l * corr + p;
 #pragma unroll
         for (int i = 0; i < ATT_MAXD; i++)
-            if (i < per) acc[i] = acc[i] * corr + p * v[lane + 32 * i];
+            if (i < per && lane + 32 * i < hd) acc[i] = acc[i] * corr + p * v[lane + 32 * i];
         m = mn;
     }
     __shared__ float sm[ATT_WARPS], sl[ATT_WARPS], sacc[ATT_WARPS][ATT_MAXD * 32];
     if (lane == 0) { sm[warp] = m; sl[warp] = l; }
 #pragma unroll
     for (int i = 0; i < ATT_MAXD; i++)
-        if (i < per) sacc[warp][lane + 32 * i] = acc[i];
+        if (i < per && lane + 32 * i < hd) sacc[warp][lane + 32 * i] = acc[i];
     __syncthreads();
     float M = -INFINITY;
     for (int w = 0; w < ATT_WARPS; w++) M = fmaxf(M, sm[w]);
@@ -495,6 +495,9 @@ static int model_alloc(lcu_model *m, const lcu_shape *s, char *msg, size_t msz) 
     /* f32 weights: plain f32 math (no TF32) so prefill matches the CPU backend. */
     CKB(cublasSetMathMode(m->blas, CUBLAS_DEFAULT_MATH));
     m->cublas_ok = s->wtype != LCU_W_BF16 || p.major >= 8;
+    /* LLMC_CUDA_PREFILL=f32: prefill GEMMs in f32 on unrounded activations (parity checks). */
+    const char *pf = getenv("LLMC_CUDA_PREFILL");
+    if (pf && !strcmp(pf, "f32")) m->cublas_ok = false;
     size_t H = s->H, I = s->I, B = s->batch, V = s->V, es = m->es;
     size_t qd = m->qd, kvd = m->kvd;
     m->layers = (lcu_layer *)calloc((size_t)(s->n_layers > 0 ? s->n_layers : 1), sizeof *m->layers);
@@ -553,8 +556,8 @@ static int model_alloc(lcu_model *m, const lcu_shape *s, char *msg, size_t msz) 
 
 extern "C" int lcu_model_new(const lcu_shape *s, lcu_model **out, char *msg, size_t msz) {
     *out = NULL;
-    if (s->hd % 32 || s->hd > 32 * ATT_MAXD || s->nh % s->nkv || s->batch <= 0 || s->ctx <= 0) {
-        snprintf(msg, msz, "unsupported shape for the CUDA kernels (head_dim %d must be a multiple of 32 up to %d)", s->hd, 32 * ATT_MAXD);
+    if (s->hd <= 0 || s->hd % 2 || s->hd > 32 * ATT_MAXD || s->nh % s->nkv || s->batch <= 0 || s->ctx <= 0) {
+        snprintf(msg, msz, "unsupported shape for the CUDA kernels (head_dim %d must be even and at most %d)", s->hd, 32 * ATT_MAXD);
         return LCU_FAIL;
     }
     lcu_model *m = (lcu_model *)calloc(1, sizeof *m);
