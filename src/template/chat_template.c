@@ -228,6 +228,14 @@ llmc_status llmc_chat_template_load(const char *source, llmc_chat_template **out
     }
     if (!llmc_file_exists(source)) return llmc_err(err, LLMC_ERR_NOT_FOUND, "%s: no such file or directory", source);
     if (llmc_str_endswith(source, ".gguf")) return load_gguf(source, out, err);
+    if (!strcmp(source, "tokenizer.json") || llmc_str_endswith(source, "/tokenizer.json")) {
+        /* a tokenizer.json names its model directory (the template lives beside it) */
+        char *dir = llmc_path_dirname(source);
+        if (!dir) return llmc_err(err, LLMC_ERR_NOMEM, "out of memory");
+        st = llmc_chat_template_load(dir, out, err);
+        free(dir);
+        return st;
+    }
     if (llmc_str_endswith(source, ".json")) {
         cJSON *cfg = llmc_json_parse_file(source, MAX_CONFIG_BYTES, err);
         if (!cfg) return err ? err->code : LLMC_ERR_FORMAT;

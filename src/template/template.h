@@ -33,7 +33,10 @@ llmc_status llmc_template_render_ex(const llmc_template *t, const cJSON *vars, c
 /* A model's chat template + the template variables tokenizer_config.json defines (bos_token, eos_token, ... as strings). */
 typedef struct llmc_chat_template llmc_chat_template;
 /* source: a model dir (chat_template.jinja preferred if present, else tokenizer_config.json "chat_template" — a
- * string, or a list of {name, template}: use "default"), a tokenizer_config.json, or a .jinja file. */
+ * string, or a list of {name, template}: use "default"; "tool_use" is used when tools are given, as is
+ * additional_chat_templates/tool_use.jinja), a tokenizer_config.json, a tokenizer.json (its directory), a .jinja
+ * file (special tokens from a tokenizer_config.json beside it, if any), or a .gguf file (tokenizer.chat_template,
+ * special tokens from the tokenizer.ggml.*_token_id keys). */
 llmc_status llmc_chat_template_load(const char *source, llmc_chat_template **out, llmc_error *err);
 /* From template text + special-token variables (JSON object, may be NULL) — used for GGUF files. */
 llmc_status llmc_chat_template_from_text(const char *text, size_t len, const cJSON *special_vars, const char *name,

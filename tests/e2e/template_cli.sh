@@ -25,6 +25,8 @@ if [ -f "$G" ]; then
     same smollm2-gguf "$C/expected_smollm2_gguf.txt" "$BIN" template "$G" --messages "$C/messages_system.json" --add-generation-prompt
 else echo "skip smollm2-gguf: $G missing"; fi
 
+same qwen3-tokenizer-json "$C/expected_qwen3_dir.txt" \
+    "$BIN" template "$T/tokenizers/qwen3/tokenizer.json" --messages "$C/messages_tools.json" --tools "$C/tools.json" --add-generation-prompt
 # malformed messages JSON: non-zero exit, error names the file and the position
 printf '[{"role": "user",\n  "content": }]' > "$tmp/bad.json"
 err=$("$BIN" template "$T/tokenizers/qwen3" --messages "$tmp/bad.json" 2>&1 >/dev/null); rc=$?

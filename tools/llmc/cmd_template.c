@@ -50,7 +50,7 @@ int cmd_template(int argc, char **argv) {
     llmc_error err = { 0 };
     cJSON *vars = NULL, *msgs = NULL, *tools = NULL;
     llmc_chat_template *ct = NULL;
-    char *out = NULL, *dir = NULL;
+    char *out = NULL;
     size_t len = 0;
     int rc = 0;
     if (vars_f && !(vars = load_json(vars_f, "--vars ", &err))) { rc = cli_error(&err); goto done; }
@@ -66,18 +66,12 @@ int cmd_template(int argc, char **argv) {
     if (!msgs) msgs = cJSON_CreateArray();
     if (tools_f && !(tools = load_json(tools_f, "--tools ", &err))) { rc = cli_error(&err); goto done; }
     if (tools && !cJSON_IsArray(tools) && !cJSON_IsNull(tools)) { rc = cli_fail("--tools %s: expected a JSON array of tool definitions", tools_f); goto done; }
-    const char *src = source;
-    if (llmc_str_endswith(source, "tokenizer.json") && !llmc_str_endswith(source, "_tokenizer.json")) {
-        dir = llmc_path_dirname(source);
-        src = dir;
-    }
-    if (llmc_chat_template_load(src, &ct, &err) != LLMC_OK) { rc = cli_error(&err); goto done; }
+    if (llmc_chat_template_load(source, &ct, &err) != LLMC_OK) { rc = cli_error(&err); goto done; }
     if (llmc_chat_template_apply(ct, msgs, tools, gen, vars, &out, &len, &err) != LLMC_OK) { rc = cli_error(&err); goto done; }
     if (len && fwrite(out, 1, len, stdout) != len) rc = cli_fail("template: write to stdout failed");
     if (fflush(stdout) != 0) rc = cli_fail("template: write to stdout failed");
 done:
     free(out);
-    free(dir);
     llmc_chat_template_free(ct);
     cJSON_Delete(vars);
     cJSON_Delete(msgs);
