@@ -1889,7 +1889,7 @@ jv jfilter_apply(jctx *c, jscope *s, int id, const char *name, jv v, jv *args, i
             size_t en = st + per + (k < (int64_t)extra ? 1 : 0);
             jv part = jlist_new(c, en - st + 1);
             for (size_t i = st; i < en; i++) jlist_push(c, part, jref(JL(l)->v[i]));
-            if (fill.t != JV_NONE && (size_t)k >= extra && extra) jlist_push(c, part, jref(fill));
+            if (fill.t != JV_NONE && (size_t)k >= extra) jlist_push(c, part, jref(fill));
             jlist_push(c, out, part);
             off = en;
         }
@@ -1976,8 +1976,7 @@ jv jfilter_apply(jctx *c, jscope *s, int id, const char *name, jv v, jv *args, i
         else {
             size_t cut = kb;
             while (cut > 0 && st->s[cut - 1] != ' ') cut--;
-            if (cut == 0) cut = kb; else cut--;
-            while (cut > 0 && st->s[cut - 1] == ' ') cut--;
+            if (cut == 0) cut = kb; else cut--; /* rsplit(" ", 1)[0] */
             jbuf_add(c, b, st->s, cut);
         }
         jbuf_adds(c, b, end);
