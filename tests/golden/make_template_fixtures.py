@@ -201,7 +201,8 @@ def chat_cases():
                 case.update(result(lambda: apply(text, special, conv, tools, agp, extra)))
                 cases.append(case)
         # qwen3-only switch, and tools_in_user_message=false for llama 3.2
-        extra_sets = [{"enable_thinking": False}, {"date_string": FIXED_DATE, "tools_in_user_message": False}]
+        extra_sets = [{"enable_thinking": False}, {"date_string": FIXED_DATE, "tools_in_user_message": False},
+                      {"date_string": FIXED_DATE, "builtin_tools": ["brave_search", "code_interpreter"]}]
         for extra in extra_sets:
             conv, tools = CORPUS["tools_with_system"]
             case = {"template": name, "where": where, "conversation": "tools_with_system+" + ",".join(extra),
