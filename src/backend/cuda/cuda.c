@@ -262,8 +262,11 @@ static llmc_status attach_on(const llmc_cuda_src *src, const llmc_device_req *re
     bool same = is_float(dt) && src->embed->dtype == dt && src->lm_head->dtype == dt;
     for (int l = 0; l < c->num_layers && same; l++)
         for (int i = 0; i < 7; i++) same &= src->layers[l].w[i]->dtype == dt;
-    int wtype = !same ? LCU_W_F16 : dt == LLMC_DT_F32 ? LCU_W_F32 : dt == LLMC_DT_F16 ? LCU_W_F16 : LCU_W_BF16;
-    if (!same) LLMC_INFO("cuda: weights are not all one float dtype; they are converted to f16 on upload");
+    /* Dequantized (or mixed) weights: bf16 keeps f32's range; before sm_80 f16, whose
+       tensor cores cuBLAS can use there (values outside f16 are refused at upload). */
+    int conv = info.cc_major >= 8 ? LCU_W_BF16 : LCU_W_F16;
+    int wtype = !same ? conv : dt == LLMC_DT_F32 ? LCU_W_F32 : dt == LLMC_DT_F16 ? LCU_W_F16 : LCU_W_BF16;
+    if (!same) LLMC_INFO("cuda: weights are not all one float dtype; they are converted to %s on upload", conv == LCU_W_BF16 ? "bf16" : "f16");
 
     llmc_cuda_plan_in pin = {wtype == LCU_W_F32 ? 4 : 2, src->ctx, src->batch, info.free_bytes, 0, gpu_layers};
     size_t res = info.total_bytes / 20;

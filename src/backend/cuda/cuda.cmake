@@ -19,6 +19,8 @@ if(LLMC_CUDA)
     target_compile_options(llmc_cuda PRIVATE -O3 -Xcompiler=-Wall)
     target_link_libraries(llmc_cuda PUBLIC CUDA::cudart_static CUDA::cublas)
     target_link_libraries(llmc_lib PUBLIC llmc_cuda)
+    # llmc_lib was created before CUDA was enabled: give it the list too (CMP0104).
+    set_target_properties(llmc_lib PROPERTIES CUDA_ARCHITECTURES "${CMAKE_CUDA_ARCHITECTURES}")
     target_compile_definitions(llmc_lib PRIVATE LLMC_HAVE_CUDA=1)
     message(STATUS "llmc: CUDA backend on (${CMAKE_CUDA_COMPILER}, architectures ${CMAKE_CUDA_ARCHITECTURES})")
   else()

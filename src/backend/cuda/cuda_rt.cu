@@ -89,7 +89,8 @@ __device__ __forceinline__ float tof(__half v) { return __half2float(v); }
 __device__ __forceinline__ float tof(bf16r v) { return __uint_as_float((unsigned)v.x << 16); }
 template <typename T> __device__ __forceinline__ T fromf(float v);
 template <> __device__ __forceinline__ float fromf<float>(float v) { return v; }
-template <> __device__ __forceinline__ __half fromf<__half>(float v) { return __float2half_rn(v); }
+/* Saturating: an activation past f16's range (f16 weights' cuBLAS prefill) stays finite. */
+template <> __device__ __forceinline__ __half fromf<__half>(float v) { return __float2half_rn(fminf(fmaxf(v, -65504.f), 65504.f)); }
 template <> __device__ __forceinline__ bf16r fromf<bf16r>(float v) {
     unsigned u = __float_as_uint(v);
     bf16r r;

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The one script for a lent GPU machine (nvcc, torch, transformers; no network).
+# Builds llmc for this GPU's architecture, then
+#  (a) parity: the CUDA unit test (random checkpoints, f32/f16/bf16, CPU/GPU split, vs the
+#      CPU backend), every tests/golden/core fixture on --device cuda vs transformers'
+#      reference and vs --device cpu, and greedy ids vs transformers on the GPU for one
+#      random checkpoint (bf16 and f32);
+#  (b) speed: a Llama-3.2-3B-shaped random bf16 checkpoint made here by transformers, the
+#      seed's pirate prompt (52 tokens), 256 new tokens at batch 1: transformers (pipeline
+#      when a Llama 3 tokenizer is at hand, else generate on the same ids) vs llmc.
+# Results: $OUT/results.json and $OUT/results.md (OUT defaults to bench/device/out).
+# usage (repo root): bash bench/device/run.sh        env: SKIP_SPEED=1, SKIP_BUILD=1
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+OUT="${OUT:-bench/device/out}"
+mkdir -p "$OUT"
+LOG="$OUT/log.txt"
+: > "$LOG"
+say() { echo "$*" | tee -a "$LOG"; }
+PY="${PYTHON:-python3}"
+BUILD="${BUILD:-build-device}"
+START=$(date +%s)
+
+say "== device: $(nvidia-smi --query-gpu=name,compute_cap,memory.total,driver_version --format=csv,noheader 2>&1 | head -1)"
+cap="$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -1 | tr -d ' .')"
+[ -n "$cap" ] || cap=native
+say "== build (CUDA arch $cap)"
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+  if ! cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES="$cap" >> "$LOG" 2>&1; then
+    say "FAIL: cmake configure (see $LOG; missing Debian -dev packages? scripts/install-deps.sh)"; exit 1
+  fi
+  if ! cmake --build "$BUILD" -j"$(nproc)" --target llmc test_cuda >> "$LOG" 2>&1; then
+    say "FAIL: build (see $LOG)"; tail -30 "$LOG"; exit 1
+  fi
+fi
+grep -q "CUDA backend on" "$LOG" || [ "${SKIP_BUILD:-0}" = 1 ] || { say "FAIL: CMake did not enable the CUDA backend"; exit 1; }
+LLMC="$BUILD/llmc"
+say "   build done at +$(( $(date +%s) - START ))s"
+
+say "== (a1) unit test on the GPU"
+"$BUILD/tests/unit/test_cuda" > "$OUT/test_cuda.txt" 2>&1; unit_rc=$?
+tail -12 "$OUT/test_cuda.txt" | tee -a "$LOG"
+
+say "== (a2) core fixtures: --device cuda vs transformers' reference and vs --device cpu"
+"$PY" bench/device/device_bench.py fixtures --llmc "$LLMC" --out "$OUT" 2>&1 | tee -a "$LOG"
+
+say "== (a3) greedy ids vs transformers on the GPU (random checkpoint)"
+"$PY" bench/device/device_bench.py greedy --llmc "$LLMC" --out "$OUT" 2>&1 | tee -a "$LOG"
+say "   parity done at +$(( $(date +%s) - START ))s"
+
+if [ "${SKIP_SPEED:-0}" != 1 ]; then
+  say "== (b) speed: Llama-3.2-3B shape, bf16, pirate prompt (52 tokens), 256 new tokens, batch 1"
+  "$PY" bench/device/device_bench.py speed --llmc "$LLMC" --out "$OUT" 2>&1 | tee -a "$LOG"
+fi
+"$PY" bench/device/device_bench.py report --out "$OUT" --unit-rc "$unit_rc" 2>&1 | tee -a "$LOG"
+say "== total $(( $(date +%s) - START ))s; results in $OUT/results.md and $OUT/results.json"
