@@ -14,6 +14,11 @@ typedef enum {
     JV_MACRO, JV_FUNC, JV_METHOD, JV_LOOP, JV_CYCLER, JV_JOINER
 } jv_type;
 
+/* What a JV_LIST stands for in Python (jv.sub): filters like select/map return generators (always
+ * truthy, no len(), not subscriptable), dict.items()/keys()/values() return views. */
+enum { LS_LIST = 0, LS_GEN, LS_ITEMS, LS_KEYS, LS_VALUES, LS_REVITER };
+static inline bool jls_iterator(int sub) { return sub == LS_GEN || sub == LS_REVITER; }
+
 /* Why a value is undefined, for Jinja's error messages. */
 enum { UNDEF_PLAIN, UNDEF_NAME, UNDEF_ATTR, UNDEF_ELEM, UNDEF_UNSAFE };
 

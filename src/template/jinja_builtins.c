@@ -810,6 +810,7 @@ jv jgetitem(jctx *c, jv obj, jv key) {
         break;
     }
     case JV_LIST: case JV_TUPLE: case JV_STR:
+        if (obj.t == JV_LIST && obj.sub) return jv_undef(); /* generators and dict views are not subscriptable */
         if (key.t == JV_INT || key.t == JV_BOOL) {
             int64_t i = key.u.i;
             int64_t n = obj.t == JV_STR ? (int64_t)jstr_ncp(JS(obj)) : (int64_t)JL(obj)->n;
@@ -1082,12 +1083,14 @@ jv jcall_method(jctx *c, jv self, int m, const char *mname, jv *args, int nargs,
                 jlist_push(c, l, t);
             }
             jstep(c, d->n);
+            l.sub = LS_ITEMS;
             return l;
         }
         case M_KEYS: case M_VALUES: {
             jv l = jlist_new(c, d->n);
             for (size_t i = 0; i < d->n; i++) jlist_push(c, l, jref(m == M_KEYS ? d->k[i] : d->v[i]));
             jstep(c, d->n);
+            l.sub = m == M_KEYS ? LS_KEYS : LS_VALUES;
             return l;
         }
         case M_GET: {
@@ -1285,7 +1288,7 @@ bool jtest_apply(jctx *c, jscope *s, int id, const char *name, jv v, jv *args, i
     case T_FLOAT: return v.t == JV_FLOAT;
     case T_MAPPING: return v.t == JV_DICT;
     case T_ITERABLE: return v.t == JV_STR || v.t == JV_LIST || v.t == JV_TUPLE || v.t == JV_DICT || v.t == JV_UNDEF || v.t == JV_LOOP;
-    case T_SEQUENCE: return v.t == JV_STR || v.t == JV_LIST || v.t == JV_TUPLE || v.t == JV_DICT || v.t == JV_UNDEF;
+    case T_SEQUENCE: return v.t == JV_STR || (v.t == JV_LIST && !v.sub) || v.t == JV_TUPLE || v.t == JV_DICT || v.t == JV_UNDEF;
     case T_BOOLEAN: return v.t == JV_BOOL;
     case T_TRUE: return v.t == JV_BOOL && v.u.i;
     case T_FALSE: return v.t == JV_BOOL && !v.u.i;
@@ -1585,7 +1588,24 @@ static jv html_escape(jctx *c, jv v) {
     return jstr_take_buf(c, b);
 }
 
+static jv filter_impl(jctx *c, jscope *s, int id, const char *name, jv v, jv *args, int nargs, const char **kwn, jv *kwv, int nkw);
+
 jv jfilter_apply(jctx *c, jscope *s, int id, const char *name, jv v, jv *args, int nargs, const char **kwn, jv *kwv, int nkw) {
+    jv r = filter_impl(c, s, id, name, v, args, nargs, kwn, kwv, nkw);
+    if (r.t != JV_LIST) return r;
+    /* jinja2 returns generators from these (truthy even when empty, no len(), not subscriptable) */
+    switch (id) {
+    case F_SELECT: case F_REJECT: case F_SELECTATTR: case F_REJECTATTR: case F_MAP: case F_BATCH: case F_SLICE:
+    case F_UNIQUE: case F_ITEMS:
+        r.sub = LS_GEN;
+        break;
+    case F_REVERSE: r.sub = LS_REVITER; break;
+    default: break;
+    }
+    return r;
+}
+
+static jv filter_impl(jctx *c, jscope *s, int id, const char *name, jv v, jv *args, int nargs, const char **kwn, jv *kwv, int nkw) {
     A a = { args, nargs, kwn, kwv, nkw };
     jstep(c, 1);
     switch (id) {
@@ -1639,7 +1659,9 @@ jv jfilter_apply(jctx *c, jscope *s, int id, const char *name, jv v, jv *args, i
     case F_COUNT:
         switch (v.t) {
         case JV_STR: return jv_int((int64_t)jstr_ncp(JS(v)));
-        case JV_LIST: case JV_TUPLE: return jv_int((int64_t)JL(v)->n);
+        case JV_LIST: case JV_TUPLE:
+            if (v.t == JV_LIST && jls_iterator(v.sub)) jfail(c, LLMC_ERR_TEMPLATE, "object of type '%s' has no len()", jv_type_name(v));
+            return jv_int((int64_t)JL(v)->n);
         case JV_DICT: case JV_NS: return jv_int((int64_t)JD(v)->n);
         case JV_UNDEF: return jv_int(0);
         case JV_LOOP: return jv_int(((jloop *)v.u.o)->n);
@@ -1675,6 +1697,7 @@ jv jfilter_apply(jctx *c, jscope *s, int id, const char *name, jv v, jv *args, i
     case F_ESCAPE: return html_escape(c, v);
     case F_FIRST: case F_LAST: {
         if (v.t == JV_UNDEF) jfail_undef(c, v);
+        if (id == F_LAST && v.t == JV_LIST && jls_iterator(v.sub)) jfail(c, LLMC_ERR_TEMPLATE, "'%s' object is not reversible", jv_type_name(v));
         jv l = jiter_list(c, v);
         jv r;
         if (!JL(l)->n) { r = jv_undef(); r.sub = UNDEF_PLAIN; }

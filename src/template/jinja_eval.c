@@ -159,7 +159,7 @@ static jv binop(jctx *c, int op, jv a, jv b) {
             jbuf_add(c, buf, JS(b)->s, JS(b)->len);
             return jstr_take_buf(c, buf);
         }
-        if ((a.t == JV_LIST || a.t == JV_TUPLE) && a.t == b.t) {
+        if ((a.t == JV_LIST || a.t == JV_TUPLE) && a.t == b.t && !a.sub && !b.sub) {
             jv r = a.t == JV_LIST ? jlist_new(c, JL(a)->n + JL(b)->n) : jtuple_new(c, JL(a)->n + JL(b)->n);
             for (size_t i = 0; i < JL(a)->n; i++) jlist_push(c, r, jref(JL(a)->v[i]));
             for (size_t i = 0; i < JL(b)->n; i++) jlist_push(c, r, jref(JL(b)->v[i]));
@@ -231,7 +231,8 @@ static jv do_slice(jctx *c, jv obj, jv vstart, jv vstop, jv vstep) {
     if (step == 0) jfail(c, LLMC_ERR_TEMPLATE, "slice step cannot be zero");
     int64_t len;
     if (obj.t == JV_STR) len = (int64_t)jstr_ncp(JS(obj));
-    else if (obj.t == JV_LIST || obj.t == JV_TUPLE) len = (int64_t)JL(obj)->n;
+    else if ((obj.t == JV_LIST && !obj.sub) || obj.t == JV_TUPLE) len = (int64_t)JL(obj)->n;
+    else if (obj.t == JV_LIST) return jv_undef(); /* generators and dict views are not subscriptable */
     else if (obj.t == JV_UNDEF) jfail_undef(c, obj);
     else jfail(c, LLMC_ERR_TEMPLATE, "'%s' object is not subscriptable", jv_type_name(obj));
     /* PySlice_AdjustIndices */

@@ -389,7 +389,8 @@ bool jv_truthy(jv v) {
     case JV_BOOL: case JV_INT: return v.u.i != 0;
     case JV_FLOAT: return v.u.f != 0.0;
     case JV_STR: return JS(v)->len != 0;
-    case JV_LIST: case JV_TUPLE: return JL(v)->n != 0;
+    case JV_LIST: return jls_iterator(v.sub) || JL(v)->n != 0;
+    case JV_TUPLE: return JL(v)->n != 0;
     case JV_DICT: return JD(v)->n != 0;
     default: return true;
     }
@@ -408,6 +409,8 @@ bool jv_eq(jctx *c, jv a, jv b) {
     case JV_UNDEF: case JV_NONE: return true;
     case JV_STR: return JS(a)->len == JS(b)->len && memcmp(JS(a)->s, JS(b)->s, JS(a)->len) == 0;
     case JV_LIST: case JV_TUPLE:
+        if (a.sub != b.sub) return false;
+        if (jls_iterator(a.sub)) return a.u.o == b.u.o;
         if (JL(a)->n != JL(b)->n) return false;
         for (size_t i = 0; i < JL(a)->n; i++)
             if (!jv_eq(c, JL(a)->v[i], JL(b)->v[i])) return false;
@@ -433,7 +436,10 @@ const char *jv_type_name(jv v) {
     case JV_INT: return "int";
     case JV_FLOAT: return "float";
     case JV_STR: return "str";
-    case JV_LIST: return "list";
+    case JV_LIST: {
+        static const char *const names[] = { "list", "generator", "dict_items", "dict_keys", "dict_values", "list_reverseiterator" };
+        return v.sub <= LS_REVITER ? names[v.sub] : "list";
+    }
     case JV_TUPLE: return "tuple";
     case JV_DICT: return "dict";
     case JV_NS: return "Namespace";
@@ -574,6 +580,19 @@ static void repr_depth(jctx *c, jv v, jbuf *b, int depth) {
     case JV_STR: repr_str(c, JS(v)->s, JS(v)->len, b); return;
     case JV_LIST: case JV_TUPLE: {
         jlist *l = JL(v);
+        if (v.t == JV_LIST && jls_iterator(v.sub)) {
+            jbuf_adds(c, b, v.sub == LS_GEN ? "<generator object>" : "<list_reverseiterator object>");
+            return;
+        }
+        if (v.t == JV_LIST && v.sub) {
+            jbuf_adds(c, b, jv_type_name(v));
+            jbuf_addc(c, b, '(');
+            jv plain = v;
+            plain.sub = LS_LIST;
+            repr_depth(c, plain, b, depth + 1);
+            jbuf_addc(c, b, ')');
+            return;
+        }
         jbuf_addc(c, b, v.t == JV_LIST ? '[' : '(');
         for (size_t i = 0; i < l->n; i++) {
             if (i) jbuf_add(c, b, ", ", 2);
@@ -729,6 +748,7 @@ void jv_tojson(jctx *c, jv v, jbuf *b, const char *indent, const char *item_sep,
     case JV_STR: json_str(c, JS(v)->s, JS(v)->len, b, ensure_ascii); return;
     case JV_LIST: case JV_TUPLE: {
         jlist *l = JL(v);
+        if (v.t == JV_LIST && v.sub) jfail(c, LLMC_ERR_TEMPLATE, "Object of type %s is not JSON serializable", jv_type_name(v));
         if (!l->n) { jbuf_adds(c, b, "[]"); return; }
         jbuf_addc(c, b, '[');
         for (size_t i = 0; i < l->n; i++) {
