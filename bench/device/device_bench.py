@@ -26,12 +26,15 @@ PIRATE_MSGS = [{"role": "system", "content": "You are a pirate chatbot who alway
                {"role": "user", "content": "Who are you?"}]
 
 
-def run(cmd, env=None, timeout=600):
+def run(cmd, env=None, timeout=180):
     e = dict(os.environ)
     if env:
         e.update(env)
     t = time.perf_counter()
-    p = subprocess.run(cmd, capture_output=True, text=True, env=e, timeout=timeout)
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, env=e, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return 124, "", f"timed out after {timeout} s: {' '.join(cmd)[:200]}", time.perf_counter() - t
     return p.returncode, p.stdout, p.stderr, time.perf_counter() - t
 
 

@@ -9,7 +9,9 @@
 #      seed's pirate prompt (52 tokens), 256 new tokens at batch 1: transformers (pipeline
 #      when a Llama 3 tokenizer is at hand, else generate on the same ids) vs llmc.
 # Results: $OUT/results.json and $OUT/results.md (OUT defaults to bench/device/out).
-# usage (repo root): bash bench/device/run.sh        env: SKIP_SPEED=1, SKIP_BUILD=1
+# usage (repo root): bash bench/device/run.sh
+# env: SKIP_SPEED=1; SKIP_BUILD=1 BUILD=dir to use a build made elsewhere (llmc, tests/test_cuda);
+#      LLMC_LLAMA3_TOKENIZER=dir (tokenizer.json) to time the transformers pipeline itself.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT="${OUT:-bench/device/out}"
@@ -38,7 +40,8 @@ LLMC="$BUILD/llmc"
 say "   build done at +$(( $(date +%s) - START ))s"
 
 say "== (a1) unit test on the GPU"
-"$BUILD/tests/unit/test_cuda" > "$OUT/test_cuda.txt" 2>&1; unit_rc=$?
+T="$BUILD/tests/test_cuda"; [ -x "$T" ] || T="$BUILD/tests/unit/test_cuda"
+timeout 180 "$T" > "$OUT/test_cuda.txt" 2>&1; unit_rc=$?
 tail -12 "$OUT/test_cuda.txt" | tee -a "$LOG"
 
 say "== (a2) core fixtures: --device cuda vs transformers' reference and vs --device cpu"
