@@ -352,6 +352,11 @@ static llmc_status attach_on(const llmc_cuda_src *src, const llmc_device_req *re
         lcu_model_free(rt);
         return llmc_err(err, LLMC_ERR_NOMEM, "cuda: out of memory");
     }
+    const char *pf = getenv("LLMC_CUDA_PREFILL");
+    bool blas = (wtype != LCU_W_BF16 || info.cc_major >= 8) && !(pf && !strcmp(pf, "f32"));
+    static const char *wn[] = {"f32", "f16", "bf16"};
+    LLMC_INFO("cuda: %s weights on %s; prefill GEMMs: %s; decode: GEMV kernels%s", wn[wtype], info.name,
+              blas ? "cuBLAS (f32 accumulation)" : "f32 tiled kernel", s.use_graph && s.head ? " in a CUDA graph" : "");
     cm->rt = rt;
     cm->gpu_layers = s.n_layers;
     cm->head = s.head;

@@ -51,7 +51,13 @@ extern "C" int lcu_probe(int device, lcu_devinfo *info, char *msg, size_t msz) {
     int n = 0;
     cudaError_t e = cudaGetDeviceCount(&n);
     if (e != cudaSuccess) {
-        snprintf(msg, msz, "no usable CUDA driver or GPU (%s)", cudaGetErrorString(e));
+        if (e == cudaErrorNoDevice)
+            snprintf(msg, msz, "no CUDA GPU found (%s)", cudaGetErrorString(e));
+        else if (e == cudaErrorInsufficientDriver)
+            snprintf(msg, msz, "no NVIDIA driver found, or it is older than the CUDA %d.%d runtime llmc was built with (%s)", CUDART_VERSION / 1000,
+                     CUDART_VERSION % 1000 / 10, cudaGetErrorString(e));
+        else
+            snprintf(msg, msz, "no usable CUDA driver or GPU (%s)", cudaGetErrorString(e));
         cudaGetLastError();
         return LCU_NODEV;
     }
