@@ -1332,7 +1332,7 @@ bool jtest_apply(jctx *c, jscope *s, int id, const char *name, jv v, jv *args, i
         if (v.t == JV_FLOAT) return v.u.f == o.u.f;
         return v.t == JV_NONE || v.t == JV_UNDEF || v.u.i == o.u.i;
     }
-    case T_CALLABLE: return v.t == JV_MACRO || v.t == JV_FUNC || v.t == JV_METHOD || v.t == JV_JOINER;
+    case T_CALLABLE: return v.t == JV_MACRO || v.t == JV_FUNC || v.t == JV_METHOD || v.t == JV_JOINER || v.t == JV_UNDEF || v.t == JV_LOOP;
     case T_LOWER: case T_UPPER: {
         if (v.t != JV_STR) return false;
         jv x = id == T_LOWER ? str_lower(c, JS(v)) : str_upper(c, JS(v));
@@ -1674,6 +1674,7 @@ static jv filter_impl(jctx *c, jscope *s, int id, const char *name, jv v, jv *ar
         return jref(v);
     }
     case F_DICTSORT: {
+        if (v.t == JV_UNDEF) jfail_undef(c, v);
         if (v.t != JV_DICT) jfail(c, LLMC_ERR_TEMPLATE, "dictsort expects a mapping, got %s", jv_type_name(v));
         bool cs = arg_bool(&a, 0, "case_sensitive", false);
         jv by = argd(&a, 1, "by", jv_undef());
@@ -1696,7 +1697,7 @@ static jv filter_impl(jctx *c, jscope *s, int id, const char *name, jv v, jv *ar
     }
     case F_ESCAPE: return html_escape(c, v);
     case F_FIRST: case F_LAST: {
-        if (v.t == JV_UNDEF) jfail_undef(c, v);
+        if (v.t == JV_UNDEF) { jv u = jv_undef(); u.sub = UNDEF_PLAIN; return u; }
         if (id == F_LAST && v.t == JV_LIST && jls_iterator(v.sub)) jfail(c, LLMC_ERR_TEMPLATE, "'%s' object is not reversible", jv_type_name(v));
         jv l = jiter_list(c, v);
         jv r;
@@ -1707,6 +1708,7 @@ static jv filter_impl(jctx *c, jscope *s, int id, const char *name, jv v, jv *ar
     }
     case F_FLOAT: {
         jv d = argd(&a, 0, "default", jv_float(0.0));
+        if (v.t == JV_UNDEF) jfail_undef(c, v);
         if (v.t == JV_FLOAT) return v;
         if (v.t == JV_INT || v.t == JV_BOOL) return jv_float((double)v.u.i);
         if (v.t == JV_STR) { double f; if (py_parse_float(JS(v)->s, JS(v)->len, &f)) return jv_float(f); }
@@ -1774,6 +1776,7 @@ static jv filter_impl(jctx *c, jscope *s, int id, const char *name, jv v, jv *ar
         return out;
     }
     case F_INDENT: {
+        if (v.t == JV_UNDEF) jfail_undef(c, v); /* jinja2 does `s += "\n"` on it */
         jv sv = jv_str(c, v);
         jbuf *b = jbuf_new(c);
         do_indent(c, b, JS(sv), argd(&a, 0, "width", jv_int(4)), arg_bool(&a, 1, "first", false), arg_bool(&a, 2, "blank", false));
@@ -1783,6 +1786,7 @@ static jv filter_impl(jctx *c, jscope *s, int id, const char *name, jv v, jv *ar
     case F_INT: {
         jv d = argd(&a, 0, "default", jv_int(0));
         int64_t base = arg_int(c, &a, 1, "base", 10);
+        if (v.t == JV_UNDEF) jfail_undef(c, v);
         if (v.t == JV_INT || v.t == JV_BOOL) return jv_int(v.u.i);
         if (v.t == JV_FLOAT) { if (isnan(v.u.f) || isinf(v.u.f) || fabs(v.u.f) >= 9.2e18) return jref(d); return jv_int((int64_t)v.u.f); }
         if (v.t == JV_STR) {
