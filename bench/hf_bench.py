@@ -63,7 +63,8 @@ def main():
 
     import transformers
     print(json.dumps({"system": "transformers", "version": transformers.__version__, "threads": a.t,
-                      "load_s": load_s, "prefill_tok_s": st(pp), "decode_tok_s": st(tg)}))
+                      "load_s": load_s, "prefill_tok_s": st(pp), "decode_tok_s": st(tg), "prefill_samples": pp,
+                      "decode_samples": tg}))
 
 
 if __name__ == "__main__":

@@ -32,7 +32,18 @@ def main():
     ap.add_argument("-r", type=int, default=5)
     ap.add_argument("-t", type=int, default=2)
     ap.add_argument("--to-bf16")
+    ap.add_argument("--no-extra-bufts", action="store_true",
+                    help="no weight repacking / AMX buffers (llama.cpp's AMX path crashes on some shapes)")
     a = ap.parse_args()
+    if a.no_extra_bufts:
+        import llama_cpp.llama_cpp as low  # the module Llama() takes its defaults from
+        orig = low.llama_model_default_params
+
+        def params():
+            p = orig()
+            p.use_extra_bufts = False
+            return p
+        low.llama_model_default_params = params
     if a.to_bf16:
         to_bf16(a.model, a.to_bf16, a.t)
         return
@@ -63,7 +74,9 @@ def main():
         return {"median": statistics.median(v), "min": min(v), "max": max(v)} if v else None
 
     print(json.dumps({"system": "llama.cpp", "version": llama_cpp.__version__, "threads": a.t, "load_s": load_s,
-                      "prefill_tok_s": st(pp), "decode_tok_s": st(tg)}))
+                      "extra_bufts": not a.no_extra_bufts,
+                      "prefill_tok_s": st(pp), "decode_tok_s": st(tg), "prefill_samples": pp,
+                      "decode_samples": tg}))
 
 
 if __name__ == "__main__":

@@ -116,6 +116,33 @@ static void test_dequant_fixtures(void) {
     CHECK_INT(seen, LLMC_DT_COUNT);
 }
 
+/* Load-time quantization must match the gguf package's quantizer byte for byte:
+ * the Q8_0/Q4_0 fixtures are gguf.quants.quantize() of the F32 fixture. */
+static void test_quantize_row(void) {
+    const char *src = test_env("LLMC_SOURCE_DIR", ".");
+    char path[4096];
+    size_t nx, n8, n4;
+    snprintf(path, sizeof path, "%s/tests/golden/quant/F32.bin", src);
+    float *x = read_file(path, &nx);
+    snprintf(path, sizeof path, "%s/tests/golden/quant/Q8_0.bin", src);
+    uint8_t *q8 = read_file(path, &n8);
+    snprintf(path, sizeof path, "%s/tests/golden/quant/Q4_0.bin", src);
+    uint8_t *q4 = read_file(path, &n4);
+    CHECK(x && q8 && q4);
+    if (x && q8 && q4) {
+        int64_t n = (int64_t)(nx / 4);
+        uint8_t *o = malloc(n8 > n4 ? n8 : n4);
+        CHECK(llmc_cpu_quantize_row(LLMC_DT_Q8_0, x, n, o));
+        CHECK_MSG(memcmp(o, q8, n8) == 0, "Q8_0 quantization differs from gguf.quants.quantize");
+        CHECK(llmc_cpu_quantize_row(LLMC_DT_Q4_0, x, n, o));
+        CHECK_MSG(memcmp(o, q4, n4) == 0, "Q4_0 quantization differs from gguf.quants.quantize");
+        CHECK(!llmc_cpu_quantize_row(LLMC_DT_Q4_K, x, n, o));
+        CHECK(!llmc_cpu_quantize_row(LLMC_DT_Q8_0, x, 31, o));
+        free(o);
+    }
+    free(x); free(q8); free(q4);
+}
+
 static void test_check_weight(void) {
     uint8_t buf[64] = {0};
     llmc_error err;
@@ -188,8 +215,9 @@ static int check_matmul(const char *kname, llmc_dtype t, const float *Wf, const 
 static void test_matmul(void) {
     static const char *kernels[] = {"scalar", "avx2", "avx512"};
     /* 32-block formats also get rows of 576 (18 blocks: a pair after the groups of 8),
-     * 608 (19: an odd last block) and 96 (3: no full group) */
-    static const int64_t shapes[][2] = {{6, 512}, {67, 768}, {1, 256}, {131, 1536}, {33, 576}, {5, 608}, {9, 96}};
+     * 608 (19: an odd last block) and 96 (3: no full group); float rows of 100 have a
+     * tail shorter than a vector */
+    static const int64_t shapes[][2] = {{6, 512}, {67, 768}, {1, 256}, {131, 1536}, {33, 576}, {5, 608}, {9, 96}, {12, 100}};
     static const int ntoks[] = {1, 2, 5, 17};
     llmc_threadpool *tps[3] = {NULL, llmc_threadpool_new(2), llmc_threadpool_new(3)};
     for (size_t k = 0; k < sizeof kernels / sizeof *kernels; k++) {
@@ -235,6 +263,7 @@ static void test_matmul(void) {
 int main(void) {
     test_dequant_fixtures();
     test_check_weight();
+    test_quantize_row();
     test_threadpool();
     test_matmul();
     return test_summary();

@@ -199,6 +199,15 @@ int cmd_bench(int argc, char **argv) {
         int nth = llmc_threadpool_size(tmp);
         llmc_threadpool_free(tmp);
         double bw = read_bandwidth(threads), wb = model_bytes(model);
+        /* raw samples, in run order, for scripts that pool several runs */
+        char samples[2][8192];
+        for (int k = 0; k < 2; k++) {
+            const double *v = k ? tg : pp;
+            size_t o = 0;
+            samples[k][0] = 0;
+            for (int r = 0; r < reps && (k ? ng : np) > 0 && o + 32 < sizeof samples[k]; r++)
+                o += (size_t)snprintf(samples[k] + o, sizeof samples[k] - o, "%s%.3f", r ? ", " : "", v[r]);
+        }
         bench_stat sp = stat_of(pp, np > 0 ? (int)reps : 0), sg = stat_of(tg, ng > 0 ? (int)reps : 0),
                    st = stat_of(pt, np > 0 ? (int)reps : 0);
         double floor_tok = wb > 0 ? bw * 1e9 / wb : 0, frac = floor_tok > 0 ? sg.med / floor_tok : 0;
@@ -212,9 +221,10 @@ int cmd_bench(int argc, char **argv) {
                    "\"load_s\": %.4f, \"prefill_tok_s\": {\"median\": %.3f, \"min\": %.3f, \"max\": %.3f}, "
                    "\"decode_tok_s\": {\"median\": %.3f, \"min\": %.3f, \"max\": %.3f}, \"ttft_ms\": %.3f, "
                    "\"peak_rss_mb\": %.1f, \"weights_mb\": %.1f, \"read_bw_gb_s\": %.2f, "
-                   "\"decode_floor_tok_s\": %.3f, \"decode_fraction_of_floor\": %.4f}\n",
+                   "\"decode_floor_tok_s\": %.3f, \"decode_fraction_of_floor\": %.4f, "
+                   "\"prefill_samples\": [%s], \"decode_samples\": [%s]}\n",
                    nth, llmc_cpu_kernel_name(), np, ng, reps, load_s, sp.med, sp.lo, sp.hi, sg.med, sg.lo, sg.hi,
-                   st.med * 1e3, rss_mb, wb / 1048576.0, bw, floor_tok, frac);
+                   st.med * 1e3, rss_mb, wb / 1048576.0, bw, floor_tok, frac, samples[0], samples[1]);
         } else {
             printf("model        %s\nthreads      %d (kernels: %s)\nload         %.3f s\n", model, nth,
                    llmc_cpu_kernel_name(), load_s);

@@ -84,9 +84,14 @@ typedef struct {
 #define CPU_NT 4
 typedef void (*cpu_qdot_fn)(const void *w, const cpu_q8row *x, int64_t nb, float *out);
 typedef void (*cpu_fdot_fn)(const void *w, const float *const *x, int64_t cols, float *out);
+/* Float weights, prefill: 4 consecutive rows (row_bytes apart) × CPU_NT tokens at
+ * once, out[row][token]; optional (NULL: the 1-row kernels are used). */
+typedef void (*cpu_fdot4_fn)(const void *w, size_t row_bytes, const float *const *x, int64_t cols,
+                             float out[4][CPU_NT]);
 typedef struct {
     cpu_qdot_fn q[LLMC_DT_COUNT][CPU_NT];
     cpu_fdot_fn f[LLMC_DT_COUNT][CPU_NT];
+    cpu_fdot4_fn f4[LLMC_DT_COUNT];
     void (*quantize)(const float *x, int64_t n, int8_t *qs, float *d, float *s, bool pairs);
 } cpu_dot_table;
 /* The tiled, threaded matmul shared by the SIMD families (matmul.c). */

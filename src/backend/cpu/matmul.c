@@ -54,7 +54,17 @@ static void mm_task(void *p, int64_t i0, int64_t i1, int tid) {
                 }
                 xf[k] = c->x + (t + k) * c->cols;
             }
-            for (int64_t r = r0; r < r1; r++) {
+            int64_t r = r0;
+            if (!c->xq && nt == CPU_NT && c->tab->f4[dt])
+                for (; r + 4 <= r1; r += 4) { /* register-blocked float GEMM */
+                    float out4[4][CPU_NT];
+                    c->tab->f4[dt](wbase + (size_t)r * c->row_bytes, c->row_bytes, xf, c->cols, out4);
+                    for (int j = 0; j < 4; j++) {
+                        float b = c->bias ? cpu_bias_at(c->bias, r + j) : 0.f;
+                        for (int k = 0; k < nt; k++) c->y[(t + k) * c->rows + r + j] = out4[j][k] + b;
+                    }
+                }
+            for (; r < r1; r++) {
                 const void *w = wbase + (size_t)r * c->row_bytes;
                 float out[CPU_NT];
                 if (c->xq) c->tab->q[dt][nt - 1](w, xq, c->nbw, out);

@@ -44,5 +44,9 @@ void llmc_cpu_dequantize(const llmc_tensor *W, float *out);
 /* Checks that a tensor is usable by these ops (dims, block multiple, enough bytes);
  * loaders call it once so the hot ops need no checks. */
 llmc_status llmc_cpu_check_weight(const llmc_tensor *W, llmc_error *err);
+/* Quantizes n f32 values (a multiple of 32) into Q8_0 or Q4_0 blocks at out, bit for
+ * bit as ggml's reference quantizers (and the gguf Python package) do: the basis of
+ * load-time quantization (--quantize q8_0|q4_0). Other dtypes → false. */
+bool llmc_cpu_quantize_row(llmc_dtype dt, const float *x, int64_t n, void *out);
 
 #endif

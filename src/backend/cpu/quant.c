@@ -2,6 +2,7 @@
  * tested against) and the Q8 quantizer for activations. Block layouts follow
  * ggml (ggml-common.h / ggml-quants.c). */
 #include "backend/cpu/cpu_internal.h"
+#include "formats/tensor.h"
 #include <math.h>
 
 static void dq_q8_0(const cpu_block_q8_0 *b, float *y) {
@@ -106,4 +107,37 @@ void cpu_dequant_row(llmc_dtype t, const void *row, int64_t n, float *out) {
         return;
     }
     }
+}
+
+/* ggml's reference quantizers (quantize_row_q8_0_ref / _q4_0_ref), bit for bit:
+ * the scale is computed in f32 and stored as f16, the quants use the f32 scale. */
+static void q_q8_0(const float *x, cpu_block_q8_0 *y) {
+    float amax = 0;
+    for (int i = 0; i < 32; i++) amax = fmaxf(amax, fabsf(x[i]));
+    float d = amax / 127.f, id = d != 0.f ? 1.f / d : 0.f;
+    y->d = llmc_f32_to_f16(d);
+    for (int i = 0; i < 32; i++) y->qs[i] = (int8_t)roundf(x[i] * id);
+}
+static void q_q4_0(const float *x, cpu_block_q4_0 *y) {
+    float amax = 0, max = 0;
+    for (int i = 0; i < 32; i++)
+        if (amax < fabsf(x[i])) { amax = fabsf(x[i]); max = x[i]; }
+    float d = max / -8.f, id = d != 0.f ? 1.f / d : 0.f;
+    y->d = llmc_f32_to_f16(d);
+    for (int i = 0; i < 16; i++) {
+        int a = (int)(x[i] * id + 8.5f), b = (int)(x[i + 16] * id + 8.5f);
+        a = a < 0 ? 0 : a > 15 ? 15 : a;
+        b = b < 0 ? 0 : b > 15 ? 15 : b;
+        y->qs[i] = (uint8_t)(a | (b << 4));
+    }
+}
+
+bool llmc_cpu_quantize_row(llmc_dtype dt, const float *x, int64_t n, void *out) {
+    if (n % 32) return false;
+    if (dt == LLMC_DT_Q8_0)
+        for (int64_t b = 0; b < n / 32; b++) q_q8_0(x + 32 * b, (cpu_block_q8_0 *)out + b);
+    else if (dt == LLMC_DT_Q4_0)
+        for (int64_t b = 0; b < n / 32; b++) q_q4_0(x + 32 * b, (cpu_block_q4_0 *)out + b);
+    else return false;
+    return true;
 }
