@@ -345,6 +345,11 @@ static llmc_status attach_on(const llmc_cuda_src *src, const llmc_device_req *re
     if (st) {
         lcu_model_free(rt);
         llmc_err_prefix(err, "--device cuda:%d: uploading weights: ", req->index);
+        if (is_auto) {
+            LLMC_WARN("device auto: %s; running on the CPU", err ? err->msg : "upload failed");
+            llmc_err_clear(err);
+            return LLMC_OK;
+        }
         return st;
     }
     llmc_cuda_model *cm = calloc(1, sizeof *cm);
