@@ -19,6 +19,10 @@ typedef enum {
 enum { LS_LIST = 0, LS_GEN, LS_ITEMS, LS_KEYS, LS_VALUES, LS_REVITER };
 static inline bool jls_iterator(int sub) { return sub == LS_GEN || sub == LS_REVITER; }
 
+/* A JV_STR with sub == JS_MARKUP is markupsafe's Markup (from |safe, |escape): `+` with a plain
+ * string escapes the plain one, as Python's Markup.__add__/__radd__ do. */
+enum { JS_PLAIN = 0, JS_MARKUP = 1 };
+
 /* Why a value is undefined, for Jinja's error messages. */
 enum { UNDEF_PLAIN, UNDEF_NAME, UNDEF_ATTR, UNDEF_ELEM, UNDEF_UNSAFE };
 
@@ -187,6 +191,7 @@ jv jcall_func(jctx *c, jscope *s, int fn, jv *args, int nargs, const char **kwn,
 enum { FN_RANGE, FN_NAMESPACE, FN_DICT, FN_RAISE, FN_STRFTIME, FN_CYCLER, FN_JOINER, FN_LIPSUM, FN_COUNT };
 extern const char *const jfunc_names[FN_COUNT];
 jv jiter_list(jctx *c, jv v);
+jv jhtml_escape(jctx *c, jv v); /* Markup(escape(str(v))); Markup passes through */
 jv jcall_joiner(jctx *c, jv j);
 jv jpy_percent_format(jctx *c, jv fmt, jv args); /* a list/tuple to iterate (new ref); fails on non-iterables */
 bool jpy_space(uint32_t cp);

@@ -1570,7 +1570,8 @@ static jv to_list_or_str_rev(jctx *c, jv v) {
     return r;
 }
 
-static jv html_escape(jctx *c, jv v) {
+jv jhtml_escape(jctx *c, jv v) {
+    if (v.t == JV_STR && v.sub == JS_MARKUP) return jref(v);
     jv sv = jv_str(c, v);
     jstr *s = JS(sv);
     jbuf *b = jbuf_new(c);
@@ -1585,7 +1586,9 @@ static jv html_escape(jctx *c, jv v) {
         }
     }
     junref(c, sv);
-    return jstr_take_buf(c, b);
+    jv r = jstr_take_buf(c, b);
+    r.sub = JS_MARKUP;
+    return r;
 }
 
 static jv filter_impl(jctx *c, jscope *s, int id, const char *name, jv v, jv *args, int nargs, const char **kwn, jv *kwv, int nkw);
@@ -1695,7 +1698,7 @@ static jv filter_impl(jctx *c, jscope *s, int id, const char *name, jv v, jv *ar
         junref(c, keys);
         return r;
     }
-    case F_ESCAPE: return html_escape(c, v);
+    case F_ESCAPE: return jhtml_escape(c, v);
     case F_FIRST: case F_LAST: {
         if (v.t == JV_UNDEF) { jv u = jv_undef(); u.sub = UNDEF_PLAIN; return u; }
         if (id == F_LAST && v.t == JV_LIST && jls_iterator(v.sub)) jfail(c, LLMC_ERR_TEMPLATE, "'%s' object is not reversible", jv_type_name(v));
@@ -1902,7 +1905,12 @@ static jv filter_impl(jctx *c, jscope *s, int id, const char *name, jv v, jv *ar
         double r = !strcmp(method, "ceil") ? ceil(x) : floor(x);
         return jv_float(r / p);
     }
-    case F_SAFE: return jref(v);
+    case F_SAFE: {
+        if (v.t == JV_STR) { jv r = jref(v); r.sub = JS_MARKUP; return r; }
+        jv r = jv_str(c, v);
+        r.sub = JS_MARKUP;
+        return r;
+    }
     case F_SLICE: {
         int64_t n = arg_int(c, &a, 0, "slices", 1);
         if (n <= 0 || n > 100000) jfail(c, LLMC_ERR_TEMPLATE, "slices must be a positive number");

@@ -152,12 +152,26 @@ static jv binop(jctx *c, int op, jv a, jv b) {
         }
     }
     if (op == OP_ADD) {
+        if (a.t == JV_STR && b.t == JV_STR && (a.sub == JS_MARKUP) != (b.sub == JS_MARKUP)) {
+            /* Markup + str and str + Markup escape the plain side and stay Markup */
+            jv ea = jhtml_escape(c, a), eb = jhtml_escape(c, b);
+            jbuf *buf = jbuf_new(c);
+            jbuf_add(c, buf, JS(ea)->s, JS(ea)->len);
+            jbuf_add(c, buf, JS(eb)->s, JS(eb)->len);
+            junref(c, ea);
+            junref(c, eb);
+            jv r = jstr_take_buf(c, buf);
+            r.sub = JS_MARKUP;
+            return r;
+        }
         if (a.t == JV_STR && b.t == JV_STR) {
             jcheck_str(c, JS(a)->len + JS(b)->len);
             jbuf *buf = jbuf_new(c);
             jbuf_add(c, buf, JS(a)->s, JS(a)->len);
             jbuf_add(c, buf, JS(b)->s, JS(b)->len);
-            return jstr_take_buf(c, buf);
+            jv r = jstr_take_buf(c, buf);
+            r.sub = a.sub == JS_MARKUP ? JS_MARKUP : JS_PLAIN;
+            return r;
         }
         if ((a.t == JV_LIST || a.t == JV_TUPLE) && a.t == b.t && !a.sub && !b.sub) {
             jv r = a.t == JV_LIST ? jlist_new(c, JL(a)->n + JL(b)->n) : jtuple_new(c, JL(a)->n + JL(b)->n);
