@@ -302,6 +302,20 @@ static void test_gpu(void) {
     parity(32, LLMC_DT_BF16, 1, false, 0, 5e-2);   /* split: layer 0 on the GPU, the rest + head on the CPU */
     parity(32, LLMC_DT_F32, 3, true, 0, 2e-3);     /* explicit count = all layers */
     parity(32, LLMC_DT_F32, -1, true, 64, 2e-3);   /* sliding window */
+    /* Both attention kernels on every shape above would be slow: force each once. */
+    setenv("LLMC_CUDA_ATTN", "tiled", 1);
+    parity(32, LLMC_DT_F32, -1, true, 0, 2e-3);
+    parity(12, LLMC_DT_BF16, -1, false, 64, 5e-2);
+    setenv("LLMC_CUDA_ATTN", "split", 1);
+    parity(32, LLMC_DT_F32, -1, true, 64, 2e-3);
+    unsetenv("LLMC_CUDA_ATTN");
+    setenv("LLMC_CUDA_PREFILL", "f32", 1);         /* the sm_75 bf16 prefill path */
+    parity(32, LLMC_DT_BF16, -1, true, 0, 5e-2);
+    parity(12, LLMC_DT_F16, -1, false, 0, 3e-2);
+    unsetenv("LLMC_CUDA_PREFILL");
+    setenv("LLMC_CUDA_GRAPH", "0", 1);             /* eager decode */
+    parity(32, LLMC_DT_BF16, -1, true, 0, 5e-2);
+    unsetenv("LLMC_CUDA_GRAPH");
     /* head_dim the kernels do not take: auto runs on the CPU, cuda says why. */
     llmc_config c;
     make_cfg(&c, 258);

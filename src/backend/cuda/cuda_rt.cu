@@ -369,6 +369,81 @@ __global__ void k_attn_combine(const float *__restrict__ po, const float *__rest
     }
 }
 
+/* Prefill attention, tiled: block (query tile, head) streams the keys its queries can see
+   through shared memory in tiles of ATT_KT rows, so each K/V row is read once per
+   ATT_QT queries instead of once per query. Each warp owns ATT_QT/ATT_WARPS queries
+   (online softmax in registers); the skip tests are warp-uniform. */
+#define ATT_QT 16
+#define ATT_KT 16
+#define ATT_QPW (ATT_QT / ATT_WARPS)
+__global__ void __launch_bounds__(ATT_WARPS * 32) k_attn_prefill(const float *__restrict__ qkv, const float *__restrict__ Kc, const float *__restrict__ Vc,
+                                                              const int *__restrict__ dpos, int n, int nh, int nkv, int hd, int window, float scale,
+                                                              float *__restrict__ out) {
+    extern __shared__ float smem[];
+    float *Ks = smem, *Vs = smem + ATT_KT * hd;
+    int t0 = blockIdx.x * ATT_QT, h = blockIdx.y, lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    int qd = nh * hd, kvd = nkv * hd, kh = h / (nh / nkv), per = (hd + 31) >> 5;
+    int pos = *dpos, tmax = min(t0 + ATT_QT, n) - 1;
+    int lo_blk = 0;
+    if (window > 0 && pos + t0 - window + 1 > 0) lo_blk = pos + t0 - window + 1;
+    int hi_blk = pos + tmax;
+    float qr[ATT_QPW][ATT_MAXD], acc[ATT_QPW][ATT_MAXD], m[ATT_QPW], l[ATT_QPW];
+    int qpos[ATT_QPW], lo[ATT_QPW];
+#pragma unroll
+    for (int k = 0; k < ATT_QPW; k++) {
+        int t = t0 + warp * ATT_QPW + k;
+        qpos[k] = t < n ? pos + t : -1; /* -1: no query (past the batch) */
+        lo[k] = 0;
+        if (window > 0 && qpos[k] - window + 1 > 0) lo[k] = qpos[k] - window + 1;
+        const float *q = qkv + (size_t)(t < n ? t : 0) * (qd + 2 * kvd) + (size_t)h * hd;
+        m[k] = -INFINITY;
+        l[k] = 0.f;
+#pragma unroll
+        for (int i = 0; i < ATT_MAXD; i++) {
+            qr[k][i] = t < n && i < per && lane + 32 * i < hd ? q[lane + 32 * i] : 0.f;
+            acc[k][i] = 0.f;
+        }
+    }
+    for (int j0 = lo_blk; j0 <= hi_blk; j0 += ATT_KT) {
+        int rows = min(ATT_KT, hi_blk - j0 + 1);
+        __syncthreads();
+        for (int e = threadIdx.x; e < rows * hd; e += blockDim.x) {
+            int r = e / hd, d = e % hd;
+            Ks[r * hd + d] = Kc[(size_t)(j0 + r) * kvd + (size_t)kh * hd + d];
+            Vs[r * hd + d] = Vc[(size_t)(j0 + r) * kvd + (size_t)kh * hd + d];
+        }
+        __syncthreads();
+        for (int r = 0; r < rows; r++) {
+            int j = j0 + r;
+            const float *kr = Ks + r * hd, *vr = Vs + r * hd;
+#pragma unroll
+            for (int k = 0; k < ATT_QPW; k++) {
+                if (j > qpos[k] || j < lo[k]) continue;
+                float d = 0.f;
+#pragma unroll
+                for (int i = 0; i < ATT_MAXD; i++)
+                    if (i < per && lane + 32 * i < hd) d += qr[k][i] * kr[lane + 32 * i];
+                d = warp_sum(d) * scale;
+                float mn = fmaxf(m[k], d), corr = expf(m[k] - mn), p = expf(d - mn);
+                l[k] = l[k] * corr + p;
+#pragma unroll
+                for (int i = 0; i < ATT_MAXD; i++)
+                    if (i < per && lane + 32 * i < hd) acc[k][i] = acc[k][i] * corr + p * vr[lane + 32 * i];
+                m[k] = mn;
+            }
+        }
+    }
+#pragma unroll
+    for (int k = 0; k < ATT_QPW; k++) {
+        if (qpos[k] < 0) continue;
+        int t = qpos[k] - pos;
+        float inv = 1.f / l[k];
+#pragma unroll
+        for (int i = 0; i < ATT_MAXD; i++)
+            if (i < per && lane + 32 * i < hd) out[((size_t)t * nh + h) * hd + lane + 32 * i] = acc[k][i] * inv;
+    }
+}
+
 /* Y[n][R] (+)= X[n][K] · W[R][K]ᵀ in f32: the prefill GEMM where cuBLAS has no tensor-core
    path for the weight dtype (bf16 before sm_80). 64×64 tiles, 4×4 per thread. */
 template <typename T>
@@ -435,6 +510,7 @@ struct lcu_model {
     bool cublas_ok;                 /* cuBLAS GEMMs for this weight dtype on this GPU */
     cudaGraphExec_t graph;
     bool graph_failed;
+    int attn_mode;                  /* LLMC_CUDA_ATTN: 0 auto, 1 tiled prefill kernel, 2 split-K kernel */
     int head_uploaded;
 };
 
@@ -505,6 +581,8 @@ static int model_alloc(lcu_model *m, const lcu_shape *s, char *msg, size_t msz) 
     /* LLMC_CUDA_PREFILL=f32: prefill GEMMs in f32 on unrounded activations (parity checks). */
     const char *pf = getenv("LLMC_CUDA_PREFILL");
     if (pf && !strcmp(pf, "f32")) m->cublas_ok = false;
+    const char *am = getenv("LLMC_CUDA_ATTN");
+    m->attn_mode = am && !strcmp(am, "tiled") ? 1 : am && !strcmp(am, "split") ? 2 : 0;
     size_t H = s->H, I = s->I, B = s->batch, V = s->V, es = m->es;
     size_t qd = m->qd, kvd = m->kvd;
     m->layers = (lcu_layer *)calloc((size_t)(s->n_layers > 0 ? s->n_layers : 1), sizeof *m->layers);
@@ -687,11 +765,21 @@ template <typename T> static int run_layers(lcu_model *m, int n, int S, bool hea
         TRY(linear<T>(m, L->wqkv, L->bqkv, m->xn, n, qd + 2 * kvd, H, m->qkv, false, msg, msz));
         k_rope_kv<<<n, 256, 0, m->st>>>(m->qkv, m->d_io, m->inv_freq, L->K, L->V, nh, s->nkv, s->hd);
         CKL();
-        k_attn_partial<<<dim3(n, nh, S), ATT_WARPS * 32, 0, m->st>>>(m->qkv, L->K, L->V, m->d_io, nh, s->nkv, s->hd, s->window, S, scale, m->po,
-                                                                     m->pm, m->pl);
-        CKL();
-        k_attn_combine<<<dim3(n, nh), s->hd, 0, m->st>>>(m->po, m->pm, m->pl, m->att, nh, s->hd, S);
-        CKL();
+        /* Tiled when its (fewer, longer) blocks still fill the GPU; short prompts do better
+           with a block per (token, head). */
+        bool tiled = m->attn_mode == 1 || (m->attn_mode == 0 && n >= ATT_QT && S == 1 &&
+                                           (size_t)((n + ATT_QT - 1) / ATT_QT) * nh >= (size_t)2 * m->sms);
+        if (tiled && n > 1) {
+            k_attn_prefill<<<dim3((n + ATT_QT - 1) / ATT_QT, nh), ATT_WARPS * 32, 2 * ATT_KT * s->hd * sizeof(float), m->st>>>(
+                m->qkv, L->K, L->V, m->d_io, n, nh, s->nkv, s->hd, s->window, scale, m->att);
+            CKL();
+        } else {
+            k_attn_partial<<<dim3(n, nh, S), ATT_WARPS * 32, 0, m->st>>>(m->qkv, L->K, L->V, m->d_io, nh, s->nkv, s->hd, s->window, S, scale,
+                                                                         m->po, m->pm, m->pl);
+            CKL();
+            k_attn_combine<<<dim3(n, nh), s->hd, 0, m->st>>>(m->po, m->pm, m->pl, m->att, nh, s->hd, S);
+            CKL();
+        }
         TRY(linear<T>(m, L->wo, L->bo, m->att, n, H, qd, m->x, true, msg, msz));
         k_rmsnorm<float><<<n, threads, 0, m->st>>>(m->x, L->ln2, m->xn, H, s->eps, 0);
         CKL();
