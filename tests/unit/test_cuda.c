@@ -8,6 +8,7 @@
 #include "backend/cuda/cuda.h"
 #include "base/error.h"
 #include "model/model.h"
+#include "pipeline/pipeline_internal.h"
 #include <stdint.h>
 
 /* ---- captured log ---- */
@@ -231,6 +232,33 @@ static void test_no_gpu(void) {
     llmc_model_free(m);
 }
 
+/* The pipeline refuses a missing GPU before opening anything, and auto/cpu open on the CPU. */
+static void test_pipeline_no_gpu(void) {
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s/tests/golden/core/llama_gqa_f32", test_env("LLMC_SOURCE_DIR", "."));
+    llmc_pipeline_opts o;
+    llmc_pipeline_opts_default(&o);
+    CHECK(o.gpu_layers == -1 && !strcmp(o.device, "auto"));
+    o.model = dir;
+    llmc_error err = {0};
+    llmc_pipeline *p = NULL;
+    const char *ok_devs[] = {"auto", "cpu"};
+    for (int i = 0; i < 2; i++) {
+        o.device = ok_devs[i];
+        CHECK_MSG(llmc_pipeline_create_ex(&o, true, &p, &err) == LLMC_OK, "%s: %s", ok_devs[i], err.msg);
+        llmc_pipeline_free(p);
+        p = NULL;
+    }
+    o.device = "cuda:1";
+    CHECK(llmc_pipeline_create_ex(&o, true, &p, &err) != LLMC_OK && !p && strstr(err.msg, "--device cuda:1") &&
+          strstr(err.msg, "CUDA is not available"));
+    o.device = "cuda:x";
+    CHECK(llmc_pipeline_create_ex(&o, true, &p, &err) == LLMC_ERR_INVALID_ARG && strstr(err.msg, "cuda:x"));
+    o.device = "auto";
+    o.model = "/nonexistent/model/dir"; /* the device is checked first, the model after */
+    CHECK(llmc_pipeline_create_ex(&o, true, &p, &err) == LLMC_ERR_NOT_FOUND);
+}
+
 /* ---- on a GPU: parity with the CPU backend ---- */
 static double max_rel(const float *a, const float *b, size_t n) {
     double mx = 0, d = 0;
@@ -341,6 +369,7 @@ int main(void) {
         fprintf(stderr, "no GPU (%s): checking the CPU fallbacks; GPU parity runs on a GPU machine (bench/device/run.sh)\n", err.msg);
         CHECK(strstr(err.msg, "CUDA is not available") != NULL);
         test_no_gpu();
+        test_pipeline_no_gpu();
     }
     return test_summary();
 }
