@@ -104,6 +104,8 @@ typedef struct jctx {
     int depth, max_depth;
     size_t max_output, max_string, max_items;
     int ctl;           /* 0, CTL_BREAK, CTL_CONTINUE */
+    uintptr_t stack_base; /* address near the bottom of the render's C stack */
+    size_t max_stack;     /* bytes of C stack a render may use (deep macro recursion × deep expressions) */
     jscope *globals;
     int loop_depth;
 } jctx;

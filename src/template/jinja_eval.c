@@ -9,6 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+static void check_stack(jctx *c) {
+    char here;
+    uintptr_t at = (uintptr_t)&here;
+    size_t used = c->stack_base > at ? c->stack_base - at : at - c->stack_base;
+    if (used > c->max_stack)
+        jfail(c, LLMC_ERR_RANGE, "recursion depth limit exceeded (C stack use over %zu bytes)", c->max_stack);
+}
+
 void jstep(jctx *c, unsigned long long n) {
     c->steps += n;
     if (c->steps > c->max_steps)
@@ -470,6 +478,7 @@ static jv apply_filter_node(jctx *c, jscope *s, const jnode *n, jv input /* take
 jv jeval(jctx *c, jscope *s, const jnode *n) {
     c->pos = n->pos;
     jstep(c, 1);
+    check_stack(c);
     switch (n->kind) {
     case N_CONST: return jref(n->cval);
     case N_NAME: {
@@ -720,6 +729,7 @@ static void exec_node(jctx *c, jscope *s, const jnode *n) {
     if (!n) return;
     c->pos = n->pos;
     jstep(c, 1);
+    check_stack(c);
     switch (n->kind) {
     case N_BODY:
         for (int i = 0; i < n->n; i++) {
@@ -857,6 +867,10 @@ static llmc_status render_impl(const llmc_template *t, const cJSON *vars, const 
     c->max_output = L->max_output ? L->max_output : default_limits.max_output;
     c->max_string = L->max_string ? L->max_string : default_limits.max_string;
     c->max_items = L->max_items ? L->max_items : default_limits.max_items;
+    char stack_mark;
+    c->stack_base = (uintptr_t)&stack_mark;
+    /* 1 MiB: far above what real templates use, well inside a default 8 MiB (or 2 MiB thread) stack */
+    c->max_stack = 1u << 20;
     if (setjmp(jb)) {
         jheap_free_all(&c->heap);
         return err->code ? err->code : LLMC_ERR_TEMPLATE;

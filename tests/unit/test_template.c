@@ -196,6 +196,17 @@ static void run_engine_checks(void) {
     for (int i = 0; i < 1000; i++) strcat(deep, "(");
     CHECK(render_str(deep, NULL, NULL, &out, &err) == LLMC_ERR_TEMPLATE);
 
+    /* deep expressions inside deep macro recursion are refused before the C stack runs out */
+    {
+        char big[8192];
+        strcpy(big, "{% macro f(n) %}{{ ");
+        for (int i = 0; i < 150; i++) strcat(big, "- ");
+        strcat(big, "f(n + 1)");
+        strcat(big, " }}{% endmacro %}{{ f(0) }}");
+        CHECK(render_str(big, NULL, NULL, &out, &err) == LLMC_ERR_RANGE);
+        CHECK_MSG(strstr(err.msg, "recursion depth") != NULL, "%s", err.msg);
+    }
+
     /* raise_exception message verbatim */
     CHECK(render_str("{{ raise_exception('Only user and assistant roles are supported!') }}", NULL, NULL, &out, &err) == LLMC_ERR_TEMPLATE);
     CHECK_STR(err.msg, "Only user and assistant roles are supported!");
