@@ -5,6 +5,7 @@
 #include "base/error.h"
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -840,6 +841,25 @@ static const llmc_template_limits default_limits = {
 static llmc_status render_impl(const llmc_template *t, const cJSON *vars, const llmc_template_limits *limits,
                                char **out, size_t *out_len, llmc_error *const err);
 
+/* C stack a render may use: a third of this thread's stack, at most 4 MiB (far above what real
+ * templates need; the rest stays for the caller). 1 MiB when the size cannot be read. */
+static size_t stack_budget(void) {
+    static _Thread_local size_t cached; /* pthread_getattr_np can be slow (the main thread's reads /proc) */
+    if (cached) return cached;
+    size_t budget = 1u << 20;
+    pthread_attr_t attr;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+        size_t sz = 0;
+        if (pthread_attr_getstacksize(&attr, &sz) == 0 && sz >= (256u << 10)) {
+            budget = sz / 3;
+            if (budget > (4u << 20)) budget = 4u << 20;
+        }
+        pthread_attr_destroy(&attr);
+    }
+    cached = budget;
+    return budget;
+}
+
 llmc_status llmc_template_render_ex(const llmc_template *t, const cJSON *vars, const llmc_template_limits *limits,
                                     char **out, size_t *out_len, llmc_error *err) {
     if (out) *out = NULL;
@@ -869,8 +889,7 @@ static llmc_status render_impl(const llmc_template *t, const cJSON *vars, const 
     c->max_items = L->max_items ? L->max_items : default_limits.max_items;
     char stack_mark;
     c->stack_base = (uintptr_t)&stack_mark;
-    /* 1 MiB: far above what real templates use, well inside a default 8 MiB (or 2 MiB thread) stack */
-    c->max_stack = 1u << 20;
+    c->max_stack = stack_budget();
     if (setjmp(jb)) {
         jheap_free_all(&c->heap);
         return err->code ? err->code : LLMC_ERR_TEMPLATE;
