@@ -46,7 +46,10 @@ static int64_t arg_int(jctx *c, const A *a, int idx, const char *name, int64_t d
     jv v;
     if (!arg(a, idx, name, &v) || v.t == JV_NONE) return def;
     if (v.t == JV_INT || v.t == JV_BOOL) return v.u.i;
-    if (v.t == JV_FLOAT) return (int64_t)v.u.f;
+    if (v.t == JV_FLOAT) {
+        if (!(fabs(v.u.f) < 9.2e18)) jfail(c, LLMC_ERR_RANGE, "argument '%s' is out of range", name ? name : "?");
+        return (int64_t)v.u.f;
+    }
     if (v.t == JV_UNDEF) jfail_undef(c, v);
     jfail(c, LLMC_ERR_TEMPLATE, "argument '%s' must be an integer, not %s", name ? name : "?", jv_type_name(v));
 }
@@ -384,7 +387,7 @@ static void format_spec(jctx *c, jbuf *out, jv v, const char *spec, size_t slen)
     size_t i = 0;
     if (slen >= 2) {
         size_t l = 1;
-        while (l < slen && ((unsigned char)spec[l] & 0xC0) == 0x80) l++;
+        while (l < slen && l < 4 && ((unsigned char)spec[l] & 0xC0) == 0x80) l++;
         if (l < slen && (spec[l] == '<' || spec[l] == '>' || spec[l] == '^' || spec[l] == '=')) {
             memcpy(fill, spec, l); fill[l] = 0; filllen = l; align = spec[l]; i = l + 1;
         }
@@ -607,6 +610,7 @@ jv jpy_percent_format(jctx *c, jv fmtv, jv args) {
         }
         case 'd': case 'i': case 'u':
             if (!isnum(val)) jfail(c, LLMC_ERR_TEMPLATE, "%%d format: a real number is required, not %s", jv_type_name(val));
+            if (val.t == JV_FLOAT && !(fabs(val.u.f) < 9.2e18)) jfail(c, LLMC_ERR_RANGE, "%%d format: number out of range");
             snprintf(spec, sizeof spec, "%%%s%s%s" PRId64, flags, width >= 0 ? "*" : "", "");
             if (width >= 0) snprintf(tmp, sizeof tmp, spec, width, val.t == JV_FLOAT ? (int64_t)val.u.f : val.u.i);
             else snprintf(tmp, sizeof tmp, spec, val.t == JV_FLOAT ? (int64_t)val.u.f : val.u.i);
@@ -614,6 +618,8 @@ jv jpy_percent_format(jctx *c, jv fmtv, jv args) {
             break;
         case 'f': case 'F': case 'e': case 'E': case 'g': case 'G': case 'x': case 'X': case 'o': case 'c':
             if (!isnum(val)) jfail(c, LLMC_ERR_TEMPLATE, "%%%c format: a real number is required, not %s", conv, jv_type_name(val));
+            if ((conv == 'x' || conv == 'X' || conv == 'o' || conv == 'c') && val.t == JV_FLOAT && !(fabs(val.u.f) < 9.2e18))
+                jfail(c, LLMC_ERR_RANGE, "%%%c format: number out of range", conv);
             if (conv == 'x' || conv == 'X' || conv == 'o' || conv == 'c') {
                 snprintf(spec, sizeof spec, "%%%s%s%s%c", flags, width >= 0 ? "*" : "", "ll", conv == 'c' ? 'c' : conv);
                 long long iv = val.t == JV_FLOAT ? (long long)val.u.f : (long long)val.u.i;
@@ -1170,7 +1176,7 @@ jv jcall_func(jctx *c, jscope *s, int fn, jv *args, int nargs, const char **kwn,
         if (step == 0) jfail(c, LLMC_ERR_TEMPLATE, "range() arg 3 must not be zero");
         int64_t cnt = 0;
         if (step > 0 && start < stop) cnt = (int64_t)(((__int128)stop - start - 1) / step + 1);
-        else if (step < 0 && start > stop) cnt = (int64_t)(((__int128)start - stop - 1) / (-step) + 1);
+        else if (step < 0 && start > stop) cnt = (int64_t)(((__int128)start - stop - 1) / -(__int128)step + 1);
         if (cnt > 100000 || (size_t)cnt > c->max_items)
             jfail(c, LLMC_ERR_RANGE, "Range too big. The sandbox blocks ranges larger than MAX_RANGE (100000).");
         jstep(c, (unsigned long long)cnt);
@@ -1491,6 +1497,7 @@ static void do_indent(jctx *c, jbuf *b, jstr *s, jv width, bool first, bool blan
 
 static double round_half_even_digits(double x, int64_t prec) {
     if (prec > 300 || isnan(x) || isinf(x)) return x;
+    if (prec < -308) return copysign(0.0, x);
     char buf[512];
     if (prec < 0) {
         double p = pow(10.0, (double)-prec);
@@ -1896,7 +1903,9 @@ static jv filter_impl(jctx *c, jscope *s, int id, const char *name, jv v, jv *ar
         if (!strcmp(method, "common")) {
             if (v.t != JV_FLOAT) {
                 if (prec >= 0) return jv_int(v.u.i);
-                return jv_int((int64_t)round_half_even_digits((double)v.u.i, prec));
+                double r = round_half_even_digits((double)v.u.i, prec);
+                if (!(fabs(r) < 9.2e18)) jfail(c, LLMC_ERR_RANGE, "integer overflow (llmc integers are 64-bit)");
+                return jv_int((int64_t)r);
             }
             return jv_float(round_half_even_digits(v.u.f, prec));
         }

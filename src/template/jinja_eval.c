@@ -85,13 +85,15 @@ static jv repeat_seq(jctx *c, jv seq, int64_t times) {
     if (times < 0) times = 0;
     if (seq.t == JV_STR) {
         size_t len = JS(seq)->len;
+        if (!len || !times) return jstr_new(c, "", 0);
         if (len && (uint64_t)times > c->max_string / len) jfail(c, LLMC_ERR_NOMEM, "string size limit exceeded (max_string %zu)", c->max_string);
         jbuf *b = jbuf_new(c);
         for (int64_t i = 0; i < times; i++) { jstep(c, 1); jbuf_add(c, b, JS(seq)->s, len); }
         return jstr_take_buf(c, b);
     }
     jlist *l = JL(seq);
-    if (l->n && (uint64_t)times > c->max_items / l->n) jfail(c, LLMC_ERR_NOMEM, "list size limit exceeded (max_items %zu)", c->max_items);
+    if (!l->n || !times) return seq.t == JV_TUPLE ? jtuple_new(c, 0) : jlist_new(c, 0);
+    if ((uint64_t)times > c->max_items / l->n) jfail(c, LLMC_ERR_NOMEM, "list size limit exceeded (max_items %zu)", c->max_items);
     jv r = seq.t == JV_TUPLE ? jtuple_new(c, l->n * (size_t)times) : jlist_new(c, l->n * (size_t)times);
     for (int64_t i = 0; i < times; i++)
         for (size_t k = 0; k < l->n; k++) { jstep(c, 1); jlist_push(c, r, jref(l->v[k])); }
@@ -252,6 +254,7 @@ static jv do_slice(jctx *c, jv obj, jv vstart, jv vstop, jv vstep) {
     int64_t start = slice_idx(c, vstart, &ns), stop = slice_idx(c, vstop, &ne), step = slice_idx(c, vstep, &nt);
     if (nt) step = 1;
     if (step == 0) jfail(c, LLMC_ERR_TEMPLATE, "slice step cannot be zero");
+    if (step < -INT64_MAX) step = -INT64_MAX; /* so -step cannot overflow */
     int64_t len;
     if (obj.t == JV_STR) len = (int64_t)jstr_ncp(JS(obj));
     else if ((obj.t == JV_LIST && !obj.sub) || obj.t == JV_TUPLE) len = (int64_t)JL(obj)->n;
@@ -277,7 +280,7 @@ static jv do_slice(jctx *c, jv obj, jv vstart, jv vstop, jv vstep) {
         jstr *s = JS(obj);
         jbuf *b = jbuf_new(c);
         if ((int64_t)s->len == len) {
-            for (int64_t i = 0, k = start; i < count; i++, k += step) jbuf_addc(c, b, s->s[k]);
+            for (int64_t i = 0, k = start; i < count; i++) { jbuf_addc(c, b, s->s[k]); if (i + 1 < count) k += step; }
         } else {
             /* code point offsets */
             size_t *offs = jalloc(c, ((size_t)len + 1) * sizeof(size_t));
@@ -285,13 +288,16 @@ static jv do_slice(jctx *c, jv obj, jv vstart, jv vstop, jv vstep) {
             for (size_t i = 0; i < s->len; i++)
                 if (((unsigned char)s->s[i] & 0xC0) != 0x80) offs[k++] = i;
             offs[k] = s->len;
-            for (int64_t i = 0, q = start; i < count; i++, q += step) jbuf_add(c, b, s->s + offs[q], offs[q + 1] - offs[q]);
+            for (int64_t i = 0, q = start; i < count; i++) {
+                jbuf_add(c, b, s->s + offs[q], offs[q + 1] - offs[q]);
+                if (i + 1 < count) q += step;
+            }
             free(offs);
         }
         return jstr_take_buf(c, b);
     }
     jv r = obj.t == JV_TUPLE ? jtuple_new(c, (size_t)count) : jlist_new(c, (size_t)count);
-    for (int64_t i = 0, k = start; i < count; i++, k += step) jlist_push(c, r, jref(JL(obj)->v[k]));
+    for (int64_t i = 0, k = start; i < count; i++) { jlist_push(c, r, jref(JL(obj)->v[k])); if (i + 1 < count) k += step; }
     return r;
 }
 
