@@ -172,6 +172,12 @@ def special_for(name):
 
 
 def extract_smollm2():
+    """SmolLM2's template and special tokens from its GGUF; without the file, the committed copies."""
+    special_path = os.path.join(OUT, "smollm2_special.json")
+    if not os.path.exists(GGUF):
+        print(f"note: {GGUF} missing; using the committed smollm2.jinja and smollm2_special.json", file=sys.stderr)
+        with open(special_path, encoding="utf-8") as f:
+            return json.load(f)
     from gguf import GGUFReader
     r = GGUFReader(GGUF)
     f = r.fields["tokenizer.chat_template"]
@@ -186,6 +192,8 @@ def extract_smollm2():
             special[var] = bytes(toks.parts[toks.data[tid]]).decode("utf-8")
     with open(os.path.join(OUT, "smollm2.jinja"), "w", encoding="utf-8", newline="") as f:
         f.write(text)
+    with open(special_path, "w", encoding="utf-8") as f:
+        json.dump(special, f, ensure_ascii=False, indent=1)
     return special
 
 
