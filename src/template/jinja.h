@@ -16,7 +16,7 @@ typedef enum {
 
 /* What a JV_LIST stands for in Python (jv.sub): filters like select/map return generators (always
  * truthy, no len(), not subscriptable), dict.items()/keys()/values() return views. */
-enum { LS_LIST = 0, LS_GEN, LS_ITEMS, LS_KEYS, LS_VALUES, LS_REVITER };
+enum { LS_LIST = 0, LS_GEN, LS_ITEMS, LS_KEYS, LS_VALUES, LS_REVITER, LS_RANGE };
 static inline bool jls_iterator(int sub) { return sub == LS_GEN || sub == LS_REVITER; }
 
 /* A JV_STR with sub == JS_MARKUP is markupsafe's Markup (from |safe, |escape): `+` with a plain
@@ -42,7 +42,7 @@ struct jobj {
 enum { JO_STR, JO_LIST, JO_DICT, JO_MACRO, JO_METHOD, JO_LOOP, JO_SCOPE, JO_BUF, JO_CYCLER };
 
 typedef struct { jobj h; size_t len; int64_t ncp; char *s; } jstr;           /* ncp: code points, -1 unknown */
-typedef struct { jobj h; size_t n, cap; jv *v; } jlist;                       /* list and tuple */
+typedef struct { jobj h; size_t n, cap; jv *v; int64_t r0, r1, r2; } jlist;   /* list and tuple; r*: range(start, stop, step) */
 typedef struct { jobj h; size_t n, cap; jv *k, *v; uint32_t *idx; size_t icap; } jdict; /* dict, namespace */
 typedef struct { jobj h; char *s; size_t len, cap; } jbuf;
 struct jnode;

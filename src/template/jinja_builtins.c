@@ -816,7 +816,7 @@ jv jgetitem(jctx *c, jv obj, jv key) {
         break;
     }
     case JV_LIST: case JV_TUPLE: case JV_STR:
-        if (obj.t == JV_LIST && obj.sub) return jv_undef(); /* generators and dict views are not subscriptable */
+        if (obj.t == JV_LIST && obj.sub && obj.sub != LS_RANGE) return jv_undef(); /* generators and dict views are not subscriptable */
         if (key.t == JV_INT || key.t == JV_BOOL) {
             int64_t i = key.u.i;
             int64_t n = obj.t == JV_STR ? (int64_t)jstr_ncp(JS(obj)) : (int64_t)JL(obj)->n;
@@ -1182,6 +1182,10 @@ jv jcall_func(jctx *c, jscope *s, int fn, jv *args, int nargs, const char **kwn,
         jstep(c, (unsigned long long)cnt);
         jv l = jlist_new(c, (size_t)cnt);
         for (int64_t i = 0; i < cnt; i++) jlist_push(c, l, jv_int(start + i * step));
+        l.sub = LS_RANGE;
+        JL(l)->r0 = start;
+        JL(l)->r1 = stop;
+        JL(l)->r2 = step;
         return l;
     }
     case FN_NAMESPACE: case FN_DICT: {
@@ -1294,7 +1298,7 @@ bool jtest_apply(jctx *c, jscope *s, int id, const char *name, jv v, jv *args, i
     case T_FLOAT: return v.t == JV_FLOAT;
     case T_MAPPING: return v.t == JV_DICT;
     case T_ITERABLE: return v.t == JV_STR || v.t == JV_LIST || v.t == JV_TUPLE || v.t == JV_DICT || v.t == JV_UNDEF || v.t == JV_LOOP;
-    case T_SEQUENCE: return v.t == JV_STR || (v.t == JV_LIST && !v.sub) || v.t == JV_TUPLE || v.t == JV_DICT || v.t == JV_UNDEF;
+    case T_SEQUENCE: return v.t == JV_STR || (v.t == JV_LIST && (!v.sub || v.sub == LS_RANGE)) || v.t == JV_TUPLE || v.t == JV_DICT || v.t == JV_UNDEF;
     case T_BOOLEAN: return v.t == JV_BOOL;
     case T_TRUE: return v.t == JV_BOOL && v.u.i;
     case T_FALSE: return v.t == JV_BOOL && !v.u.i;

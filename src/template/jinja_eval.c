@@ -257,7 +257,7 @@ static jv do_slice(jctx *c, jv obj, jv vstart, jv vstop, jv vstep) {
     if (step < -INT64_MAX) step = -INT64_MAX; /* so -step cannot overflow */
     int64_t len;
     if (obj.t == JV_STR) len = (int64_t)jstr_ncp(JS(obj));
-    else if ((obj.t == JV_LIST && !obj.sub) || obj.t == JV_TUPLE) len = (int64_t)JL(obj)->n;
+    else if ((obj.t == JV_LIST && (!obj.sub || obj.sub == LS_RANGE)) || obj.t == JV_TUPLE) len = (int64_t)JL(obj)->n;
     else if (obj.t == JV_LIST) return jv_undef(); /* generators and dict views are not subscriptable */
     else if (obj.t == JV_UNDEF) jfail_undef(c, obj);
     else jfail(c, LLMC_ERR_TEMPLATE, "'%s' object is not subscriptable", jv_type_name(obj));
@@ -298,6 +298,18 @@ static jv do_slice(jctx *c, jv obj, jv vstart, jv vstop, jv vstep) {
     }
     jv r = obj.t == JV_TUPLE ? jtuple_new(c, (size_t)count) : jlist_new(c, (size_t)count);
     for (int64_t i = 0, k = start; i < count; i++) { jlist_push(c, r, jref(JL(obj)->v[k])); if (i + 1 < count) k += step; }
+    if (obj.t == JV_LIST && obj.sub == LS_RANGE) {
+        /* a slice of a range is a range: range(r0 + start*r2, r0 + stop*r2, r2*step) */
+        jlist *src = JL(obj), *dst = JL(r);
+        __int128 a = (__int128)src->r0 + (__int128)start * src->r2, b = (__int128)src->r0 + (__int128)stop * src->r2,
+                 st = (__int128)src->r2 * step;
+        if (a >= INT64_MIN && a <= INT64_MAX && b >= INT64_MIN && b <= INT64_MAX && st >= INT64_MIN && st <= INT64_MAX) {
+            r.sub = LS_RANGE;
+            dst->r0 = (int64_t)a;
+            dst->r1 = (int64_t)b;
+            dst->r2 = (int64_t)st;
+        }
+    }
     return r;
 }
 

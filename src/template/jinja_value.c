@@ -437,8 +437,8 @@ const char *jv_type_name(jv v) {
     case JV_FLOAT: return "float";
     case JV_STR: return "str";
     case JV_LIST: {
-        static const char *const names[] = { "list", "generator", "dict_items", "dict_keys", "dict_values", "list_reverseiterator" };
-        return v.sub <= LS_REVITER ? names[v.sub] : "list";
+        static const char *const names[] = { "list", "generator", "dict_items", "dict_keys", "dict_values", "list_reverseiterator", "range" };
+        return v.sub <= LS_RANGE ? names[v.sub] : "list";
     }
     case JV_TUPLE: return "tuple";
     case JV_DICT: return "dict";
@@ -582,6 +582,13 @@ static void repr_depth(jctx *c, jv v, jbuf *b, int depth) {
         jlist *l = JL(v);
         if (v.t == JV_LIST && jls_iterator(v.sub)) {
             jbuf_adds(c, b, v.sub == LS_GEN ? "<generator object>" : "<list_reverseiterator object>");
+            return;
+        }
+        if (v.t == JV_LIST && v.sub == LS_RANGE) {
+            char tmp[96];
+            if (l->r2 == 1) snprintf(tmp, sizeof tmp, "range(%" PRId64 ", %" PRId64 ")", l->r0, l->r1);
+            else snprintf(tmp, sizeof tmp, "range(%" PRId64 ", %" PRId64 ", %" PRId64 ")", l->r0, l->r1, l->r2);
+            jbuf_adds(c, b, tmp);
             return;
         }
         if (v.t == JV_LIST && v.sub) {
