@@ -634,7 +634,8 @@ jv jpy_percent_format(jctx *c, jv fmtv, jv args) {
         default: jfail(c, LLMC_ERR_TEMPLATE, "unsupported format character '%c'", conv);
         }
     }
-    if (!mapping && used < nitems && args.t == JV_TUPLE) jfail(c, LLMC_ERR_TEMPLATE, "not all arguments converted during string formatting");
+    /* Python skips this check when the argument is a mapping-like object (dict, list) */
+    if (!mapping && used < nitems && args.t != JV_LIST) jfail(c, LLMC_ERR_TEMPLATE, "not all arguments converted during string formatting");
     return jstr_take_buf(c, b);
 }
 
@@ -1288,6 +1289,13 @@ static jv need_arg(jctx *c, jv *args, int nargs, const char *test) {
 
 bool jtest_apply(jctx *c, jscope *s, int id, const char *name, jv v, jv *args, int nargs) {
     (void)s;
+    switch (id) {
+    case T_DIVISIBLEBY: case T_EQ: case T_NE: case T_LT: case T_LE: case T_GT: case T_GE: case T_IN: case T_SAMEAS:
+        if (nargs > 1) jfail(c, LLMC_ERR_TEMPLATE, "test '%s' takes 2 positional arguments but %d were given", name, nargs + 1);
+        break;
+    default:
+        if (nargs > 0) jfail(c, LLMC_ERR_TEMPLATE, "test '%s' takes 1 positional argument but %d were given", name, nargs + 1);
+    }
     switch (id) {
     case T_DEFINED: return v.t != JV_UNDEF;
     case T_UNDEFINED: return v.t == JV_UNDEF;

@@ -159,7 +159,11 @@ static jv binop(jctx *c, int op, jv a, jv b) {
                 return jv_int(res);
             }
             if (fnum(a) == 0.0 && fnum(b) < 0) jfail(c, LLMC_ERR_TEMPLATE, "0.0 cannot be raised to a negative power");
-            return jv_float(pow(fnum(a), fnum(b)));
+            if (fnum(a) < 0 && fnum(b) != floor(fnum(b)))
+                jfail(c, LLMC_ERR_UNSUPPORTED, "a negative number to a fractional power is complex (llmc has no complex numbers)");
+            double pr = pow(fnum(a), fnum(b));
+            if (isinf(pr) && isfinite(fnum(a)) && isfinite(fnum(b))) jfail(c, LLMC_ERR_RANGE, "(34, 'Numerical result out of range')");
+            return jv_float(pr);
         }
     }
     if (op == OP_ADD) {
@@ -494,6 +498,16 @@ static jv apply_filter_node(jctx *c, jscope *s, const jnode *n, jv input /* take
 
 /* ---------------------------------------------------------------- expressions */
 
+/* True when jinja2 would fold the expression to a constant at compile time. */
+static bool const_expr(const jnode *n) {
+    switch (n->kind) {
+    case N_CONST: return true;
+    case N_NEG: case N_POS: case N_NOT: return const_expr(n->a);
+    case N_BINOP: case N_AND: case N_OR: return const_expr(n->a) && const_expr(n->b);
+    default: return false;
+    }
+}
+
 jv jeval(jctx *c, jscope *s, const jnode *n) {
     c->pos = n->pos;
     jstep(c, 1);
@@ -594,6 +608,19 @@ jv jeval(jctx *c, jscope *s, const jnode *n) {
         return jeval(c, s, n->b);
     }
     case N_BINOP: {
+        if (n->op == OP_POW && n->a->kind == N_NEG && n->a->a->kind == N_CONST &&
+            (n->a->a->cval.t == JV_INT || n->a->a->cval.t == JV_FLOAT) && !const_expr(n->b)) {
+            /* jinja2 folds -1 to a constant and emits `(-1 ** y)`, which Python reads as -(1 ** y) */
+            jv b = jeval(c, s, n->b);
+            c->pos = n->pos;
+            jv r = binop(c, OP_POW, n->a->a->cval, b);
+            junref(c, b);
+            if (r.t == JV_INT) {
+                if (r.u.i == INT64_MIN) jfail(c, LLMC_ERR_RANGE, "integer overflow (llmc integers are 64-bit)");
+                r.u.i = -r.u.i;
+            } else if (r.t == JV_FLOAT) r.u.f = -r.u.f;
+            return r;
+        }
         jv a = jeval(c, s, n->a);
         jv b = jeval(c, s, n->b);
         c->pos = n->pos;

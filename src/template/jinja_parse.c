@@ -664,8 +664,7 @@ static jnode *parse_subscript(P *p, jnode *node) {
         nv_push(p, &args, parse_subscribed(p));
     }
     expect_op(p, ']');
-    if (!args.n) perr(p, t->pos, "expected an expression in subscript");
-    jnode *g = mk(p, N_GETITEM, t->pos);
+    jnode *g = mk(p, N_GETITEM, t->pos); /* x[] subscripts with an empty tuple, as jinja2 parses it */
     g->a = node;
     if (args.n == 1) g->b = args.v[0];
     else {
