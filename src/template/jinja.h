@@ -90,6 +90,10 @@ struct llmc_template {
     jnode *root;
     void *arena;       /* AST + strings */
     jheap consts;      /* immortal constant values */
+    /* Top-level names whose first top-level use is an assignment: jinja2 starts them undefined
+     * (not the context value) for code that reads them from loops and macros before the assignment. */
+    const char **store_first;
+    int n_store_first;
 };
 
 /* ---- evaluation context ---- */

@@ -725,6 +725,8 @@ static void run_loop(jctx *c, jscope *s, const jnode *n, jv iterv, int depth) {
         if (n->d) exec_node(c, s, n->d);
         return;
     }
+    /* jinja2 runs `else` unless some iteration reached the end of the body (no break/continue) */
+    bool completed = false;
     jloop *lp = jobj_new(c, sizeof *lp, JO_LOOP);
     lp->items = items;
     lp->n = (int64_t)cnt;
@@ -745,9 +747,11 @@ static void run_loop(jctx *c, jscope *s, const jnode *n, jv iterv, int depth) {
         scope_release(c, is);
         if (c->ctl == CTL_BREAK) { c->ctl = CTL_NONE; break; }
         if (c->ctl == CTL_CONTINUE) c->ctl = CTL_NONE;
+        else completed = true;
     }
     c->loop_depth--;
     junref(c, loopv);
+    if (!completed && n->d) exec_node(c, s, n->d);
 }
 
 static void exec_for(jctx *c, jscope *s, const jnode *n) {
@@ -815,7 +819,9 @@ static void exec_node(jctx *c, jscope *s, const jnode *n) {
     case N_SETBLOCK: {
         jbuf *saved = c->out;
         c->out = jbuf_new(c);
-        exec_node(c, s, n->b);
+        jscope *bs = jscope_new(c, s); /* the body is its own frame: its sets do not leak */
+        exec_node(c, bs, n->b);
+        scope_release(c, bs);
         jv v = jstr_take_buf(c, c->out);
         c->out = saved;
         if (n->c) v = apply_filter_node(c, s, n->c, v);
@@ -848,7 +854,9 @@ static void exec_node(jctx *c, jscope *s, const jnode *n) {
     case N_FILTERBLOCK: {
         jbuf *saved = c->out;
         c->out = jbuf_new(c);
-        exec_node(c, s, n->b);
+        jscope *bs = jscope_new(c, s);
+        exec_node(c, bs, n->b);
+        scope_release(c, bs);
         jv v = jstr_take_buf(c, c->out);
         c->out = saved;
         jv r = apply_filter_node(c, s, n->a, v);
@@ -950,6 +958,12 @@ static llmc_status render_impl(const llmc_template *t, const cJSON *vars, const 
     if (vars)
         for (const cJSON *e = vars->child; e; e = e->next)
             if (e->string) jscope_set(c, ts, e->string, jv_from_json(c, e, 0));
+    for (int i = 0; i < t->n_store_first; i++) {
+        jv u = jv_undef();
+        u.sub = UNDEF_NAME;
+        u.aux = t->store_first[i];
+        jscope_set(c, ts, t->store_first[i], u);
+    }
     c->out = c->root_out = jbuf_new(c);
     exec_node(c, ts, t->root);
     size_t len = c->out->len;

@@ -1217,6 +1217,79 @@ static jnode *subparse(P *p, const char *const *end_tokens) {
     return n;
 }
 
+/* ---------------------------------------------------------------- top-level name analysis */
+
+typedef struct { const char **names; int n, cap; const char **first; int nfirst, capfirst; } seen_set;
+
+static bool seen_has(seen_set *ss, const char *name) {
+    for (int i = 0; i < ss->n; i++)
+        if (!strcmp(ss->names[i], name)) return true;
+    return false;
+}
+
+static void seen_add(P *p, const char ***arr, int *n, int *cap, const char *name) {
+    if (*n == *cap) {
+        int nc = *cap ? *cap * 2 : 16;
+        const char **na = aalloc(p, (size_t)nc * sizeof *na);
+        if (*n) memcpy(na, *arr, (size_t)*n * sizeof *na);
+        *arr = na;
+        *cap = nc;
+    }
+    (*arr)[(*n)++] = name;
+}
+
+static void note(P *p, seen_set *ss, const char *name, bool store) {
+    if (seen_has(ss, name)) return;
+    seen_add(p, &ss->names, &ss->n, &ss->cap, name);
+    if (store) seen_add(p, &ss->first, &ss->nfirst, &ss->capfirst, name);
+}
+
+static void expr_loads(P *p, seen_set *ss, const jnode *n, int depth) {
+    if (!n || depth > 400) return;
+    if (n->kind == N_NAME || n->kind == N_NSREF) { note(p, ss, n->name, false); if (n->kind == N_NAME) return; }
+    expr_loads(p, ss, n->a, depth + 1);
+    expr_loads(p, ss, n->b, depth + 1);
+    expr_loads(p, ss, n->c, depth + 1);
+    expr_loads(p, ss, n->d, depth + 1);
+    expr_loads(p, ss, n->e, depth + 1);
+    if (n->kind == N_DICT)
+        for (int i = 0; i < n->n; i++) expr_loads(p, ss, n->keys[i], depth + 1);
+    int cnt = n->n + ((n->kind == N_CALL || n->kind == N_FILTER || n->kind == N_TEST) ? n->nkw : 0);
+    if (n->kind != N_MACRO && n->kind != N_CALLBLOCK)
+        for (int i = 0; i < cnt; i++) expr_loads(p, ss, n->items[i], depth + 1);
+}
+
+static void target_stores(P *p, seen_set *ss, const jnode *t, bool store) {
+    if (t->kind == N_NAME) note(p, ss, t->name, store);
+    else if (t->kind == N_NSREF) note(p, ss, t->name, false);
+    else if (t->kind == N_TUPLE || t->kind == N_LIST)
+        for (int i = 0; i < t->n; i++) target_stores(p, ss, t->items[i], store);
+}
+
+/* Walks the statements of the top-level frame in source order, as jinja2's FrameSymbolVisitor
+ * does: loop, macro, block-set and with bodies are other frames; a store inside an if branch
+ * counts as a read of the context value (jinja2 resolves names not stored in every branch). */
+static void frame_walk(P *p, seen_set *ss, const jnode *n, bool in_branch, int depth) {
+    if (!n || depth > 400) return;
+    switch (n->kind) {
+    case N_BODY: for (int i = 0; i < n->n; i++) frame_walk(p, ss, n->items[i], in_branch, depth + 1); break;
+    case N_EMIT: expr_loads(p, ss, n->a, 0); break;
+    case N_SET: expr_loads(p, ss, n->b, 0); target_stores(p, ss, n->a, !in_branch); break;
+    case N_SETBLOCK: target_stores(p, ss, n->a, !in_branch); break;
+    case N_IF:
+        expr_loads(p, ss, n->a, 0);
+        frame_walk(p, ss, n->b, true, depth + 1);
+        frame_walk(p, ss, n->c, true, depth + 1);
+        break;
+    case N_FOR: expr_loads(p, ss, n->b, 0); break;
+    case N_MACRO: note(p, ss, n->name, !in_branch); break;
+    case N_CALLBLOCK: expr_loads(p, ss, n->a, 0); break;
+    case N_FILTERBLOCK: expr_loads(p, ss, n->a, 0); break;
+    case N_WITH: for (int i = 0; i < n->n; i++) expr_loads(p, ss, n->items[i], 0); break;
+    default: break;
+    }
+}
+
 static void check_end_tags(P *p, jnode *root) {
     (void)root;
     if (cur(p)->type != TK_EOF) {
@@ -1245,6 +1318,10 @@ llmc_status jinja_parse(llmc_template *t, llmc_error *err) {
         jnode *root = subparse(p, NULL);
         check_end_tags(p, root);
         t->root = root;
+        seen_set ss = { 0 };
+        frame_walk(p, &ss, root, false, 0);
+        t->store_first = ss.first;
+        t->n_store_first = ss.nfirst;
     }
     /* constants were built in cctx's heap: hand them to the template */
     if (p->cctx.heap.head) {
