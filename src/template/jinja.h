@@ -81,6 +81,10 @@ typedef struct jnode {
     size_t len;             /* text length */
     jv cval;                /* constant */
     int fn;                 /* resolved builtin filter/test id, -1 unknown */
+    /* frames (for/macro/call/with/set-block/filter bodies): names first assigned in the frame and
+     * unknown to enclosing frames, which jinja2 starts undefined rather than resolving from context */
+    const char **undef;
+    int nundef;
 } jnode;
 
 struct llmc_template {

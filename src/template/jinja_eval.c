@@ -59,6 +59,16 @@ bool jscope_get(jscope *s, const char *name, jv *out) {
     return false;
 }
 
+/* Binds a frame's assigned-before-known names to undefined (see jnode.undef). */
+static void bind_undef(jctx *c, jscope *s, const jnode *frame) {
+    for (int i = 0; i < frame->nundef; i++) {
+        jv u = jv_undef();
+        u.sub = UNDEF_NAME;
+        u.aux = frame->undef[i];
+        jscope_set(c, s, frame->undef[i], u);
+    }
+}
+
 static void scope_release(jctx *c, jscope *s) { junref(c, jv_obj(JV_MACRO, s)); /* any obj type: refcount only */ }
 
 /* ---------------------------------------------------------------- arithmetic */
@@ -418,6 +428,7 @@ static jv call_macro(jctx *c, jmacro *m, jv *args, int nargs, const char **kwn, 
     jscope_set(c, sc, "kwargs", kwargs);
     if (caller.t != JV_UNDEF) jscope_set(c, sc, "caller", jref(caller));
     else if (m->caller.t == JV_MACRO) jscope_set(c, sc, "caller", jref(m->caller));
+    bind_undef(c, sc, def);
     jbuf *saved = c->out;
     c->out = jbuf_new(c);
     int saved_ctl = c->ctl;
@@ -743,6 +754,7 @@ static void run_loop(jctx *c, jscope *s, const jnode *n, jv iterv, int depth) {
         jscope *is = jscope_new(c, s);
         assign(c, is, n->a, jref(JL(items)->v[i]));
         jscope_set(c, is, "loop", jref(loopv));
+        bind_undef(c, is, n);
         exec_node(c, is, n->c);
         scope_release(c, is);
         if (c->ctl == CTL_BREAK) { c->ctl = CTL_NONE; break; }
@@ -820,6 +832,7 @@ static void exec_node(jctx *c, jscope *s, const jnode *n) {
         jbuf *saved = c->out;
         c->out = jbuf_new(c);
         jscope *bs = jscope_new(c, s); /* the body is its own frame: its sets do not leak */
+        bind_undef(c, bs, n);
         exec_node(c, bs, n->b);
         scope_release(c, bs);
         jv v = jstr_take_buf(c, c->out);
@@ -855,6 +868,7 @@ static void exec_node(jctx *c, jscope *s, const jnode *n) {
         jbuf *saved = c->out;
         c->out = jbuf_new(c);
         jscope *bs = jscope_new(c, s);
+        bind_undef(c, bs, n);
         exec_node(c, bs, n->b);
         scope_release(c, bs);
         jv v = jstr_take_buf(c, c->out);
@@ -870,6 +884,7 @@ static void exec_node(jctx *c, jscope *s, const jnode *n) {
             jv v = jeval(c, s, n->items[i]);
             assign(c, ws, n->keys[i], v);
         }
+        bind_undef(c, ws, n);
         exec_node(c, ws, n->b);
         scope_release(c, ws);
         return;

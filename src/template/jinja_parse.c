@@ -1290,6 +1290,80 @@ static void frame_walk(P *p, seen_set *ss, const jnode *n, bool in_branch, int d
     }
 }
 
+typedef struct frame_stack { seen_set *ss; struct frame_stack *up; } frame_stack;
+
+static bool known_above(frame_stack *fs, const char *name) {
+    for (; fs; fs = fs->up)
+        if (seen_has(fs->ss, name)) return true;
+    return false;
+}
+
+static void collect_target(P *p, seen_set *decl, const jnode *t) {
+    if (!t) return;
+    if (t->kind == N_NAME) note(p, decl, t->name, false);
+    else if (t->kind == N_TUPLE || t->kind == N_LIST)
+        for (int i = 0; i < t->n; i++) collect_target(p, decl, t->items[i]);
+}
+
+static void analyze_frame(P *p, jnode *frame, jnode *body, const jnode *extra_loads, seen_set *decl, frame_stack *up, int depth);
+
+/* Finds the frames nested directly in a frame's statements (through bodies and if branches). */
+static void find_frames(P *p, jnode *n, frame_stack *fs, int depth) {
+    if (!n || depth > 400) return;
+    switch (n->kind) {
+    case N_BODY: for (int i = 0; i < n->n; i++) find_frames(p, n->items[i], fs, depth + 1); break;
+    case N_IF: find_frames(p, n->b, fs, depth + 1); find_frames(p, n->c, fs, depth + 1); break;
+    case N_FOR: {
+        seen_set decl = { 0 };
+        collect_target(p, &decl, n->a);
+        note(p, &decl, "loop", false);
+        analyze_frame(p, n, n->c, n->e, &decl, fs, depth + 1);
+        find_frames(p, n->d, fs, depth + 1);
+        break;
+    }
+    case N_MACRO: case N_CALLBLOCK: {
+        seen_set decl = { 0 };
+        for (int i = 0; i < n->n; i++) note(p, &decl, n->names[i], false);
+        note(p, &decl, "varargs", false);
+        note(p, &decl, "kwargs", false);
+        note(p, &decl, "caller", false);
+        analyze_frame(p, n, n->b, NULL, &decl, fs, depth + 1);
+        break;
+    }
+    case N_WITH: {
+        seen_set decl = { 0 };
+        for (int i = 0; i < n->n; i++) collect_target(p, &decl, n->keys[i]);
+        analyze_frame(p, n, n->b, NULL, &decl, fs, depth + 1);
+        break;
+    }
+    case N_SETBLOCK: case N_FILTERBLOCK: {
+        seen_set decl = { 0 };
+        analyze_frame(p, n, n->b, NULL, &decl, fs, depth + 1);
+        break;
+    }
+    default: break;
+    }
+}
+
+static void analyze_frame(P *p, jnode *frame, jnode *body, const jnode *extra_loads, seen_set *decl, frame_stack *up, int depth) {
+    if (depth > 400) return;
+    seen_set ss = { 0 };
+    for (int i = 0; i < decl->n; i++) note(p, &ss, decl->names[i], false);
+    if (frame && frame->kind == N_MACRO)
+        for (int i = 0; i < frame->n; i++) expr_loads(p, &ss, frame->items[i], 0);
+    expr_loads(p, &ss, extra_loads, 0);
+    frame_walk(p, &ss, body, false, 0);
+    if (frame) {
+        for (int i = 0; i < ss.nfirst; i++)
+            if (!known_above(up, ss.first[i])) {
+                if (!frame->undef) frame->undef = aalloc(p, (size_t)ss.nfirst * sizeof(char *));
+                frame->undef[frame->nundef++] = ss.first[i];
+            }
+    }
+    frame_stack me = { &ss, up };
+    find_frames(p, body, &me, depth + 1);
+}
+
 static void check_end_tags(P *p, jnode *root) {
     (void)root;
     if (cur(p)->type != TK_EOF) {
@@ -1322,6 +1396,8 @@ llmc_status jinja_parse(llmc_template *t, llmc_error *err) {
         frame_walk(p, &ss, root, false, 0);
         t->store_first = ss.first;
         t->n_store_first = ss.nfirst;
+        frame_stack top = { &ss, NULL };
+        find_frames(p, root, &top, 0);
     }
     /* constants were built in cctx's heap: hand them to the template */
     if (p->cctx.heap.head) {
