@@ -144,6 +144,37 @@ CORPUS = {
 }
 
 
+def random_conversations(n, seed=1234):
+    """Seeded odd-but-valid conversations: null fields, reasoning under other names, content parts,
+    string tool arguments, consecutive roles, unusual roles."""
+    import random
+    rnd = random.Random(seed)
+    texts = ["hi", "  spaced  ", "", "multi\nline\n", "ünïcødé 한국어 🙂", "quote ' \" \\", "<think>x</think>y", "{{ not jinja }}"]
+    out = {}
+    for k in range(n):
+        msgs = []
+        if rnd.random() < 0.5:
+            msgs.append({"role": "system", "content": rnd.choice(texts)})
+        for _ in range(rnd.randint(1, 5)):
+            role = rnd.choice(["user", "user", "assistant", "assistant", "tool", "developer"])
+            m = {"role": role, "content": rnd.choice(texts)}
+            r = rnd.random()
+            if r < 0.15:
+                m["content"] = [{"type": "text", "text": rnd.choice(texts)}, {"type": "image"}]
+            elif r < 0.25:
+                m["content"] = None
+            if role == "assistant" and rnd.random() < 0.4:
+                m[rnd.choice(["reasoning_content", "thinking", "reasoning"])] = rnd.choice(texts)
+            if role == "assistant" and rnd.random() < 0.3:
+                args = rnd.choice([{"city": "Paris", "days": 3, "ratio": 0.5}, "{\"raw\": true}"])
+                m["tool_calls"] = [{"type": "function", "id": "abc123xyz", "function": {"name": "get_weather", "arguments": args}}]
+            if rnd.random() < 0.1:
+                m["name"] = None
+            msgs.append(m)
+        out[f"random_{k}"] = (msgs, [WEATHER] if rnd.random() < 0.3 else None)
+    return out
+
+
 def template_sources():
     out = []
     for name in sorted(os.listdir(os.path.join(SHARED, "fixtures", "templates"))):
@@ -199,9 +230,10 @@ def extract_smollm2():
 
 def chat_cases():
     cases = []
+    corpus = {**CORPUS, **random_conversations(8)}
     for name, where, text in template_sources():
         special = special_for(name)
-        for conv_name, (conv, tools) in CORPUS.items():
+        for conv_name, (conv, tools) in corpus.items():
             for agp in (False, True):
                 extra = {"date_string": FIXED_DATE}
                 case = {"template": name, "where": where, "conversation": conv_name, "special": special,
