@@ -360,6 +360,8 @@ llmc_status llmc_pipeline_chat_json(llmc_pipeline *p, const char *messages_json,
     if (!g) { llmc_gen_params_default(&def); g = &def; }
     cJSON *msgs = llmc_json_parse(messages_json, strlen(messages_json), "messages", err);
     if (!msgs) return err ? err->code : LLMC_ERR_FORMAT;
+    /* 1.0 stays a float in the template (tool-call arguments), as Python's json keeps it. */
+    llmc_template_json_mark_floats(msgs, messages_json, strlen(messages_json));
     cJSON *tools = NULL;
     llmc_status st = LLMC_OK;
     if (!cJSON_IsArray(msgs)) st = llmc_err(err, LLMC_ERR_FORMAT, "messages: expected a JSON array of {\"role\", \"content\"} objects");
@@ -371,6 +373,7 @@ llmc_status llmc_pipeline_chat_json(llmc_pipeline *p, const char *messages_json,
     if (!st && tools_json) {
         tools = llmc_json_parse(tools_json, strlen(tools_json), "tools", err);
         if (!tools) st = err ? err->code : LLMC_ERR_FORMAT;
+        else llmc_template_json_mark_floats(tools, tools_json, strlen(tools_json));
     }
     bool cont;
     if (!st) st = chat_core(p, msgs, tools, g, reply, &cont, stats, err);

@@ -67,13 +67,16 @@ int cmd_run(int argc, char **argv) {
     if (!a.pipe.model) { help(); return 2; }
 
     cJSON *msgs = NULL;
-    char *owned_prompt = NULL;
+    char *owned_prompt = NULL, *msgs_text = NULL;
     llmc_error err = {0};
     if (messages_file) {
         if (prompt || system) return cli_fail("run: --messages holds the whole conversation; do not also give PROMPT or --system");
-        msgs = llmc_json_parse_file(messages_file, 64u << 20, &err);
-        if (!msgs) return cli_error(&err);
-        if (!cJSON_IsArray(msgs)) { cJSON_Delete(msgs); return cli_fail("%s: expected a JSON array of messages", messages_file); }
+        /* The text goes to the pipeline as written (floats like 1.0 keep their type). */
+        size_t len;
+        if (llmc_read_file(messages_file, 64u << 20, &msgs_text, &len, &err)) return cli_error(&err);
+        msgs = llmc_json_parse(msgs_text, len, messages_file, &err);
+        if (!msgs) { free(msgs_text); return cli_error(&err); }
+        if (!cJSON_IsArray(msgs)) { cJSON_Delete(msgs); free(msgs_text); return cli_fail("%s: expected a JSON array of messages", messages_file); }
     } else {
         if (!prompt) {
             owned_prompt = read_stdin();
@@ -94,7 +97,7 @@ int cmd_run(int argc, char **argv) {
     }
 
     llmc_pipeline *p = cli_open_pipeline(&a, false);
-    if (!p) { cJSON_Delete(msgs); free(owned_prompt); return 1; }
+    if (!p) { cJSON_Delete(msgs); free(owned_prompt); free(msgs_text); return 1; }
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -103,7 +106,8 @@ int cmd_run(int argc, char **argv) {
     a.gen.cancel = &g_cancel;
     if (!json) a.gen.on_text = stream_out;
 
-    char *text = cJSON_PrintUnformatted(msgs);
+    char *text = msgs_text ? msgs_text : cJSON_PrintUnformatted(msgs);
+    msgs_text = NULL;
     char *reply = NULL;
     llmc_gen_stats stats = {0};
     llmc_status st = llmc_pipeline_chat_json(p, text, NULL, &a.gen, &reply, &stats, &err);
