@@ -23,6 +23,7 @@
 
 #define TP_MAX_THREADS 256
 #define TP_SPIN 20000       /* pause iterations before a worker sleeps */
+#define TP_WAIT_SPIN 1000   /* caller: pause iterations before yielding its core */
 #define TP_MAX_CHUNKS 4096  /* fits the 16-bit count in the job word */
 
 /* job word: generation (32 bits) | chunk count (16) | next chunk (16) */
@@ -145,9 +146,10 @@ void llmc_threadpool_run(llmc_threadpool *tp, llmc_task_fn fn, void *ctx, int64_
     pthread_cond_broadcast(&tp->cv_work);
     pthread_mutex_unlock(&tp->mu);
     tp_work(tp, gen, 0);
-    /* Only chunks a running worker claimed remain; if it was pre-empted, yield to it. */
+    /* Only chunks a worker claimed remain. If that worker was pre-empted (another
+     * process took its core), spinning here only delays it: yield our core soon. */
     for (int spins = 0; atomic_load_explicit(&tp->done, memory_order_acquire) != nchunks; spins++) {
-        if (spins < TP_SPIN) CPU_PAUSE();
+        if (spins < TP_WAIT_SPIN) CPU_PAUSE();
         else sched_yield();
     }
 }
