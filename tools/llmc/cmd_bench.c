@@ -2,13 +2,13 @@
  * Prefill and decode speed as llama-bench measures them (pp: one batch of p
  * tokens from an empty cache; tg: n single-token steps from an empty cache),
  * median and range over repetitions, plus load time, time to first token, peak
- * RSS, and the machine's read bandwidth, which bounds decode: every weight byte
+ * RSS (load time covers what `llmc run` loads: weights, tokenizer, template), and
+ * the machine's read bandwidth, which bounds decode: every weight byte
  * is read once per token, so bandwidth ÷ weight bytes is the decode ceiling. */
 #include "cli.h"
 #include "model_open.h"
 #include "backend/cpu/ops.h"
 #include "base/error.h"
-#include "formats/gguf.h"
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,21 +98,6 @@ static double model_bytes(const char *model) {
     return total;
 }
 
-/* GGUF files are opened here directly until the shared opener handles them. */
-static llmc_status bench_open(const char *model, const cli_model_flags *mf, llmc_model **m, llmc_error *err) {
-    size_t l = strlen(model);
-    if (l < 5 || strcmp(model + l - 5, ".gguf") != 0) return cli_open_model(model, mf, m, err);
-    llmc_gguf *g = NULL;
-    llmc_config cfg;
-    llmc_tensor_set *ts = NULL;
-    llmc_status st = llmc_gguf_open(model, &g, err);
-    if (st == LLMC_OK) st = llmc_gguf_config(g, &cfg, err);
-    if (st == LLMC_OK) st = llmc_gguf_tensors(g, mf->opts.dtype == LLMC_DT_F32, &ts, err);
-    llmc_gguf_free(g);
-    if (st != LLMC_OK) return st;
-    return llmc_model_from_tensors(&cfg, ts, &mf->opts, m, err);
-}
-
 int cmd_bench(int argc, char **argv) {
     const char *model = NULL, *v;
     long long np = 512, ng = 128, reps = 5;
@@ -149,7 +134,7 @@ int cmd_bench(int argc, char **argv) {
     llmc_error err = {0};
     llmc_model *m = NULL;
     double t0 = bench_now();
-    if (bench_open(model, &mf, &m, &err) != LLMC_OK) return cli_error(&err);
+    if (cli_open_model(model, &mf, &m, &err) != LLMC_OK) return cli_error(&err);
     double load_s = bench_now() - t0;
     int ctx = llmc_model_context(m), V = llmc_model_config(m)->vocab_size;
     if (np > ctx || ng > ctx) {
