@@ -96,9 +96,10 @@ def main():
     if a.llama_python and not os.path.exists(bf):
         subprocess.run([a.llama_python, os.path.join(HERE, "llamacpp_bench.py"), a.gguf, "--to-bf16", bf, "-t",
                         str(a.t)], check=True)
-    runs = {k: [] for k in ("llmc_q", "llama_q", "llmc_bf16", "llama_bf16")}
+    runs = {k: [] for k in ("llmc_q", "llmc_qf", "llama_q", "llmc_bf16", "llama_bf16")}
     for _ in range(a.rounds):
         runs["llmc_q"].append(llmc(a, a.gguf))
+        runs["llmc_qf"].append(llmc(a, a.gguf, ("--fast-act",)))
         if a.llama_python:
             runs["llama_q"].append(llamacpp(a, a.gguf))
         if a.hf_python:
@@ -135,12 +136,16 @@ def main():
         lines.append(f"| {label} | {sysname} | {fmt(r.get('prefill_tok_s'))} | {fmt(r.get('decode_tok_s'))} | "
                      f"{ratio(ref, r, 'prefill_tok_s')} | {ratio(ref, r, 'decode_tok_s')} |")
 
-    row("GGUF as stored", "llmc", res.get("llmc_q"), None)
+    row("GGUF as stored", "llmc (default: ~15-bit activations, top-1 = f32 math)", res.get("llmc_q"), None)
+    row("GGUF as stored", "llmc --fast-act (8-bit activations, as llama.cpp)", res.get("llmc_qf"), None)
     row("GGUF as stored", f"llama.cpp {res['llama_q']['version'] if res.get('llama_q') else ''}", res.get("llama_q"),
         res.get("llmc_q"))
     row("bf16", "llmc (HF safetensors)", res.get("llmc_bf16"), None)
     row("bf16", "llama.cpp (BF16 GGUF)", res.get("llama_bf16"), res.get("llmc_bf16"))
     row("bf16", f"transformers (CPU, tg{a.hf_n})", res.get("hf_bf16"), res.get("llmc_bf16"))
+    if res.get("llama_q") and res.get("llmc_qf"):
+        lines += ["", f"llmc --fast-act ÷ llama.cpp on the GGUF: prefill {ratio(res['llmc_qf'], res['llama_q'], 'prefill_tok_s')}, "
+                  f"decode {ratio(res['llmc_qf'], res['llama_q'], 'decode_tok_s')} (both with 8-bit activations)."]
     lines += ["", f"llmc decode ({base}) is {100 * q.get('decode_fraction_of_floor', 0):.0f}% of the bandwidth floor "
               f"({q.get('decode_floor_tok_s', 0):.1f} tok/s = read bandwidth ÷ {q.get('weights_mb', 0):.1f} MB of "
               "weights; a model that fits in the last-level cache can exceed it). "

@@ -35,6 +35,7 @@ struct llmc_model {
     lm_layer *layers;
     float *inv_freq; /* head_dim/2 */
     int ctx, cached;
+    llmc_act_mode act; /* activation precision for quantized weights */
     int kv_dim;      /* num_kv_heads * head_dim */
     float *kcache, *vcache; /* [layer][ctx][kv_dim] */
     /* scratch */
@@ -50,6 +51,7 @@ void llmc_model_opts_default(llmc_model_opts *o) {
     o->dtype = -1;
     o->device = NULL;
     o->gpu_layers = -1;
+    o->fast_activations = false;
 }
 
 const llmc_config *llmc_model_config(const llmc_model *m) { return &m->cfg; }
@@ -223,6 +225,7 @@ llmc_status llmc_model_from_tensors(const llmc_config *cfg, llmc_tensor_set *ts,
     }
     m->ts = ts;
     m->cfg = *cfg;
+    m->act = o->fast_activations ? LLMC_ACT_FAST : LLMC_ACT_PRECISE;
     const llmc_config *c = &m->cfg;
     llmc_status st = LLMC_OK;
     if (strcmp(c->architecture, "LlamaForCausalLM") != 0 && strcmp(c->architecture, "MistralForCausalLM") != 0) {
@@ -488,6 +491,10 @@ LM_CLONES static void lm_attention_task(void *vctx, int64_t begin, int64_t end, 
 
 /* One batch of n <= LM_BATCH tokens at pos; logits for each row (out_rows) or the last only.
    first_layer > 0: m->x already holds the hidden state after the GPU's layers. */
+static void lm_matmul(const llmc_model *m, const llmc_tensor *W, const llmc_tensor *bias, const float *x, int n, float *y) {
+    llmc_cpu_matmul_act(m->tp, W, bias, x, n, y, m->act);
+}
+
 static void lm_forward_batch(llmc_model *m, const int32_t *ids, int n, int pos, float *logits, bool all_rows, int first_layer) {
     const llmc_config *c = &m->cfg;
     const int H = c->hidden_size, I = c->intermediate_size, hd = c->head_dim;
@@ -497,9 +504,9 @@ static void lm_forward_batch(llmc_model *m, const int32_t *ids, int n, int pos, 
     for (int l = first_layer; l < c->num_layers; l++) {
         lm_layer *L = &m->layers[l];
         for (int t = 0; t < n; t++) lm_rmsnorm(m->x + (size_t)t * H, L->ln1, H, c->rms_norm_eps, m->xn + (size_t)t * H);
-        llmc_cpu_matmul(m->tp, L->wq, L->bq, m->xn, n, m->q);
-        llmc_cpu_matmul(m->tp, L->wk, L->bk, m->xn, n, m->k);
-        llmc_cpu_matmul(m->tp, L->wv, L->bv, m->xn, n, m->v);
+        lm_matmul(m, L->wq, L->bq, m->xn, n, m->q);
+        lm_matmul(m, L->wk, L->bk, m->xn, n, m->k);
+        lm_matmul(m, L->wv, L->bv, m->xn, n, m->v);
         float *Kc = m->kcache + (size_t)l * m->ctx * kvd, *Vc = m->vcache + (size_t)l * m->ctx * kvd;
         for (int t = 0; t < n; t++) {
             const float *cs = m->rope_cs + (size_t)t * hd;
@@ -510,22 +517,22 @@ static void lm_forward_batch(llmc_model *m, const int32_t *ids, int n, int pos, 
         }
         lm_att_ctx a = {m, l, pos, n};
         llmc_threadpool_run(m->tp, lm_attention_task, &a, (int64_t)n * c->num_heads);
-        llmc_cpu_matmul(m->tp, L->wo, L->bo, m->att, n, m->xn);
+        lm_matmul(m, L->wo, L->bo, m->att, n, m->xn);
         for (size_t i = 0; i < (size_t)n * H; i++) m->x[i] += m->xn[i];
         for (int t = 0; t < n; t++) lm_rmsnorm(m->x + (size_t)t * H, L->ln2, H, c->rms_norm_eps, m->xn + (size_t)t * H);
-        llmc_cpu_matmul(m->tp, L->wg, L->bg, m->xn, n, m->g);
-        llmc_cpu_matmul(m->tp, L->wu, L->bu, m->xn, n, m->u);
+        lm_matmul(m, L->wg, L->bg, m->xn, n, m->g);
+        lm_matmul(m, L->wu, L->bu, m->xn, n, m->u);
         for (size_t i = 0; i < (size_t)n * I; i++) {
             float g = m->g[i];
             m->g[i] = g / (1.0f + expf(-g)) * m->u[i];
         }
-        llmc_cpu_matmul(m->tp, L->wd, L->bd, m->g, n, m->xn);
+        lm_matmul(m, L->wd, L->bd, m->g, n, m->xn);
         for (size_t i = 0; i < (size_t)n * H; i++) m->x[i] += m->xn[i];
     }
     if (!logits) return;
     int first = all_rows ? 0 : n - 1;
     for (int t = first; t < n; t++) lm_rmsnorm(m->x + (size_t)t * H, m->norm, H, c->rms_norm_eps, m->xn + (size_t)(t - first) * H);
-    llmc_cpu_matmul(m->tp, m->lm_head, NULL, m->xn, n - first, logits);
+    lm_matmul(m, m->lm_head, NULL, m->xn, n - first, logits);
 }
 
 llmc_status llmc_model_forward(llmc_model *m, const int32_t *ids, int n, int pos, float *logits, bool all_logits, llmc_error *err) {

@@ -15,6 +15,7 @@ typedef struct {
     int dtype;            /* -1 = auto (keep the file dtype), or LLMC_DT_F32/F16/BF16: convert weights at load */
     const char *device;   /* NULL or "cpu" (default), "auto" (GPU when usable, else CPU), "cuda", "cuda:N" */
     int gpu_layers;       /* -1 = as many as fit (default); N = the first N layers on the GPU, the rest on the CPU */
+    bool fast_activations; /* quantized weights on the CPU: 8-bit activations (LLMC_ACT_FAST, backend/cpu/ops.h) */
 } llmc_model_opts;
 
 /* KV-cache budget used when max_context is 0 (bytes). */

@@ -198,6 +198,7 @@ llmc_status llmc_pipeline_create_ex(const llmc_pipeline_opts *o, bool model_only
     if (st) return st;
     mo.device = o->device ? o->device : "auto";
     mo.gpu_layers = o->gpu_layers;
+    mo.fast_activations = o->fast_activations != 0;
 
     llmc_pipeline *p = calloc(1, sizeof *p);
     if (!p) return llmc_err(err, LLMC_ERR_NOMEM, "out of memory");

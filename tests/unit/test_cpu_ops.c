@@ -186,9 +186,10 @@ static bool is_quant(llmc_dtype t) { return llmc_dtype_block_elems(t) > 1; }
 
 /* y vs a double reference. Float paths: reordering tolerance. Quantized-weight
  * paths may quantize activations to 8 bits per 32-block (amax/127 steps): the
- * bound adds, per block, sum|w| * half a step. */
+ * bound adds, per block, sum|w| * half a step. LLMC_ACT_PRECISE quantizes the
+ * rounding residual (at most half a step) again, so its step is 254x finer. */
 static int check_matmul(const char *kname, llmc_dtype t, const float *Wf, const float *bias, const float *x,
-                        int64_t rows, int64_t cols, int n_tok, const float *y) {
+                        int64_t rows, int64_t cols, int n_tok, const float *y, llmc_act_mode act) {
     int bad = 0;
     for (int tok = 0; tok < n_tok; tok++)
         for (int64_t r = 0; r < rows; r++) {
@@ -199,7 +200,7 @@ static int check_matmul(const char *kname, llmc_dtype t, const float *Wf, const 
                 for (int64_t b = 0; b < cols; b += 32) {
                     double amax = 0, sw = 0;
                     for (int k = 0; k < 32; k++) { amax = fmax(amax, fabs(xt[b + k])); sw += fabs(w[b + k]); }
-                    qerr += sw * amax / 127.0 * 0.5;
+                    qerr += sw * amax / (act == LLMC_ACT_FAST ? 127.0 : 127.0 * 254.0) * 0.5;
                 }
             if (bias) s += bias[r];
             double got = y[tok * rows + r], tol = 2e-5 * mag + 1.01 * qerr + 1e-6;
@@ -244,11 +245,16 @@ static void test_matmul(void) {
                     for (int64_t i = 0; i < n_tok * cols; i++) x[i] = frnd() * ((i % 97) == 0 ? 8.f : 1.f);
                     llmc_threadpool *tp = tps[(s + nt) % 3];
                     const llmc_tensor *bp = (nt & 1) ? &B : NULL;
-                    for (int64_t i = 0; i < n_tok * rows; i++) y[i] = NAN;
-                    llmc_cpu_matmul(tp, &W, bp, x, n_tok, y);
-                    int bad = check_matmul(kernels[k], (llmc_dtype)t, Wf, bp ? bias : NULL, x, rows, cols, n_tok, y);
-                    CHECK_MSG(bad == 0, "%s %s %lldx%lld n_tok=%d: %d outputs off", kernels[k], llmc_dtype_name((llmc_dtype)t),
-                              (long long)rows, (long long)cols, n_tok, bad);
+                    for (int act = 0; act < 2; act++) {
+                        for (int64_t i = 0; i < n_tok * rows; i++) y[i] = NAN;
+                        if (act == 0) llmc_cpu_matmul(tp, &W, bp, x, n_tok, y); /* the default: precise */
+                        else llmc_cpu_matmul_act(tp, &W, bp, x, n_tok, y, LLMC_ACT_FAST);
+                        int bad = check_matmul(kernels[k], (llmc_dtype)t, Wf, bp ? bias : NULL, x, rows, cols, n_tok, y,
+                                               act ? LLMC_ACT_FAST : LLMC_ACT_PRECISE);
+                        CHECK_MSG(bad == 0, "%s %s %lldx%lld n_tok=%d act=%s: %d outputs off", kernels[k],
+                                  llmc_dtype_name((llmc_dtype)t), (long long)rows, (long long)cols, n_tok,
+                                  act ? "fast" : "precise", bad);
+                    }
                     free(x); free(y);
                 }
                 free(Wf); free(bias); free(raw);

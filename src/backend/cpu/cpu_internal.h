@@ -74,7 +74,7 @@ typedef struct {
     bool (*supported)(void);
     /* Returns false when it has no kernel for W's dtype (the caller then falls back). */
     bool (*matmul)(llmc_threadpool *tp, const llmc_tensor *W, const llmc_tensor *bias,
-                   const float *x, int n_tok, float *y);
+                   const float *x, int n_tok, float *y, llmc_act_mode act);
 } cpu_kernel;
 
 /* Row-dot micro-kernels a SIMD family provides, indexed [dtype][nt-1]: one weight
@@ -96,11 +96,11 @@ typedef struct {
 } cpu_dot_table;
 /* The tiled, threaded matmul shared by the SIMD families (matmul.c). */
 bool cpu_matmul_tiled(const cpu_dot_table *tab, llmc_threadpool *tp, const llmc_tensor *W,
-                      const llmc_tensor *bias, const float *x, int n_tok, float *y);
+                      const llmc_tensor *bias, const float *x, int n_tok, float *y, llmc_act_mode act);
 extern const cpu_kernel cpu_kernel_avx2, cpu_kernel_avx512;
 
 bool cpu_matmul_scalar(llmc_threadpool *tp, const llmc_tensor *W, const llmc_tensor *bias,
-                       const float *x, int n_tok, float *y);
+                       const float *x, int n_tok, float *y, llmc_act_mode act);
 float cpu_bias_at(const llmc_tensor *bias, int64_t r);
 
 #endif

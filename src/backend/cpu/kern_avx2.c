@@ -9,8 +9,8 @@ static bool avx2_supported(void) {
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
 }
 static bool avx2_matmul(llmc_threadpool *tp, const llmc_tensor *W, const llmc_tensor *bias, const float *x, int n_tok,
-                        float *y) {
-    return cpu_matmul_tiled(&kx_avx2_table, tp, W, bias, x, n_tok, y);
+                        float *y, llmc_act_mode act) {
+    return cpu_matmul_tiled(&kx_avx2_table, tp, W, bias, x, n_tok, y, act);
 }
 const cpu_kernel cpu_kernel_avx2 = {"avx2", avx2_supported, avx2_matmul};
 #else

@@ -13,8 +13,8 @@ static bool avx512_supported(void) {
            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
 }
 static bool avx512_matmul(llmc_threadpool *tp, const llmc_tensor *W, const llmc_tensor *bias, const float *x,
-                          int n_tok, float *y) {
-    return cpu_matmul_tiled(&kx_avx512_table, tp, W, bias, x, n_tok, y);
+                          int n_tok, float *y, llmc_act_mode act) {
+    return cpu_matmul_tiled(&kx_avx512_table, tp, W, bias, x, n_tok, y, act);
 }
 const cpu_kernel cpu_kernel_avx512 = {"avx512", avx512_supported, avx512_matmul};
 #else

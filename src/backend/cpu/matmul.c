@@ -4,7 +4,10 @@
  * and a token tile's activations stay in L2, so in prefill each weight byte
  * comes from memory about once per MM_TT tokens. Decode (one token) is a
  * row-split GEMV bound by memory bandwidth. Quantized weights are multiplied
- * with activations quantized to 8 bits per 32-element block (integer dots). */
+ * with activations quantized to 8 bits per 32-element block (integer dots):
+ * LLMC_ACT_FAST uses that one level; LLMC_ACT_PRECISE adds a second Q8 row for
+ * the rounding residual, fed to the same kernels as an extra "token", so the
+ * unpacked weights serve both levels from registers (see ops.h). */
 #include "backend/cpu/cpu_internal.h"
 #include <stdlib.h>
 
@@ -19,9 +22,12 @@ typedef struct {
     const llmc_tensor *W, *bias;
     const float *x;
     float *y;
-    int8_t *xq;     /* n_tok × cols quants, then d and s: n_tok × nbx floats each */
+    int8_t *xq;     /* n_tok·rep rows × cols quants, then d and s: n_tok·rep × nbx floats each */
     float *xd, *xs;
     bool pairs;
+    int rep;        /* Q8 rows per token: 1, or 2 = value + residual (see cpu_matmul_tiled) */
+    uint8_t *scratch; /* per thread: cols floats, cols int8, 2·nbx floats */
+    size_t scratch_stride;
     int n_tok;
     int64_t rows, cols, nbw, nbx, n_rt;
     size_t row_bytes;
@@ -29,9 +35,21 @@ typedef struct {
 
 static void mm_quant_task(void *p, int64_t t0, int64_t t1, int tid) {
     const mm_ctx *c = p;
-    for (int64_t t = t0; t < t1; t++)
-        c->tab->quantize(c->x + t * c->cols, c->cols, c->xq + t * c->cols, c->xd + t * c->nbx, c->xs + t * c->nbx,
+    for (int64_t t = t0; t < t1; t++) {
+        const float *x = c->x + t * c->cols;
+        int64_t v = t * c->rep;
+        c->tab->quantize(x, c->cols, c->xq + v * c->cols, c->xd + v * c->nbx, c->xs + v * c->nbx, c->pairs);
+        if (c->rep == 1) continue;
+        /* The residual x − d·q (|r| ≤ d/2 per block) quantized again: the pair
+         * carries about 15 bits per element, and W·x = W·x₁ + W·x₂ exactly. */
+        float *r = (float *)(void *)(c->scratch + (size_t)tid * c->scratch_stride);
+        int8_t *q = (int8_t *)(r + c->cols);
+        float *d = (float *)(void *)(q + c->cols), *sdummy = d + c->nbx;
+        c->tab->quantize(x, c->cols, q, d, sdummy, false);
+        for (int64_t i = 0; i < c->cols; i++) r[i] = x[i] - d[i / 32] * (float)q[i];
+        c->tab->quantize(r, c->cols, c->xq + (v + 1) * c->cols, c->xd + (v + 1) * c->nbx, c->xs + (v + 1) * c->nbx,
                          c->pairs);
+    }
 }
 
 static void mm_task(void *p, int64_t i0, int64_t i1, int tid) {
@@ -42,16 +60,18 @@ static void mm_task(void *p, int64_t i0, int64_t i1, int tid) {
         int64_t rt = i % c->n_rt, tt = i / c->n_rt;
         int64_t r0 = rt * MM_RT, r1 = r0 + MM_RT < c->rows ? r0 + MM_RT : c->rows;
         int64_t t0 = tt * MM_TT, t1 = t0 + MM_TT < c->n_tok ? t0 + MM_TT : c->n_tok;
-        for (int64_t t = t0; t < t1; t += CPU_NT) {
-            int nt = t1 - t < CPU_NT ? (int)(t1 - t) : CPU_NT;
+        /* Quantized: each kernel call takes CPU_NT Q8 rows = CPU_NT/rep tokens. */
+        const int step = c->xq ? CPU_NT / c->rep : CPU_NT;
+        for (int64_t t = t0; t < t1; t += step) {
+            int nt = t1 - t < step ? (int)(t1 - t) : step;
             cpu_q8row xq[CPU_NT];
             const float *xf[CPU_NT];
             for (int k = 0; k < nt; k++) {
-                if (c->xq) {
-                    xq[k].qs = c->xq + (t + k) * c->cols;
-                    xq[k].d = c->xd + (t + k) * c->nbx;
-                    xq[k].s = c->xs + (t + k) * c->nbx;
-                }
+                if (c->xq)
+                    for (int j = 0; j < c->rep; j++) {
+                        int64_t v = (t + k) * c->rep + j;
+                        xq[k * c->rep + j] = (cpu_q8row){c->xq + v * c->cols, c->xd + v * c->nbx, c->xs + v * c->nbx};
+                    }
                 xf[k] = c->x + (t + k) * c->cols;
             }
             int64_t r = r0;
@@ -67,8 +87,13 @@ static void mm_task(void *p, int64_t i0, int64_t i1, int tid) {
             for (; r < r1; r++) {
                 const void *w = wbase + (size_t)r * c->row_bytes;
                 float out[CPU_NT];
-                if (c->xq) c->tab->q[dt][nt - 1](w, xq, c->nbw, out);
-                else c->tab->f[dt][nt - 1](w, xf, c->cols, out);
+                if (c->xq) {
+                    c->tab->q[dt][nt * c->rep - 1](w, xq, c->nbw, out);
+                    if (c->rep == 2)
+                        for (int k = 0; k < nt; k++) out[k] = out[2 * k] + out[2 * k + 1];
+                } else {
+                    c->tab->f[dt][nt - 1](w, xf, c->cols, out);
+                }
                 float b = c->bias ? cpu_bias_at(c->bias, r) : 0.f;
                 for (int k = 0; k < nt; k++) c->y[(t + k) * c->rows + r] = out[k] + b;
             }
@@ -77,7 +102,7 @@ static void mm_task(void *p, int64_t i0, int64_t i1, int tid) {
 }
 
 bool cpu_matmul_tiled(const cpu_dot_table *tab, llmc_threadpool *tp, const llmc_tensor *W,
-                      const llmc_tensor *bias, const float *x, int n_tok, float *y) {
+                      const llmc_tensor *bias, const float *x, int n_tok, float *y, llmc_act_mode act) {
     int dt = W->dtype;
     if ((unsigned)dt >= LLMC_DT_COUNT || W->ndim != 2) return false;
     int be = llmc_dtype_block_elems(W->dtype);
@@ -94,11 +119,16 @@ bool cpu_matmul_tiled(const cpu_dot_table *tab, llmc_threadpool *tp, const llmc_
     c.n_rt = (c.rows + MM_RT - 1) / MM_RT;
     if (quant) {
         /* 64 spare bytes: kernels may load a full vector at a row's last block */
-        size_t nq = (size_t)n_tok * (size_t)c.cols, nf = (size_t)n_tok * (size_t)c.nbx;
-        c.xq = malloc(nq + 2 * nf * sizeof(float) + 64);
+        c.rep = act == LLMC_ACT_FAST ? 1 : 2;
+        size_t nv = (size_t)n_tok * (size_t)c.rep, nq = nv * (size_t)c.cols, nf = nv * (size_t)c.nbx;
+        nq = (nq + 63) & ~(size_t)63;
+        int nth = llmc_threadpool_size(tp);
+        c.scratch_stride = c.rep == 2 ? (((size_t)c.cols * 5 + 2 * (size_t)c.nbx * sizeof(float)) + 63) & ~(size_t)63 : 0;
+        c.xq = malloc(nq + 2 * nf * sizeof(float) + 64 + c.scratch_stride * (size_t)nth);
         if (!c.xq) return false;
         c.xd = (float *)(void *)(c.xq + nq);
         c.xs = c.xd + nf;
+        c.scratch = (uint8_t *)(c.xs + nf) + 64;
         if ((int64_t)n_tok * c.cols <= MM_SERIAL_QUANT) mm_quant_task(&c, 0, n_tok, 0);
         else llmc_threadpool_run(tp, mm_quant_task, &c, n_tok);
     }

@@ -61,7 +61,8 @@ static void scalar_task(void *p, int64_t r0, int64_t r1, int tid) {
 }
 
 bool cpu_matmul_scalar(llmc_threadpool *tp, const llmc_tensor *W, const llmc_tensor *bias,
-                       const float *x, int n_tok, float *y) {
+                       const float *x, int n_tok, float *y, llmc_act_mode act) {
+    (void)act; /* f32 activations always */
     scalar_ctx c = {W, bias, x, y, n_tok, W->shape[0], W->shape[1],
                     llmc_dtype_row_bytes(W->dtype, W->shape[1])};
     llmc_threadpool_run(tp, scalar_task, &c, c.rows);
@@ -141,10 +142,15 @@ llmc_status llmc_cpu_check_weight(const llmc_tensor *W, llmc_error *err) {
     return LLMC_OK;
 }
 
+void llmc_cpu_matmul_act(llmc_threadpool *tp, const llmc_tensor *W, const llmc_tensor *bias,
+                         const float *x, int n_tok, float *y, llmc_act_mode act) {
+    if (n_tok <= 0) return;
+    if (!active()->matmul(tp, W, bias, x, n_tok, y, act)) cpu_matmul_scalar(tp, W, bias, x, n_tok, y, act);
+}
+
 void llmc_cpu_matmul(llmc_threadpool *tp, const llmc_tensor *W, const llmc_tensor *bias,
                      const float *x, int n_tok, float *y) {
-    if (n_tok <= 0) return;
-    if (!active()->matmul(tp, W, bias, x, n_tok, y)) cpu_matmul_scalar(tp, W, bias, x, n_tok, y);
+    llmc_cpu_matmul_act(tp, W, bias, x, n_tok, y, LLMC_ACT_PRECISE);
 }
 
 void llmc_cpu_get_row(const llmc_tensor *W, int64_t r, float *out) {
@@ -170,3 +176,4 @@ void llmc_cpu_dequantize(const llmc_tensor *W, float *out) {
     for (int64_t r = 0; r < rows; r++)
         cpu_dequant_row(W->dtype, (const uint8_t *)W->data + (size_t)r * rb, cols, out + r * cols);
 }
+
