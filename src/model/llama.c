@@ -52,6 +52,7 @@ void llmc_model_opts_default(llmc_model_opts *o) {
     o->device = NULL;
     o->gpu_layers = -1;
     o->fast_activations = false;
+    o->quantize = -1;
 }
 
 const llmc_config *llmc_model_config(const llmc_model *m) { return &m->cfg; }
@@ -124,13 +125,21 @@ static float *lm_to_f32(const llmc_tensor *t) {
 
 /* Converts a weight in place in the set to dtype dt (opts.dtype): f32 rows via
  * the kernels' get_row (which also dequantizes), then narrowed. */
+/* Converts tensor `name` (when present) to dt: F32/F16/BF16, or Q8_0/Q4_0 (load-time
+ * quantization; rows must be whole 32-element blocks, and weights that are already
+ * quantized keep their format rather than being quantized twice). */
 static llmc_status lm_convert(llmc_tensor_set *ts, const char *name, llmc_dtype dt, llmc_error *err) {
     llmc_tensor *t = llmc_tensor_set_find_mut(ts, name);
     if (!t || t->dtype == dt) return LLMC_OK;
+    bool quant = llmc_dtype_block_elems(dt) > 1;
+    if (quant && llmc_dtype_block_elems(t->dtype) > 1) return LLMC_OK;
     int64_t rows = t->ndim == 2 ? t->shape[0] : 1;
     int64_t cols = t->ndim == 2 ? t->shape[1] : llmc_tensor_numel(t);
-    size_t es = llmc_dtype_block_bytes(dt);
-    void *buf = malloc((size_t)(rows * cols) * es + 1);
+    if (quant && cols % 32)
+        return llmc_err(err, LLMC_ERR_UNSUPPORTED, "model: cannot quantize '%s' to %s: its rows of %lld elements are not whole blocks of 32",
+                        name, llmc_dtype_name(dt), (long long)cols);
+    size_t rb = llmc_dtype_row_bytes(dt, cols);
+    void *buf = malloc((size_t)rows * rb + 1);
     float *row = malloc((size_t)cols * sizeof *row + 1);
     if (!buf || !row) {
         free(buf);
@@ -143,7 +152,8 @@ static llmc_status lm_convert(llmc_tensor_set *ts, const char *name, llmc_dtype 
     view.shape[1] = cols;
     for (int64_t r = 0; r < rows; r++) {
         llmc_cpu_get_row(&view, r, row);
-        if (dt == LLMC_DT_F32) memcpy((float *)buf + r * cols, row, (size_t)cols * sizeof *row);
+        if (quant) llmc_cpu_quantize_row(dt, row, cols, (uint8_t *)buf + (size_t)r * rb);
+        else if (dt == LLMC_DT_F32) memcpy((float *)buf + r * cols, row, (size_t)cols * sizeof *row);
         else {
             uint16_t *o = (uint16_t *)buf + r * cols;
             for (int64_t c = 0; c < cols; c++) o[c] = dt == LLMC_DT_F16 ? llmc_f32_to_f16(row[c]) : llmc_f32_to_bf16(row[c]);
@@ -154,7 +164,7 @@ static llmc_status lm_convert(llmc_tensor_set *ts, const char *name, llmc_dtype 
     t->owned = buf;
     t->data = buf;
     t->dtype = dt;
-    t->nbytes = (size_t)(rows * cols) * es;
+    t->nbytes = (size_t)rows * rb;
     return LLMC_OK;
 }
 
@@ -246,20 +256,31 @@ llmc_status llmc_model_from_tensors(const llmc_config *cfg, llmc_tensor_set *ts,
     m->kv_dim = c->num_kv_heads * c->head_dim;
     const int64_t kvd = m->kv_dim;
 
-    /* Optional dtype conversion first, so validation sees the final tensors. */
-    if (o->dtype != -1) {
-        char name[160];
-        static const char *per_layer[] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
-                                          "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"};
+    /* Optional dtype conversion first, so validation sees the final tensors; then
+     * load-time quantization: the layers' linear weights to o->quantize, the
+     * embedding table and lm_head to Q8_0 (as llama.cpp keeps its output matrix at
+     * higher precision than a Q4 body: top-1 choices hinge on it). */
+    static const char *per_layer[] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+                                      "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"};
+    char name[160];
+    for (int pass = 0; pass < 2; pass++) {
+        int dt = pass == 0 ? o->dtype : o->quantize, head = pass == 0 ? o->dtype : LLMC_DT_Q8_0;
+        if (dt == -1) continue;
+        if (pass == 1 && dt != LLMC_DT_Q8_0 && dt != LLMC_DT_Q4_0) {
+            st = llmc_err(err, LLMC_ERR_INVALID_ARG, "model: load-time quantization to %s is not supported (q8_0 or q4_0)",
+                          llmc_dtype_name((llmc_dtype)dt));
+            goto fail;
+        }
         for (int l = 0; l < c->num_layers && st == LLMC_OK; l++)
             for (size_t i = 0; i < sizeof per_layer / sizeof *per_layer && st == LLMC_OK; i++) {
                 snprintf(name, sizeof name, "model.layers.%d.%s.weight", l, per_layer[i]);
-                st = lm_convert(ts, name, (llmc_dtype)o->dtype, err);
+                st = lm_convert(ts, name, (llmc_dtype)dt, err);
             }
-        if (st == LLMC_OK) st = lm_convert(ts, "model.embed_tokens.weight", (llmc_dtype)o->dtype, err);
-        if (st == LLMC_OK && !c->tie_word_embeddings) st = lm_convert(ts, "lm_head.weight", (llmc_dtype)o->dtype, err);
+        if (st == LLMC_OK) st = lm_convert(ts, "model.embed_tokens.weight", (llmc_dtype)head, err);
+        if (st == LLMC_OK && !c->tie_word_embeddings) st = lm_convert(ts, "lm_head.weight", (llmc_dtype)head, err);
         if (st != LLMC_OK) goto fail;
-        LLMC_INFO("model: weights converted to %s", llmc_dtype_name((llmc_dtype)o->dtype));
+        if (pass == 0) LLMC_INFO("model: weights converted to %s", llmc_dtype_name((llmc_dtype)dt));
+        else LLMC_INFO("model: linear weights quantized to %s at load (embeddings and lm_head: Q8_0)", llmc_dtype_name((llmc_dtype)dt));
     }
 
     const llmc_tensor *t;

@@ -16,6 +16,7 @@ typedef struct {
     const char *device;   /* NULL or "cpu" (default), "auto" (GPU when usable, else CPU), "cuda", "cuda:N" */
     int gpu_layers;       /* -1 = as many as fit (default); N = the first N layers on the GPU, the rest on the CPU */
     bool fast_activations; /* quantized weights on the CPU: 8-bit activations (LLMC_ACT_FAST, backend/cpu/ops.h) */
+    int quantize;         /* -1 = none (default); LLMC_DT_Q8_0 or LLMC_DT_Q4_0: quantize float linear weights at load */
 } llmc_model_opts;
 
 /* KV-cache budget used when max_context is 0 (bytes). */

@@ -242,10 +242,53 @@ static void test_convert(void) {
     llmc_model_free(f);
 }
 
+/* --quantize: float linear weights → Q8_0 / Q4_0 at load (embeddings and lm_head → Q8_0). */
+static void test_quantize(void) {
+    llmc_config c;
+    make_cfg(&c);
+    c.hidden_size = 64;
+    c.intermediate_size = 96;
+    c.head_dim = 16; /* every linear weight's rows are whole 32-blocks */
+    int32_t ids[12] = {1, 5, 9, 2, 7, 3, 8, 0, 4, 6, 10, 11};
+    float ref[64], lq[2][64];
+    llmc_error err = {0};
+    llmc_model *a = open_model(&c, 32, -1);
+    CHECK_INT(llmc_model_forward(a, ids, 12, 0, ref, false, &err), LLMC_OK);
+    llmc_model_free(a);
+    static const int qt[2] = {LLMC_DT_Q8_0, LLMC_DT_Q4_0};
+    for (int k = 0; k < 2; k++) {
+        llmc_model_opts o;
+        llmc_model_opts_default(&o);
+        o.max_context = 32;
+        o.quantize = qt[k];
+        llmc_model *m = NULL;
+        CHECK_INT(llmc_model_from_tensors(&c, make_ts(&c, NULL), &o, &m, &err), LLMC_OK);
+        if (!m) return;
+        CHECK_INT(llmc_model_forward(m, ids, 12, 0, lq[k], false, &err), LLMC_OK);
+        llmc_model_free(m);
+    }
+    double r8 = max_rel(lq[0], ref, 64), r4 = max_rel(lq[1], ref, 64);
+    /* 8-bit blocks: ~0.4% per weight; 4-bit: ~7%; both perturb, Q4_0 more. */
+    CHECK_MSG(r8 > 0 && r8 < 0.03, "q8_0 rel %g", r8);
+    CHECK_MSG(r4 > r8 && r4 < 0.4, "q4_0 rel %g (q8_0 %g)", r4, r8);
+    /* rows that are not whole blocks: a clear error naming the tensor */
+    make_cfg(&c); /* head_dim 12 → o_proj rows of 48 */
+    llmc_model_opts o;
+    llmc_model_opts_default(&o);
+    o.quantize = LLMC_DT_Q4_0;
+    llmc_model *m = NULL;
+    CHECK_INT(llmc_model_from_tensors(&c, make_ts(&c, NULL), &o, &m, &err), LLMC_ERR_UNSUPPORTED);
+    CHECK(m == NULL);
+    CHECK_MSG(strstr(err.msg, "o_proj") && strstr(err.msg, "48"), "message: %s", err.msg);
+    o.quantize = LLMC_DT_Q4_1; /* not offered at load */
+    CHECK_INT(llmc_model_from_tensors(&c, make_ts(&c, NULL), &o, &m, &err), LLMC_ERR_INVALID_ARG);
+}
+
 int main(void) {
     test_prefill_vs_decode();
     test_range_errors();
     test_validation();
     test_convert();
+    test_quantize();
     return test_summary();
 }

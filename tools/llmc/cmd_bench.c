@@ -2,11 +2,14 @@
  * Prefill and decode speed as llama-bench measures them (pp: one batch of p
  * tokens from an empty cache; tg: n single-token steps from an empty cache),
  * median and range over repetitions, plus load time, time to first token, peak
- * RSS (load time covers what `llmc run` loads: weights, tokenizer, template), and
+ * RSS (load time covers what `llmc run` loads: weights, and the tokenizer and chat
+ * template when the model has them), and
  * the machine's read bandwidth, which bounds decode: every weight byte
  * is read once per token, so bandwidth ÷ weight bytes is the decode ceiling. */
 #include "cli.h"
-#include "model_open.h"
+#include "model_args.h"
+#include "model/model.h"
+#include "pipeline/pipeline_internal.h"
 #include "backend/cpu/ops.h"
 #include "base/error.h"
 #include <dirent.h>
@@ -30,8 +33,8 @@ static void bench_usage(FILE *f) {
                "  -p, --prompt N      prefill batch length (default 512; 0 skips)\n"
                "  -n, --gen N         decode steps (default 128; 0 skips)\n"
                "  -r, --reps N        repetitions (default 5)\n"
-               "  --json              one JSON object on stdout\n"
-               "%s", cli_model_flags_help);
+               "  --json              one JSON object on stdout\n\n");
+    cli_model_args_help(f, false);
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -102,8 +105,8 @@ int cmd_bench(int argc, char **argv) {
     const char *model = NULL, *v;
     long long np = 512, ng = 128, reps = 5;
     bool bad = false, json = false;
-    cli_model_flags mf;
-    cli_model_flags_init(&mf);
+    cli_model_args ma;
+    cli_model_args_init(&ma);
     for (int i = 1; i < argc; i++) {
         int r;
         if (cli_is_help(argv[i])) { bench_usage(stdout); return 0; }
@@ -123,7 +126,7 @@ int cmd_bench(int argc, char **argv) {
             continue;
         }
         if (cli_flag(argv, i, "--json")) { json = true; continue; }
-        if ((r = cli_model_flag(argc, argv, &i, &mf)) != 0) { if (r < 0) return 2; continue; }
+        if ((r = cli_model_args_parse(&ma, argc, argv, &i)) != 0) { if (r < 0) return 2; continue; }
         if (argv[i][0] == '-' && argv[i][1]) return cli_fail("bench: unknown option '%s' (see llmc bench --help)", argv[i]);
         if (model) return cli_fail("bench: more than one MODEL given ('%s', '%s')", model, argv[i]);
         model = argv[i];
@@ -132,9 +135,12 @@ int cmd_bench(int argc, char **argv) {
     if (np == 0 && ng == 0) return cli_fail("bench: nothing to measure (-p 0 and -n 0)");
 
     llmc_error err = {0};
-    llmc_model *m = NULL;
+    ma.pipe.model = model;
     double t0 = bench_now();
-    if (cli_open_model(model, &mf, &m, &err) != LLMC_OK) return cli_error(&err);
+    llmc_pipeline *pl = cli_open_pipeline(&ma, true);
+    if (!pl) return 1;
+    llmc_model *m = llmc_pipeline_take_model(pl);
+    llmc_pipeline_free(pl);
     double load_s = bench_now() - t0;
     int ctx = llmc_model_context(m), V = llmc_model_config(m)->vocab_size;
     if (np > ctx || ng > ctx) {
@@ -177,7 +183,7 @@ int cmd_bench(int argc, char **argv) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     double rss_mb = ru.ru_maxrss / 1024.0; /* read before the bandwidth buffer exists */
-    int threads = mf.opts.n_threads;
+    int threads = ma.pipe.n_threads;
     llmc_model_free(m);
     if (!rc) {
         llmc_threadpool *tmp = llmc_threadpool_new(threads);

@@ -18,6 +18,8 @@ void cli_model_args_help(FILE *f, bool with_generation) {
           "  --device auto|cpu|cuda[:N]  where to run (auto: GPU when present, else CPU)\n"
           "  --gpu-layers N              put only the first N layers on the GPU (default: as many as fit)\n"
           "  --threads N                 CPU threads (default: all cores)\n"
+          "  --quantize q8_0|q4_0        quantize a float checkpoint's linear weights at load (embeddings and\n"
+          "                              lm_head: q8_0): less memory, faster CPU decode\n"
           "  --fast-act                  quantized weights: 8-bit activations as llama.cpp (faster; top-1\n"
           "                              may flip on near-ties; default ~15-bit, matching f32 math)\n"
           "  --max-context, --ctx N      KV-cache positions (default: the model's, bounded by memory)\n"
@@ -48,6 +50,7 @@ int cli_model_args_parse(cli_model_args *a, int argc, char **argv, int *i) {
     if (cli_flag(argv, *i, "--fast-act")) { a->pipe.fast_activations = 1; return 1; }
     if (cli_opt(argc, argv, i, "--dtype", &v, &missing)) { if (missing) return -1; a->pipe.dtype = v; return 1; }
     if (cli_opt(argc, argv, i, "--device", &v, &missing)) { if (missing) return -1; a->pipe.device = v; return 1; }
+    if (cli_opt(argc, argv, i, "--quantize", &v, &missing)) { if (missing) return -1; a->pipe.quantize = v; return 1; }
     if (cli_opt(argc, argv, i, "--gpu-layers", &v, &missing)) {
         if (missing) return -1;
         if (!cli_parse_int(v, 0, 1 << 16, &n)) return bad("--gpu-layers", v);

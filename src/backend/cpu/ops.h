@@ -46,7 +46,8 @@ void llmc_cpu_get_row(const llmc_tensor *W, int64_t r, float *out);
  * only by summation order). Quantized weights: "scalar" multiplies the
  * dequantized weights with f32 activations; the SIMD families quantize the
  * activations to int8 per 32 elements (scale amax/127, as llama.cpp does) and use
- * integer dot products, adding at most sum|w|·amax/254 per block of error. */
+ * integer dot products: LLMC_ACT_FAST adds at most sum|w|·amax/254 per block of
+ * error, LLMC_ACT_PRECISE (also quantizing the residual) 254 times less. */
 const char *llmc_cpu_kernel_name(void);
 bool llmc_cpu_force_kernel(const char *name);
 
