@@ -93,6 +93,8 @@ typedef struct {
     cpu_fdot_fn f[LLMC_DT_COUNT][CPU_NT];
     cpu_fdot4_fn f4[LLMC_DT_COUNT];
     void (*quantize)(const float *x, int64_t n, int8_t *qs, float *d, float *s, bool pairs);
+    /* Optional: one quantized row of nb blocks → f32 (prefill dequantizes row tiles). */
+    void (*deq[LLMC_DT_COUNT])(const void *row, int64_t nb, float *out);
 } cpu_dot_table;
 /* The tiled, threaded matmul shared by the SIMD families (matmul.c). */
 bool cpu_matmul_tiled(const cpu_dot_table *tab, llmc_threadpool *tp, const llmc_tensor *W,

@@ -7,7 +7,9 @@
  * with activations quantized to 8 bits per 32-element block (integer dots):
  * LLMC_ACT_FAST uses that one level; LLMC_ACT_PRECISE adds a second Q8 row for
  * the rounding residual, fed to the same kernels as an extra "token", so the
- * unpacked weights serve both levels from registers (see ops.h). */
+ * unpacked weights serve both levels from registers (see ops.h) — or, for a
+ * prefill-sized batch of a format with a SIMD dequantizer, multiplies f32
+ * activations with row tiles dequantized on the fly (MM_DEQ_MIN). */
 #include "backend/cpu/cpu_internal.h"
 #include <stdlib.h>
 
@@ -16,6 +18,10 @@
 /* Below this many activation elements, quantizing on the calling thread is
  * cheaper than a pool round trip. */
 #define MM_SERIAL_QUANT 32768
+/* LLMC_ACT_PRECISE with at least this many tokens (prefill): dequantize each row
+ * tile to f32 (once per MM_TT tokens) and run the float GEMM — exact f32 math, and
+ * faster than two integer levels once the dequantization is shared by enough tokens. */
+#define MM_DEQ_MIN 16
 
 typedef struct {
     const cpu_dot_table *tab;
@@ -28,6 +34,7 @@ typedef struct {
     int rep;        /* Q8 rows per token: 1, or 2 = value + residual (see cpu_matmul_tiled) */
     uint8_t *scratch; /* per thread: cols floats, cols int8, 2·nbx floats */
     size_t scratch_stride;
+    float *wtile;   /* deq mode: per thread, MM_RT dequantized weight rows */
     int n_tok;
     int64_t rows, cols, nbw, nbx, n_rt;
     size_t row_bytes;
@@ -54,12 +61,24 @@ static void mm_quant_task(void *p, int64_t t0, int64_t t1, int tid) {
 
 static void mm_task(void *p, int64_t i0, int64_t i1, int tid) {
     const mm_ctx *c = p;
-    const uint8_t *wbase = c->W->data;
-    const int dt = c->W->dtype;
     for (int64_t i = i0; i < i1; i++) {
         int64_t rt = i % c->n_rt, tt = i / c->n_rt;
         int64_t r0 = rt * MM_RT, r1 = r0 + MM_RT < c->rows ? r0 + MM_RT : c->rows;
         int64_t t0 = tt * MM_TT, t1 = t0 + MM_TT < c->n_tok ? t0 + MM_TT : c->n_tok;
+        /* Row r's weights are at wbase + (r - roff) * row_bytes, of dtype dt. */
+        const uint8_t *wbase = c->W->data;
+        size_t row_bytes = c->row_bytes;
+        int dt = c->W->dtype;
+        int64_t roff = 0;
+        if (c->wtile) { /* deq mode: this tile's rows as f32, then the float kernels */
+            float *tile = c->wtile + (size_t)tid * MM_RT * (size_t)c->cols;
+            for (int64_t r = r0; r < r1; r++)
+                c->tab->deq[dt](wbase + (size_t)r * row_bytes, c->nbw, tile + (size_t)(r - r0) * (size_t)c->cols);
+            wbase = (const uint8_t *)tile;
+            row_bytes = (size_t)c->cols * sizeof(float);
+            dt = LLMC_DT_F32;
+            roff = r0;
+        }
         /* Quantized: each kernel call takes CPU_NT Q8 rows = CPU_NT/rep tokens. */
         const int step = c->xq ? CPU_NT / c->rep : CPU_NT;
         for (int64_t t = t0; t < t1; t += step) {
@@ -78,14 +97,14 @@ static void mm_task(void *p, int64_t i0, int64_t i1, int tid) {
             if (!c->xq && nt == CPU_NT && c->tab->f4[dt])
                 for (; r + 4 <= r1; r += 4) { /* register-blocked float GEMM */
                     float out4[4][CPU_NT];
-                    c->tab->f4[dt](wbase + (size_t)r * c->row_bytes, c->row_bytes, xf, c->cols, out4);
+                    c->tab->f4[dt](wbase + (size_t)(r - roff) * row_bytes, row_bytes, xf, c->cols, out4);
                     for (int j = 0; j < 4; j++) {
                         float b = c->bias ? cpu_bias_at(c->bias, r + j) : 0.f;
                         for (int k = 0; k < nt; k++) c->y[(t + k) * c->rows + r + j] = out4[j][k] + b;
                     }
                 }
             for (; r < r1; r++) {
-                const void *w = wbase + (size_t)r * c->row_bytes;
+                const void *w = wbase + (size_t)(r - roff) * row_bytes;
                 float out[CPU_NT];
                 if (c->xq) {
                     c->tab->q[dt][nt * c->rep - 1](w, xq, c->nbw, out);
@@ -117,12 +136,15 @@ bool cpu_matmul_tiled(const cpu_dot_table *tab, llmc_threadpool *tp, const llmc_
     c.nbw = c.cols / be;
     c.nbx = c.cols / 32;
     c.n_rt = (c.rows + MM_RT - 1) / MM_RT;
-    if (quant) {
+    int nth = llmc_threadpool_size(tp);
+    if (quant && act == LLMC_ACT_PRECISE && n_tok >= MM_DEQ_MIN && tab->deq[dt]) {
+        c.wtile = malloc(sizeof(float) * MM_RT * (size_t)c.cols * (size_t)nth);
+    }
+    if (quant && !c.wtile) {
         /* 64 spare bytes: kernels may load a full vector at a row's last block */
         c.rep = act == LLMC_ACT_FAST ? 1 : 2;
         size_t nv = (size_t)n_tok * (size_t)c.rep, nq = nv * (size_t)c.cols, nf = nv * (size_t)c.nbx;
         nq = (nq + 63) & ~(size_t)63;
-        int nth = llmc_threadpool_size(tp);
         c.scratch_stride = c.rep == 2 ? (((size_t)c.cols * 5 + 2 * (size_t)c.nbx * sizeof(float)) + 63) & ~(size_t)63 : 0;
         c.xq = malloc(nq + 2 * nf * sizeof(float) + 64 + c.scratch_stride * (size_t)nth);
         if (!c.xq) return false;
@@ -135,5 +157,6 @@ bool cpu_matmul_tiled(const cpu_dot_table *tab, llmc_threadpool *tp, const llmc_
     int64_t n_tt = (n_tok + MM_TT - 1) / MM_TT;
     llmc_threadpool_run(tp, mm_task, &c, c.n_rt * n_tt);
     free(c.xq);
+    free(c.wtile);
     return true;
 }
