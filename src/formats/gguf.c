@@ -987,6 +987,7 @@ llmc_status llmc_gguf_tensors(llmc_gguf *g, bool dequant_f32, llmc_tensor_set **
         t.ndim = ti->n_dims;
         for (int d = 0; d < ti->n_dims; d++) t.shape[d] = ti->ne[ti->n_dims - 1 - d];
         t.data = tensor_data(g, ti);
+        t.mapped = true;
         t.nbytes = (size_t)ti->nbytes;
 
         /* llama.cpp's converter permuted q/k rows per head: HF row (h, i, j) with
@@ -1047,6 +1048,7 @@ llmc_status llmc_gguf_tensors(llmc_gguf *g, bool dequant_f32, llmc_tensor_set **
             t.dtype = LLMC_DT_F32;
             t.data = o;
             t.owned = o;
+            t.mapped = false;
             t.nbytes = (size_t)numel * sizeof(float);
         } else if (n_head) {
             /* Same dtype, rows moved. A 1-D bias row is one element of a plain type. */
@@ -1060,6 +1062,7 @@ llmc_status llmc_gguf_tensors(llmc_gguf *g, bool dequant_f32, llmc_tensor_set **
             for (int64_t r = 0; r < rows; r++) memcpy(o + (size_t)r * rb, (const uint8_t *)t.data + (size_t)SRC_ROW(r) * rb, rb);
             t.data = o;
             t.owned = o;
+            t.mapped = false;
         }
 #undef SRC_ROW
         if ((st = add_tensor(set, &t, err)) != LLMC_OK) {

@@ -182,6 +182,7 @@ static llmc_status st_load_file(const char *path, llmc_tensor_set *set, const st
             LLMC_DEBUG("%s: tensor '%s' is misaligned in the file; using an aligned copy", path, name);
         } else {
             t.data = p;
+            t.mapped = true;
         }
         if (llmc_tensor_set_add(set, &t, err) != LLMC_OK) {
             llmc_err_prefix(err, "%s: ", path);

@@ -38,6 +38,8 @@ typedef struct {
     const void *data;              /* view (mmap) or owned converted copy, see owned */
     size_t nbytes;
     void *owned;                   /* non-NULL when data is a heap copy to free */
+    bool mapped;                   /* data is a view into a read-only file mapping (MAP_PRIVATE,
+                                      never written): its pages can be dropped once converted */
 } llmc_tensor;
 
 int64_t llmc_tensor_numel(const llmc_tensor *t);

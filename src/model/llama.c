@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 /* Tokens per prefill batch: bounds the activation scratch (about
  * B × (4·hidden + 2·intermediate) floats) whatever the prompt length. */
@@ -56,6 +58,16 @@ void llmc_model_opts_default(llmc_model_opts *o) {
 }
 
 const llmc_config *llmc_model_config(const llmc_model *m) { return &m->cfg; }
+
+double llmc_model_weight_bytes(const llmc_model *m) {
+    double b = (double)m->lm_head->nbytes;
+    for (int l = 0; l < m->cfg.num_layers; l++) {
+        const lm_layer *L = &m->layers[l];
+        const llmc_tensor *w[] = {L->wq, L->wk, L->wv, L->wo, L->wg, L->wu, L->wd};
+        for (size_t i = 0; i < sizeof w / sizeof *w; i++) b += (double)w[i]->nbytes;
+    }
+    return b;
+}
 int llmc_model_context(const llmc_model *m) { return m->ctx; }
 int llmc_model_cached(const llmc_model *m) { return m->cached; }
 
@@ -125,10 +137,38 @@ static float *lm_to_f32(const llmc_tensor *t) {
 
 /* Converts a weight in place in the set to dtype dt (opts.dtype): f32 rows via
  * the kernels' get_row (which also dequantizes), then narrowed. */
+typedef struct {
+    llmc_tensor view; /* the source as [rows, cols] */
+    llmc_dtype dt;
+    bool quant;
+    uint8_t *buf;
+    size_t rb;
+    float *rows_f32;  /* per thread: cols floats */
+} lm_conv_ctx;
+
+static void lm_convert_task(void *p, int64_t r0, int64_t r1, int tid) {
+    const lm_conv_ctx *c = p;
+    const int64_t cols = c->view.shape[1];
+    float *row = c->rows_f32 + (size_t)tid * (size_t)cols;
+    for (int64_t r = r0; r < r1; r++) {
+        llmc_cpu_get_row(&c->view, r, row);
+        uint8_t *o = c->buf + (size_t)r * c->rb;
+        if (c->quant) llmc_cpu_quantize_row(c->dt, row, cols, o);
+        else if (c->dt == LLMC_DT_F32) memcpy(o, row, (size_t)cols * sizeof *row);
+        else
+            for (int64_t k = 0; k < cols; k++) {
+                uint16_t h = c->dt == LLMC_DT_F16 ? llmc_f32_to_f16(row[k]) : llmc_f32_to_bf16(row[k]);
+                memcpy(o + 2 * k, &h, 2);
+            }
+    }
+}
+
 /* Converts tensor `name` (when present) to dt: F32/F16/BF16, or Q8_0/Q4_0 (load-time
  * quantization; rows must be whole 32-element blocks, and weights that are already
- * quantized keep their format rather than being quantized twice). */
-static llmc_status lm_convert(llmc_tensor_set *ts, const char *name, llmc_dtype dt, llmc_error *err) {
+ * quantized keep their format rather than being quantized twice). Rows convert in
+ * parallel; the source's file pages are then dropped from this process (the page
+ * cache keeps them), so peak memory stays near the converted weights' size. */
+static llmc_status lm_convert(llmc_threadpool *tp, llmc_tensor_set *ts, const char *name, llmc_dtype dt, llmc_error *err) {
     llmc_tensor *t = llmc_tensor_set_find_mut(ts, name);
     if (!t || t->dtype == dt) return LLMC_OK;
     bool quant = llmc_dtype_block_elems(dt) > 1;
@@ -138,33 +178,32 @@ static llmc_status lm_convert(llmc_tensor_set *ts, const char *name, llmc_dtype 
     if (quant && cols % 32)
         return llmc_err(err, LLMC_ERR_UNSUPPORTED, "model: cannot quantize '%s' to %s: its rows of %lld elements are not whole blocks of 32",
                         name, llmc_dtype_name(dt), (long long)cols);
-    size_t rb = llmc_dtype_row_bytes(dt, cols);
-    void *buf = malloc((size_t)rows * rb + 1);
-    float *row = malloc((size_t)cols * sizeof *row + 1);
-    if (!buf || !row) {
-        free(buf);
-        free(row);
+    int nth = llmc_threadpool_size(tp);
+    lm_conv_ctx c = {.view = *t, .dt = dt, .quant = quant, .rb = llmc_dtype_row_bytes(dt, cols)};
+    c.view.ndim = 2;
+    c.view.shape[0] = rows;
+    c.view.shape[1] = cols;
+    c.buf = malloc((size_t)rows * c.rb + 1);
+    c.rows_f32 = malloc((size_t)cols * sizeof(float) * (size_t)nth + 1);
+    if (!c.buf || !c.rows_f32) {
+        free(c.buf);
+        free(c.rows_f32);
         return llmc_err(err, LLMC_ERR_NOMEM, "model: out of memory converting '%s' to %s", name, llmc_dtype_name(dt));
     }
-    llmc_tensor view = *t;
-    view.ndim = 2;
-    view.shape[0] = rows;
-    view.shape[1] = cols;
-    for (int64_t r = 0; r < rows; r++) {
-        llmc_cpu_get_row(&view, r, row);
-        if (quant) llmc_cpu_quantize_row(dt, row, cols, (uint8_t *)buf + (size_t)r * rb);
-        else if (dt == LLMC_DT_F32) memcpy((float *)buf + r * cols, row, (size_t)cols * sizeof *row);
-        else {
-            uint16_t *o = (uint16_t *)buf + r * cols;
-            for (int64_t c = 0; c < cols; c++) o[c] = dt == LLMC_DT_F16 ? llmc_f32_to_f16(row[c]) : llmc_f32_to_bf16(row[c]);
-        }
+    llmc_threadpool_run(tp, lm_convert_task, &c, rows);
+    free(c.rows_f32);
+    if (t->mapped && !t->owned) { /* whole pages inside the tensor only */
+        long pg = sysconf(_SC_PAGESIZE);
+        uintptr_t a = ((uintptr_t)t->data + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1);
+        uintptr_t z = ((uintptr_t)t->data + t->nbytes) & ~((uintptr_t)pg - 1);
+        if (pg > 0 && z > a) madvise((void *)a, z - a, MADV_DONTNEED);
     }
-    free(row);
     free(t->owned);
-    t->owned = buf;
-    t->data = buf;
+    t->owned = c.buf;
+    t->data = c.buf;
+    t->mapped = false;
     t->dtype = dt;
-    t->nbytes = (size_t)rows * rb;
+    t->nbytes = (size_t)rows * c.rb;
     return LLMC_OK;
 }
 
@@ -260,6 +299,8 @@ llmc_status llmc_model_from_tensors(const llmc_config *cfg, llmc_tensor_set *ts,
      * load-time quantization: the layers' linear weights to o->quantize, the
      * embedding table and lm_head to Q8_0 (as llama.cpp keeps its output matrix at
      * higher precision than a Q4 body: top-1 choices hinge on it). */
+    m->tp = llmc_threadpool_new(o->n_threads);
+    if (!m->tp) goto oom;
     static const char *per_layer[] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
                                       "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"};
     char name[160];
@@ -271,13 +312,14 @@ llmc_status llmc_model_from_tensors(const llmc_config *cfg, llmc_tensor_set *ts,
                           llmc_dtype_name((llmc_dtype)dt));
             goto fail;
         }
+        /* the largest tensors first: peak memory = converted weights + one source tensor */
+        st = lm_convert(m->tp, ts, "model.embed_tokens.weight", (llmc_dtype)head, err);
+        if (st == LLMC_OK && !c->tie_word_embeddings) st = lm_convert(m->tp, ts, "lm_head.weight", (llmc_dtype)head, err);
         for (int l = 0; l < c->num_layers && st == LLMC_OK; l++)
             for (size_t i = 0; i < sizeof per_layer / sizeof *per_layer && st == LLMC_OK; i++) {
                 snprintf(name, sizeof name, "model.layers.%d.%s.weight", l, per_layer[i]);
-                st = lm_convert(ts, name, (llmc_dtype)dt, err);
+                st = lm_convert(m->tp, ts, name, (llmc_dtype)dt, err);
             }
-        if (st == LLMC_OK) st = lm_convert(ts, "model.embed_tokens.weight", (llmc_dtype)head, err);
-        if (st == LLMC_OK && !c->tie_word_embeddings) st = lm_convert(ts, "lm_head.weight", (llmc_dtype)head, err);
         if (st != LLMC_OK) goto fail;
         if (pass == 0) LLMC_INFO("model: weights converted to %s", llmc_dtype_name((llmc_dtype)dt));
         else LLMC_INFO("model: linear weights quantized to %s at load (embeddings and lm_head: Q8_0)", llmc_dtype_name((llmc_dtype)dt));
@@ -351,8 +393,6 @@ llmc_status llmc_model_from_tensors(const llmc_config *cfg, llmc_tensor_set *ts,
     if (!m->inv_freq) goto oom;
     lm_rope_init(c, m->inv_freq);
 
-    m->tp = llmc_threadpool_new(o->n_threads);
-    if (!m->tp) goto oom;
     m->nthreads = llmc_threadpool_size(m->tp);
     if (m->nthreads < 1) m->nthreads = 1;
     bool ok = true;

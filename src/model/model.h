@@ -38,5 +38,8 @@ void llmc_model_free(llmc_model *m);
 
 /* Tokens currently held in the KV cache (the next forward's largest valid pos). */
 int llmc_model_cached(const llmc_model *m);
+/* Bytes of weights read per decoded token (every matrix once, the head counted once when tied;
+   embedding rows are looked up, not streamed, except as a tied head). */
+double llmc_model_weight_bytes(const llmc_model *m);
 
 #endif

@@ -3,6 +3,7 @@
  * ggml (ggml-common.h / ggml-quants.c). */
 #include "backend/cpu/cpu_internal.h"
 #include "formats/tensor.h"
+#include <float.h>
 #include <math.h>
 
 static void dq_q8_0(const cpu_block_q8_0 *b, float *y) {
@@ -109,14 +110,38 @@ void cpu_dequant_row(llmc_dtype t, const void *row, int64_t n, float *out) {
     }
 }
 
+/* roundf (halves away from zero) without the libm call, exact for |x| < 2^31:
+ * truncation and x − t are exact there. */
+static inline float q_round(float x) {
+    float t = (float)(int32_t)x, r = x - t;
+    if (r >= 0.5f) t += 1.f;
+    else if (r <= -0.5f) t -= 1.f;
+    return t;
+}
+
 /* ggml's reference quantizers (quantize_row_q8_0_ref / _q4_0_ref), bit for bit:
  * the scale is computed in f32 and stored as f16, the quants use the f32 scale. */
 static void q_q8_0(const float *x, cpu_block_q8_0 *y) {
     float amax = 0;
-    for (int i = 0; i < 32; i++) amax = fmaxf(amax, fabsf(x[i]));
+    int bad = 0; /* inf or NaN in the block */
+    for (int i = 0; i < 32; i++) {
+        float a = fabsf(x[i]);
+        amax = a > amax ? a : amax; /* = fmaxf for numbers, without the libm call */
+        bad |= !(a <= FLT_MAX);
+    }
     float d = amax / 127.f, id = d != 0.f ? 1.f / d : 0.f;
     y->d = llmc_f32_to_f16(d);
-    for (int i = 0; i < 32; i++) y->qs[i] = (int8_t)roundf(x[i] * id);
+    if (!bad) { /* |x·id| ≤ 127: branch-free roundf */
+        for (int i = 0; i < 32; i++) {
+            float v = x[i] * id, t = (float)(int32_t)v, r = v - t;
+            y->qs[i] = (int8_t)(t + (float)(r >= 0.5f) - (float)(r <= -0.5f));
+        }
+        return;
+    }
+    for (int i = 0; i < 32; i++) { /* non-finite weights quantize to 0, never UB */
+        float v = x[i] * id;
+        y->qs[i] = (int8_t)(v >= -127.f && v <= 127.f ? q_round(v) : 0.f);
+    }
 }
 static void q_q4_0(const float *x, cpu_block_q4_0 *y) {
     float amax = 0, max = 0;
@@ -125,9 +150,9 @@ static void q_q4_0(const float *x, cpu_block_q4_0 *y) {
     float d = max / -8.f, id = d != 0.f ? 1.f / d : 0.f;
     y->d = llmc_f32_to_f16(d);
     for (int i = 0; i < 16; i++) {
-        int a = (int)(x[i] * id + 8.5f), b = (int)(x[i + 16] * id + 8.5f);
-        a = a < 0 ? 0 : a > 15 ? 15 : a;
-        b = b < 0 ? 0 : b > 15 ? 15 : b;
+        /* (int)(x·id + 8.5) clamped to [0, 15]; NaN (non-finite weights) → 0 */
+        float fa = x[i] * id + 8.5f, fb = x[i + 16] * id + 8.5f;
+        int a = fa >= 0.f ? (fa < 15.f ? (int)fa : 15) : 0, b = fb >= 0.f ? (fb < 15.f ? (int)fb : 15) : 0;
         y->qs[i] = (uint8_t)(a | (b << 4));
     }
 }
