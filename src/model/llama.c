@@ -565,9 +565,11 @@ static void lm_forward_batch(llmc_model *m, const int32_t *ids, int n, int pos, 
     for (int l = first_layer; l < c->num_layers; l++) {
         lm_layer *L = &m->layers[l];
         for (int t = 0; t < n; t++) lm_rmsnorm(m->x + (size_t)t * H, L->ln1, H, c->rms_norm_eps, m->xn + (size_t)t * H);
-        lm_matmul(m, L->wq, L->bq, m->xn, n, m->q);
-        lm_matmul(m, L->wk, L->bk, m->xn, n, m->k);
-        lm_matmul(m, L->wv, L->bv, m->xn, n, m->v);
+        { /* q, k, v: one pass over the normed input */
+            const llmc_tensor *w[3] = {L->wq, L->wk, L->wv}, *b[3] = {L->bq, L->bk, L->bv};
+            float *y[3] = {m->q, m->k, m->v};
+            llmc_cpu_matmul_n(m->tp, 3, w, b, m->xn, n, y, m->act);
+        }
         float *Kc = m->kcache + (size_t)l * m->ctx * kvd, *Vc = m->vcache + (size_t)l * m->ctx * kvd;
         for (int t = 0; t < n; t++) {
             const float *cs = m->rope_cs + (size_t)t * hd;
@@ -581,8 +583,11 @@ static void lm_forward_batch(llmc_model *m, const int32_t *ids, int n, int pos, 
         lm_matmul(m, L->wo, L->bo, m->att, n, m->xn);
         for (size_t i = 0; i < (size_t)n * H; i++) m->x[i] += m->xn[i];
         for (int t = 0; t < n; t++) lm_rmsnorm(m->x + (size_t)t * H, L->ln2, H, c->rms_norm_eps, m->xn + (size_t)t * H);
-        lm_matmul(m, L->wg, L->bg, m->xn, n, m->g);
-        lm_matmul(m, L->wu, L->bu, m->xn, n, m->u);
+        { /* gate and up: one pass */
+            const llmc_tensor *w[2] = {L->wg, L->wu}, *b[2] = {L->bg, L->bu};
+            float *y[2] = {m->g, m->u};
+            llmc_cpu_matmul_n(m->tp, 2, w, b, m->xn, n, y, m->act);
+        }
         for (size_t i = 0; i < (size_t)n * I; i++) {
             float g = m->g[i];
             m->g[i] = g / (1.0f + expf(-g)) * m->u[i];

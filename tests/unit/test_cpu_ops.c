@@ -266,11 +266,58 @@ static void test_matmul(void) {
     for (int i = 0; i < 3; i++) llmc_threadpool_free(tps[i]);
 }
 
+/* llmc_cpu_matmul_n (q/k/v, gate/up in one pass) gives exactly the separate products,
+ * for every kernel family, both activation modes, decode and prefill sizes, and a
+ * mixed-dtype set (which takes the per-matrix fallback). */
+static void test_matmul_n(void) {
+    static const char *kernels[] = {"scalar", "avx2", "avx512"};
+    static const llmc_dtype dts[] = {LLMC_DT_Q4_1, LLMC_DT_Q8_0, LLMC_DT_Q4_K, LLMC_DT_BF16, LLMC_DT_F32};
+    static const int64_t rows[3] = {33, 8, 67};
+    const int64_t cols = 768;
+    llmc_threadpool *tp = llmc_threadpool_new(2);
+    for (size_t k = 0; k < 3; k++) {
+        if (!llmc_cpu_force_kernel(kernels[k])) continue;
+        for (size_t d = 0; d <= sizeof dts / sizeof *dts; d++) {
+            llmc_tensor W[3];
+            void *raw[3];
+            for (int m = 0; m < 3; m++) { /* d == count: mixed dtypes */
+                llmc_dtype t = d < sizeof dts / sizeof *dts ? dts[d] : dts[m];
+                size_t nb;
+                raw[m] = random_weights(t, rows[m], cols, &nb);
+                W[m] = (llmc_tensor){.name = "w", .dtype = t, .ndim = 2, .shape = {rows[m], cols}, .data = raw[m], .nbytes = nb};
+            }
+            const llmc_tensor *Wp[3] = {&W[0], &W[1], &W[2]}, *bp[3] = {NULL, NULL, NULL};
+            for (int n_tok = 1; n_tok <= 17; n_tok += 16)
+                for (int act = 0; act < 2; act++) {
+                    float *x = malloc(sizeof(float) * (size_t)(n_tok * cols)), *ya[3], *yb[3];
+                    for (int64_t i = 0; i < n_tok * cols; i++) x[i] = frnd();
+                    for (int m = 0; m < 3; m++) {
+                        ya[m] = malloc(sizeof(float) * (size_t)(n_tok * rows[m]));
+                        yb[m] = malloc(sizeof(float) * (size_t)(n_tok * rows[m]));
+                        llmc_cpu_matmul_act(tp, Wp[m], NULL, x, n_tok, ya[m], (llmc_act_mode)act);
+                    }
+                    llmc_cpu_matmul_n(tp, 3, Wp, bp, x, n_tok, yb, (llmc_act_mode)act);
+                    for (int m = 0; m < 3; m++) {
+                        CHECK_MSG(memcmp(ya[m], yb[m], sizeof(float) * (size_t)(n_tok * rows[m])) == 0,
+                                  "%s %s n_tok=%d act=%d matrix %d: matmul_n differs", kernels[k],
+                                  d < sizeof dts / sizeof *dts ? llmc_dtype_name(dts[d]) : "mixed", n_tok, act, m);
+                        free(ya[m]); free(yb[m]);
+                    }
+                    free(x);
+                }
+            for (int m = 0; m < 3; m++) free(raw[m]);
+        }
+    }
+    CHECK(llmc_cpu_force_kernel("auto"));
+    llmc_threadpool_free(tp);
+}
+
 int main(void) {
     test_dequant_fixtures();
     test_check_weight();
     test_quantize_row();
     test_threadpool();
     test_matmul();
+    test_matmul_n();
     return test_summary();
 }

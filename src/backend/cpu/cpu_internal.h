@@ -73,8 +73,9 @@ typedef struct {
     const char *name;
     bool (*supported)(void);
     /* Returns false when it has no kernel for W's dtype (the caller then falls back). */
-    bool (*matmul)(llmc_threadpool *tp, const llmc_tensor *W, const llmc_tensor *bias,
-                   const float *x, int n_tok, float *y, llmc_act_mode act);
+    /* nw matrices of one dtype and width on the same x (llmc_cpu_matmul_n) */
+    bool (*matmul)(llmc_threadpool *tp, int nw, const llmc_tensor *const *W, const llmc_tensor *const *bias,
+                   const float *x, int n_tok, float *const *y, llmc_act_mode act);
 } cpu_kernel;
 
 /* Row-dot micro-kernels a SIMD family provides, indexed [dtype][nt-1]: one weight
@@ -97,12 +98,14 @@ typedef struct {
     void (*deq[LLMC_DT_COUNT])(const void *row, int64_t nb, float *out);
 } cpu_dot_table;
 /* The tiled, threaded matmul shared by the SIMD families (matmul.c). */
-bool cpu_matmul_tiled(const cpu_dot_table *tab, llmc_threadpool *tp, const llmc_tensor *W,
-                      const llmc_tensor *bias, const float *x, int n_tok, float *y, llmc_act_mode act);
+bool cpu_matmul_tiled(const cpu_dot_table *tab, llmc_threadpool *tp, int nw, const llmc_tensor *const *W,
+                      const llmc_tensor *const *bias, const float *x, int n_tok, float *const *y, llmc_act_mode act);
 extern const cpu_kernel cpu_kernel_avx2, cpu_kernel_avx512;
 
 bool cpu_matmul_scalar(llmc_threadpool *tp, const llmc_tensor *W, const llmc_tensor *bias,
                        const float *x, int n_tok, float *y, llmc_act_mode act);
+bool cpu_matmul_scalar_n(llmc_threadpool *tp, int nw, const llmc_tensor *const *W, const llmc_tensor *const *bias,
+                         const float *x, int n_tok, float *const *y, llmc_act_mode act);
 float cpu_bias_at(const llmc_tensor *bias, int64_t r);
 
 #endif

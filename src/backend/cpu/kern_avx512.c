@@ -12,13 +12,13 @@ static bool avx512_supported(void) {
            __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
 }
-static bool avx512_matmul(llmc_threadpool *tp, const llmc_tensor *W, const llmc_tensor *bias, const float *x,
-                          int n_tok, float *y, llmc_act_mode act) {
-    return cpu_matmul_tiled(&kx_avx512_table, tp, W, bias, x, n_tok, y, act);
+static bool avx512_matmul(llmc_threadpool *tp, int nw, const llmc_tensor *const *W, const llmc_tensor *const *bias,
+                        const float *x, int n_tok, float *const *y, llmc_act_mode act) {
+    return cpu_matmul_tiled(&kx_avx512_table, tp, nw, W, bias, x, n_tok, y, act);
 }
 const cpu_kernel cpu_kernel_avx512 = {"avx512", avx512_supported, avx512_matmul};
 #else
 #include "backend/cpu/cpu_internal.h"
 static bool avx512_no(void) { return false; }
-const cpu_kernel cpu_kernel_avx512 = {"avx512", avx512_no, cpu_matmul_scalar};
+const cpu_kernel cpu_kernel_avx512 = {"avx512", avx512_no, cpu_matmul_scalar_n};
 #endif

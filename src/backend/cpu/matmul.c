@@ -23,11 +23,16 @@
  * faster than two integer levels once the dequantization is shared by enough tokens. */
 #define MM_DEQ_MIN 16
 
+/* Matrices multiplied in one pass: same input, one quantization of it, one pool job. */
+#define MM_MAXW 4
+
 typedef struct {
     const cpu_dot_table *tab;
-    const llmc_tensor *W, *bias;
+    int nw;
+    const llmc_tensor *W[MM_MAXW], *bias[MM_MAXW];
+    float *y[MM_MAXW];
+    int64_t rows[MM_MAXW], n_rt[MM_MAXW], item_end[MM_MAXW]; /* items of matrix j: [item_end[j-1], item_end[j]) */
     const float *x;
-    float *y;
     int8_t *xq;     /* n_tok·rep rows × cols quants, then d and s: n_tok·rep × nbx floats each */
     float *xd, *xs;
     bool pairs;
@@ -36,7 +41,7 @@ typedef struct {
     size_t scratch_stride;
     float *wtile;   /* deq mode: per thread, MM_RT dequantized weight rows */
     int n_tok;
-    int64_t rows, cols, nbw, nbx, n_rt;
+    int64_t cols, nbw, nbx, n_tt;
     size_t row_bytes;
 } mm_ctx;
 
@@ -61,14 +66,20 @@ static void mm_quant_task(void *p, int64_t t0, int64_t t1, int tid) {
 
 static void mm_task(void *p, int64_t i0, int64_t i1, int tid) {
     const mm_ctx *c = p;
+    int m = 0;
     for (int64_t i = i0; i < i1; i++) {
-        int64_t rt = i % c->n_rt, tt = i / c->n_rt;
-        int64_t r0 = rt * MM_RT, r1 = r0 + MM_RT < c->rows ? r0 + MM_RT : c->rows;
+        while (i >= c->item_end[m]) m++;
+        int64_t li = i - (m ? c->item_end[m - 1] : 0);
+        const int64_t rows = c->rows[m];
+        const llmc_tensor *bias = c->bias[m];
+        float *y = c->y[m];
+        int64_t rt = li % c->n_rt[m], tt = li / c->n_rt[m];
+        int64_t r0 = rt * MM_RT, r1 = r0 + MM_RT < rows ? r0 + MM_RT : rows;
         int64_t t0 = tt * MM_TT, t1 = t0 + MM_TT < c->n_tok ? t0 + MM_TT : c->n_tok;
         /* Row r's weights are at wbase + (r - roff) * row_bytes, of dtype dt. */
-        const uint8_t *wbase = c->W->data;
+        const uint8_t *wbase = c->W[m]->data;
         size_t row_bytes = c->row_bytes;
-        int dt = c->W->dtype;
+        int dt = c->W[m]->dtype;
         int64_t roff = 0;
         if (c->wtile) { /* deq mode: this tile's rows as f32, then the float kernels */
             float *tile = c->wtile + (size_t)tid * MM_RT * (size_t)c->cols;
@@ -99,8 +110,8 @@ static void mm_task(void *p, int64_t i0, int64_t i1, int tid) {
                     float out4[4][CPU_NT];
                     c->tab->f4[dt](wbase + (size_t)(r - roff) * row_bytes, row_bytes, xf, c->cols, out4);
                     for (int j = 0; j < 4; j++) {
-                        float b = c->bias ? cpu_bias_at(c->bias, r + j) : 0.f;
-                        for (int k = 0; k < nt; k++) c->y[(t + k) * c->rows + r + j] = out4[j][k] + b;
+                        float b = bias ? cpu_bias_at(bias, r + j) : 0.f;
+                        for (int k = 0; k < nt; k++) y[(t + k) * rows + r + j] = out4[j][k] + b;
                     }
                 }
             for (; r < r1; r++) {
@@ -113,29 +124,41 @@ static void mm_task(void *p, int64_t i0, int64_t i1, int tid) {
                 } else {
                     c->tab->f[dt][nt - 1](w, xf, c->cols, out);
                 }
-                float b = c->bias ? cpu_bias_at(c->bias, r) : 0.f;
-                for (int k = 0; k < nt; k++) c->y[(t + k) * c->rows + r] = out[k] + b;
+                float b = bias ? cpu_bias_at(bias, r) : 0.f;
+                for (int k = 0; k < nt; k++) y[(t + k) * rows + r] = out[k] + b;
             }
         }
     }
 }
 
-bool cpu_matmul_tiled(const cpu_dot_table *tab, llmc_threadpool *tp, const llmc_tensor *W,
-                      const llmc_tensor *bias, const float *x, int n_tok, float *y, llmc_act_mode act) {
-    int dt = W->dtype;
-    if ((unsigned)dt >= LLMC_DT_COUNT || W->ndim != 2) return false;
-    int be = llmc_dtype_block_elems(W->dtype);
+bool cpu_matmul_tiled(const cpu_dot_table *tab, llmc_threadpool *tp, int nw, const llmc_tensor *const *W,
+                      const llmc_tensor *const *bias, const float *x, int n_tok, float *const *y, llmc_act_mode act) {
+    if (nw < 1 || nw > MM_MAXW) return false;
+    int dt = W[0]->dtype;
+    if ((unsigned)dt >= LLMC_DT_COUNT) return false;
+    for (int m = 0; m < nw; m++) /* one input: same dtype (one quantization) and width */
+        if (W[m]->ndim != 2 || (int)W[m]->dtype != dt || W[m]->shape[1] != W[0]->shape[1]) return false;
+    int be = llmc_dtype_block_elems(W[0]->dtype);
     bool quant = be > 1;
     for (int k = 0; k < CPU_NT; k++)
         if (quant ? !tab->q[dt][k] : !tab->f[dt][k]) return false;
     if (quant && !tab->quantize) return false;
-    mm_ctx c = {.tab = tab, .W = W, .bias = bias, .x = x, .y = y, .n_tok = n_tok, .rows = W->shape[0],
-                .cols = W->shape[1], .row_bytes = llmc_dtype_row_bytes(W->dtype, W->shape[1]),
-                .pairs = cpu_q8_pairs(W->dtype)};
+    mm_ctx c = {.tab = tab, .nw = nw, .x = x, .n_tok = n_tok, .cols = W[0]->shape[1],
+                .row_bytes = llmc_dtype_row_bytes(W[0]->dtype, W[0]->shape[1]), .pairs = cpu_q8_pairs(W[0]->dtype)};
     if (c.cols % be || (quant && c.cols % 32)) return false;
     c.nbw = c.cols / be;
     c.nbx = c.cols / 32;
-    c.n_rt = (c.rows + MM_RT - 1) / MM_RT;
+    c.n_tt = (n_tok + MM_TT - 1) / MM_TT;
+    int64_t items = 0;
+    for (int m = 0; m < nw; m++) {
+        c.W[m] = W[m];
+        c.bias[m] = bias ? bias[m] : NULL;
+        c.y[m] = y[m];
+        c.rows[m] = W[m]->shape[0];
+        c.n_rt[m] = (c.rows[m] + MM_RT - 1) / MM_RT;
+        items += c.n_rt[m] * c.n_tt;
+        c.item_end[m] = items;
+    }
     int nth = llmc_threadpool_size(tp);
     if (quant && act == LLMC_ACT_PRECISE && n_tok >= MM_DEQ_MIN && tab->deq[dt]) {
         c.wtile = malloc(sizeof(float) * MM_RT * (size_t)c.cols * (size_t)nth);
@@ -154,8 +177,7 @@ bool cpu_matmul_tiled(const cpu_dot_table *tab, llmc_threadpool *tp, const llmc_
         if ((int64_t)n_tok * c.cols <= MM_SERIAL_QUANT) mm_quant_task(&c, 0, n_tok, 0);
         else llmc_threadpool_run(tp, mm_quant_task, &c, n_tok);
     }
-    int64_t n_tt = (n_tok + MM_TT - 1) / MM_TT;
-    llmc_threadpool_run(tp, mm_task, &c, c.n_rt * n_tt);
+    llmc_threadpool_run(tp, mm_task, &c, items);
     free(c.xq);
     free(c.wtile);
     return true;

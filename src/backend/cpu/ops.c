@@ -72,7 +72,13 @@ bool cpu_matmul_scalar(llmc_threadpool *tp, const llmc_tensor *W, const llmc_ten
 /* ---- kernel families ---------------------------------------------------------- */
 
 static bool always(void) { return true; }
-static const cpu_kernel k_scalar = {"scalar", always, cpu_matmul_scalar};
+bool cpu_matmul_scalar_n(llmc_threadpool *tp, int nw, const llmc_tensor *const *W, const llmc_tensor *const *bias,
+                         const float *x, int n_tok, float *const *y, llmc_act_mode act) {
+    for (int m = 0; m < nw; m++) cpu_matmul_scalar(tp, W[m], bias ? bias[m] : NULL, x, n_tok, y[m], act);
+    return true;
+}
+
+static const cpu_kernel k_scalar = {"scalar", always, cpu_matmul_scalar_n};
 
 /* Best first. SIMD families are added here as their files land. */
 static const cpu_kernel *const g_kernels[] = {
@@ -145,7 +151,14 @@ llmc_status llmc_cpu_check_weight(const llmc_tensor *W, llmc_error *err) {
 void llmc_cpu_matmul_act(llmc_threadpool *tp, const llmc_tensor *W, const llmc_tensor *bias,
                          const float *x, int n_tok, float *y, llmc_act_mode act) {
     if (n_tok <= 0) return;
-    if (!active()->matmul(tp, W, bias, x, n_tok, y, act)) cpu_matmul_scalar(tp, W, bias, x, n_tok, y, act);
+    if (!active()->matmul(tp, 1, &W, &bias, x, n_tok, &y, act)) cpu_matmul_scalar(tp, W, bias, x, n_tok, y, act);
+}
+
+void llmc_cpu_matmul_n(llmc_threadpool *tp, int nw, const llmc_tensor *const *W, const llmc_tensor *const *bias,
+                       const float *x, int n_tok, float *const *y, llmc_act_mode act) {
+    if (n_tok <= 0 || nw <= 0) return;
+    if (active()->matmul(tp, nw, W, bias, x, n_tok, y, act)) return;
+    for (int m = 0; m < nw; m++) llmc_cpu_matmul_act(tp, W[m], bias ? bias[m] : NULL, x, n_tok, y[m], act);
 }
 
 void llmc_cpu_matmul(llmc_threadpool *tp, const llmc_tensor *W, const llmc_tensor *bias,

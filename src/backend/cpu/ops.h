@@ -32,6 +32,11 @@ void llmc_cpu_matmul(llmc_threadpool *tp, const llmc_tensor *W, const llmc_tenso
 typedef enum { LLMC_ACT_PRECISE = 0, LLMC_ACT_FAST = 1 } llmc_act_mode;
 void llmc_cpu_matmul_act(llmc_threadpool *tp, const llmc_tensor *W, const llmc_tensor *bias,
                          const float *x, int n_tok, float *y, llmc_act_mode act);
+/* y[m] = W[m]·x (+ bias[m]) for m < nw (≤ 4), all W[m] with x's width: one pass that
+ * quantizes x once and runs every matrix's tiles in one pool job (q/k/v, gate/up).
+ * bias may be NULL. Same results as nw separate calls. */
+void llmc_cpu_matmul_n(llmc_threadpool *tp, int nw, const llmc_tensor *const *W, const llmc_tensor *const *bias,
+                       const float *x, int n_tok, float *const *y, llmc_act_mode act);
 
 /* out[t][:] = embedding row ids[t] converted to f32 (any dtype). */
 void llmc_cpu_embed(const llmc_tensor *emb, const int32_t *ids, int n, float *out);
