@@ -2,6 +2,7 @@
 #include "cli.h"
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,4 +99,22 @@ bool cli_parse_ids(const char *s, int32_t **ids, int *n) {
     *ids = v;
     *n = (int)cnt;
     return true;
+}
+
+static volatile int g_sigint;
+static void on_sigint(int sig) { (void)sig; g_sigint = 1; }
+
+volatile int *cli_catch_sigint(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigaction(SIGINT, &sa, NULL);
+    return &g_sigint;
+}
+
+int cli_stream_stdout(void *user, const char *piece, size_t len) {
+    (void)user;
+    fwrite(piece, 1, len, stdout);
+    fflush(stdout);
+    return 0;
 }

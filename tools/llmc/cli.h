@@ -25,6 +25,11 @@ int cli_error(const llmc_error *err);
 int cli_fail(const char *fmt, ...);          /* usage-style error, returns 2 */
 /* stderr log sink; level threshold set by cli_set_verbose. */
 void cli_install_logger(int verbosity);      /* 0: warnings, 1: info, 2: debug */
+/* Ctrl-C sets the returned flag (for llmc_gen_params.cancel) instead of ending the
+ * program; no SA_RESTART, so a blocking read at a prompt returns with EINTR. */
+volatile int *cli_catch_sigint(void);
+/* llmc_gen_params.on_text that writes each piece to stdout as it comes. */
+int cli_stream_stdout(void *user, const char *piece, size_t len);
 
 /* Option matching: if argv[*i] is `name` (followed by a value) or `name=value`,
  * stores the value, advances *i past it, and returns true. Missing value → *bad=true. */

@@ -9,16 +9,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static volatile int g_cancel;
-static void on_sigint(int sig) { (void)sig; g_cancel = 1; }
-
-static int stream_out(void *user, const char *piece, size_t len) {
-    (void)user;
-    fwrite(piece, 1, len, stdout);
-    fflush(stdout);
-    return 0;
-}
-
 static void help(void) {
     printf("usage: llmc chat MODEL [--system TEXT]\n\n"
            "Interactive chat. Type a message and press Enter. Commands: /reset (new conversation),\n"
@@ -68,12 +58,9 @@ int cmd_chat(int argc, char **argv) {
     llmc_pipeline *p = cli_open_pipeline(&a, false);
     if (!p) return 1;
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint; /* no SA_RESTART: Ctrl-C at the prompt interrupts the read */
-    sigaction(SIGINT, &sa, NULL);
-    a.gen.cancel = &g_cancel;
-    a.gen.on_text = stream_out;
+    volatile int *cancel = cli_catch_sigint(); /* Ctrl-C at the prompt interrupts the read */
+    a.gen.cancel = cancel;
+    a.gen.on_text = cli_stream_stdout;
 
     history h = {0};
     int base = 0;
@@ -85,11 +72,11 @@ int cmd_chat(int argc, char **argv) {
     int rc = 0;
     for (;;) {
         if (tty) { fputs("> ", stdout); fflush(stdout); }
-        g_cancel = 0;
+        *cancel = 0;
         errno = 0;
         ssize_t n = getline(&line, &cap, stdin);
         if (n < 0) {
-            if (errno == EINTR && g_cancel) { clearerr(stdin); fputs("\n(use /exit or Ctrl-D to quit)\n", stdout); continue; }
+            if (errno == EINTR && *cancel) { clearerr(stdin); fputs("\n(use /exit or Ctrl-D to quit)\n", stdout); continue; }
             if (tty) fputc('\n', stdout);
             break;
         }

@@ -10,16 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static volatile int g_cancel;
-static void on_sigint(int sig) { (void)sig; g_cancel = 1; }
-
-static int stream_out(void *user, const char *piece, size_t len) {
-    (void)user;
-    fwrite(piece, 1, len, stdout);
-    fflush(stdout);
-    return 0;
-}
-
 static void help(void) {
     printf("usage: llmc run MODEL [--system TEXT] [PROMPT]\n"
            "       llmc run MODEL --messages FILE\n\n"
@@ -99,12 +89,9 @@ int cmd_run(int argc, char **argv) {
     llmc_pipeline *p = cli_open_pipeline(&a, false);
     if (!p) { cJSON_Delete(msgs); free(owned_prompt); free(msgs_text); return 1; }
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
-    sigaction(SIGINT, &sa, NULL);
-    a.gen.cancel = &g_cancel;
-    if (!json) a.gen.on_text = stream_out;
+    volatile int *cancel = cli_catch_sigint();
+    a.gen.cancel = cancel;
+    if (!json) a.gen.on_text = cli_stream_stdout;
 
     char *text = msgs_text ? msgs_text : cJSON_PrintUnformatted(msgs);
     msgs_text = NULL;
