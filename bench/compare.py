@@ -111,8 +111,13 @@ def main():
         res["hf_bf16"] = hf(a, hfdir)
 
     q = res["llmc_q"]
+    try:
+        commit = subprocess.run(["git", "-C", HERE, "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        commit = "unknown"
     lines = ["<!-- cpu:begin -->", "## CPU inference (llmc vs llama.cpp vs transformers)", "",
-             f"`bench/compare.py` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} — "
+             f"`bench/compare.py` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, commit {commit} — "
              f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, {a.t} threads, "
              f"load average {load0:.2f} at the start; model {base}. llmc kernels: {q.get('kernel')}; "
              f"read bandwidth {q.get('read_bw_gb_s', 0):.1f} GB/s. pp{a.p} = prefill of {a.p} tokens into an empty "
