@@ -168,11 +168,12 @@ static void lm_convert_task(void *p, int64_t r0, int64_t r1, int tid) {
  * quantized keep their format rather than being quantized twice). Rows convert in
  * parallel; the source's file pages are then dropped from this process (the page
  * cache keeps them), so peak memory stays near the converted weights' size. */
-static llmc_status lm_convert(llmc_threadpool *tp, llmc_tensor_set *ts, const char *name, llmc_dtype dt, llmc_error *err) {
+static llmc_status lm_convert(llmc_threadpool *tp, llmc_tensor_set *ts, const char *name, llmc_dtype dt, int *kept,
+                              llmc_error *err) {
     llmc_tensor *t = llmc_tensor_set_find_mut(ts, name);
     if (!t || t->dtype == dt) return LLMC_OK;
     bool quant = llmc_dtype_block_elems(dt) > 1;
-    if (quant && llmc_dtype_block_elems(t->dtype) > 1) return LLMC_OK;
+    if (quant && llmc_dtype_block_elems(t->dtype) > 1) { (*kept)++; return LLMC_OK; }
     int64_t rows = t->ndim == 2 ? t->shape[0] : 1;
     int64_t cols = t->ndim == 2 ? t->shape[1] : llmc_tensor_numel(t);
     if (quant && cols % 32)
@@ -305,7 +306,7 @@ llmc_status llmc_model_from_tensors(const llmc_config *cfg, llmc_tensor_set *ts,
                                       "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"};
     char name[160];
     for (int pass = 0; pass < 2; pass++) {
-        int dt = pass == 0 ? o->dtype : o->quantize, head = pass == 0 ? o->dtype : LLMC_DT_Q8_0;
+        int dt = pass == 0 ? o->dtype : o->quantize, head = pass == 0 ? o->dtype : LLMC_DT_Q8_0, kept = 0;
         if (dt == -1) continue;
         if (pass == 1 && dt != LLMC_DT_Q8_0 && dt != LLMC_DT_Q4_0) {
             st = llmc_err(err, LLMC_ERR_INVALID_ARG, "model: load-time quantization to %s is not supported (q8_0 or q4_0)",
@@ -313,15 +314,17 @@ llmc_status llmc_model_from_tensors(const llmc_config *cfg, llmc_tensor_set *ts,
             goto fail;
         }
         /* the largest tensors first: peak memory = converted weights + one source tensor */
-        st = lm_convert(m->tp, ts, "model.embed_tokens.weight", (llmc_dtype)head, err);
-        if (st == LLMC_OK && !c->tie_word_embeddings) st = lm_convert(m->tp, ts, "lm_head.weight", (llmc_dtype)head, err);
+        st = lm_convert(m->tp, ts, "model.embed_tokens.weight", (llmc_dtype)head, &kept, err);
+        if (st == LLMC_OK && !c->tie_word_embeddings) st = lm_convert(m->tp, ts, "lm_head.weight", (llmc_dtype)head, &kept, err);
         for (int l = 0; l < c->num_layers && st == LLMC_OK; l++)
             for (size_t i = 0; i < sizeof per_layer / sizeof *per_layer && st == LLMC_OK; i++) {
                 snprintf(name, sizeof name, "model.layers.%d.%s.weight", l, per_layer[i]);
-                st = lm_convert(m->tp, ts, name, (llmc_dtype)dt, err);
+                st = lm_convert(m->tp, ts, name, (llmc_dtype)dt, &kept, err);
             }
         if (st != LLMC_OK) goto fail;
         if (pass == 0) LLMC_INFO("model: weights converted to %s", llmc_dtype_name((llmc_dtype)dt));
+        else if (kept) LLMC_WARN("model: --quantize %s: %d weight matrices are already quantized in the file and keep their format",
+                                 llmc_dtype_name((llmc_dtype)dt), kept);
         else LLMC_INFO("model: linear weights quantized to %s at load (embeddings and lm_head: Q8_0)", llmc_dtype_name((llmc_dtype)dt));
     }
 
