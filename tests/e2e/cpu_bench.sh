@@ -25,7 +25,7 @@ for k in ("prefill_tok_s", "decode_tok_s"):
     s = b[k]
     assert 0 < s["min"] <= s["median"] <= s["max"], b
 assert len(b["prefill_samples"]) == 2 and len(b["decode_samples"]) == 2, b
-assert b["kernel"] in ("scalar", "avx2", "avx512"), b
+assert b["kernel"] in ("scalar", "avx2", "avx512", "amx"), b
 assert 80 < b["weights_mb"] < 120 and b["peak_rss_mb"] > 0 and b["read_bw_gb_s"] > 0, b
 PY
 # the text report names the measurements

@@ -96,11 +96,24 @@ typedef struct {
     void (*quantize)(const float *x, int64_t n, int8_t *qs, float *d, float *s, bool pairs);
     /* Optional: one quantized row of nb blocks → f32 (prefill dequantizes row tiles). */
     void (*deq[LLMC_DT_COUNT])(const void *row, int64_t nb, float *out);
+    /* Optional (AMX): bf16 weights × bf16 activations under LLMC_ACT_FAST, one work item:
+     * 16 weight rows at w (rb bytes apart) against tokens [t0, t1) of the packed
+     * activations xp (cpu_pack_bf16 layout, nkc chunks of 32 per token block);
+     * y[t][r0 + i] = dot + bias. */
+    void (*bf16_tile)(const void *w, size_t rb, const uint16_t *xp, int64_t nkc, int64_t t0, int64_t t1, float *y,
+                      int64_t rows, int64_t r0, const llmc_tensor *bias);
 } cpu_dot_table;
+
+/* Activations for bf16_tile: n_tok × cols f32 → bf16 in 16-token × 32-column tiles,
+ * each 16 rows (column pairs) × 16 tokens × 2 (the pair-interleaved operand layout of
+ * tdpbf16ps): xp[((tb·nkc + kc)·16 + kk)·32 + 2m + j] = x[16tb + m][32kc + 2kk + j],
+ * zero past the last token. */
+void cpu_pack_bf16(const float *x, int n_tok, int64_t cols, uint16_t *xp);
+#define CPU_PACK_BF16_ELEMS(n_tok, cols) ((((size_t)(n_tok) + 15) / 16) * 16 * (size_t)(cols))
 /* The tiled, threaded matmul shared by the SIMD families (matmul.c). */
 bool cpu_matmul_tiled(const cpu_dot_table *tab, llmc_threadpool *tp, int nw, const llmc_tensor *const *W,
                       const llmc_tensor *const *bias, const float *x, int n_tok, float *const *y, llmc_act_mode act);
-extern const cpu_kernel cpu_kernel_avx2, cpu_kernel_avx512;
+extern const cpu_kernel cpu_kernel_avx2, cpu_kernel_avx512, cpu_kernel_amx;
 
 bool cpu_matmul_scalar(llmc_threadpool *tp, const llmc_tensor *W, const llmc_tensor *bias,
                        const float *x, int n_tok, float *y, llmc_act_mode act);

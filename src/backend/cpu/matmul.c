@@ -11,6 +11,7 @@
  * prefill-sized batch of a format with a SIMD dequantizer, multiplies f32
  * activations with row tiles dequantized on the fly (MM_DEQ_MIN). */
 #include "backend/cpu/cpu_internal.h"
+#include "formats/tensor.h"
 #include <stdlib.h>
 
 #define MM_RT 16
@@ -40,10 +41,26 @@ typedef struct {
     uint8_t *scratch; /* per thread: cols floats, cols int8, 2·nbx floats */
     size_t scratch_stride;
     float *wtile;   /* deq mode: per thread, MM_RT dequantized weight rows */
+    uint16_t *xp;   /* bf16-tile mode: the activations in bf16, packed by cpu_pack_bf16 */
     int n_tok;
     int64_t cols, nbw, nbx, n_tt;
     size_t row_bytes;
 } mm_ctx;
+
+_Static_assert(MM_RT == 16, "bf16_tile items are one 16-row AMX tile");
+
+void cpu_pack_bf16(const float *x, int n_tok, int64_t cols, uint16_t *xp) {
+    const int64_t nkc = cols / 32, ntb = ((int64_t)n_tok + 15) / 16;
+    for (int64_t tb = 0; tb < ntb; tb++)
+        for (int64_t kc = 0; kc < nkc; kc++) {
+            uint16_t *o = xp + (size_t)(tb * nkc + kc) * 512;
+            for (int m = 0; m < 16; m++) {
+                int64_t t = tb * 16 + m;
+                const float *xr = t < n_tok ? x + t * cols + kc * 32 : NULL;
+                for (int k = 0; k < 32; k++) o[(k / 2) * 32 + 2 * m + (k & 1)] = xr ? llmc_f32_to_bf16(xr[k]) : 0;
+            }
+        }
+}
 
 static void mm_quant_task(void *p, int64_t t0, int64_t t1, int tid) {
     const mm_ctx *c = p;
@@ -76,6 +93,11 @@ static void mm_task(void *p, int64_t i0, int64_t i1, int tid) {
         int64_t rt = li % c->n_rt[m], tt = li / c->n_rt[m];
         int64_t r0 = rt * MM_RT, r1 = r0 + MM_RT < rows ? r0 + MM_RT : rows;
         int64_t t0 = tt * MM_TT, t1 = t0 + MM_TT < c->n_tok ? t0 + MM_TT : c->n_tok;
+        if (c->xp) { /* AMX: the whole item in tiles (rows are whole 16-row tiles here) */
+            c->tab->bf16_tile((const uint8_t *)c->W[m]->data + (size_t)r0 * c->row_bytes, c->row_bytes, c->xp, c->nbx,
+                              t0, t1, y, rows, r0, bias);
+            continue;
+        }
         /* Row r's weights are at wbase + (r - roff) * row_bytes, of dtype dt. */
         const uint8_t *wbase = c->W[m]->data;
         size_t row_bytes = c->row_bytes;
@@ -160,6 +182,10 @@ bool cpu_matmul_tiled(const cpu_dot_table *tab, llmc_threadpool *tp, int nw, con
         c.item_end[m] = items;
     }
     int nth = llmc_threadpool_size(tp);
+    bool tiles = dt == LLMC_DT_BF16 && act == LLMC_ACT_FAST && tab->bf16_tile && n_tok >= MM_DEQ_MIN && c.cols % 32 == 0;
+    for (int m = 0; m < nw && tiles; m++) tiles = c.rows[m] % MM_RT == 0;
+    if (tiles && (c.xp = malloc(sizeof(uint16_t) * CPU_PACK_BF16_ELEMS(n_tok, c.cols))) != NULL)
+        cpu_pack_bf16(x, n_tok, c.cols, c.xp);
     if (quant && act == LLMC_ACT_PRECISE && n_tok >= MM_DEQ_MIN && tab->deq[dt]) {
         c.wtile = malloc(sizeof(float) * MM_RT * (size_t)c.cols * (size_t)nth);
     }
@@ -180,5 +206,6 @@ bool cpu_matmul_tiled(const cpu_dot_table *tab, llmc_threadpool *tp, int nw, con
     llmc_threadpool_run(tp, mm_task, &c, items);
     free(c.xq);
     free(c.wtile);
+    free(c.xp);
     return true;
 }

@@ -82,6 +82,7 @@ static const cpu_kernel k_scalar = {"scalar", always, cpu_matmul_scalar_n};
 
 /* Best first. SIMD families are added here as their files land. */
 static const cpu_kernel *const g_kernels[] = {
+    &cpu_kernel_amx,
     &cpu_kernel_avx512,
     &cpu_kernel_avx2,
     &k_scalar,
@@ -96,7 +97,7 @@ static const cpu_kernel *active(void) {
     k = &k_scalar;
     for (size_t i = 0; i < N_KERNELS; i++)
         if (g_kernels[i]->supported()) { k = g_kernels[i]; break; }
-    /* LLMC_CPU_KERNEL=scalar|avx2|avx512 pins a family (comparisons, debugging);
+    /* LLMC_CPU_KERNEL=scalar|avx2|avx512|amx pins a family (comparisons, debugging);
      * an unknown or unsupported name keeps the automatic choice. */
     const char *env = getenv("LLMC_CPU_KERNEL");
     if (env && *env)

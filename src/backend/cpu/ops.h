@@ -46,12 +46,13 @@ void llmc_cpu_embed(const llmc_tensor *emb, const int32_t *ids, int n, float *ou
 /* Dequantizes/converts row r of a 2-D tensor into out (cols floats). */
 void llmc_cpu_get_row(const llmc_tensor *W, int64_t r, float *out);
 
-/* Which kernel family llmc_cpu_matmul uses on this machine ("avx512", "avx2", "scalar"),
+/* Which kernel family llmc_cpu_matmul uses on this machine ("amx", "avx512", "avx2", "scalar"),
  * and a way for tests to force one (returns false if unsupported here; NULL or
  * "auto" restores the automatic choice). The environment variable
  * LLMC_CPU_KERNEL=<name> pins the family for a whole process.
  * Numerics: F32/F16/BF16 weights compute in f32 on every family (results differ
- * only by summation order). Quantized weights: "scalar" multiplies the
+ * only by summation order), except bf16 weights under LLMC_ACT_FAST on "amx", whose
+ * prefill rounds the activations to bf16 for the AMX tiles. Quantized weights: "scalar" multiplies the
  * dequantized weights with f32 activations; the SIMD families quantize the
  * activations to int8 per 32 elements (scale amax/127, as llama.cpp does) and use
  * integer dot products: LLMC_ACT_FAST adds at most sum|w|·amax/254 per block of
