@@ -73,7 +73,8 @@ typedef struct {
     int gpu_layers;        /* -1 (default) → as many layers as fit on the GPU; N → the first N, the rest on the CPU */
     int fast_activations;  /* quantized (GGUF) weights on the CPU: 0 (default) → ~15-bit activations, logits match
                               f32 math on the dequantized weights; 1 → 8-bit activations as llama.cpp: faster
-                              (decode ~1.15x; prefill too on K-quants), top-1 may flip where two tokens nearly tie */
+                              (decode ~1.15x; prefill too on K-quants), top-1 may flip where two tokens nearly tie;
+                              bf16 weights on a CPU with AMX: prefill on AMX tiles with bf16 activations */
     const char *quantize;  /* NULL or "none" (default); "q8_0" / "q4_0": quantize a float checkpoint's linear weights
                               at load (embeddings and lm_head to q8_0) — less memory, faster decode on the CPU */
 } llmc_pipeline_opts;
