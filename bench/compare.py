@@ -96,7 +96,7 @@ def main():
     if a.llama_python and not os.path.exists(bf):
         subprocess.run([a.llama_python, os.path.join(HERE, "llamacpp_bench.py"), a.gguf, "--to-bf16", bf, "-t",
                         str(a.t)], check=True)
-    runs = {k: [] for k in ("llmc_q", "llmc_qf", "llama_q", "llmc_bf16", "llama_bf16")}
+    runs = {k: [] for k in ("llmc_q", "llmc_qf", "llama_q", "llmc_bf16", "llmc_bf16f", "llama_bf16")}
     for _ in range(a.rounds):
         runs["llmc_q"].append(llmc(a, a.gguf))
         runs["llmc_qf"].append(llmc(a, a.gguf, ("--fast-act",)))
@@ -104,6 +104,7 @@ def main():
             runs["llama_q"].append(llamacpp(a, a.gguf))
         if a.hf_python:
             runs["llmc_bf16"].append(llmc(a, hfdir))
+            runs["llmc_bf16f"].append(llmc(a, hfdir, ("--fast-act",)))
         if a.llama_python:
             runs["llama_bf16"].append(llamacpp(a, bf))
     res = {k: pool(v) for k, v in runs.items()}
@@ -146,11 +147,17 @@ def main():
     row("GGUF as stored", f"llama.cpp {res['llama_q']['version'] if res.get('llama_q') else ''}", res.get("llama_q"),
         res.get("llmc_q"))
     row("bf16", "llmc (HF safetensors)", res.get("llmc_bf16"), None)
+    bf16f = res.get("llmc_bf16f")
+    row("bf16", f"llmc --fast-act ({'AMX tiles, ' if bf16f and bf16f.get('kernel') == 'amx' else ''}bf16 activations in prefill)",
+        bf16f, None)
     row("bf16", "llama.cpp (BF16 GGUF)", res.get("llama_bf16"), res.get("llmc_bf16"))
     row("bf16", f"transformers (CPU, tg{a.hf_n})", res.get("hf_bf16"), res.get("llmc_bf16"))
     if res.get("llama_q") and res.get("llmc_qf"):
         lines += ["", f"llmc --fast-act ÷ llama.cpp on the GGUF: prefill {ratio(res['llmc_qf'], res['llama_q'], 'prefill_tok_s')}, "
                   f"decode {ratio(res['llmc_qf'], res['llama_q'], 'decode_tok_s')} (both with 8-bit activations)."]
+    if bf16f and res.get("hf_bf16"):
+        lines += ["", f"llmc --fast-act ÷ transformers on the bf16 checkpoint: prefill "
+                  f"{ratio(bf16f, res['hf_bf16'], 'prefill_tok_s')}, decode {ratio(bf16f, res['hf_bf16'], 'decode_tok_s')}."]
     lines += ["", f"llmc decode ({base}) is {100 * q.get('decode_fraction_of_floor', 0):.0f}% of the bandwidth floor "
               f"({q.get('decode_floor_tok_s', 0):.1f} tok/s = read bandwidth ÷ {q.get('weights_mb', 0):.1f} MB of "
               "weights; a model that fits in the last-level cache can exceed it). "
