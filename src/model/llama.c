@@ -135,8 +135,8 @@ static float *lm_to_f32(const llmc_tensor *t) {
     return out;
 }
 
-/* Converts a weight in place in the set to dtype dt (opts.dtype): f32 rows via
- * the kernels' get_row (which also dequantizes), then narrowed. */
+/* Load-time conversion of one weight (opts.dtype, opts.quantize): f32 rows via the
+ * kernels' get_row (which also dequantizes), then narrowed or quantized. */
 typedef struct {
     llmc_tensor view; /* the source as [rows, cols] */
     llmc_dtype dt;
@@ -300,6 +300,11 @@ llmc_status llmc_model_from_tensors(const llmc_config *cfg, llmc_tensor_set *ts,
      * load-time quantization: the layers' linear weights to o->quantize, the
      * embedding table and lm_head to Q8_0 (as llama.cpp keeps its output matrix at
      * higher precision than a Q4 body: top-1 choices hinge on it). */
+    if (o->quantize != -1 && o->quantize != LLMC_DT_Q8_0 && o->quantize != LLMC_DT_Q4_0) {
+        st = llmc_err(err, LLMC_ERR_INVALID_ARG, "model: load-time quantization to %s is not supported (q8_0 or q4_0)",
+                      (unsigned)o->quantize < LLMC_DT_COUNT ? llmc_dtype_name((llmc_dtype)o->quantize) : "?");
+        goto fail;
+    }
     m->tp = llmc_threadpool_new(o->n_threads);
     if (!m->tp) goto oom;
     static const char *per_layer[] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
@@ -308,11 +313,6 @@ llmc_status llmc_model_from_tensors(const llmc_config *cfg, llmc_tensor_set *ts,
     for (int pass = 0; pass < 2; pass++) {
         int dt = pass == 0 ? o->dtype : o->quantize, head = pass == 0 ? o->dtype : LLMC_DT_Q8_0, kept = 0;
         if (dt == -1) continue;
-        if (pass == 1 && dt != LLMC_DT_Q8_0 && dt != LLMC_DT_Q4_0) {
-            st = llmc_err(err, LLMC_ERR_INVALID_ARG, "model: load-time quantization to %s is not supported (q8_0 or q4_0)",
-                          llmc_dtype_name((llmc_dtype)dt));
-            goto fail;
-        }
         /* the largest tensors first: peak memory = converted weights + one source tensor */
         st = lm_convert(m->tp, ts, "model.embed_tokens.weight", (llmc_dtype)head, &kept, err);
         if (st == LLMC_OK && !c->tie_word_embeddings) st = lm_convert(m->tp, ts, "lm_head.weight", (llmc_dtype)head, &kept, err);
@@ -553,12 +553,12 @@ LM_CLONES static void lm_attention_task(void *vctx, int64_t begin, int64_t end, 
     }
 }
 
-/* One batch of n <= LM_BATCH tokens at pos; logits for each row (out_rows) or the last only.
-   first_layer > 0: m->x already holds the hidden state after the GPU's layers. */
 static void lm_matmul(const llmc_model *m, const llmc_tensor *W, const llmc_tensor *bias, const float *x, int n, float *y) {
     llmc_cpu_matmul_act(m->tp, W, bias, x, n, y, m->act);
 }
 
+/* One batch of n <= LM_BATCH tokens at pos; logits for each row (out_rows) or the last only.
+   first_layer > 0: m->x already holds the hidden state after the GPU's layers. */
 static void lm_forward_batch(llmc_model *m, const int32_t *ids, int n, int pos, float *logits, bool all_rows, int first_layer) {
     const llmc_config *c = &m->cfg;
     const int H = c->hidden_size, I = c->intermediate_size, hd = c->head_dim;
