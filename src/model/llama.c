@@ -3,7 +3,8 @@
  * RMSNorm → q/k/v (+bias) → RoPE (rotate_half) → causal GQA attention over the
  * KV cache → o_proj → residual → RMSNorm → SwiGLU MLP → residual; final norm,
  * lm_head (tied or not). Prompts run as batches of tokens (matrix × matrix);
- * attention keeps one score row per thread, so memory beyond the KV cache is O(n). */
+ * attention keeps a few score rows per thread (backend/cpu/attention.c), so memory
+ * beyond the KV cache is O(n). */
 #include "model/model.h"
 #include "backend/cpu/ops.h"
 #include "backend/cuda/cuda.h"
@@ -42,7 +43,7 @@ struct llmc_model {
     float *kcache, *vcache; /* [layer][ctx][kv_dim] */
     /* scratch */
     float *x, *xn, *q, *k, *v, *att, *g, *u, *rope_cs;
-    float *scores; /* [threads][ctx] */
+    float *scores; /* [threads][LLMC_ATT_MAX_GROUP][ctx] */
     int nthreads;
     llmc_cuda_model *cuda; /* non-NULL: layers [0, llmc_cuda_gpu_layers) (and maybe the head) run on the GPU */
 };
@@ -409,7 +410,7 @@ llmc_status llmc_model_from_tensors(const llmc_config *cfg, llmc_tensor_set *ts,
     m->g = lm_alloc(B * I * sizeof(float), &ok);
     m->u = lm_alloc(B * I * sizeof(float), &ok);
     m->rope_cs = lm_alloc(B * (size_t)c->head_dim * sizeof(float), &ok);
-    m->scores = lm_alloc((size_t)m->nthreads * ctx * sizeof(float), &ok);
+    m->scores = lm_alloc((size_t)m->nthreads * LLMC_ATT_MAX_GROUP * ctx * sizeof(float), &ok);
     if (!ok) goto oom;
     if ((st = lm_cuda_attach(m, o, err))) goto fail;
     *out = m;
@@ -468,88 +469,32 @@ typedef struct {
     int layer, pos, n;
 } lm_att_ctx;
 
-/* Attention's inner loops (q·k and p·v over head_dim) dominate decode at long
- * contexts. GCC vector extensions keep them portable; on x86-64 the task is also
- * built for AVX2 and picked at load time (ifunc), so no build flag is needed. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__has_attribute)
-#if __has_attribute(target_clones)
-#define LM_CLONES __attribute__((target_clones("avx2", "default")))
-#endif
-#endif
-#ifndef LM_CLONES
-#define LM_CLONES
-#endif
-
-#if defined(__GNUC__)
-/* Unaligned, may-alias vector view (as GCC's own __m256_u): loads/stores through
- * it need no alignment and no vector-returning helper functions (ABI-neutral). */
-typedef float lm_v8 __attribute__((vector_size(32)));
-typedef float lm_v8u __attribute__((vector_size(32), aligned(4), may_alias));
-#define lm_ld(p) (*(const lm_v8u *)(const void *)(p))
-#define lm_st(p, v) (*(lm_v8u *)(void *)(p) = (v))
-static inline float lm_dot(const float *a, const float *b, int n) {
-    int d = 0;
-    float s = 0;
-    if (n >= 16) {
-        lm_v8 acc0 = {0}, acc1 = {0};
-        for (; d + 16 <= n; d += 16) {
-            acc0 += lm_ld(a + d) * lm_ld(b + d);
-            acc1 += lm_ld(a + d + 8) * lm_ld(b + d + 8);
-        }
-        acc0 += acc1;
-        for (int i = 0; i < 8; i++) s += acc0[i];
-    }
-    for (; d < n; d++) s += a[d] * b[d];
-    return s;
-}
-static inline void lm_axpy(float *y, float a, const float *x, int n) {
-    int d = 0;
-    lm_v8 av = {a, a, a, a, a, a, a, a};
-    for (; d + 8 <= n; d += 8) lm_st(y + d, lm_ld(y + d) + av * lm_ld(x + d));
-    for (; d < n; d++) y[d] += a * x[d];
-}
-#else
-static inline float lm_dot(const float *a, const float *b, int n) {
-    float s = 0;
-    for (int d = 0; d < n; d++) s += a[d] * b[d];
-    return s;
-}
-static inline void lm_axpy(float *y, float a, const float *x, int n) {
-    for (int d = 0; d < n; d++) y[d] += a * x[d];
-}
-#endif
-
-/* One (token, head) per task index: softmax(q·K / sqrt(d)) · V over the visible keys. */
-LM_CLONES static void lm_attention_task(void *vctx, int64_t begin, int64_t end, int tid) {
+/* One item: token t, K/V head kh, and up to LLMC_ATT_MAX_GROUP of the query heads
+ * that share it (GQA), so each K and V row is read once for the group. */
+static void lm_attention_task(void *vctx, int64_t begin, int64_t end, int tid) {
     lm_att_ctx *a = vctx;
     llmc_model *m = a->m;
     const llmc_config *c = &m->cfg;
-    int hd = c->head_dim, nh = c->num_heads, group = c->num_heads / c->num_kv_heads;
-    float scale = 1.0f / sqrtf((float)hd);
-    float *sc = m->scores + (size_t)tid * m->ctx;
+    const int hd = c->head_dim, nh = c->num_heads, nkv = c->num_kv_heads, group = nh / nkv;
+    const int chunks = (group + LLMC_ATT_MAX_GROUP - 1) / LLMC_ATT_MAX_GROUP;
+    const float scale = 1.0f / sqrtf((float)hd);
+    float *sc = m->scores + (size_t)tid * LLMC_ATT_MAX_GROUP * m->ctx;
     const float *K = m->kcache + (size_t)a->layer * m->ctx * m->kv_dim;
     const float *V = m->vcache + (size_t)a->layer * m->ctx * m->kv_dim;
     for (int64_t idx = begin; idx < end; idx++) {
-        int t = (int)(idx / nh), h = (int)(idx % nh), kh = h / group;
-        int qpos = a->pos + t;
-        int lo = 0;
+        int t = (int)(idx / ((int64_t)nkv * chunks)), rest = (int)(idx % ((int64_t)nkv * chunks));
+        int kh = rest / chunks, h0 = kh * group + (rest % chunks) * LLMC_ATT_MAX_GROUP;
+        int G = kh * group + group - h0 < LLMC_ATT_MAX_GROUP ? kh * group + group - h0 : LLMC_ATT_MAX_GROUP;
+        int qpos = a->pos + t, lo = 0;
         if (c->sliding_window > 0 && qpos - c->sliding_window + 1 > 0) lo = qpos - c->sliding_window + 1;
-        const float *q = m->q + ((size_t)t * nh + h) * hd;
-        float mx = -INFINITY;
-        for (int j = lo; j <= qpos; j++) {
-            float s = lm_dot(q, K + (size_t)j * m->kv_dim + (size_t)kh * hd, hd) * scale;
-            sc[j] = s;
-            if (s > mx) mx = s;
+        const float *q[LLMC_ATT_MAX_GROUP];
+        float *o[LLMC_ATT_MAX_GROUP];
+        for (int g = 0; g < G; g++) {
+            q[g] = m->q + ((size_t)t * nh + (size_t)(h0 + g)) * hd;
+            o[g] = m->att + ((size_t)t * nh + (size_t)(h0 + g)) * hd;
         }
-        double sum = 0;
-        for (int j = lo; j <= qpos; j++) {
-            sc[j] = expf(sc[j] - mx);
-            sum += sc[j];
-        }
-        float inv = (float)(1.0 / sum);
-        float *o = m->att + ((size_t)t * nh + h) * hd;
-        memset(o, 0, (size_t)hd * sizeof *o);
-        for (int j = lo; j <= qpos; j++) lm_axpy(o, sc[j] * inv, V + (size_t)j * m->kv_dim + (size_t)kh * hd, hd);
+        size_t off = (size_t)lo * m->kv_dim + (size_t)kh * hd;
+        llmc_cpu_attention(G, q, K + off, V + off, (size_t)m->kv_dim, hd, qpos - lo + 1, scale, sc, o);
     }
 }
 
@@ -582,7 +527,9 @@ static void lm_forward_batch(llmc_model *m, const int32_t *ids, int n, int pos, 
             memcpy(Vc + (size_t)(pos + t) * kvd, m->v + (size_t)t * kvd, (size_t)kvd * sizeof(float));
         }
         lm_att_ctx a = {m, l, pos, n};
-        llmc_threadpool_run(m->tp, lm_attention_task, &a, (int64_t)n * c->num_heads);
+        llmc_threadpool_run(m->tp, lm_attention_task, &a,
+                            (int64_t)n * c->num_kv_heads *
+                                ((c->num_heads / c->num_kv_heads + LLMC_ATT_MAX_GROUP - 1) / LLMC_ATT_MAX_GROUP));
         lm_matmul(m, L->wo, L->bo, m->att, n, m->xn);
         for (size_t i = 0; i < (size_t)n * H; i++) m->x[i] += m->xn[i];
         for (int t = 0; t < n; t++) lm_rmsnorm(m->x + (size_t)t * H, L->ln2, H, c->rms_norm_eps, m->xn + (size_t)t * H);

@@ -315,6 +315,48 @@ static void test_matmul_n(void) {
     llmc_threadpool_free(tp);
 }
 
+/* llmc_cpu_attention against a double-precision softmax(q·k·scale)·V, for group sizes
+ * 1..4, head dims on and off the vector width (12, 64, 72, 128), odd and even key counts. */
+static void test_attention(void) {
+    static const int hds[] = {12, 64, 72, 128}, ns[] = {1, 2, 7, 130};
+    const size_t stride = 3 * 128 + 5; /* rows of a wider K/V cache */
+    float *K = malloc(sizeof(float) * stride * 130), *V = malloc(sizeof(float) * stride * 130);
+    float *sc = malloc(sizeof(float) * 4 * 130), qb[4][128], ob[4][128];
+    for (size_t i = 0; i < stride * 130; i++) K[i] = frnd(), V[i] = frnd();
+    for (size_t h = 0; h < sizeof hds / sizeof *hds; h++)
+        for (size_t k = 0; k < sizeof ns / sizeof *ns; k++)
+            for (int G = 1; G <= LLMC_ATT_MAX_GROUP; G++) {
+                int hd = hds[h], n = ns[k];
+                const float *q[4];
+                float *o[4];
+                for (int g = 0; g < G; g++) {
+                    for (int d = 0; d < hd; d++) qb[g][d] = 2.f * frnd();
+                    q[g] = qb[g];
+                    o[g] = ob[g];
+                }
+                float scale = 1.0f / sqrtf((float)hd);
+                llmc_cpu_attention(G, q, K + 5, V + 5, stride, hd, n, scale, sc, o);
+                double worst = 0;
+                for (int g = 0; g < G; g++) {
+                    double s[130], mx = -1e300, sum = 0;
+                    for (int j = 0; j < n; j++) {
+                        s[j] = 0;
+                        for (int d = 0; d < hd; d++) s[j] += (double)q[g][d] * K[5 + j * stride + d];
+                        s[j] *= scale;
+                        if (s[j] > mx) mx = s[j];
+                    }
+                    for (int j = 0; j < n; j++) sum += (s[j] = exp(s[j] - mx));
+                    for (int d = 0; d < hd; d++) {
+                        double r = 0;
+                        for (int j = 0; j < n; j++) r += s[j] / sum * V[5 + j * stride + d];
+                        if (fabs(r - o[g][d]) > worst) worst = fabs(r - o[g][d]);
+                    }
+                }
+                CHECK_MSG(worst < 1e-5, "attention G=%d hd=%d n=%d: max error %g", G, hd, n, worst);
+            }
+    free(K); free(V); free(sc);
+}
+
 int main(void) {
     test_dequant_fixtures();
     test_check_weight();
@@ -322,5 +364,6 @@ int main(void) {
     test_threadpool();
     test_matmul();
     test_matmul_n();
+    test_attention();
     return test_summary();
 }

@@ -41,6 +41,13 @@ void llmc_cpu_matmul_act(llmc_threadpool *tp, const llmc_tensor *W, const llmc_t
 void llmc_cpu_matmul_n(llmc_threadpool *tp, int nw, const llmc_tensor *const *W, const llmc_tensor *const *bias,
                        const float *x, int n_tok, float *const *y, llmc_act_mode act);
 
+/* Attention of G (1..LLMC_ATT_MAX_GROUP) query heads that share one K/V head over
+ * n cached positions: out[g] = softmax_j(scale · q[g]·K_j) · V_j, with K_j = K + j·stride
+ * (V likewise), hd floats per row. sc: scratch of G·n floats. */
+#define LLMC_ATT_MAX_GROUP 4
+void llmc_cpu_attention(int G, const float *const *q, const float *K, const float *V, size_t stride, int hd, int n,
+                        float scale, float *sc, float *const *out);
+
 /* out[t][:] = embedding row ids[t] converted to f32 (any dtype). */
 void llmc_cpu_embed(const llmc_tensor *emb, const int32_t *ids, int n, float *out);
 /* Dequantizes/converts row r of a 2-D tensor into out (cols floats). */
