@@ -19,13 +19,10 @@ SHAPES = {
                        rope_scaling={"rope_type": "llama3", "factor": 32.0, "low_freq_factor": 1.0,
                                      "high_freq_factor": 4.0, "original_max_position_embeddings": 8192},
                        tie_word_embeddings=True, bos_token_id=128000, eos_token_id=[128001, 128008, 128009]),
-    "llama32-1b": dict(hidden_size=2048, intermediate_size=8192, num_hidden_layers=16, num_attention_heads=32,
-                       num_key_value_heads=8, head_dim=64, vocab_size=128256, max_position_embeddings=131072,
-                       rope_theta=500000.0, rms_norm_eps=1e-5,
-                       rope_scaling={"rope_type": "llama3", "factor": 32.0, "low_freq_factor": 1.0,
-                                     "high_freq_factor": 4.0, "original_max_position_embeddings": 8192},
-                       tie_word_embeddings=True, bos_token_id=128000, eos_token_id=[128001, 128008, 128009]),
 }
+# Llama-3.2-1B-Instruct: the same family, narrower and shallower.
+SHAPES["llama32-1b"] = dict(SHAPES["llama32-3b"], hidden_size=2048, num_hidden_layers=16, num_attention_heads=32,
+                            head_dim=64)
 
 
 def main():

@@ -1,8 +1,9 @@
 /* Attention for a group of query heads that share one K/V head (GQA): scores
  * q·k·scale over a range of cached positions, softmax, and the weighted sum of
- * V rows. The group shares every K and V row load; on x86-64 with AVX2+FMA the
- * dot products and the accumulation run in FMA vectors (picked at run time), else
- * in portable C. Softmax is the same on both: f32 exp, the sum in double. */
+ * V rows. The group shares every K and V row load. The dot products and the
+ * accumulation run in AVX2+FMA vectors whenever a SIMD matmul family is active
+ * (each needs AVX2+FMA; LLMC_CPU_KERNEL=scalar pins attention to portable C too),
+ * else in portable C. Softmax is the same on both: f32 exp, the sum in double. */
 #include "backend/cpu/ops.h"
 #include <math.h>
 #include <string.h>
@@ -117,21 +118,13 @@ ATT_AVX2 static void attention_avx2(int G, const float *const *q, const float *K
     }
 }
 
-static int att_have_avx2(void) {
-    static _Atomic int have = -1;
-    if (have < 0) {
-        __builtin_cpu_init();
-        have = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    }
-    return have;
-}
 #endif
 
 void llmc_cpu_attention(int G, const float *const *q, const float *K, const float *V, size_t stride, int hd, int n,
                         float scale, float *sc, float *const *out) {
     if (G <= 0 || n <= 0) return;
 #if defined(__x86_64__) && defined(__GNUC__)
-    if (hd % 8 == 0 && G <= LLMC_ATT_MAX_GROUP && att_have_avx2()) {
+    if (hd % 8 == 0 && G <= LLMC_ATT_MAX_GROUP && strcmp(llmc_cpu_kernel_name(), "scalar") != 0) {
         attention_avx2(G, q, K, V, stride, hd, n, scale, sc, out);
         return;
     }

@@ -29,7 +29,6 @@
 
 typedef struct {
     const cpu_dot_table *tab;
-    int nw;
     const llmc_tensor *W[MM_MAXW], *bias[MM_MAXW];
     float *y[MM_MAXW];
     int64_t rows[MM_MAXW], n_rt[MM_MAXW], item_end[MM_MAXW]; /* items of matrix j: [item_end[j-1], item_end[j]) */
@@ -38,12 +37,11 @@ typedef struct {
     float *xd, *xs;
     bool pairs;
     int rep;        /* Q8 rows per token: 1, or 2 = value + residual (see cpu_matmul_tiled) */
-    uint8_t *scratch; /* per thread: cols floats, cols int8, 2·nbx floats */
-    size_t scratch_stride;
+    float *resid;   /* precise mode: per thread, cols floats for the residual */
     float *wtile;   /* deq mode: per thread, MM_RT dequantized weight rows */
     uint16_t *xp;   /* bf16-tile mode: the activations in bf16, packed by cpu_pack_bf16 */
     int n_tok;
-    int64_t cols, nbw, nbx, n_tt;
+    int64_t cols, nbw, nbx;
     size_t row_bytes;
 } mm_ctx;
 
@@ -62,6 +60,14 @@ void cpu_pack_bf16(const float *x, int n_tok, int64_t cols, uint16_t *xp) {
         }
 }
 
+/* Where element j (0..31) of block b sits in a Q8 row of nb blocks as tab->quantize
+ * writes it: natural order, or with pairs the [b0 0..15, b1 0..15, b0 16..31, b1 16..31]
+ * interleave of each full pair of blocks (cpu_internal.h). */
+static inline int64_t q8_pos(int64_t b, int j, int64_t nb, bool pairs) {
+    if (!pairs || (b & ~(int64_t)1) + 1 >= nb) return b * 32 + j;
+    return (b & ~(int64_t)1) * 32 + (b & 1) * 16 + (j < 16 ? j : 16 + j);
+}
+
 static void mm_quant_task(void *p, int64_t t0, int64_t t1, int tid) {
     const mm_ctx *c = p;
     for (int64_t t = t0; t < t1; t++) {
@@ -71,11 +77,12 @@ static void mm_quant_task(void *p, int64_t t0, int64_t t1, int tid) {
         if (c->rep == 1) continue;
         /* The residual x − d·q (|r| ≤ d/2 per block) quantized again: the pair
          * carries about 15 bits per element, and W·x = W·x₁ + W·x₂ exactly. */
-        float *r = (float *)(void *)(c->scratch + (size_t)tid * c->scratch_stride);
-        int8_t *q = (int8_t *)(r + c->cols);
-        float *d = (float *)(void *)(q + c->cols), *sdummy = d + c->nbx;
-        c->tab->quantize(x, c->cols, q, d, sdummy, false);
-        for (int64_t i = 0; i < c->cols; i++) r[i] = x[i] - d[i / 32] * (float)q[i];
+        float *r = c->resid + (size_t)tid * (size_t)c->cols;
+        const int8_t *q = c->xq + v * c->cols;
+        const float *d = c->xd + v * c->nbx;
+        for (int64_t b = 0; b < c->nbx; b++)
+            for (int j = 0; j < 32; j++)
+                r[b * 32 + j] = x[b * 32 + j] - d[b] * (float)q[q8_pos(b, j, c->nbx, c->pairs)];
         c->tab->quantize(r, c->cols, c->xq + (v + 1) * c->cols, c->xd + (v + 1) * c->nbx, c->xs + (v + 1) * c->nbx,
                          c->pairs);
     }
@@ -165,12 +172,12 @@ bool cpu_matmul_tiled(const cpu_dot_table *tab, llmc_threadpool *tp, int nw, con
     for (int k = 0; k < CPU_NT; k++)
         if (quant ? !tab->q[dt][k] : !tab->f[dt][k]) return false;
     if (quant && !tab->quantize) return false;
-    mm_ctx c = {.tab = tab, .nw = nw, .x = x, .n_tok = n_tok, .cols = W[0]->shape[1],
+    mm_ctx c = {.tab = tab, .x = x, .n_tok = n_tok, .cols = W[0]->shape[1],
                 .row_bytes = llmc_dtype_row_bytes(W[0]->dtype, W[0]->shape[1]), .pairs = cpu_q8_pairs(W[0]->dtype)};
     if (c.cols % be || (quant && c.cols % 32)) return false;
     c.nbw = c.cols / be;
     c.nbx = c.cols / 32;
-    c.n_tt = (n_tok + MM_TT - 1) / MM_TT;
+    const int64_t n_tt = (n_tok + MM_TT - 1) / MM_TT;
     int64_t items = 0;
     for (int m = 0; m < nw; m++) {
         c.W[m] = W[m];
@@ -178,7 +185,7 @@ bool cpu_matmul_tiled(const cpu_dot_table *tab, llmc_threadpool *tp, int nw, con
         c.y[m] = y[m];
         c.rows[m] = W[m]->shape[0];
         c.n_rt[m] = (c.rows[m] + MM_RT - 1) / MM_RT;
-        items += c.n_rt[m] * c.n_tt;
+        items += c.n_rt[m] * n_tt;
         c.item_end[m] = items;
     }
     int nth = llmc_threadpool_size(tp);
@@ -194,12 +201,12 @@ bool cpu_matmul_tiled(const cpu_dot_table *tab, llmc_threadpool *tp, int nw, con
         c.rep = act == LLMC_ACT_FAST ? 1 : 2;
         size_t nv = (size_t)n_tok * (size_t)c.rep, nq = nv * (size_t)c.cols, nf = nv * (size_t)c.nbx;
         nq = (nq + 63) & ~(size_t)63;
-        c.scratch_stride = c.rep == 2 ? (((size_t)c.cols * 5 + 2 * (size_t)c.nbx * sizeof(float)) + 63) & ~(size_t)63 : 0;
-        c.xq = malloc(nq + 2 * nf * sizeof(float) + 64 + c.scratch_stride * (size_t)nth);
+        size_t nr = c.rep == 2 ? (size_t)c.cols * (size_t)nth : 0;
+        c.xq = malloc(nq + (2 * nf + nr) * sizeof(float) + 64);
         if (!c.xq) return false;
         c.xd = (float *)(void *)(c.xq + nq);
         c.xs = c.xd + nf;
-        c.scratch = (uint8_t *)(c.xs + nf) + 64;
+        c.resid = nr ? (float *)(void *)((uint8_t *)(c.xs + nf) + 64) : NULL;
         if ((int64_t)n_tok * c.cols <= MM_SERIAL_QUANT) mm_quant_task(&c, 0, n_tok, 0);
         else llmc_threadpool_run(tp, mm_quant_task, &c, n_tok);
     }
