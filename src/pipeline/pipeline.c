@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 struct llmc_pipeline {
     llmc_model *model;
@@ -200,8 +201,8 @@ llmc_status llmc_pipeline_create_ex(const llmc_pipeline_opts *o, bool model_only
     mo.gpu_layers = o->gpu_layers;
     mo.fast_activations = o->fast_activations != 0;
     if (!o->quantize || !*o->quantize || strcmp(o->quantize, "none") == 0) mo.quantize = -1;
-    else if (strcmp(o->quantize, "q8_0") == 0 || strcmp(o->quantize, "Q8_0") == 0) mo.quantize = LLMC_DT_Q8_0;
-    else if (strcmp(o->quantize, "q4_0") == 0 || strcmp(o->quantize, "Q4_0") == 0) mo.quantize = LLMC_DT_Q4_0;
+    else if (strcasecmp(o->quantize, "q8_0") == 0) mo.quantize = LLMC_DT_Q8_0;
+    else if (strcasecmp(o->quantize, "q4_0") == 0) mo.quantize = LLMC_DT_Q4_0;
     else return llmc_err(err, LLMC_ERR_INVALID_ARG, "unknown quantization '%s' (expected none, q8_0 or q4_0)", o->quantize);
 
     llmc_pipeline *p = calloc(1, sizeof *p);
