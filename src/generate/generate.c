@@ -49,6 +49,32 @@ static bool hit_stop_string(const llmc_generate_opts *o, const llmc_strbuf *text
     return false;
 }
 
+/* One forward and the next id: on the device through req (CHOICE_LOGITS falls back to
+   the host), or the logits and the host sampler. hist[0..n_hist) = the ids so far. */
+static llmc_status forward_choose(llmc_model *m, llmc_sampler *smp, const llmc_select_req *req, const int32_t *ids, int n, int pos,
+                                  float *logits, const int32_t *hist, int n_hist, int32_t *next, llmc_error *err) {
+    int vocab = llmc_model_config(m)->vocab_size;
+    if (req) {
+        llmc_choice ch;
+        llmc_status st = llmc_model_forward_select(m, ids, n, pos, req, &ch, logits, err);
+        if (st) return st;
+        if (ch.kind == LLMC_CHOICE_ID) {
+            *next = ch.id;
+            return LLMC_OK;
+        }
+        if (ch.kind == LLMC_CHOICE_CANDIDATES) {
+            int i = llmc_sampler_finish(smp, ch.vals, ch.n);
+            *next = i < 0 ? -1 : ch.ids[i];
+            return LLMC_OK;
+        }
+    } else {
+        llmc_status st = llmc_model_forward(m, ids, n, pos, logits, false, err);
+        if (st) return st;
+    }
+    *next = llmc_sampler_sample(smp, logits, vocab, hist, n_hist);
+    return LLMC_OK;
+}
+
 llmc_status llmc_generate(llmc_model *m, const int32_t *prompt, int n_prompt, int n_cached,
                           const llmc_generate_opts *o, llmc_generate_result *res, llmc_error *err) {
     memset(res, 0, sizeof *res);
@@ -77,8 +103,14 @@ llmc_status llmc_generate(llmc_model *m, const int32_t *prompt, int n_prompt, in
     memcpy(hist, prompt, (size_t)n_prompt * sizeof *hist);
     res->stop = LLMC_STOP_LENGTH;
 
+    /* Where the GPU holds the head, it applies the penalty and picks the id (greedy) or the
+       top-k candidates, so the logits do not cross the bus (backend/select.h). */
+    llmc_select_req req;
+    llmc_sampler_select_req(smp, vocab, &req);
+    bool on_device = req.mode != LLMC_SELECT_NONE && llmc_model_can_select(m);
+    int32_t next = -1;
     double t0 = now_ms();
-    st = llmc_model_forward(m, prompt + n_cached, n_prompt - n_cached, n_cached, logits, false, err);
+    st = forward_choose(m, smp, on_device ? &req : NULL, prompt + n_cached, n_prompt - n_cached, n_cached, logits, hist, n_prompt, &next, err);
     if (st) goto done;
     res->n_forwarded = n_prompt;
     double t_prefill = now_ms();
@@ -88,11 +120,16 @@ llmc_status llmc_generate(llmc_model *m, const int32_t *prompt, int n_prompt, in
     for (int step = 0; step < max_new; step++) {
         if (o->cancel && *o->cancel) { res->stop = LLMC_STOP_CANCELLED; break; }
         if (step > 0) {
-            st = llmc_model_forward(m, &hist[n_prompt + step - 1], 1, n_prompt + step - 1, logits, false, err);
+            st = forward_choose(m, smp, on_device ? &req : NULL, &hist[n_prompt + step - 1], 1, n_prompt + step - 1, logits, hist, n_prompt + step,
+                                &next, err);
             if (st) goto done;
             res->n_forwarded = n_prompt + step;
         }
-        int32_t id = llmc_sampler_sample(smp, logits, vocab, hist, n_prompt + step);
+        int32_t id = next;
+        if (id < 0 || id >= vocab) {
+            st = llmc_err(err, LLMC_ERR_FORMAT, "generation step %d: the model gave no usable logit (all NaN): the weights may be corrupt", step);
+            goto done;
+        }
         hist[n_prompt + step] = id;
         res->n_ids = step + 1;
         if (step == 0) res->ttft_ms = now_ms() - t0;

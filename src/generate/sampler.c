@@ -271,10 +271,9 @@ static int32_t argmax(const float *x, int vocab) {
     return best;
 }
 
-int32_t llmc_sampler_sample(llmc_sampler *s, float *x, int vocab, const int32_t *h, int n) {
-    if (!s || !x || vocab <= 0) return -1;
-    if (!reserve(s, vocab)) return argmax(x, vocab); /* out of memory: still a valid answer */
-    llmc_sampler_process(s, x, vocab, h, n);
+/* The draw over processed scores: argmax when greedy or nothing survives, else from the
+   softmax of the survivors with one uniform of the generator. */
+static int32_t draw(llmc_sampler *s, const float *x, int vocab) {
     if (greedy_mode(s)) return argmax(x, vocab);
     int m = survivors(x, vocab, s->idx);
     if (m == 0) return argmax(x, vocab);
@@ -289,4 +288,42 @@ int32_t llmc_sampler_sample(llmc_sampler *s, float *x, int vocab, const int32_t 
         if (u < acc) return s->idx[i];
     }
     return s->idx[m - 1];
+}
+
+int32_t llmc_sampler_sample(llmc_sampler *s, float *x, int vocab, const int32_t *h, int n) {
+    if (!s || !x || vocab <= 0) return -1;
+    if (!reserve(s, vocab)) return argmax(x, vocab); /* out of memory: still a valid answer */
+    llmc_sampler_process(s, x, vocab, h, n);
+    return draw(s, x, vocab);
+}
+
+void llmc_sampler_select_req(const llmc_sampler *s, int vocab, llmc_select_req *r) {
+    memset(r, 0, sizeof *r);
+    r->mode = LLMC_SELECT_NONE;
+    if (!s || vocab <= 0) return;
+    r->penalty = s->p.repetition_penalty;
+    r->temperature = 1.0f;
+    if (greedy_mode(s)) {
+        r->mode = LLMC_SELECT_GREEDY;
+        return;
+    }
+    /* Without top-k every id may survive: the host needs all the logits. */
+    if (s->p.top_k <= 0 || s->p.top_k >= vocab || s->p.top_k > LLMC_SELECT_MAX_CAND) return;
+    r->mode = LLMC_SELECT_TOPK;
+    r->temperature = s->p.temperature;
+    r->top_k = s->p.top_k;
+}
+
+/* Candidates in ascending id order keep every order the full pass uses ((score, id)
+   sorts, first-of-equal maxima), and the filtered ids it would hold at -inf add nothing
+   to a softmax: top-p, min-p and the draw over vals[0..n) choose what they would choose
+   over the whole vocabulary, with the same one uniform. */
+int llmc_sampler_finish(llmc_sampler *s, float *vals, int n) {
+    if (!s || !vals || n <= 0) return -1;
+    if (!reserve(s, n)) return argmax(vals, n);
+    if (!greedy_mode(s)) {
+        top_p(s, vals, n);
+        min_p(s, vals, n);
+    }
+    return draw(s, vals, n);
 }

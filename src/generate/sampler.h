@@ -8,6 +8,7 @@
 #ifndef LLMC_GENERATE_SAMPLER_H
 #define LLMC_GENERATE_SAMPLER_H
 #include "llmc.h"
+#include "backend/select.h"
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -39,6 +40,16 @@ void llmc_sampler_reseed(llmc_sampler *s, uint64_t seed);
  * penalty; ids outside [0, vocab) are ignored). Returns the chosen id, or -1 when
  * vocab <= 0 or no logit is a number. */
 int32_t llmc_sampler_sample(llmc_sampler *s, float *logits, int vocab, const int32_t *history, int n_history);
+
+/* What a device holding the logits may do first (backend/select.h): GREEDY when this
+ * sampler is greedy; TOPK when it samples with 0 < top_k <= LLMC_SELECT_MAX_CAND and
+ * top_k < vocab; else NONE (the host needs every logit). */
+void llmc_sampler_select_req(const llmc_sampler *s, int vocab, llmc_select_req *r);
+/* Finishes a TOPK choice: vals[0..n) are the device's candidates (ids ascending) after
+ * penalty, temperature and top-k; runs top-p, min-p and the draw exactly as
+ * llmc_sampler_sample would over the whole vocabulary. Returns an index into vals
+ * (-1 when n <= 0 or no score is a number). */
+int llmc_sampler_finish(llmc_sampler *s, float *vals, int n);
 
 /* Only the processors (what transformers' logits_processor(input_ids, scores) returns),
  * no choice: for tests and for tools that show the distribution. */

@@ -551,7 +551,7 @@ static void lm_forward_batch(llmc_model *m, const int32_t *ids, int n, int pos, 
     lm_matmul(m, m->lm_head, NULL, m->xn, n - first, logits);
 }
 
-llmc_status llmc_model_forward(llmc_model *m, const int32_t *ids, int n, int pos, float *logits, bool all_logits, llmc_error *err) {
+static llmc_status lm_check_forward(const llmc_model *m, const int32_t *ids, int n, int pos, llmc_error *err) {
     if (!m || (!ids && n > 0) || n < 0) return llmc_err(err, LLMC_ERR_INVALID_ARG, "model_forward: invalid arguments");
     if (n == 0) return llmc_err(err, LLMC_ERR_INVALID_ARG, "model_forward: no tokens given");
     if (pos < 0 || pos > m->cached)
@@ -563,6 +563,12 @@ llmc_status llmc_model_forward(llmc_model *m, const int32_t *ids, int n, int pos
         if (ids[i] < 0 || ids[i] >= m->cfg.vocab_size)
             return llmc_err(err, LLMC_ERR_RANGE, "model_forward: token id %d (at index %d) is outside the vocabulary of %d", (int)ids[i], i,
                             m->cfg.vocab_size);
+    return LLMC_OK;
+}
+
+llmc_status llmc_model_forward(llmc_model *m, const int32_t *ids, int n, int pos, float *logits, bool all_logits, llmc_error *err) {
+    llmc_status st = lm_check_forward(m, ids, n, pos, err);
+    if (st) return st;
     const int V = m->cfg.vocab_size;
     m->cached = pos; /* the rewind takes effect even if a later batch were to fail */
     for (int done = 0; done < n;) {
@@ -582,5 +588,23 @@ llmc_status llmc_model_forward(llmc_model *m, const int32_t *ids, int n, int pos
         done += b;
         m->cached = pos + done;
     }
+    return LLMC_OK;
+}
+
+bool llmc_model_can_select(const llmc_model *m) { return m && m->cuda && llmc_cuda_has_head(m->cuda); }
+
+llmc_status llmc_model_forward_select(llmc_model *m, const int32_t *ids, int n, int pos, const llmc_select_req *req, llmc_choice *out,
+                                      float *logits, llmc_error *err) {
+    if (!llmc_model_can_select(m)) return llmc_err(err, LLMC_ERR_UNSUPPORTED, "model_forward_select: the head is not on a GPU");
+    if (!req || !out || !logits) return llmc_err(err, LLMC_ERR_INVALID_ARG, "model_forward_select: invalid arguments");
+    llmc_status st = lm_check_forward(m, ids, n, pos, err);
+    if (st) return st;
+    m->cached = pos;
+    /* Whole batches before the last one only fill the KV cache. */
+    int lead = n > LM_BATCH ? (n - 1) / LM_BATCH * LM_BATCH : 0;
+    if (lead && (st = llmc_model_forward(m, ids, lead, pos, NULL, false, err))) return st;
+    st = llmc_cuda_forward_select(m->cuda, ids + lead, n - lead, pos + lead, req, out, logits, err);
+    if (st) return st;
+    m->cached = pos + n;
     return LLMC_OK;
 }

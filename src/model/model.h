@@ -6,6 +6,8 @@
 #include "llmc.h"
 #include "formats/config.h"
 #include "formats/tensor.h"
+#include "backend/select.h"
+#include <stdbool.h>
 
 typedef struct llmc_model llmc_model;
 
@@ -35,6 +37,14 @@ int llmc_model_context(const llmc_model *m);      /* allocated KV positions */
    pos+n > context → LLMC_ERR_RANGE naming both numbers; id >= vocab → LLMC_ERR_RANGE naming the id. */
 llmc_status llmc_model_forward(llmc_model *m, const int32_t *ids, int n, int pos, float *logits, bool all_logits, llmc_error *err);
 void llmc_model_free(llmc_model *m);
+
+/* True when the head runs on a device that can choose the next token itself (backend/select.h). */
+bool llmc_model_can_select(const llmc_model *m);
+/* As llmc_model_forward for the last position, then the choice req asks for on that
+   device (*out; its arrays stay valid until the next forward). CHOICE_LOGITS: the raw
+   logits are in logits (vocab floats). Without such a device: LLMC_ERR_UNSUPPORTED. */
+llmc_status llmc_model_forward_select(llmc_model *m, const int32_t *ids, int n, int pos, const llmc_select_req *req, llmc_choice *out,
+                                      float *logits, llmc_error *err);
 
 /* Tokens currently held in the KV cache (the next forward's largest valid pos). */
 int llmc_model_cached(const llmc_model *m);

@@ -3,12 +3,15 @@
  * --device cuda is a clear error). Where a GPU is present (bench/device/run.sh), the
  * same random checkpoints also run on it and are compared with the CPU backend:
  * f32/f16/bf16 weights, all layers or a CPU/GPU split, prefill past the batch size
- * and greedy decode (the CUDA-graph path). */
+ * and greedy decode (the CUDA-graph path), and the token choice on the GPU (greedy
+ * and top-k candidates) against backend/select.h's contract. */
 #include "test.h"
 #include "backend/cuda/cuda.h"
 #include "base/error.h"
 #include "model/model.h"
 #include "pipeline/pipeline_internal.h"
+#include "generate/generate.h"
+#include "select_ref.h"
 #include <stdint.h>
 
 /* ---- captured log ---- */
@@ -63,7 +66,7 @@ static void test_plan(void) {
     CHECK(p.kv_layer_bytes == 2ull * 4096 * kvd * 4);
     CHECK(p.embed_bytes == 128256ull * H * 2);
     CHECK(p.head_bytes == H * 4); /* tied: only the final norm */
-    size_t ws = llmc_cuda_workspace_bytes(&c, 2, 256);
+    size_t ws = llmc_cuda_workspace_bytes(&c, 2, 256, 4096);
     CHECK(p.workspace_bytes == ws && ws > 32 * MiB && ws < 512 * MiB);
     size_t full = p.embed_bytes + ws + 28 * (layer + p.kv_layer_bytes) + p.head_bytes;
     CHECK(p.full_bytes == full);
@@ -322,7 +325,83 @@ static void parity(int hd, int dtype, int gpu_layers, bool tied, int window, dou
     llmc_model_free(gpu);
 }
 
+/* Token choice on the GPU against backend/select.h's contract applied to the GPU's own
+   logits (the same kernels: eager prefill, and the graph at decode), bit for bit. */
+static bool same_choice(llmc_model *gpu, const int32_t *ids, int n, int pos, const int32_t *hist, const llmc_select_req *r, float *lg, int V,
+                        const char *what) {
+    llmc_error err = {0};
+    llmc_choice ch;
+    static int32_t gids[LLMC_SELECT_MAX_CAND], rids[LLMC_SELECT_MAX_CAND];
+    static float gvals[LLMC_SELECT_MAX_CAND], rvals[LLMC_SELECT_MAX_CAND];
+    if (llmc_model_forward_select(gpu, ids, n, pos, r, &ch, lg, &err)) {
+        CHECK_MSG(false, "%s: %s", what, err.msg);
+        return false;
+    }
+    int gn = ch.kind == LLMC_CHOICE_CANDIDATES ? ch.n : 0;
+    int32_t gid = ch.id;
+    llmc_choice_kind gk = ch.kind;
+    if (gn) {
+        memcpy(gids, ch.ids, (size_t)gn * sizeof *gids);
+        memcpy(gvals, ch.vals, (size_t)gn * sizeof *gvals);
+    }
+    CHECK(llmc_model_forward(gpu, ids, n, pos, lg, false, &err) == LLMC_OK); /* same position: same kernels, same logits */
+    int32_t rid;
+    int rn;
+    llmc_choice_kind rk = select_ref(lg, V, hist, pos + n, r, &rid, rids, rvals, &rn);
+    bool ok = gk == rk && (gk != LLMC_CHOICE_ID || gid == rid) && gn == rn && !memcmp(gids, rids, (size_t)rn * sizeof *rids) &&
+              !memcmp(gvals, rvals, (size_t)rn * sizeof *rvals);
+    CHECK_MSG(ok, "%s: GPU kind %d id %d n %d, contract kind %d id %d n %d", what, (int)gk, gid, gn, (int)rk, rid, rn);
+    return ok;
+}
+
+static void select_parity(int dtype) {
+    llmc_config c;
+    make_cfg(&c, 32);
+    c.tie_word_embeddings = true;
+    llmc_error err = {0};
+    llmc_model *gpu = NULL, *cpu = NULL;
+    if (open_model(&c, "cuda", -1, dtype, &gpu, &err) || open_model(&c, "cpu", -1, dtype, &cpu, &err)) {
+        CHECK_MSG(false, "open: %s", err.msg);
+        llmc_model_free(gpu);
+        llmc_model_free(cpu);
+        return;
+    }
+    CHECK(llmc_model_can_select(gpu) && !llmc_model_can_select(cpu));
+    enum { N = 40, V = 128 };
+    int32_t hist[N + 8];
+    float lg[V];
+    for (int i = 0; i < N + 8; i++) hist[i] = (i * 53 + 7) % V;
+    const llmc_select_req reqs[] = {{LLMC_SELECT_GREEDY, 1.0f, 1.0f, 0}, {LLMC_SELECT_GREEDY, 1.3f, 1.0f, 0},
+                                    {LLMC_SELECT_TOPK, 1.0f, 1.0f, 5},   {LLMC_SELECT_TOPK, 1.3f, 0.7f, 20},
+                                    {LLMC_SELECT_TOPK, 0.8f, 1.5f, 1},   {LLMC_SELECT_TOPK, 1.0f, 0.6f, 127}};
+    int ok = 0;
+    for (size_t q = 0; q < sizeof reqs / sizeof *reqs; q++) {
+        ok += same_choice(gpu, hist, N, 0, hist, &reqs[q], lg, V, "prefill");
+        for (int s = 0; s < 4; s++) ok += same_choice(gpu, &hist[N + s], 1, N + s, hist, &reqs[q], lg, V, "decode");
+    }
+    fprintf(stderr, "gpu token choice dtype %d: %d/%d steps match the contract\n", dtype, ok, (int)(5 * (sizeof reqs / sizeof *reqs)));
+    /* The generation loop through it: greedy with a penalty gives the CPU's ids. */
+    llmc_generate_opts go;
+    memset(&go, 0, sizeof go);
+    llmc_sampling_default(&go.sampling);
+    go.sampling.repetition_penalty = 1.2f;
+    go.max_new_tokens = 16;
+    llmc_generate_result ra, rb;
+    CHECK(llmc_generate(cpu, hist, N, 0, &go, &ra, &err) == LLMC_OK);
+    CHECK(llmc_generate(gpu, hist, N, 0, &go, &rb, &err) == LLMC_OK);
+    CHECK_MSG(ra.n_ids == rb.n_ids && !memcmp(ra.ids, rb.ids, (size_t)ra.n_ids * sizeof *ra.ids), "greedy generate: CPU and GPU ids differ");
+    llmc_generate_result_free(&ra);
+    llmc_generate_result_free(&rb);
+    llmc_model_free(gpu);
+    llmc_model_free(cpu);
+}
+
 static void test_gpu(void) {
+    select_parity(LLMC_DT_F32);
+    select_parity(LLMC_DT_BF16);
+    setenv("LLMC_CUDA_GRAPH", "0", 1);
+    select_parity(LLMC_DT_F32);
+    unsetenv("LLMC_CUDA_GRAPH");
     parity(32, LLMC_DT_F32, -1, true, 0, 2e-3);
     parity(12, LLMC_DT_F32, -1, false, 0, 2e-3);   /* head_dim not a multiple of 32, rows not of 8 */
     parity(32, LLMC_DT_F16, -1, false, 0, 3e-2);

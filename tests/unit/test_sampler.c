@@ -3,6 +3,7 @@
  * transformers' rule, draws follow the softmax, odd inputs never crash. */
 #include "generate/sampler.h"
 #include "test.h"
+#include "select_ref.h"
 
 static llmc_sampling sampling(bool do_sample, float temp, int top_k, float top_p, float min_p, float pen, uint64_t seed) {
     llmc_sampling s;
@@ -214,6 +215,88 @@ static void test_odd_inputs(void) {
     llmc_sampler_free(smp);
 }
 
+/* A device doing what backend/select.h asks, then llmc_sampler_finish, draws exactly what
+   the full host pass draws, step after step with the same seed (one uniform per draw). */
+static void test_device_contract(void) {
+    enum { NV = 3000 };
+    static float x[NV], full[NV], vals[LLMC_SELECT_MAX_CAND];
+    static int32_t ids[LLMC_SELECT_MAX_CAND], hist[64];
+    const float temps[] = {0.0f, 0.6f, 1.0f, 1.7f}, tops_p[] = {1.0f, 0.9f, 0.5f}, mins_p[] = {0.0f, 0.05f}, pens[] = {1.0f, 1.3f, 0.8f};
+    const int tops_k[] = {0, 1, 5, 50, 1024, 1025, NV - 1, NV};
+    uint64_t rs = 12345;
+    int trials = 0, agree = 0, kinds[3] = {0, 0, 0};
+    for (int t = 0; t < 400; t++) {
+        int vocab = t % 3 == 0 ? NV : 200 + t;
+        int shape = t % 5; /* 0,1 smooth; 2 many ties; 3 NaN and -inf; 4 all equal */
+        for (int i = 0; i < vocab; i++) {
+            rs = rs * 6364136223846793005ULL + 1442695040888963407ULL;
+            float u = (float)((rs >> 40) & 0xffffff) / 16777216.0f;
+            x[i] = shape == 2 ? (float)(int)(u * 6) : shape == 4 ? 0.5f : (u - 0.5f) * 12.0f;
+            if (shape == 3 && i % 7 == 0) x[i] = i % 14 ? NAN : -INFINITY;
+        }
+        if (shape == 3) x[3] = -0.0f, x[4] = 0.0f;
+        llmc_sampling sp = sampling(t % 4 != 0, temps[t % 4], tops_k[(t / 4) % 8], tops_p[(t / 32) % 3], mins_p[t % 2], pens[(t / 3) % 3],
+                                    (uint64_t)t);
+        llmc_sampler *a = llmc_sampler_new(&sp), *b = llmc_sampler_new(&sp);
+        int nh = 6;
+        for (int i = 0; i < nh; i++) hist[i] = (i * 131 + t) % vocab;
+        hist[5] = hist[2]; /* a repeated id is penalized once */
+        for (int step = 0; step < 4; step++, trials++) {
+            memcpy(full, x, (size_t)vocab * sizeof *full);
+            int32_t want = llmc_sampler_sample(a, full, vocab, hist, nh);
+            llmc_select_req req;
+            llmc_sampler_select_req(b, vocab, &req);
+            int32_t got;
+            if (req.mode == LLMC_SELECT_NONE) {
+                memcpy(full, x, (size_t)vocab * sizeof *full);
+                got = llmc_sampler_sample(b, full, vocab, hist, nh);
+            } else {
+                int32_t id;
+                int n;
+                llmc_choice_kind k = select_ref(x, vocab, hist, nh, &req, &id, ids, vals, &n);
+                kinds[k]++;
+                if (k == LLMC_CHOICE_ID) got = id;
+                else if (k == LLMC_CHOICE_CANDIDATES) {
+                    int i = llmc_sampler_finish(b, vals, n);
+                    got = i < 0 ? -1 : ids[i];
+                } else {
+                    memcpy(full, x, (size_t)vocab * sizeof *full);
+                    got = llmc_sampler_sample(b, full, vocab, hist, nh);
+                }
+            }
+            if (got == want) agree++;
+            else if (agree + 5 > trials) fprintf(stderr, "trial %d step %d: full pass %d, device contract %d (mode %d)\n", t, step, want, got, req.mode);
+            if (want >= 0 && nh < 64) hist[nh++] = want;
+        }
+        llmc_sampler_free(a);
+        llmc_sampler_free(b);
+    }
+    CHECK_INT(agree, trials);
+    /* every path was taken */
+    CHECK_MSG(kinds[LLMC_CHOICE_ID] > 100 && kinds[LLMC_CHOICE_CANDIDATES] > 100 && kinds[LLMC_CHOICE_LOGITS] > 10, "kinds %d %d %d",
+              kinds[0], kinds[1], kinds[2]);
+    /* what a sampler asks of a device */
+    llmc_select_req r;
+    llmc_sampling g = sampling(false, 0.6f, 50, 0.9f, 0, 1.2f, 1);
+    llmc_sampler *s = llmc_sampler_new(&g);
+    llmc_sampler_select_req(s, 1000, &r);
+    CHECK(r.mode == LLMC_SELECT_GREEDY && r.penalty == 1.2f && r.temperature == 1.0f);
+    llmc_sampler_free(s);
+    g = sampling(true, 0.6f, 50, 0.9f, 0, 1.0f, 1); /* Llama 3.2's generation_config + the default top_k */
+    s = llmc_sampler_new(&g);
+    llmc_sampler_select_req(s, 128256, &r);
+    CHECK(r.mode == LLMC_SELECT_TOPK && r.top_k == 50 && r.temperature == 0.6f && r.penalty == 1.0f);
+    llmc_sampler_select_req(s, 50, &r); /* top_k >= vocab filters nothing */
+    CHECK(r.mode == LLMC_SELECT_NONE);
+    llmc_sampler_free(s);
+    g = sampling(true, 1.0f, 0, 0.9f, 0, 1.0f, 1);
+    s = llmc_sampler_new(&g);
+    llmc_sampler_select_req(s, 1000, &r);
+    CHECK(r.mode == LLMC_SELECT_NONE);
+    CHECK_INT(llmc_sampler_finish(s, vals, 0), -1);
+    llmc_sampler_free(s);
+}
+
 int main(void) {
     for (int i = 0; i < V; i++) g_logits[i] = sinf((float)i * 1.7f) * 2.0f + (float)(i % 5) * 0.1f;
     test_defaults();
@@ -223,5 +306,6 @@ int main(void) {
     test_repetition_penalty();
     test_distribution();
     test_odd_inputs();
+    test_device_contract();
     return test_summary();
 }

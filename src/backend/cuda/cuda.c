@@ -75,7 +75,7 @@ static size_t layer_weight_bytes(const llmc_config *c, int wbytes) {
     return mats * (size_t)wbytes + f32 * 4;
 }
 
-size_t llmc_cuda_workspace_bytes(const llmc_config *c, int wbytes, int batch) {
+size_t llmc_cuda_workspace_bytes(const llmc_config *c, int wbytes, int batch, int ctx) {
     size_t B = (size_t)(batch > 0 ? batch : 1);
     size_t H = (size_t)c->hidden_size, I = (size_t)c->intermediate_size, hd = (size_t)c->head_dim;
     size_t qd = (size_t)c->num_heads * hd, kvd = (size_t)c->num_kv_heads * hd;
@@ -87,6 +87,7 @@ size_t llmc_cuda_workspace_bytes(const llmc_config *c, int wbytes, int batch) {
     f += units * (hd + 2);                               /* attention partials */
     size_t chunk = B < LCU_LOGIT_CHUNK ? B : LCU_LOGIT_CHUNK;
     f += chunk * V + V;                                  /* logits chunk + pinned-side copy */
+    f += V + 2 * (size_t)(ctx > 0 ? ctx : 0) + 2 * LCU_SEL_CAP + 8; /* token choice: scores, history, candidates */
     return f * 4 + B * widest * (size_t)wbytes + B * 4 + (32u << 20); /* narrowed activations, ids, cuBLAS */
 }
 
@@ -102,7 +103,7 @@ llmc_status llmc_cuda_plan_make(const llmc_config *c, const llmc_cuda_plan_in *i
     out->kv_layer_bytes = 2 * (size_t)in->ctx * kvd * 4;
     out->embed_bytes = V * H * (size_t)in->wbytes;
     out->head_bytes = H * 4 + (c->tie_word_embeddings ? 0 : V * H * (size_t)in->wbytes);
-    out->workspace_bytes = llmc_cuda_workspace_bytes(c, in->wbytes, in->batch);
+    out->workspace_bytes = llmc_cuda_workspace_bytes(c, in->wbytes, in->batch, in->ctx);
     out->avail_bytes = in->free_bytes > in->reserve_bytes ? in->free_bytes - in->reserve_bytes : 0;
     size_t per = out->layer_bytes + out->kv_layer_bytes;
     size_t base = out->embed_bytes + out->workspace_bytes;
@@ -403,6 +404,37 @@ llmc_status llmc_cuda_forward(llmc_cuda_model *cm, const int32_t *ids, int n, in
     return rc ? rt_err(rc, msg, err) : LLMC_OK;
 #else
     (void)cm; (void)ids; (void)n; (void)pos; (void)logits; (void)all_logits; (void)hidden;
+    return llmc_err(err, LLMC_ERR_UNSUPPORTED, "CUDA is not available in this build");
+#endif
+}
+
+_Static_assert(LCU_SEL_CAP == LLMC_SELECT_MAX_CAND, "the GPU's candidate buffer is the contract's bound");
+
+llmc_status llmc_cuda_forward_select(llmc_cuda_model *cm, const int32_t *ids, int n, int pos, const llmc_select_req *req, llmc_choice *out,
+                                     float *logits, llmc_error *err) {
+    memset(out, 0, sizeof *out);
+    if (!cm || !cm->head || !req || (req->mode != LLMC_SELECT_GREEDY && req->mode != LLMC_SELECT_TOPK) ||
+        (req->mode == LLMC_SELECT_TOPK && (req->top_k <= 0 || req->top_k > LLMC_SELECT_MAX_CAND)))
+        return llmc_err(err, LLMC_ERR_INVALID_ARG, "cuda: token choice needs the head on the GPU and greedy or 1..%d top-k", LLMC_SELECT_MAX_CAND);
+#ifdef LLMC_HAVE_CUDA
+    char msg[256];
+    lcu_select sel = {(int)req->mode, req->penalty, req->temperature, req->top_k};
+    lcu_choice *c = NULL;
+    int rc = lcu_forward_select(cm->rt, ids, n, pos, &sel, &c, logits, msg, sizeof msg);
+    if (rc) return rt_err(rc, msg, err);
+    if (c->status) out->kind = LLMC_CHOICE_LOGITS;
+    else if (req->mode == LLMC_SELECT_GREEDY) {
+        out->kind = LLMC_CHOICE_ID;
+        out->id = c->id;
+    } else {
+        out->kind = LLMC_CHOICE_CANDIDATES;
+        out->n = c->n;
+        out->ids = c->ids;
+        out->vals = c->vals;
+    }
+    return LLMC_OK;
+#else
+    (void)ids; (void)n; (void)pos; (void)logits;
     return llmc_err(err, LLMC_ERR_UNSUPPORTED, "CUDA is not available in this build");
 #endif
 }

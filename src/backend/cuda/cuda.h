@@ -7,6 +7,7 @@
 #include "llmc.h"
 #include "formats/config.h"
 #include "formats/tensor.h"
+#include "backend/select.h"
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -43,7 +44,7 @@ typedef struct {
     size_t layer_bytes;    /* weights of one layer (matrices + f32 norms/biases) */
     size_t kv_layer_bytes; /* K and V of one layer at ctx (f32) */
     size_t embed_bytes, head_bytes; /* head_bytes: final norm + lm_head (0 extra when tied) */
-    size_t workspace_bytes; /* activations, attention partials, logits chunk */
+    size_t workspace_bytes; /* activations, attention partials, logits chunk, token choice */
     size_t total_bytes;    /* what the chosen split needs */
     size_t full_bytes;     /* what everything on the GPU would need */
     size_t avail_bytes;    /* free - reserve */
@@ -51,7 +52,7 @@ typedef struct {
     bool head_on_gpu;
 } llmc_cuda_plan;
 
-size_t llmc_cuda_workspace_bytes(const llmc_config *c, int wbytes, int batch);
+size_t llmc_cuda_workspace_bytes(const llmc_config *c, int wbytes, int batch, int ctx);
 /* Fills out. Auto (gpu_layers < 0): everything when it fits, else the most layers that
    fit with the head on the CPU (possibly 0). An explicit count that does not fit is
    LLMC_ERR_NOMEM saying how much is needed and what to change. */
@@ -87,6 +88,11 @@ bool llmc_cuda_has_head(const llmc_cuda_model *cm);
    for the CPU to continue from layer llmc_cuda_gpu_layers. */
 llmc_status llmc_cuda_forward(llmc_cuda_model *cm, const int32_t *ids, int n, int pos, float *logits, bool all_logits,
                               float *hidden, llmc_error *err);
+/* With the head on the GPU: the forward for the last position and the token choice of
+   backend/select.h on the GPU (the CUDA graph covers it at decode). Only the id (greedy)
+   or the top-k candidates cross the bus; CHOICE_LOGITS copies the raw logits to logits. */
+llmc_status llmc_cuda_forward_select(llmc_cuda_model *cm, const int32_t *ids, int n, int pos, const llmc_select_req *req, llmc_choice *out,
+                                     float *logits, llmc_error *err);
 void llmc_cuda_model_free(llmc_cuda_model *cm);
 
 #endif

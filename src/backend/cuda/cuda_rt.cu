@@ -158,7 +158,21 @@ __device__ __forceinline__ uint4 ld_stream(const uint4 *p) {
     return r;
 }
 
-/* Dot of one weight row with x (cols % N == 0: 128-bit loads, two in flight per lane). */
+/* acc += the N weights in u · x[0..N). */
+template <typename T> __device__ __forceinline__ void dot16(uint4 u, const float *__restrict__ x, float &acc) {
+    constexpr int N = vec16<T>::N;
+    float f[N];
+    vec16<T>::unpack(u, f);
+    const float4 *xv = reinterpret_cast<const float4 *>(x);
+#pragma unroll
+    for (int j = 0; j < N / 4; j++) {
+        float4 p = xv[j];
+        acc += f[4 * j] * p.x + f[4 * j + 1] * p.y + f[4 * j + 2] * p.z + f[4 * j + 3] * p.w;
+    }
+}
+
+/* Dot of one weight row with x (cols % N == 0: 128-bit loads, four in flight per lane,
+   so a warp keeps 2 KB of the row on its way from HBM). */
 template <typename T>
 __device__ __forceinline__ float row_dot(const T *__restrict__ w, const float *__restrict__ x, int cols, int lane) {
     constexpr int N = vec16<T>::N;
@@ -166,31 +180,14 @@ __device__ __forceinline__ float row_dot(const T *__restrict__ w, const float *_
     if (cols % N == 0) {
         const uint4 *wv = reinterpret_cast<const uint4 *>(w);
         int nv = cols / N, i = lane;
-        for (; i + 32 < nv; i += 64) {
-            uint4 a = ld_stream(wv + i), b = ld_stream(wv + i + 32);
-            float fa[N], fb[N];
-            vec16<T>::unpack(a, fa);
-            vec16<T>::unpack(b, fb);
-            const float4 *xa = reinterpret_cast<const float4 *>(x + (size_t)i * N);
-            const float4 *xb = reinterpret_cast<const float4 *>(x + (size_t)(i + 32) * N);
-#pragma unroll
-            for (int j = 0; j < N / 4; j++) {
-                float4 p = xa[j], q = xb[j];
-                acc += fa[4 * j] * p.x + fa[4 * j + 1] * p.y + fa[4 * j + 2] * p.z + fa[4 * j + 3] * p.w;
-                acc += fb[4 * j] * q.x + fb[4 * j + 1] * q.y + fb[4 * j + 2] * q.z + fb[4 * j + 3] * q.w;
-            }
+        for (; i + 96 < nv; i += 128) {
+            uint4 a = ld_stream(wv + i), b = ld_stream(wv + i + 32), c = ld_stream(wv + i + 64), d = ld_stream(wv + i + 96);
+            dot16<T>(a, x + (size_t)i * N, acc);
+            dot16<T>(b, x + (size_t)(i + 32) * N, acc);
+            dot16<T>(c, x + (size_t)(i + 64) * N, acc);
+            dot16<T>(d, x + (size_t)(i + 96) * N, acc);
         }
-        for (; i < nv; i += 32) {
-            uint4 a = ld_stream(wv + i);
-            float fa[N];
-            vec16<T>::unpack(a, fa);
-            const float4 *xa = reinterpret_cast<const float4 *>(x + (size_t)i * N);
-#pragma unroll
-            for (int j = 0; j < N / 4; j++) {
-                float4 p = xa[j];
-                acc += fa[4 * j] * p.x + fa[4 * j + 1] * p.y + fa[4 * j + 2] * p.z + fa[4 * j + 3] * p.w;
-            }
-        }
+        for (; i < nv; i += 32) dot16<T>(ld_stream(wv + i), x + (size_t)i * N, acc);
     } else {
         for (int c = lane; c < cols; c += 32) acc += tof(w[c]) * x[c];
     }
@@ -484,6 +481,193 @@ __global__ void __launch_bounds__(256) k_gemm_tiled(const float *__restrict__ X,
         }
 }
 
+/* ---- token choice on the GPU (backend/select.h's contract) ---- */
+struct sel_par {
+    int mode; /* 1 greedy, 2 top-k */
+    float penalty, temperature;
+    int top_k;
+};
+#define SEL_THREADS 1024
+
+/* hist[pos + t] = ids[t]: the ids the KV cache holds, for the repetition penalty. */
+__global__ void k_hist_store(const int *__restrict__ dio, int *__restrict__ hist, int n) {
+    for (int t = threadIdx.x; t < n; t += blockDim.x) hist[dio[0] + t] = dio[1 + t];
+}
+
+/* sel = the scores choice works on: logits / temperature (top-k with temperature != 1)
+   or a copy; the penalized ids are overwritten by k_pen_scatter. */
+__global__ void k_sel_prep(const float *__restrict__ lg, float *__restrict__ sel, int V, const sel_par *__restrict__ p) {
+    float t = p->temperature;
+    bool div = p->mode == 2 && t != 1.0f;
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < V; i += gridDim.x * blockDim.x) sel[i] = div ? lg[i] / t : lg[i];
+}
+
+/* Repetition penalty as transformers' gather/scatter: every occurrence of an id computes
+   the same value from the raw logit, so duplicates write it once in effect. */
+__global__ void k_pen_gather(const float *__restrict__ lg, const int *__restrict__ hist, const int *__restrict__ dio, int n,
+                             const sel_par *__restrict__ p, float *__restrict__ tmp, int V) {
+    float pen = p->penalty, t = p->temperature;
+    if (pen == 1.0f) return;
+    bool div = p->mode == 2 && t != 1.0f;
+    int cnt = dio[0] + n;
+    for (int j = blockIdx.x * blockDim.x + threadIdx.x; j < cnt; j += gridDim.x * blockDim.x) {
+        int id = hist[j];
+        if (id < 0 || id >= V) continue;
+        float x = lg[id];
+        x = x < 0 ? x * pen : x / pen;
+        tmp[j] = div ? x / t : x;
+    }
+}
+__global__ void k_pen_scatter(float *__restrict__ sel, const int *__restrict__ hist, const int *__restrict__ dio, int n,
+                              const sel_par *__restrict__ p, const float *__restrict__ tmp, int V) {
+    if (p->penalty == 1.0f) return;
+    int cnt = dio[0] + n;
+    for (int j = blockIdx.x * blockDim.x + threadIdx.x; j < cnt; j += gridDim.x * blockDim.x) {
+        int id = hist[j];
+        if (id >= 0 && id < V) sel[id] = tmp[j];
+    }
+}
+
+/* (value, index) better than (bv, bi): larger, or equal and earlier (torch.argmax). */
+__device__ __forceinline__ bool am_better(float v, int i, float bv, int bi) {
+    return i >= 0 && (bi < 0 || v > bv || (v == bv && i < bi));
+}
+
+/* Greedy: the first index of the largest non-NaN score; one block. */
+__global__ void __launch_bounds__(SEL_THREADS) k_argmax(const float *__restrict__ sel, int V, lcu_choice *__restrict__ out) {
+    float bv = -INFINITY;
+    int bi = -1;
+    for (int i = threadIdx.x; i < V; i += blockDim.x) {
+        float v = sel[i];
+        if (!isnan(v) && (bi < 0 || v > bv)) { bv = v; bi = i; }
+    }
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) {
+        float ov = __shfl_xor_sync(0xffffffffu, bv, o);
+        int oi = __shfl_xor_sync(0xffffffffu, bi, o);
+        if (am_better(ov, oi, bv, bi)) { bv = ov; bi = oi; }
+    }
+    __shared__ float sv[32];
+    __shared__ int si[32];
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    if (lane == 0) { sv[warp] = bv; si[warp] = bi; }
+    __syncthreads();
+    if (warp == 0) {
+        int nw = blockDim.x >> 5;
+        bv = lane < nw ? sv[lane] : -INFINITY;
+        bi = lane < nw ? si[lane] : -1;
+#pragma unroll
+        for (int o = 16; o > 0; o >>= 1) {
+            float ov = __shfl_xor_sync(0xffffffffu, bv, o);
+            int oi = __shfl_xor_sync(0xffffffffu, bi, o);
+            if (am_better(ov, oi, bv, bi)) { bv = ov; bi = oi; }
+        }
+        if (lane == 0) {
+            out->status = 0;
+            out->id = bi;
+            out->n = 0;
+        }
+    }
+}
+
+/* Order-preserving key of a float (-0 as +0, so keys compare as the floats do). */
+__device__ __forceinline__ unsigned fkey(float v) {
+    unsigned u = __float_as_uint(v);
+    if (u == 0x80000000u) u = 0;
+    return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+}
+
+/* Top-k: the k-th largest non-NaN key by a 4-pass radix select (8 bits a pass, histogram
+   in shared memory with warp-aggregated adds), then every id whose key is >= it, in id
+   order (ballot + block scan), up to LCU_SEL_CAP of them. One block. */
+__global__ void __launch_bounds__(SEL_THREADS) k_topk(const float *__restrict__ sel, int V, const sel_par *__restrict__ p, lcu_choice *__restrict__ out) {
+    __shared__ unsigned hist[257];
+    __shared__ unsigned s_prefix;
+    __shared__ int s_rem, s_cnt, s_total;
+    __shared__ int wsum[32];
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
+    int k = p->top_k;
+    if (threadIdx.x == 0) s_cnt = 0;
+    __syncthreads();
+    int mine = 0;
+    for (int i = threadIdx.x; i < V; i += blockDim.x) mine += !isnan(sel[i]);
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) mine += __shfl_xor_sync(0xffffffffu, mine, o);
+    if (lane == 0) atomicAdd(&s_cnt, mine);
+    __syncthreads();
+    if (k <= 0 || k > s_cnt) { /* nothing to cut (or nothing valid): the host decides */
+        if (threadIdx.x == 0) { out->status = 1; out->n = 0; out->id = -1; }
+        return;
+    }
+    unsigned prefix = 0, mask = 0;
+    int rem = k;
+    for (int shift = 24; shift >= 0; shift -= 8) {
+        for (int b = threadIdx.x; b < 257; b += blockDim.x) hist[b] = 0;
+        __syncthreads();
+        for (int c0 = 0; c0 < V; c0 += blockDim.x) { /* warp-uniform trip count */
+            int i = c0 + threadIdx.x;
+            unsigned bin = 256;
+            if (i < V) {
+                float v = sel[i];
+                unsigned key = fkey(v);
+                if (!isnan(v) && (key & mask) == prefix) bin = (key >> shift) & 255u;
+            }
+            unsigned peers = __match_any_sync(0xffffffffu, bin);
+            if (bin < 256 && lane == __ffs(peers) - 1) atomicAdd(&hist[bin], (unsigned)__popc(peers));
+        }
+        __syncthreads();
+        if (threadIdx.x == 0) {
+            int r = rem, d = 255;
+            for (; d > 0; d--) {
+                if ((unsigned)r <= hist[d]) break;
+                r -= (int)hist[d];
+            }
+            s_prefix = prefix | ((unsigned)d << shift);
+            s_rem = r;
+        }
+        __syncthreads();
+        prefix = s_prefix;
+        rem = s_rem;
+        mask |= 255u << shift;
+        __syncthreads();
+    }
+    /* prefix is the k-th largest key: keep key >= prefix, in id order. */
+    int base = 0;
+    for (int c0 = 0; c0 < V; c0 += blockDim.x) {
+        int i = c0 + threadIdx.x;
+        float v = i < V ? sel[i] : 0.f;
+        bool keep = i < V && !isnan(v) && fkey(v) >= prefix;
+        unsigned b = __ballot_sync(0xffffffffu, keep);
+        if (lane == 0) wsum[warp] = __popc(b);
+        __syncthreads();
+        if (warp == 0) {
+            int c = lane < nw ? wsum[lane] : 0, inc = c;
+#pragma unroll
+            for (int o = 1; o < 32; o <<= 1) {
+                int y = __shfl_up_sync(0xffffffffu, inc, o);
+                if (lane >= o) inc += y;
+            }
+            if (lane < nw) wsum[lane] = inc - c; /* exclusive */
+            if (lane == 31) s_total = inc;
+        }
+        __syncthreads();
+        if (keep) {
+            int o = base + wsum[warp] + __popc(b & ((1u << lane) - 1u));
+            if (o < LCU_SEL_CAP) {
+                out->ids[o] = i;
+                out->vals[o] = v;
+            }
+        }
+        base += s_total;
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) {
+        out->n = base < LCU_SEL_CAP ? base : LCU_SEL_CAP;
+        out->status = base > LCU_SEL_CAP ? 1 : 0;
+        out->id = -1;
+    }
+}
+
 /* ---- the model ---- */
 struct lcu_layer {
     void *wqkv, *wo, *wg, *wu, *wd; /* wqkv: q, k, v rows stacked */
@@ -508,8 +692,13 @@ struct lcu_model {
     cudaStream_t st;
     cublasHandle_t blas;
     bool cublas_ok;                 /* cuBLAS GEMMs for this weight dtype on this GPU */
-    cudaGraphExec_t graph;
+    cudaGraphExec_t graph[3];       /* decode step per choice mode: 0 logits, 1 greedy, 2 top-k */
     bool graph_failed;
+    /* token choice */
+    int *d_hist;                    /* [ctx] ids at each cached position */
+    float *sel, *pen_tmp;           /* [V] processed scores, [ctx] penalized values */
+    sel_par *d_par, *h_par;         /* device copy / pinned host side of the request */
+    lcu_choice *d_choice, *h_choice;
     int attn_mode;                  /* LLMC_CUDA_ATTN: 0 auto, 1 tiled prefill kernel, 2 split-K kernel */
     int head_uploaded;
 };
@@ -546,7 +735,8 @@ static int dalloc(void **p, size_t n, char *msg, size_t msz) {
 
 extern "C" void lcu_model_free(lcu_model *m) {
     if (!m) return;
-    if (m->graph) cudaGraphExecDestroy(m->graph);
+    for (int i = 0; i < 3; i++)
+        if (m->graph[i]) cudaGraphExecDestroy(m->graph[i]);
     if (m->layers) {
         for (int l = 0; l < m->s.n_layers; l++) {
             lcu_layer *L = &m->layers[l];
@@ -556,9 +746,12 @@ extern "C" void lcu_model_free(lcu_model *m) {
         free(m->layers);
     }
     if (m->head && m->head != m->embed) cudaFree(m->head);
-    void *ps[] = {m->embed, m->norm, m->inv_freq, m->x, m->xn, m->qkv, m->att, m->g, m->u, m->po, m->pm, m->pl, m->logits, m->xt, m->d_io};
+    void *ps[] = {m->embed, m->norm, m->inv_freq, m->x,  m->xn,     m->qkv,    m->att,   m->g,    m->u,       m->po,
+                  m->pm,    m->pl,   m->logits,   m->xt, m->d_io, m->d_hist, m->sel, m->pen_tmp, m->d_par, m->d_choice};
     for (size_t i = 0; i < sizeof ps / sizeof *ps; i++) cudaFree(ps[i]);
     if (m->h_io) cudaFreeHost(m->h_io);
+    if (m->h_par) cudaFreeHost(m->h_par);
+    if (m->h_choice) cudaFreeHost(m->h_choice);
     if (m->h_logits) cudaFreeHost(m->h_logits);
     if (m->blas) cublasDestroy(m->blas);
     if (m->st) cudaStreamDestroy(m->st);
@@ -634,6 +827,16 @@ static int model_alloc(lcu_model *m, const lcu_shape *s, char *msg, size_t msz) 
     DALLOC(m->pl, m->po_units * 4);
     if (s->head) DALLOC(m->logits, (B < LCU_LOGIT_CHUNK ? B : LCU_LOGIT_CHUNK) * V * 4);
     DALLOC(m->d_io, (B + 1) * 4);
+    DALLOC(m->d_hist, (size_t)s->ctx * 4);
+    CK(cudaMemset(m->d_hist, 0, (size_t)s->ctx * 4));
+    if (s->head) {
+        DALLOC(m->sel, V * 4);
+        DALLOC(m->pen_tmp, (size_t)s->ctx * 4);
+        DALLOC(m->d_par, sizeof(sel_par));
+        DALLOC(m->d_choice, sizeof(lcu_choice));
+        CK(cudaMallocHost((void **)&m->h_par, sizeof(sel_par)));
+        CK(cudaMallocHost((void **)&m->h_choice, sizeof(lcu_choice)));
+    }
     CK(cudaMallocHost((void **)&m->h_io, (B + 1) * 4));
     CK(cudaMallocHost((void **)&m->h_logits, V * 4));
     return LCU_OK;
@@ -755,6 +958,8 @@ template <typename T> static int run_layers(lcu_model *m, int n, int S, bool hea
     const lcu_shape *s = &m->s;
     const int H = s->H, I = s->I, qd = m->qd, kvd = m->kvd, nh = s->nh;
     int threads = H >= 1024 ? 1024 : ((H + 31) / 32) * 32;
+    k_hist_store<<<1, 256, 0, m->st>>>(m->d_io, m->d_hist, n);
+    CKL();
     k_embed<T><<<n, 256, 0, m->st>>>((const T *)m->embed, m->d_io + 1, m->x, H);
     CKL();
     float scale = 1.0f / sqrtf((float)s->hd);
@@ -803,36 +1008,66 @@ template <typename T> static int run_layers(lcu_model *m, int n, int S, bool hea
     return LCU_OK;
 }
 
+/* After the head (logits of one row in m->logits): the request from h_par, the processed
+   scores, the choice, and its copy into pinned h_choice (the id only when greedy). */
+static int select_enqueue(lcu_model *m, int n, int mode, char *msg, size_t msz) {
+    const int V = m->s.V;
+    CK(cudaMemcpyAsync(m->d_par, m->h_par, sizeof(sel_par), cudaMemcpyHostToDevice, m->st));
+    k_sel_prep<<<grid_for((size_t)V), 256, 0, m->st>>>(m->logits, m->sel, V, m->d_par);
+    CKL();
+    unsigned hg = grid_for((size_t)m->s.ctx);
+    k_pen_gather<<<hg, 256, 0, m->st>>>(m->logits, m->d_hist, m->d_io, n, m->d_par, m->pen_tmp, V);
+    CKL();
+    k_pen_scatter<<<hg, 256, 0, m->st>>>(m->sel, m->d_hist, m->d_io, n, m->d_par, m->pen_tmp, V);
+    CKL();
+    if (mode == 1) {
+        k_argmax<<<1, SEL_THREADS, 0, m->st>>>(m->sel, V, m->d_choice);
+        CKL();
+        CK(cudaMemcpyAsync(m->h_choice, m->d_choice, 4 * sizeof(int), cudaMemcpyDeviceToHost, m->st));
+    } else {
+        k_topk<<<1, SEL_THREADS, 0, m->st>>>(m->sel, V, m->d_par, m->d_choice);
+        CKL();
+        CK(cudaMemcpyAsync(m->h_choice, m->d_choice, sizeof(lcu_choice), cudaMemcpyDeviceToHost, m->st));
+    }
+    return LCU_OK;
+}
+
+/* mode 0: logits (and hidden) as lcu_forward; 1/2: the choice of h_par into h_choice. */
 template <typename T>
-static int forward_t(lcu_model *m, const int32_t *ids, int n, int pos, float *logits, int all_logits, float *hidden, char *msg, size_t msz) {
+static int forward_t(lcu_model *m, const int32_t *ids, int n, int pos, float *logits, int all_logits, float *hidden, int mode, char *msg,
+                     size_t msz) {
     const lcu_shape *s = &m->s;
     const size_t V = s->V;
     m->h_io[0] = pos;
     for (int i = 0; i < n; i++) m->h_io[1 + i] = ids[i];
-    bool want_head = s->head && logits;
+    bool want_head = s->head && (logits || mode);
     if (n == 1 && s->use_graph && !m->graph_failed && s->head) {
-        /* Decode: one graph per model; it always runs the head and copies the logits to
-           pinned memory. Inputs come from h_io, copied inside the graph. */
-        if (!m->graph) {
+        /* Decode: one graph per mode, captured on first use, replayed for every step: the
+           inputs (id, position, request) are copied from pinned memory inside the graph. */
+        cudaGraphExec_t *ge = &m->graph[mode];
+        if (!*ge) {
             cudaGraph_t g = NULL;
             CK(cudaStreamBeginCapture(m->st, cudaStreamCaptureModeThreadLocal));
             cudaMemcpyAsync(m->d_io, m->h_io, 2 * sizeof(int), cudaMemcpyHostToDevice, m->st);
             int rc = run_layers<T>(m, 1, LCU_DEC_SPLITS, true, 1, 0, msg, msz);
-            cudaMemcpyAsync(m->h_logits, m->logits, V * 4, cudaMemcpyDeviceToHost, m->st);
+            if (rc == LCU_OK) {
+                if (mode) rc = select_enqueue(m, 1, mode, msg, msz);
+                else cudaMemcpyAsync(m->h_logits, m->logits, V * 4, cudaMemcpyDeviceToHost, m->st);
+            }
             cudaError_t e = cudaStreamEndCapture(m->st, &g);
-            if (rc == LCU_OK && e == cudaSuccess) e = cudaGraphInstantiate(&m->graph, g, 0);
+            if (rc == LCU_OK && e == cudaSuccess) e = cudaGraphInstantiate(ge, g, 0);
             if (g) cudaGraphDestroy(g);
             if (rc != LCU_OK || e != cudaSuccess) {
                 /* Capture is an optimisation: run eagerly from now on. */
                 cudaGetLastError();
-                m->graph = NULL;
+                *ge = NULL;
                 m->graph_failed = true;
             }
         }
-        if (m->graph) {
-            CK(cudaGraphLaunch(m->graph, m->st));
+        if (*ge) {
+            CK(cudaGraphLaunch(*ge, m->st));
             CK(cudaStreamSynchronize(m->st));
-            if (logits) memcpy(logits, m->h_logits, V * 4);
+            if (!mode && logits) memcpy(logits, m->h_logits, V * 4);
             return LCU_OK;
         }
     }
@@ -841,10 +1076,12 @@ static int forward_t(lcu_model *m, const int32_t *ids, int n, int pos, float *lo
     int S = 1;
     size_t units = (size_t)n * s->nh;
     while (S < LCU_DEC_SPLITS && units * S < (size_t)m->sms * 4 && units * (S * 2) <= m->po_units) S *= 2;
-    int rows = want_head ? (all_logits ? n : 1) : 0;
+    int rows = want_head ? (all_logits && !mode ? n : 1) : 0;
     int chunk = rows < LCU_LOGIT_CHUNK ? rows : LCU_LOGIT_CHUNK;
-    TRY(run_layers<T>(m, n, S, want_head, chunk, all_logits ? 0 : n - 1, msg, msz));
-    if (want_head) {
+    TRY(run_layers<T>(m, n, S, want_head, chunk, all_logits && !mode ? 0 : n - 1, msg, msz));
+    if (mode) {
+        TRY(select_enqueue(m, n, mode, msg, msz));
+    } else if (want_head) {
         CK(cudaMemcpyAsync(logits, m->logits, (size_t)chunk * V * 4, cudaMemcpyDeviceToHost, m->st));
         for (int r0 = chunk; r0 < rows; r0 += LCU_LOGIT_CHUNK) {
             int c = rows - r0 < LCU_LOGIT_CHUNK ? rows - r0 : LCU_LOGIT_CHUNK;
@@ -860,7 +1097,7 @@ static int forward_t(lcu_model *m, const int32_t *ids, int n, int pos, float *lo
     return LCU_OK;
 }
 
-extern "C" int lcu_forward(lcu_model *m, const int32_t *ids, int n, int pos, float *logits, int all_logits, float *hidden, char *msg, size_t msz) {
+static int check_forward(lcu_model *m, const int32_t *ids, int n, int pos, char *msg, size_t msz) {
     if (n <= 0 || n > m->s.batch || pos < 0 || pos + n > m->s.ctx) {
         snprintf(msg, msz, "forward: %d tokens at position %d do not fit batch %d / context %d", n, pos, m->s.batch, m->s.ctx);
         return LCU_FAIL;
@@ -871,9 +1108,39 @@ extern "C" int lcu_forward(lcu_model *m, const int32_t *ids, int n, int pos, flo
             return LCU_FAIL;
         }
     CK(cudaSetDevice(m->s.device));
+    return LCU_OK;
+}
+
+static int forward_any(lcu_model *m, const int32_t *ids, int n, int pos, float *logits, int all_logits, float *hidden, int mode, char *msg,
+                       size_t msz) {
+    TRY(check_forward(m, ids, n, pos, msg, msz));
     switch (m->s.wtype) {
-    case LCU_W_F32: return forward_t<float>(m, ids, n, pos, logits, all_logits, hidden, msg, msz);
-    case LCU_W_F16: return forward_t<__half>(m, ids, n, pos, logits, all_logits, hidden, msg, msz);
-    default: return forward_t<bf16r>(m, ids, n, pos, logits, all_logits, hidden, msg, msz);
+    case LCU_W_F32: return forward_t<float>(m, ids, n, pos, logits, all_logits, hidden, mode, msg, msz);
+    case LCU_W_F16: return forward_t<__half>(m, ids, n, pos, logits, all_logits, hidden, mode, msg, msz);
+    default: return forward_t<bf16r>(m, ids, n, pos, logits, all_logits, hidden, mode, msg, msz);
     }
+}
+
+extern "C" int lcu_forward(lcu_model *m, const int32_t *ids, int n, int pos, float *logits, int all_logits, float *hidden, char *msg, size_t msz) {
+    return forward_any(m, ids, n, pos, logits, all_logits, hidden, 0, msg, msz);
+}
+
+extern "C" int lcu_forward_select(lcu_model *m, const int32_t *ids, int n, int pos, const lcu_select *sel, lcu_choice **out, float *logits,
+                                  char *msg, size_t msz) {
+    *out = NULL;
+    if (!m->s.head || !sel || (sel->mode != 1 && sel->mode != 2) || (sel->mode == 2 && (sel->top_k <= 0 || sel->top_k > LCU_SEL_CAP))) {
+        snprintf(msg, msz, "token choice: needs the head on the GPU and greedy or 1..%d top-k", LCU_SEL_CAP);
+        return LCU_FAIL;
+    }
+    m->h_par->mode = sel->mode;
+    m->h_par->penalty = sel->penalty;
+    m->h_par->temperature = sel->mode == 2 ? sel->temperature : 1.0f;
+    m->h_par->top_k = sel->top_k;
+    TRY(forward_any(m, ids, n, pos, NULL, 0, NULL, sel->mode, msg, msz));
+    lcu_choice *c = m->h_choice;
+    if (sel->mode == 1) c->status = 0;
+    if (c->status) /* the host's full pass: the raw logits of the last row */
+        CK(cudaMemcpy(logits, m->logits, (size_t)m->s.V * 4, cudaMemcpyDeviceToHost));
+    *out = c;
+    return LCU_OK;
 }

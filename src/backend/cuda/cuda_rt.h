@@ -49,6 +49,23 @@ int lcu_upload(lcu_model *m, int slot, int layer, const void *host, size_t bytes
    no head: hidden (n*H floats, after the last GPU layer). */
 int lcu_forward(lcu_model *m, const int32_t *ids, int n, int pos, float *logits, int all_logits, float *hidden, char *msg,
                 size_t msz);
+/* Token choice on the GPU (backend/select.h's contract): mode 1 greedy, 2 top-k. */
+#define LCU_SEL_CAP 1024
+typedef struct {
+    int mode;
+    float penalty, temperature;
+    int top_k;
+} lcu_select;
+typedef struct {
+    int status; /* 0: id (greedy) or n candidates; 1: fall back to the logits */
+    int id, n, pad;
+    int32_t ids[LCU_SEL_CAP];
+    float vals[LCU_SEL_CAP];
+} lcu_choice;
+/* As lcu_forward with the head (last row), then the choice into *out (pinned memory owned
+   by m, valid until the next call). status 1: the raw logits are copied into logits. */
+int lcu_forward_select(lcu_model *m, const int32_t *ids, int n, int pos, const lcu_select *sel, lcu_choice **out, float *logits, char *msg,
+                       size_t msz);
 void lcu_model_free(lcu_model *m);
 size_t lcu_slot_bytes(const lcu_shape *s, int slot);
 /* Decode attention splits (flash-decoding); the memory plan sizes partials with it. */
