@@ -254,6 +254,15 @@ def cmd_speed(a):
             if "hf_ids" in r:
                 hf = r["hf_ids"]
                 r["ids_match_vs_hf"] = next((i for i, (x, y) in enumerate(zip(g, hf)) if x != y), min(len(g), len(hf)))
+        # Sampling as Llama 3.2's generation_config asks (temperature 0.6, top_p 0.9, top_k 50 by
+        # default): the top-k candidates come back instead of the id.
+        rc, so, se, dt = run([a.llmc, "generate", ckpt, "--ids", ",".join(map(str, PIRATE_IDS)), "-n", str(NEW), "--ignore-eos",
+                              "--device", "cuda", "--ctx", "4096", "-v", "--temperature", "0.6", "--top-p", "0.9", "--seed", "1"])
+        m = re.search(r"decode ([\d.]+) tok/s", se)
+        if rc == 0 and m:
+            r["llmc_generate_sampled_decode_tok_s"] = float(m.group(1))
+        elif rc:
+            r["llmc_generate_sampled_error"] = se.strip()[-800:]
         # The sm_75 code path (tiled f32 prefill GEMM) on this GPU, for the record.
         rc, so, se, dt = run([a.llmc, "bench", ckpt, "-p", str(len(PIRATE_IDS)), "-n", "0", "-r", "3", "--json", "--device", "cuda",
                               "--ctx", "4096"], env={"LLMC_CUDA_PREFILL": "f32"})
@@ -295,6 +304,7 @@ def cmd_report(a):
               f"| transformers ({s.get('hf_mode')}) | {s.get('hf_prefill_ms')} ms | {s.get('hf_tok_s')} (256 / total), {s.get('hf_decode_tok_s')} decode only |",
               f"| llmc --device cuda (bench) | {s.get('llmc_prefill_ms')} ms | {s.get('llmc_decode_tok_s')} |",
               f"| llmc generate (pirate ids, 256 new) | {s.get('llmc_generate_prefill_ms')} ms | {s.get('llmc_generate_decode_tok_s')} |",
+              f"| llmc generate, sampling (T 0.6, top-p 0.9, top-k 50) | | {s.get('llmc_generate_sampled_decode_tok_s')} |",
               "", f"- llmc prefill with the f32 tiled GEMM (the sm_75 bf16 path): {s.get('llmc_prefill_ms_f32_gemm')} ms",
               f"- llmc decode without the CUDA graph: {s.get('llmc_decode_tok_s_no_graph')} tokens/s",
               f"- greedy ids llmc vs transformers, 3B shape bf16: equal for {s.get('ids_match_vs_hf')}/256 steps",
