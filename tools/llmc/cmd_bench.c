@@ -173,8 +173,16 @@ int cmd_bench(int argc, char **argv) {
         }
         if (ng > 0) {
             double a = bench_now();
-            for (int i = 0; i < ng; i++)
-                if (llmc_model_forward(m, ids + i, 1, i, logits, false, &err) != LLMC_OK) { rc = cli_error(&err); break; }
+            /* As the generation loop decodes: where the GPU holds the head it picks the token
+               (greedy) and only the id comes back; elsewhere the logits do. */
+            const llmc_select_req greedy = {LLMC_SELECT_GREEDY, 1.0f, 1.0f, 0};
+            llmc_choice ch;
+            bool dev = llmc_model_can_select(m);
+            for (int i = 0; i < ng; i++) {
+                llmc_status st = dev ? llmc_model_forward_select(m, ids + i, 1, i, &greedy, &ch, logits, &err)
+                                     : llmc_model_forward(m, ids + i, 1, i, logits, false, &err);
+                if (st != LLMC_OK) { rc = cli_error(&err); break; }
+            }
             if (rc) break;
             tg[r] = (double)ng / (bench_now() - a);
         }
