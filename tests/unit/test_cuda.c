@@ -178,7 +178,8 @@ static llmc_tensor_set *make_ts(const llmc_config *c) {
             {"mlp.down_proj.weight", H, I}, {"self_attn.q_proj.bias", qd, 0}, {"self_attn.k_proj.bias", kvd, 0},
             {"self_attn.v_proj.bias", kvd, 0}, {"self_attn.o_proj.bias", H, 0}};
         for (size_t i = 0; i < sizeof w / sizeof *w; i++) {
-            if (!c->attention_bias && strstr(w[i].s, ".bias")) continue;
+            bool o_bias = strstr(w[i].s, "o_proj.bias") != NULL;
+            if (strstr(w[i].s, ".bias") && !(c->attention_bias || (c->qkv_bias && !o_bias))) continue;
             snprintf(n, sizeof n, "model.layers.%d.%s", l, w[i].s);
             add(ts, n, w[i].r, w[i].cc, w[i].cc ? 1.5f / sqrtf((float)w[i].cc) : 0.1f, 0);
         }
@@ -186,6 +187,12 @@ static llmc_tensor_set *make_ts(const llmc_config *c) {
         add(ts, n, H, 0, 0.2f, 1.0f);
         snprintf(n, sizeof n, "model.layers.%d.post_attention_layernorm.weight", l);
         add(ts, n, H, 0, 0.2f, 1.0f);
+        if (c->qk_norm) {
+            snprintf(n, sizeof n, "model.layers.%d.self_attn.q_norm.weight", l);
+            add(ts, n, c->head_dim, 0, 0.2f, 1.0f);
+            snprintf(n, sizeof n, "model.layers.%d.self_attn.k_norm.weight", l);
+            add(ts, n, c->head_dim, 0, 0.2f, 1.0f);
+        }
     }
     return ts;
 }
@@ -222,6 +229,20 @@ static void test_no_gpu(void) {
         CHECK(st == LLMC_ERR_DEVICE || st == LLMC_ERR_UNSUPPORTED);
     }
     CHECK(open_model(&c, "tpu", -1, -1, &m, &err) == LLMC_ERR_INVALID_ARG && strstr(err.msg, "tpu"));
+    /* The Qwen variants the GPU parity runs use (q/k/v biases; per-head q/k norms) open here too. */
+    for (int a = 0; a < 2; a++) {
+        llmc_config q;
+        make_cfg(&q, 32);
+        q.attention_bias = false;
+        strcpy(q.architecture, a ? "Qwen3ForCausalLM" : "Qwen2ForCausalLM");
+        q.qkv_bias = !a;
+        q.qk_norm = a;
+        m = NULL;
+        CHECK_MSG(open_model(&q, "auto", -1, -1, &m, &err) == LLMC_OK, "%s: %s", q.architecture, err.msg);
+        CHECK(m && llmc_model_forward(m, ids, 3, 0, lg, false, &err) == LLMC_OK);
+        llmc_model_free(m);
+    }
+    m = NULL;
     /* cpu and --gpu-layers 0 never touch CUDA. */
     g_log[0] = 0;
     CHECK(open_model(&c, "cpu", -1, -1, &m, &err) == LLMC_OK);
@@ -278,12 +299,22 @@ static int argmax(const float *x, int n) {
     return b;
 }
 
-static void parity(int hd, int dtype, int gpu_layers, bool tied, int window, double tol) {
+enum { ARCH_LLAMA = 0, ARCH_QWEN2 = 1, ARCH_QWEN3 = 2 };
+static void parity_arch(int arch, int hd, int dtype, int gpu_layers, bool tied, int window, double tol) {
     llmc_config c;
     make_cfg(&c, hd);
     c.tie_word_embeddings = tied;
     c.sliding_window = window;
     if (window) strcpy(c.architecture, "MistralForCausalLM");
+    if (arch == ARCH_QWEN2) {
+        strcpy(c.architecture, "Qwen2ForCausalLM");
+        c.attention_bias = false;
+        c.qkv_bias = true;
+    } else if (arch == ARCH_QWEN3) {
+        strcpy(c.architecture, "Qwen3ForCausalLM");
+        c.attention_bias = false;
+        c.qk_norm = true;
+    }
     llmc_error err = {0};
     llmc_model *cpu = NULL, *gpu = NULL;
     if (open_model(&c, "cpu", -1, dtype, &cpu, &err) || open_model(&c, "cuda", gpu_layers, dtype, &gpu, &err)) {
@@ -396,7 +427,14 @@ static void select_parity(int dtype) {
     llmc_model_free(cpu);
 }
 
+static void parity(int hd, int dtype, int gpu_layers, bool tied, int window, double tol) {
+    parity_arch(ARCH_LLAMA, hd, dtype, gpu_layers, tied, window, tol);
+}
+
 static void test_gpu(void) {
+    parity_arch(ARCH_QWEN2, 32, LLMC_DT_F32, -1, true, 0, 2e-3);  /* q/k/v biases, no o bias */
+    parity_arch(ARCH_QWEN3, 32, LLMC_DT_F32, -1, false, 0, 2e-3); /* per-head q/k RMSNorm */
+    parity_arch(ARCH_QWEN3, 12, LLMC_DT_BF16, 1, true, 0, 5e-2);  /* ... with a CPU/GPU split */
     select_parity(LLMC_DT_F32);
     select_parity(LLMC_DT_BF16);
     setenv("LLMC_CUDA_GRAPH", "0", 1);

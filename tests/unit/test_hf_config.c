@@ -92,7 +92,7 @@ static void test_v4(void) {
 
 static void test_refusals(void) {
     EXPECT_ERR("{\"architectures\":[\"GPT2LMHeadModel\"],\"hidden_size\":64}", LLMC_ERR_UNSUPPORTED, "GPT2LMHeadModel");
-    EXPECT_ERR("{\"model_type\":\"qwen2\",\"hidden_size\":64}", LLMC_ERR_UNSUPPORTED, "qwen2");
+    EXPECT_ERR("{\"model_type\":\"gemma\",\"hidden_size\":64}", LLMC_ERR_UNSUPPORTED, "gemma");
     EXPECT_ERR("{" BASE ",\"rope_scaling\":{\"type\":\"dynamic\",\"factor\":2.0}}", LLMC_ERR_UNSUPPORTED, "dynamic");
     EXPECT_ERR("{" BASE ",\"rope_parameters\":{\"rope_type\":\"yarn\",\"factor\":2.0,\"rope_theta\":10000}}", LLMC_ERR_UNSUPPORTED, "yarn");
     EXPECT_ERR("{" BASE ",\"rope_parameters\":{\"rope_type\":\"default\",\"rope_theta\":10000,\"partial_rotary_factor\":0.5}}",
@@ -123,6 +123,40 @@ static void test_refusals(void) {
     CHECK(strstr(err.msg, "/nonexistent/dir/config.json") != NULL);
 }
 
+#define QBASE "\"hidden_size\":64,\"intermediate_size\":128,\"num_hidden_layers\":2,\"num_attention_heads\":4,\"vocab_size\":100"
+
+/* Qwen2: q/k/v biases whatever attention_bias says, o none; Qwen3: q/k head norms and
+   attention_bias as given; a per-layer sliding window is refused, a disabled one ignored. */
+static void test_qwen(void) {
+    llmc_config c;
+    llmc_error err = {0};
+    CHECK_INT(parse("{\"architectures\":[\"Qwen2ForCausalLM\"]," QBASE ",\"sliding_window\":32,\"use_sliding_window\":false,"
+                    "\"max_window_layers\":1,\"rope_theta\":1000000.0}", &c, &err), LLMC_OK);
+    CHECK_STR(c.architecture, "Qwen2ForCausalLM");
+    CHECK(c.qkv_bias && !c.attention_bias && !c.mlp_bias && !c.qk_norm);
+    CHECK_INT(c.sliding_window, 0);
+    CHECK_INT(c.max_position_embeddings, 32768);
+    CHECK(c.rope_theta == 1000000.0);
+    CHECK_INT(parse("{\"model_type\":\"qwen3\"," QBASE ",\"head_dim\":32,\"attention_bias\":true,\"layer_types\":[\"full_attention\","
+                    "\"full_attention\"]}", &c, &err), LLMC_OK);
+    CHECK_STR(c.architecture, "Qwen3ForCausalLM");
+    CHECK(c.qk_norm && c.attention_bias && !c.qkv_bias && !c.mlp_bias);
+    CHECK_INT(c.head_dim, 32);
+    CHECK_INT(parse("{\"model_type\":\"qwen2\"," QBASE "}", &c, &err), LLMC_OK);
+    CHECK_STR(c.architecture, "Qwen2ForCausalLM");
+    EXPECT_ERR("{\"architectures\":[\"Qwen2ForCausalLM\"]," QBASE ",\"use_sliding_window\":true,\"sliding_window\":8,\"max_window_layers\":1}",
+               LLMC_ERR_UNSUPPORTED, "use_sliding_window");
+    EXPECT_ERR("{\"architectures\":[\"Qwen3ForCausalLM\"]," QBASE ",\"use_sliding_window\":true,\"sliding_window\":8,"
+               "\"layer_types\":[\"full_attention\",\"sliding_attention\"]}", LLMC_ERR_UNSUPPORTED, "layer_types");
+    /* enabled, but no layer at or past max_window_layers (28 by default): full attention everywhere */
+    CHECK_INT(parse("{\"architectures\":[\"Qwen2ForCausalLM\"]," QBASE ",\"use_sliding_window\":true,\"sliding_window\":8}", &c, &err), LLMC_OK);
+    /* layer_types naming sliding layers while use_sliding_window is off: transformers drops the window */
+    CHECK_INT(parse("{\"architectures\":[\"Qwen3ForCausalLM\"]," QBASE ",\"sliding_window\":8,"
+                    "\"layer_types\":[\"full_attention\",\"sliding_attention\"]}", &c, &err), LLMC_OK);
+    EXPECT_ERR("{\"architectures\":[\"Qwen2ForCausalLM\"]," QBASE ",\"use_sliding_window\":\"yes\"}", LLMC_ERR_FORMAT, "use_sliding_window");
+    EXPECT_ERR("{\"architectures\":[\"Qwen3MoeForCausalLM\"]," QBASE "}", LLMC_ERR_UNSUPPORTED, "Qwen3MoeForCausalLM");
+}
+
 static void test_fixtures(void) {
     /* The committed golden checkpoints in both dialects parse to what they describe. */
     const char *src = test_env("LLMC_SOURCE_DIR", ".");
@@ -142,6 +176,7 @@ int main(void) {
     test_defaults_v5();
     test_v4();
     test_refusals();
+    test_qwen();
     test_fixtures();
     return test_summary();
 }

@@ -70,7 +70,9 @@ static size_t layer_weight_bytes(const llmc_config *c, int wbytes) {
     size_t qd = (size_t)c->num_heads * c->head_dim, kvd = (size_t)c->num_kv_heads * c->head_dim;
     size_t mats = qd * H + 2 * kvd * H + H * qd + 3 * H * I;
     size_t f32 = 2 * H; /* norms */
-    if (c->attention_bias) f32 += qd + 2 * kvd + H;
+    if (c->attention_bias || c->qkv_bias) f32 += qd + 2 * kvd;
+    if (c->attention_bias) f32 += H;
+    if (c->qk_norm) f32 += 2 * (size_t)c->head_dim;
     if (c->mlp_bias) f32 += 2 * I + H;
     return mats * (size_t)wbytes + f32 * 4;
 }
@@ -309,7 +311,9 @@ static llmc_status attach_on(const llmc_cuda_src *src, const llmc_device_req *re
     s.batch = src->batch;
     s.wtype = wtype;
     s.window = c->sliding_window > 0 ? c->sliding_window : 0;
-    s.attn_bias = c->attention_bias;
+    s.attn_bias = c->attention_bias || c->qkv_bias;
+    s.o_bias = c->attention_bias;
+    s.qk_norm = c->qk_norm;
     s.mlp_bias = c->mlp_bias;
     s.eps = (float)c->rms_norm_eps;
     const char *ng = getenv("LLMC_CUDA_GRAPH");
@@ -342,6 +346,8 @@ static llmc_status attach_on(const llmc_cuda_src *src, const llmc_device_req *re
             if (L->b[i]) st = up_f32(rt, LCU_BQ + i, l, L->b[i], NULL, (size_t)llmc_tensor_numel(L->b[i]), err);
         if (!st) st = up_f32(rt, LCU_LN1, l, NULL, L->ln1, H, err);
         if (!st) st = up_f32(rt, LCU_LN2, l, NULL, L->ln2, H, err);
+        if (!st && s.qk_norm) st = up_f32(rt, LCU_QN, l, NULL, L->qn, (size_t)c->head_dim, err);
+        if (!st && s.qk_norm) st = up_f32(rt, LCU_KN, l, NULL, L->kn, (size_t)c->head_dim, err);
     }
     if (st) {
         lcu_model_free(rt);

@@ -64,6 +64,7 @@ typedef struct {
     const llmc_tensor *w[7];    /* q, k, v, o, gate, up, down */
     const llmc_tensor *b[7];    /* their biases or NULL */
     const float *ln1, *ln2;     /* f32 norm weights, hidden floats */
+    const float *qn, *kn;       /* Qwen3's per-head q/k norm weights (head_dim floats) or NULL */
 } llmc_cuda_layer_src;
 
 typedef struct {

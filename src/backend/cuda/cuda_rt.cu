@@ -267,12 +267,27 @@ __global__ void k_swiglu(float *__restrict__ g, const float *__restrict__ u, siz
     }
 }
 
-/* RoPE (rotate_half) on q and k of token t in place, then k and v into the cache at pos+t. */
+/* (Qwen3: RMSNorm of each q and k head, a warp per head), then RoPE (rotate_half) on q
+   and k of token t in place, then k and v into the cache at pos+t. */
 __global__ void k_rope_kv(float *__restrict__ qkv, const int *__restrict__ dpos, const float *__restrict__ inv_freq, float *__restrict__ Kc,
-                          float *__restrict__ Vc, int nh, int nkv, int hd) {
+                          float *__restrict__ Vc, int nh, int nkv, int hd, const float *__restrict__ qn, const float *__restrict__ kn,
+                          float eps) {
     int t = blockIdx.x, half = hd / 2, qd = nh * hd, kvd = nkv * hd, stride = qd + 2 * kvd;
     int p = *dpos + t;
     float *row = qkv + (size_t)t * stride;
+    if (qn) {
+        int lane = threadIdx.x & 31, nw = blockDim.x >> 5;
+        for (int h = threadIdx.x >> 5; h < nh + nkv; h += nw) {
+            float *v = row + (size_t)h * hd;
+            const float *w = h < nh ? qn : kn;
+            float ss = 0.f;
+            for (int i = lane; i < hd; i += 32) ss += v[i] * v[i];
+            ss = warp_sum(ss);
+            float r = rsqrtf(ss / (float)hd + eps);
+            for (int i = lane; i < hd; i += 32) v[i] = w[i] * (v[i] * r);
+        }
+        __syncthreads();
+    }
     for (int idx = threadIdx.x; idx < (nh + nkv) * half; idx += blockDim.x) {
         int h = idx / half, i = idx % half;
         float a = (float)p * inv_freq[i], c = cosf(a), s = sinf(a);
@@ -671,7 +686,7 @@ __global__ void __launch_bounds__(SEL_THREADS) k_topk(const float *__restrict__ 
 /* ---- the model ---- */
 struct lcu_layer {
     void *wqkv, *wo, *wg, *wu, *wd; /* wqkv: q, k, v rows stacked */
-    float *bqkv, *bo, *bg, *bu, *bd, *ln1, *ln2;
+    float *bqkv, *bo, *bg, *bu, *bd, *ln1, *ln2, *qn, *kn; /* qn, kn: Qwen3's q/k head norms or NULL */
     float *K, *V;                   /* [ctx][kvd] */
 };
 
@@ -710,6 +725,7 @@ extern "C" size_t lcu_slot_bytes(const lcu_shape *s, int slot) {
     case LCU_EMBED: case LCU_HEAD: return (size_t)s->V * H * es;
     case LCU_NORM: case LCU_LN1: case LCU_LN2: case LCU_BO: case LCU_BD: return H * 4;
     case LCU_INV_FREQ: return (size_t)s->hd / 2 * 4;
+    case LCU_QN: case LCU_KN: return (size_t)s->hd * 4;
     case LCU_WQ: case LCU_WO: return qd * H * es;
     case LCU_WK: case LCU_WV: return kvd * H * es;
     case LCU_WG: case LCU_WU: case LCU_WD: return I * H * es;
@@ -740,7 +756,7 @@ extern "C" void lcu_model_free(lcu_model *m) {
     if (m->layers) {
         for (int l = 0; l < m->s.n_layers; l++) {
             lcu_layer *L = &m->layers[l];
-            void *ps[] = {L->wqkv, L->wo, L->wg, L->wu, L->wd, L->bqkv, L->bo, L->bg, L->bu, L->bd, L->ln1, L->ln2, L->K, L->V};
+            void *ps[] = {L->wqkv, L->wo, L->wg, L->wu, L->wd, L->bqkv, L->bo, L->bg, L->bu, L->bd, L->ln1, L->ln2, L->qn, L->kn, L->K, L->V};
             for (size_t i = 0; i < sizeof ps / sizeof *ps; i++) cudaFree(ps[i]);
         }
         free(m->layers);
@@ -797,9 +813,15 @@ static int model_alloc(lcu_model *m, const lcu_shape *s, char *msg, size_t msz) 
         DALLOC(L->ln2, H * 4);
         if (s->attn_bias) {
             DALLOC(L->bqkv, (qd + 2 * kvd) * 4);
-            DALLOC(L->bo, H * 4);
             CK(cudaMemset(L->bqkv, 0, (qd + 2 * kvd) * 4));
+        }
+        if (s->o_bias) {
+            DALLOC(L->bo, H * 4);
             CK(cudaMemset(L->bo, 0, H * 4));
+        }
+        if (s->qk_norm) {
+            DALLOC(L->qn, (size_t)s->hd * 4);
+            DALLOC(L->kn, (size_t)s->hd * 4);
         }
         if (s->mlp_bias) {
             DALLOC(L->bg, I * 4);
@@ -900,6 +922,8 @@ extern "C" int lcu_upload(lcu_model *m, int slot, int layer, const void *host, s
     case LCU_BD: dst = (char *)L->bd; break;
     case LCU_LN1: dst = (char *)L->ln1; break;
     case LCU_LN2: dst = (char *)L->ln2; break;
+    case LCU_QN: dst = (char *)L->qn; break;
+    case LCU_KN: dst = (char *)L->kn; break;
     }
     if (!dst) {
         snprintf(msg, msz, "upload: slot %d has no buffer (bias not enabled in the config)", slot);
@@ -968,7 +992,7 @@ template <typename T> static int run_layers(lcu_model *m, int n, int S, bool hea
         k_rmsnorm<float><<<n, threads, 0, m->st>>>(m->x, L->ln1, m->xn, H, s->eps, 0);
         CKL();
         TRY(linear<T>(m, L->wqkv, L->bqkv, m->xn, n, qd + 2 * kvd, H, m->qkv, false, msg, msz));
-        k_rope_kv<<<n, 256, 0, m->st>>>(m->qkv, m->d_io, m->inv_freq, L->K, L->V, nh, s->nkv, s->hd);
+        k_rope_kv<<<n, 256, 0, m->st>>>(m->qkv, m->d_io, m->inv_freq, L->K, L->V, nh, s->nkv, s->hd, L->qn, L->kn, s->eps);
         CKL();
         /* Tiled when its (fewer, longer) blocks still fill the GPU; short prompts do better
            with a block per (token, head). */

@@ -26,7 +26,9 @@ typedef struct {
     int ctx, batch;
     int wtype;           /* LCU_W_*: every matrix on the GPU has this dtype */
     int window;          /* sliding window, 0 = none */
-    int attn_bias, mlp_bias;
+    int attn_bias;       /* q, k, v biases */
+    int o_bias, mlp_bias;
+    int qk_norm;         /* RMSNorm of each q and k head before RoPE (Qwen3) */
     float eps;
     int use_graph;       /* capture the decode step as a CUDA graph */
 } lcu_shape;
@@ -36,7 +38,7 @@ enum {
     LCU_EMBED, LCU_HEAD, LCU_NORM, LCU_INV_FREQ,
     LCU_WQ, LCU_WK, LCU_WV, LCU_WO, LCU_WG, LCU_WU, LCU_WD,
     LCU_BQ, LCU_BK, LCU_BV, LCU_BO, LCU_BG, LCU_BU, LCU_BD,
-    LCU_LN1, LCU_LN2, LCU_SLOT_COUNT
+    LCU_LN1, LCU_LN2, LCU_QN, LCU_KN, LCU_SLOT_COUNT
 };
 
 typedef struct lcu_model lcu_model;
