@@ -210,8 +210,12 @@ static void test_validation(void) {
     expect_load_err(&c, ts, LLMC_ERR_FORMAT, "down_proj", __LINE__);
     /* Unknown architecture. */
     llmc_config c3 = c;
-    strcpy(c3.architecture, "Qwen2ForCausalLM");
-    expect_load_err(&c3, make_ts(&c, NULL), LLMC_ERR_UNSUPPORTED, "Qwen2ForCausalLM", __LINE__);
+    strcpy(c3.architecture, "GemmaForCausalLM");
+    expect_load_err(&c3, make_ts(&c, NULL), LLMC_ERR_UNSUPPORTED, "GemmaForCausalLM", __LINE__);
+    /* Qwen3 needs its per-head q/k norms: a checkpoint without them names the first missing one. */
+    strcpy(c3.architecture, "Qwen3ForCausalLM");
+    c3.qk_norm = true;
+    expect_load_err(&c3, make_ts(&c, NULL), LLMC_ERR_FORMAT, "model.layers.0.self_attn.q_norm.weight", __LINE__);
     /* Tied embeddings: no lm_head needed, and a stray one is ignored (transformers ties). */
     llmc_config c4 = c;
     c4.tie_word_embeddings = true;
