@@ -11,6 +11,7 @@ static const struct { const char *name; cli_cmd_fn fn; const char *help; } g_cmd
     {"template", cmd_template, "render the chat template (SOURCE [--messages F] [--vars F] ...)"},
     {"generate", cmd_generate, "JSON array of generated ids (MODEL --ids 1,2,3 -n N)"},
     {"logits", cmd_logits, "JSON logits per position (MODEL --ids 1,2,3)"},
+    {"serve", cmd_serve, "OpenAI-compatible HTTP server (MODEL [--host H] [--port N])"},
     {"bench", cmd_bench, "prefill/decode speed (MODEL [-p 512] [-n 128] [-t N] [--json])"},
     {"download", cmd_download, "fetch a model from the Hub into the cache (ORG/NAME)"},
     {"login", cmd_login, "store a Hub access token"},

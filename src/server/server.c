@@ -1,0 +1,666 @@
+/* OpenAI-compatible HTTP server (see server.h): request parsing always; the HTTP side
+ * when libmicrohttpd was found (LLMC_HAVE_MHD). Connections run thread-per-connection;
+ * a streamed reply is produced by a worker thread into a buffer that the connection's
+ * reader callback drains as server-sent events. */
+#include "server/server.h"
+#include "base/error.h"
+#include "base/json.h"
+#include "base/log.h"
+#include "base/strbuf.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---------- request parsing ---------- */
+
+#define SRV_MAX_STOPS 16
+#define SRV_MAX_STOP_LEN 1024
+#define SRV_MAX_PARTS 4096
+
+void llmc_server_request_free(llmc_server_request *r) {
+    if (!r) return;
+    free(r->messages_json);
+    free(r->tools_json);
+    for (int i = 0; i < r->n_stops; i++) free(r->stops[i]);
+    memset(r, 0, sizeof *r);
+}
+
+/* content: a string, null, or OpenAI's list of parts, of which llmc takes text ones
+   (joined with newlines, as vLLM and llama.cpp's server do). */
+static llmc_status norm_content(cJSON *m, int i, llmc_error *err) {
+    cJSON *c = cJSON_GetObjectItemCaseSensitive(m, "content");
+    if (!c || cJSON_IsString(c) || cJSON_IsNull(c)) return LLMC_OK;
+    if (!cJSON_IsArray(c))
+        return llmc_err(err, LLMC_ERR_FORMAT, "request body: messages[%d].content must be a string or a list of text parts", i);
+    llmc_strbuf sb;
+    llmc_sb_init(&sb);
+    int k = 0;
+    for (const cJSON *p = c->child; p; p = p->next, k++) {
+        const char *type = cJSON_IsObject(p) ? llmc_json_get_string(p, "type") : NULL;
+        const char *text = cJSON_IsObject(p) ? llmc_json_get_string(p, "text") : NULL;
+        if (k >= SRV_MAX_PARTS || !type || strcmp(type, "text") != 0 || !text) {
+            llmc_sb_free(&sb);
+            if (k >= SRV_MAX_PARTS) return llmc_err(err, LLMC_ERR_FORMAT, "request body: messages[%d].content has more than %d parts", i, SRV_MAX_PARTS);
+            if (type && strcmp(type, "text") != 0)
+                return llmc_err(err, LLMC_ERR_UNSUPPORTED, "request body: messages[%d].content[%d] is a '%.40s' part; only text parts are supported",
+                                i, k, type);
+            return llmc_err(err, LLMC_ERR_FORMAT, "request body: messages[%d].content[%d] must be {\"type\": \"text\", \"text\": string}", i, k);
+        }
+        if (k) llmc_sb_putc(&sb, '\n');
+        llmc_sb_puts(&sb, text);
+    }
+    if (sb.oom) {
+        llmc_sb_free(&sb);
+        return llmc_err(err, LLMC_ERR_NOMEM, "out of memory");
+    }
+    cJSON *s = cJSON_CreateString(sb.data ? sb.data : "");
+    llmc_sb_free(&sb);
+    if (!s) return llmc_err(err, LLMC_ERR_NOMEM, "out of memory");
+    cJSON_ReplaceItemInObjectCaseSensitive(m, "content", s);
+    return LLMC_OK;
+}
+
+/* A number field in [lo, hi]; absent or null → false without error. */
+static bool num_field(const cJSON *j, const char *key, double lo, double hi, double *out, llmc_status *st, llmc_error *err) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
+    if (!v || cJSON_IsNull(v)) return false;
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi)) {
+        *st = llmc_err(err, LLMC_ERR_FORMAT, "request body: '%s' must be a number from %g to %g", key, lo, hi);
+        return false;
+    }
+    *out = v->valuedouble;
+    return true;
+}
+static bool int_field(const cJSON *j, const char *key, long long lo, long long hi, long long *out, llmc_status *st, llmc_error *err) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
+    if (!v || cJSON_IsNull(v)) return false;
+    if (!llmc_json_is_int(v, lo, hi)) {
+        *st = llmc_err(err, LLMC_ERR_FORMAT, "request body: '%s' must be an integer from %lld to %lld", key, lo, hi);
+        return false;
+    }
+    *out = (long long)v->valuedouble;
+    return true;
+}
+static bool bool_field(const cJSON *j, const char *key, bool *out, llmc_status *st, llmc_error *err) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
+    if (!v || cJSON_IsNull(v)) return false;
+    if (!cJSON_IsBool(v)) {
+        *st = llmc_err(err, LLMC_ERR_FORMAT, "request body: '%s' must be true or false", key);
+        return false;
+    }
+    *out = cJSON_IsTrue(v);
+    return true;
+}
+
+static llmc_status add_stop(llmc_server_request *r, const cJSON *s, llmc_error *err) {
+    if (!cJSON_IsString(s) || !s->valuestring[0] || strlen(s->valuestring) > SRV_MAX_STOP_LEN)
+        return llmc_err(err, LLMC_ERR_FORMAT, "request body: 'stop' must be a non-empty string (at most %d bytes) or a list of them",
+                        SRV_MAX_STOP_LEN);
+    if (r->n_stops >= SRV_MAX_STOPS) return llmc_err(err, LLMC_ERR_FORMAT, "request body: 'stop' has more than %d strings", SRV_MAX_STOPS);
+    if (!(r->stops[r->n_stops] = strdup(s->valuestring))) return llmc_err(err, LLMC_ERR_NOMEM, "out of memory");
+    r->n_stops++;
+    return LLMC_OK;
+}
+
+llmc_status llmc_server_parse_chat(const char *body, size_t len, const llmc_gen_params *defaults, llmc_server_request *r, llmc_error *err) {
+    memset(r, 0, sizeof *r);
+    if (defaults) r->g = *defaults;
+    else llmc_gen_params_default(&r->g);
+    r->g.on_text = NULL;
+    r->g.on_text_user = NULL;
+    r->g.cancel = NULL;
+    cJSON *j = llmc_json_parse(body, len, "request body", err);
+    if (!j) return err ? err->code : LLMC_ERR_FORMAT;
+    llmc_status st = LLMC_OK;
+    cJSON *msgs = NULL;
+    if (!cJSON_IsObject(j)) {
+        st = llmc_err(err, LLMC_ERR_FORMAT, "request body: expected a JSON object");
+        goto done;
+    }
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "messages");
+    if (!cJSON_IsArray(m) || !m->child) {
+        st = llmc_err(err, LLMC_ERR_FORMAT, "request body: 'messages' must be a non-empty list of {\"role\", \"content\"} objects");
+        goto done;
+    }
+    if (!(msgs = cJSON_Duplicate(m, true))) { st = llmc_err(err, LLMC_ERR_NOMEM, "out of memory"); goto done; }
+    int i = 0;
+    for (cJSON *e = msgs->child; e && !st; e = e->next, i++) {
+        if (!cJSON_IsObject(e) || !llmc_json_get_string(e, "role"))
+            st = llmc_err(err, LLMC_ERR_FORMAT, "request body: messages[%d] must be an object with a string 'role'", i);
+        else st = norm_content(e, i, err);
+    }
+    if (st) goto done;
+    if (!(r->messages_json = cJSON_PrintUnformatted(msgs))) { st = llmc_err(err, LLMC_ERR_NOMEM, "out of memory"); goto done; }
+    const cJSON *tools = cJSON_GetObjectItemCaseSensitive(j, "tools");
+    if (tools && !cJSON_IsNull(tools)) {
+        if (!cJSON_IsArray(tools)) { st = llmc_err(err, LLMC_ERR_FORMAT, "request body: 'tools' must be a list"); goto done; }
+        if (!(r->tools_json = cJSON_PrintUnformatted(tools))) { st = llmc_err(err, LLMC_ERR_NOMEM, "out of memory"); goto done; }
+    }
+
+    long long iv;
+    double dv;
+    if (int_field(j, "max_tokens", 1, 1 << 24, &iv, &st, err)) r->g.max_new_tokens = (int)iv;
+    if (int_field(j, "max_completion_tokens", 1, 1 << 24, &iv, &st, err)) r->g.max_new_tokens = (int)iv;
+    /* OpenAI's temperature 0 is greedy; any other sampling field asks for sampling unless
+       temperature 0 said otherwise. Unset fields keep the model's generation_config. */
+    bool greedy = false;
+    if (num_field(j, "temperature", 0, 100, &dv, &st, err)) {
+        greedy = dv == 0;
+        r->g.do_sample = greedy ? 0 : 1;
+        if (!greedy) r->g.temperature = (float)dv;
+    }
+    if (num_field(j, "top_p", 0, 1, &dv, &st, err)) { r->g.top_p = (float)dv; if (!greedy) r->g.do_sample = 1; }
+    if (int_field(j, "top_k", 0, 1 << 24, &iv, &st, err)) { r->g.top_k = (int)iv; if (!greedy) r->g.do_sample = 1; }
+    if (num_field(j, "min_p", 0, 1, &dv, &st, err)) { r->g.min_p = (float)dv; if (!greedy) r->g.do_sample = 1; }
+    if (num_field(j, "repetition_penalty", 1e-3, 100, &dv, &st, err)) r->g.repetition_penalty = (float)dv;
+    if (int_field(j, "seed", -(1LL << 53), 1LL << 53, &iv, &st, err)) { r->g.seed = (uint64_t)iv; r->g.has_seed = true; }
+    const char *pen[] = {"presence_penalty", "frequency_penalty"};
+    for (int k = 0; k < 2 && !st; k++)
+        if (num_field(j, pen[k], -2, 2, &dv, &st, err) && dv != 0)
+            st = llmc_err(err, LLMC_ERR_UNSUPPORTED, "request body: '%s' is not supported (use repetition_penalty)", pen[k]);
+    if (int_field(j, "n", 1, 1 << 20, &iv, &st, err) && iv != 1)
+        st = llmc_err(err, LLMC_ERR_UNSUPPORTED, "request body: 'n' must be 1 (one choice per request)");
+    bool b = false;
+    if (bool_field(j, "logprobs", &b, &st, err) && b) st = llmc_err(err, LLMC_ERR_UNSUPPORTED, "request body: 'logprobs' is not supported");
+    const cJSON *rf = cJSON_GetObjectItemCaseSensitive(j, "response_format");
+    if (!st && rf && !cJSON_IsNull(rf)) {
+        const char *t = cJSON_IsObject(rf) ? llmc_json_get_string(rf, "type") : NULL;
+        if (!t || strcmp(t, "text") != 0)
+            st = llmc_err(err, LLMC_ERR_UNSUPPORTED, "request body: 'response_format' other than {\"type\": \"text\"} is not supported");
+    }
+    bool_field(j, "stream", &r->stream, &st, err);
+    const cJSON *so = cJSON_GetObjectItemCaseSensitive(j, "stream_options");
+    if (!st && so && cJSON_IsObject(so)) bool_field(so, "include_usage", &r->include_usage, &st, err);
+    const cJSON *stop = cJSON_GetObjectItemCaseSensitive(j, "stop");
+    if (!st && stop && !cJSON_IsNull(stop)) {
+        if (cJSON_IsArray(stop))
+            for (const cJSON *s = stop->child; s && !st; s = s->next) st = add_stop(r, s, err);
+        else st = add_stop(r, stop, err);
+    }
+    if (st) goto done;
+    if (r->n_stops) { /* the request's stop list replaces the defaults' */
+        r->g.stop_strings = (const char *const *)r->stops;
+        r->g.n_stop_strings = r->n_stops;
+    }
+done:
+    cJSON_Delete(msgs);
+    cJSON_Delete(j);
+    if (st) llmc_server_request_free(r);
+    return st;
+}
+
+#ifndef LLMC_HAVE_MHD
+
+bool llmc_server_built(void) { return false; }
+llmc_status llmc_server_start(llmc_pipeline *p, const llmc_server_opts *o, llmc_server **out, llmc_error *err) {
+    (void)p;
+    (void)o;
+    *out = NULL;
+    return llmc_err(err, LLMC_ERR_UNSUPPORTED,
+                    "this build has no HTTP server: libmicrohttpd was not found (apt-get install libmicrohttpd-dev, then rebuild)");
+}
+int llmc_server_port(const llmc_server *s) { (void)s; return 0; }
+void llmc_server_stop(llmc_server *s) { (void)s; }
+
+#else
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <sys/socket.h>
+#include <time.h>
+
+struct llmc_server {
+    struct MHD_Daemon *d;
+    llmc_pipeline *p;
+    char *model_name, *api_key;
+    size_t max_body;
+    int port;
+    const llmc_gen_params *defaults;
+    pthread_mutex_t gen_mu; /* one generation at a time */
+    pthread_mutex_t id_mu;
+    unsigned long long next_id;
+    volatile int stopping;
+};
+
+typedef struct {
+    llmc_strbuf body;
+    bool too_big;
+} conn_state;
+
+bool llmc_server_built(void) { return true; }
+int llmc_server_port(const llmc_server *s) { return s ? s->port : 0; }
+
+static void make_id(llmc_server *s, char *id, size_t n) {
+    pthread_mutex_lock(&s->id_mu);
+    unsigned long long k = ++s->next_id;
+    pthread_mutex_unlock(&s->id_mu);
+    snprintf(id, n, "chatcmpl-%llx%08llx", (unsigned long long)time(NULL), k);
+}
+
+static enum MHD_Result send_text(struct MHD_Connection *c, unsigned code, const char *ctype, char *text) {
+    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        free(text);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, "Content-Type", ctype);
+    enum MHD_Result ok = MHD_queue_response(c, code, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
+static enum MHD_Result send_json(struct MHD_Connection *c, unsigned code, cJSON *j) {
+    char *t = j ? cJSON_PrintUnformatted(j) : NULL;
+    cJSON_Delete(j);
+    if (!t) return MHD_NO;
+    return send_text(c, code, "application/json", t);
+}
+
+/* OpenAI's error shape. */
+static cJSON *error_json(const char *msg, const char *type, const char *code) {
+    cJSON *e = cJSON_CreateObject(), *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "message", msg);
+    cJSON_AddStringToObject(o, "type", type);
+    if (code) cJSON_AddStringToObject(o, "code", code);
+    else cJSON_AddNullToObject(o, "code");
+    cJSON_AddItemToObject(e, "error", o);
+    return e;
+}
+static enum MHD_Result send_error(struct MHD_Connection *c, unsigned code, const char *msg, const char *type, const char *ecode) {
+    return send_json(c, code, error_json(msg, type, ecode));
+}
+
+static unsigned status_http(llmc_status st, const char **type, const char **code) {
+    *code = NULL;
+    switch (st) {
+    case LLMC_ERR_RANGE: *type = "invalid_request_error"; *code = "context_length_exceeded"; return 400;
+    case LLMC_ERR_FORMAT: case LLMC_ERR_INVALID_ARG: case LLMC_ERR_UNSUPPORTED: case LLMC_ERR_TEMPLATE:
+        *type = "invalid_request_error";
+        return 400;
+    case LLMC_ERR_CANCELLED: *type = "server_error"; return 503;
+    default: *type = "server_error"; return 500;
+    }
+}
+
+static const char *finish_reason(llmc_stop_reason r) { return r == LLMC_STOP_LENGTH ? "length" : "stop"; }
+
+static cJSON *usage_json(const llmc_gen_stats *st) {
+    cJSON *u = cJSON_CreateObject();
+    cJSON_AddNumberToObject(u, "prompt_tokens", st->prompt_tokens);
+    cJSON_AddNumberToObject(u, "completion_tokens", st->generated_tokens);
+    cJSON_AddNumberToObject(u, "total_tokens", st->prompt_tokens + st->generated_tokens);
+    return u;
+}
+
+/* The on_text of a non-streamed reply: only the server's shutdown stops it. */
+static int poll_stop(void *user, const char *piece, size_t len) {
+    (void)piece;
+    (void)len;
+    return ((llmc_server *)user)->stopping;
+}
+
+static enum MHD_Result chat_blocking(llmc_server *s, struct MHD_Connection *c, llmc_server_request *rq) {
+    char *reply = NULL;
+    llmc_gen_stats stats;
+    memset(&stats, 0, sizeof stats);
+    llmc_error err = {0};
+    rq->g.on_text = poll_stop;
+    rq->g.on_text_user = s;
+    rq->g.cancel = &s->stopping;
+    pthread_mutex_lock(&s->gen_mu);
+    llmc_status st = llmc_pipeline_chat_json(s->p, rq->messages_json, rq->tools_json, &rq->g, &reply, &stats, &err);
+    pthread_mutex_unlock(&s->gen_mu);
+    if (st) {
+        const char *type, *code;
+        unsigned http = status_http(st, &type, &code);
+        LLMC_INFO("serve: chat completion failed (%u): %s", http, err.msg);
+        return send_error(c, http, err.msg, type, code);
+    }
+    char id[64];
+    make_id(s, id, sizeof id);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "id", id);
+    cJSON_AddStringToObject(o, "object", "chat.completion");
+    cJSON_AddNumberToObject(o, "created", (double)time(NULL));
+    cJSON_AddStringToObject(o, "model", s->model_name);
+    cJSON *choices = cJSON_AddArrayToObject(o, "choices"), *ch = cJSON_CreateObject(), *msg = cJSON_CreateObject();
+    cJSON_AddNumberToObject(ch, "index", 0);
+    cJSON_AddStringToObject(msg, "role", "assistant");
+    cJSON_AddStringToObject(msg, "content", reply ? reply : "");
+    cJSON_AddItemToObject(ch, "message", msg);
+    cJSON_AddStringToObject(ch, "finish_reason", finish_reason(stats.stop));
+    cJSON_AddItemToArray(choices, ch);
+    cJSON_AddItemToObject(o, "usage", usage_json(&stats));
+    free(reply);
+    LLMC_INFO("serve: chat completion: %d prompt tokens (%d reused), %d generated, stop %s, decode %.1f tok/s", stats.prompt_tokens,
+              stats.reused_tokens, stats.generated_tokens, llmc_stop_reason_name(stats.stop), stats.decode_tokens_per_s);
+    return send_json(c, 200, o);
+}
+
+/* ---- streaming: a worker generates, the connection's reader sends ---- */
+typedef struct {
+    llmc_server *s;
+    llmc_server_request rq;
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    llmc_strbuf out;   /* event bytes; [sent, len) not yet handed to MHD */
+    size_t sent;
+    bool done;
+    volatile int cancel;
+    char id[64];
+    double created;
+} stream_job;
+
+/* Appends one "data: <chunk>\n\n" event (delta content/role, or a finish reason). */
+static void push_event(stream_job *jb, cJSON *o) {
+    char *t = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    pthread_mutex_lock(&jb->mu);
+    if (jb->sent == jb->out.len) { /* everything went out: start over at the front */
+        jb->out.len = 0;
+        jb->sent = 0;
+    }
+    if (t) {
+        llmc_sb_puts(&jb->out, "data: ");
+        llmc_sb_puts(&jb->out, t);
+        llmc_sb_puts(&jb->out, "\n\n");
+    }
+    pthread_cond_signal(&jb->cv);
+    pthread_mutex_unlock(&jb->mu);
+    free(t);
+}
+
+static cJSON *chunk(stream_job *jb, const char *role, const char *content, size_t len, const char *finish) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "id", jb->id);
+    cJSON_AddStringToObject(o, "object", "chat.completion.chunk");
+    cJSON_AddNumberToObject(o, "created", jb->created);
+    cJSON_AddStringToObject(o, "model", jb->s->model_name);
+    cJSON *choices = cJSON_AddArrayToObject(o, "choices"), *ch = cJSON_CreateObject(), *d = cJSON_CreateObject();
+    cJSON_AddNumberToObject(ch, "index", 0);
+    if (role) cJSON_AddStringToObject(d, "role", role);
+    if (content) {
+        char *c = strndup(content, len);
+        cJSON_AddStringToObject(d, "content", c ? c : "");
+        free(c);
+    }
+    cJSON_AddItemToObject(ch, "delta", d);
+    if (finish) cJSON_AddStringToObject(ch, "finish_reason", finish);
+    else cJSON_AddNullToObject(ch, "finish_reason");
+    cJSON_AddItemToArray(choices, ch);
+    return o;
+}
+
+static int on_piece(void *user, const char *piece, size_t len) {
+    stream_job *jb = user;
+    push_event(jb, chunk(jb, NULL, piece, len, NULL));
+    return jb->cancel || jb->s->stopping;
+}
+
+static void *stream_worker(void *arg) {
+    stream_job *jb = arg;
+    llmc_server *s = jb->s;
+    push_event(jb, chunk(jb, "assistant", "", 0, NULL));
+    char *reply = NULL;
+    llmc_gen_stats stats;
+    memset(&stats, 0, sizeof stats);
+    llmc_error err = {0};
+    jb->rq.g.on_text = on_piece;
+    jb->rq.g.on_text_user = jb;
+    jb->rq.g.cancel = &jb->cancel;
+    pthread_mutex_lock(&s->gen_mu);
+    llmc_status st = jb->cancel || s->stopping
+                         ? llmc_err(&err, LLMC_ERR_CANCELLED, "cancelled before it started")
+                         : llmc_pipeline_chat_json(s->p, jb->rq.messages_json, jb->rq.tools_json, &jb->rq.g, &reply, &stats, &err);
+    pthread_mutex_unlock(&s->gen_mu);
+    free(reply);
+    if (st) {
+        const char *type, *code;
+        status_http(st, &type, &code);
+        LLMC_INFO("serve: streamed chat completion failed: %s", err.msg);
+        push_event(jb, error_json(err.msg, type, code));
+    } else {
+        push_event(jb, chunk(jb, NULL, NULL, 0, finish_reason(stats.stop)));
+        if (jb->rq.include_usage) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "id", jb->id);
+            cJSON_AddStringToObject(o, "object", "chat.completion.chunk");
+            cJSON_AddNumberToObject(o, "created", jb->created);
+            cJSON_AddStringToObject(o, "model", s->model_name);
+            cJSON_AddArrayToObject(o, "choices");
+            cJSON_AddItemToObject(o, "usage", usage_json(&stats));
+            push_event(jb, o);
+        }
+        LLMC_INFO("serve: streamed chat completion: %d prompt tokens (%d reused), %d generated, stop %s, decode %.1f tok/s",
+                  stats.prompt_tokens, stats.reused_tokens, stats.generated_tokens, llmc_stop_reason_name(stats.stop),
+                  stats.decode_tokens_per_s);
+    }
+    pthread_mutex_lock(&jb->mu);
+    llmc_sb_puts(&jb->out, "data: [DONE]\n\n");
+    jb->done = true;
+    pthread_cond_signal(&jb->cv);
+    pthread_mutex_unlock(&jb->mu);
+    return NULL;
+}
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
+    (void)pos;
+    stream_job *jb = cls;
+    pthread_mutex_lock(&jb->mu);
+    while (jb->sent == jb->out.len && !jb->done) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        pthread_cond_timedwait(&jb->cv, &jb->mu, &ts);
+    }
+    size_t n = jb->out.len - jb->sent;
+    if (n > max) n = max;
+    if (n) memcpy(buf, jb->out.data + jb->sent, n);
+    jb->sent += n;
+    bool end = n == 0 && jb->done;
+    pthread_mutex_unlock(&jb->mu);
+    if (end) return MHD_CONTENT_READER_END_OF_STREAM;
+    return (ssize_t)n;
+}
+
+/* The response is gone (sent, or the client left): stop the generation, reap the worker. */
+static void stream_free(void *cls) {
+    stream_job *jb = cls;
+    jb->cancel = 1;
+    pthread_join(jb->th, NULL);
+    pthread_mutex_destroy(&jb->mu);
+    pthread_cond_destroy(&jb->cv);
+    llmc_sb_free(&jb->out);
+    llmc_server_request_free(&jb->rq);
+    free(jb);
+}
+
+static enum MHD_Result chat_stream(llmc_server *s, struct MHD_Connection *c, llmc_server_request *rq) {
+    stream_job *jb = calloc(1, sizeof *jb);
+    if (!jb) return send_error(c, 500, "out of memory", "server_error", NULL);
+    jb->s = s;
+    jb->rq = *rq;
+    memset(rq, 0, sizeof *rq); /* the job owns the request now */
+    if (jb->rq.n_stops) jb->rq.g.stop_strings = (const char *const *)jb->rq.stops;
+    llmc_sb_init(&jb->out);
+    pthread_mutex_init(&jb->mu, NULL);
+    pthread_cond_init(&jb->cv, NULL);
+    make_id(s, jb->id, sizeof jb->id);
+    jb->created = (double)time(NULL);
+    if (pthread_create(&jb->th, NULL, stream_worker, jb) != 0) {
+        pthread_mutex_destroy(&jb->mu);
+        pthread_cond_destroy(&jb->cv);
+        llmc_server_request_free(&jb->rq);
+        free(jb);
+        return send_error(c, 500, "cannot start a generation thread", "server_error", NULL);
+    }
+    struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, stream_read, jb, stream_free);
+    if (!r) {
+        stream_free(jb);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, "Content-Type", "text/event-stream");
+    MHD_add_response_header(r, "Cache-Control", "no-cache");
+    enum MHD_Result ok = MHD_queue_response(c, 200, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
+/* Constant-time comparison of the bearer token. */
+static bool authorized(const llmc_server *s, struct MHD_Connection *c) {
+    if (!s->api_key) return true;
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    if (!h || strncmp(h, "Bearer ", 7) != 0) return false;
+    const char *k = h + 7;
+    size_t a = strlen(k), b = strlen(s->api_key);
+    unsigned char diff = (unsigned char)(a != b);
+    for (size_t i = 0; i < b; i++) diff |= (unsigned char)(s->api_key[i] ^ (i < a ? k[i] : 0));
+    return diff == 0;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size, void **req_cls) {
+    (void)version;
+    llmc_server *s = cls;
+    conn_state *cs = *req_cls;
+    if (!cs) { /* headers only so far */
+        cs = calloc(1, sizeof *cs);
+        if (!cs) return MHD_NO;
+        llmc_sb_init(&cs->body);
+        *req_cls = cs;
+        return MHD_YES;
+    }
+    if (*upload_data_size) { /* body bytes: keep up to the limit, drop the rest */
+        if (!cs->too_big && cs->body.len + *upload_data_size <= s->max_body) llmc_sb_append(&cs->body, upload_data, *upload_data_size);
+        else cs->too_big = true;
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    bool get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
+    if (!strcmp(url, "/health")) {
+        if (!get) return send_error(c, 405, "use GET /health", "invalid_request_error", NULL);
+        return send_text(c, 200, "application/json", strdup("{\"status\":\"ok\"}"));
+    }
+    bool models = !strcmp(url, "/v1/models"), chat = !strcmp(url, "/v1/chat/completions");
+    if (!models && !chat) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "no endpoint %.100s (llmc serves POST /v1/chat/completions, GET /v1/models, GET /health)", url);
+        return send_error(c, 404, msg, "invalid_request_error", NULL);
+    }
+    if (!authorized(s, c)) return send_error(c, 401, "missing or wrong API key (Authorization: Bearer <key>)", "invalid_request_error", "invalid_api_key");
+    if (models) {
+        if (!get) return send_error(c, 405, "use GET /v1/models", "invalid_request_error", NULL);
+        cJSON *o = cJSON_CreateObject(), *m = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "object", "list");
+        cJSON_AddStringToObject(m, "id", s->model_name);
+        cJSON_AddStringToObject(m, "object", "model");
+        cJSON_AddNumberToObject(m, "created", 0);
+        cJSON_AddStringToObject(m, "owned_by", "llmc");
+        cJSON_AddItemToArray(cJSON_AddArrayToObject(o, "data"), m);
+        return send_json(c, 200, o);
+    }
+    if (!post) return send_error(c, 405, "use POST /v1/chat/completions", "invalid_request_error", NULL);
+    if (cs->too_big) {
+        char msg[120];
+        snprintf(msg, sizeof msg, "request body larger than %zu bytes", s->max_body);
+        return send_error(c, 413, msg, "invalid_request_error", NULL);
+    }
+    if (cs->body.oom) return send_error(c, 500, "out of memory reading the request", "server_error", NULL);
+    if (s->stopping) return send_error(c, 503, "the server is shutting down", "server_error", NULL);
+    llmc_server_request rq;
+    llmc_error err = {0};
+    llmc_status st = llmc_server_parse_chat(cs->body.data ? cs->body.data : "", cs->body.len, s->defaults, &rq, &err);
+    if (st) {
+        const char *type, *code;
+        unsigned http = status_http(st, &type, &code);
+        return send_error(c, http, err.msg, type, code);
+    }
+    enum MHD_Result r = rq.stream ? chat_stream(s, c, &rq) : chat_blocking(s, c, &rq);
+    llmc_server_request_free(&rq);
+    return r;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls, enum MHD_RequestTerminationCode toe) {
+    (void)cls;
+    (void)c;
+    (void)toe;
+    conn_state *cs = *req_cls;
+    if (!cs) return;
+    llmc_sb_free(&cs->body);
+    free(cs);
+    *req_cls = NULL;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap) {
+    (void)cls;
+    char buf[512];
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    size_t n = strlen(buf);
+    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r')) buf[--n] = 0;
+    LLMC_WARN("serve: %s", buf);
+}
+
+llmc_status llmc_server_start(llmc_pipeline *p, const llmc_server_opts *o, llmc_server **out, llmc_error *err) {
+    *out = NULL;
+    if (!p || !o || o->port < 0 || o->port > 65535) return llmc_err(err, LLMC_ERR_INVALID_ARG, "serve: a pipeline and a port from 0 to 65535");
+    const char *host = o->host && *o->host ? o->host : "127.0.0.1";
+    struct addrinfo hints, *ai = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    char port[16];
+    snprintf(port, sizeof port, "%d", o->port);
+    int gai = getaddrinfo(host, port, &hints, &ai);
+    if (gai != 0 || !ai) return llmc_err(err, LLMC_ERR_INVALID_ARG, "serve: cannot resolve host '%s': %s", host, gai_strerror(gai));
+    llmc_server *s = calloc(1, sizeof *s);
+    if (!s) {
+        freeaddrinfo(ai);
+        return llmc_err(err, LLMC_ERR_NOMEM, "out of memory");
+    }
+    s->p = p;
+    s->model_name = strdup(o->model_name && *o->model_name ? o->model_name : "llmc");
+    s->api_key = o->api_key && *o->api_key ? strdup(o->api_key) : NULL;
+    s->max_body = o->max_body ? o->max_body : (8u << 20);
+    s->defaults = o->defaults;
+    pthread_mutex_init(&s->gen_mu, NULL);
+    pthread_mutex_init(&s->id_mu, NULL);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
+    if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
+    s->d = MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+                            MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)(o->max_connections > 0 ? o->max_connections : 32),
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(o->idle_timeout_s > 0 ? o->idle_timeout_s : 120),
+                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
+    freeaddrinfo(ai);
+    if (!s->d) {
+        llmc_status st = llmc_err(err, LLMC_ERR_IO, "serve: cannot listen on %s:%d (in use, or not an address of this machine?)", host, o->port);
+        llmc_server_stop(s);
+        return st;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = di ? (int)di->port : o->port;
+    *out = s;
+    return LLMC_OK;
+}
+
+void llmc_server_stop(llmc_server *s) {
+    if (!s) return;
+    s->stopping = 1;
+    if (s->d) MHD_stop_daemon(s->d);
+    pthread_mutex_destroy(&s->gen_mu);
+    pthread_mutex_destroy(&s->id_mu);
+    free(s->model_name);
+    if (s->api_key) {
+        memset(s->api_key, 0, strlen(s->api_key));
+        free(s->api_key);
+    }
+    free(s);
+}
+
+#endif

@@ -1,0 +1,50 @@
+/* OpenAI-compatible HTTP server over one pipeline (libmicrohttpd): what `llmc serve`
+ * runs. Endpoints: POST /v1/chat/completions (JSON or, with "stream": true, server-sent
+ * events), GET /v1/models, GET /health. One generation at a time (the model and its KV
+ * cache are shared; requests queue); a client that disconnects mid-stream cancels its
+ * generation. Bodies, connections and idle time are bounded; with an API key every
+ * /v1 request needs "Authorization: Bearer <key>" (compared in constant time, never
+ * logged). Built when libmicrohttpd is found; otherwise llmc_server_start says so. */
+#ifndef LLMC_SERVER_SERVER_H
+#define LLMC_SERVER_SERVER_H
+#include "llmc.h"
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct {
+    const char *host;       /* address to bind; NULL → "127.0.0.1" */
+    int port;               /* 0 → any free port (llmc_server_port tells which) */
+    const char *api_key;    /* NULL or "" → no authentication */
+    const char *model_name; /* the id /v1/models and responses report */
+    size_t max_body;        /* request body limit in bytes; 0 → 8 MiB */
+    int max_connections;    /* 0 → 32 */
+    int idle_timeout_s;     /* 0 → 120 */
+    const llmc_gen_params *defaults; /* what a request leaves unset (NULL: the model's generation_config) */
+} llmc_server_opts;
+
+typedef struct llmc_server llmc_server;
+
+bool llmc_server_built(void);
+/* Starts serving p (which must outlive the server) on its own threads. */
+llmc_status llmc_server_start(llmc_pipeline *p, const llmc_server_opts *o, llmc_server **out, llmc_error *err);
+int llmc_server_port(const llmc_server *s);
+/* Stops accepting, cancels running generations, waits for the connection threads. */
+void llmc_server_stop(llmc_server *s);
+
+/* ---- request parsing (no HTTP: unit-tested directly) ---- */
+typedef struct {
+    char *messages_json;    /* the messages array, content parts joined into strings */
+    char *tools_json;       /* or NULL */
+    llmc_gen_params g;      /* defaults, then the request's fields; unset ones: the model's generation_config */
+    char *stops[16];
+    int n_stops;
+    bool stream, include_usage;
+} llmc_server_request;
+
+/* A /v1/chat/completions body → request. Errors (LLMC_ERR_FORMAT for malformed JSON or a
+   wrong type, naming the field; LLMC_ERR_UNSUPPORTED for options llmc does not implement)
+   become HTTP 400 with the message. */
+llmc_status llmc_server_parse_chat(const char *body, size_t len, const llmc_gen_params *defaults, llmc_server_request *r, llmc_error *err);
+void llmc_server_request_free(llmc_server_request *r);
+
+#endif

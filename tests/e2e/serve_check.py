@@ -1,0 +1,223 @@
+#!/usr/bin/env python3
+"""llmc serve end to end (stdlib only): OpenAI chat completions over HTTP against the CLI's
+own answers, streaming, errors, limits, the API key, a client leaving mid-stream, queued
+requests, and shutdown.
+usage: serve_check.py LLMC_BIN MODEL"""
+import http.client
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+BIN, MODEL = sys.argv[1], sys.argv[2]
+fails = []
+PIRATE = [{"role": "system", "content": "You are a pirate chatbot who always responds in pirate speak!"},
+          {"role": "user", "content": "Who are you?"}]
+
+
+def check(cond, what):
+    print(("ok   " if cond else "FAIL ") + what)
+    if not cond:
+        fails.append(what)
+
+
+class Server:
+    def __init__(self, *extra):
+        self.log = open(os.path.join(os.environ.get("TMPDIR", "/tmp"), f"llmc-serve-{os.getpid()}-{len(extra)}.log"), "w+")
+        self.p = subprocess.Popen([BIN, "serve", MODEL, "--port", "0", "--threads", "2", *extra], stdout=subprocess.DEVNULL,
+                                  stderr=self.log, text=True)
+        self.port = None
+        for _ in range(600):
+            time.sleep(0.05)
+            self.log.seek(0)
+            m = re.search(r"on http://127\.0\.0\.1:(\d+)", self.log.read())
+            if m:
+                self.port = int(m.group(1))
+                break
+            if self.p.poll() is not None:
+                break
+        if not self.port:
+            self.log.seek(0)
+            raise SystemExit("server did not start:\n" + self.log.read())
+
+    def request(self, method, path, body=None, headers=None, raw=None, timeout=120):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        h = {"Content-Type": "application/json"}
+        h.update(headers or {})
+        c.request(method, path, body=data, headers=h)
+        r = c.getresponse()
+        out = r.status, r.getheader("Content-Type"), r.read()
+        c.close()
+        return out
+
+    def chat(self, body, **kw):
+        st, ct, data = self.request("POST", "/v1/chat/completions", body, **kw)
+        return st, json.loads(data)
+
+    def stream(self, body, limit=None):
+        """(events, raw lines): the JSON of each data: line, [DONE] as the string."""
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+        c.request("POST", "/v1/chat/completions", body=json.dumps(dict(body, stream=True)).encode(),
+                  headers={"Content-Type": "application/json"})
+        r = c.getresponse()
+        assert r.status == 200, r.status
+        events = []
+        while True:
+            line = r.readline()  # de-chunked
+            if not line:
+                break
+            line = line.decode("utf-8").rstrip("\n")
+            if not line.startswith("data: "):
+                continue
+            payload = line[6:]
+            events.append(payload if payload == "[DONE]" else json.loads(payload))
+            if payload == "[DONE]" or (limit and len(events) >= limit):
+                break
+        c.close()
+        return events, r.getheader("Content-Type")
+
+    def stop(self):
+        self.p.send_signal(signal.SIGTERM)
+        try:
+            rc = self.p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            rc = None
+        self.log.seek(0)
+        text = self.log.read()
+        self.log.close()
+        return rc, text
+
+
+def cli_reply(messages, *flags):
+    path = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"llmc-serve-msgs-{os.getpid()}.json")
+    with open(path, "w") as f:
+        json.dump(messages, f)
+    out = subprocess.run([BIN, "run", MODEL, "--messages", path, "--json", "--threads", "2", *flags], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)[0]["generated_text"][-1]["content"]
+
+
+s = Server()
+try:
+    st, ct, data = s.request("GET", "/health")
+    check(st == 200 and json.loads(data) == {"status": "ok"}, "GET /health")
+    st, ct, data = s.request("GET", "/v1/models")
+    models = json.loads(data)
+    check(st == 200 and ct == "application/json" and models["object"] == "list"
+          and models["data"][0]["id"] == os.path.basename(MODEL), "GET /v1/models names the model")
+
+    # Greedy over HTTP = the CLI's greedy reply, token for token.
+    want = cli_reply(PIRATE, "--greedy", "--max-new-tokens", "32")
+    st, o = s.chat({"model": "x", "messages": PIRATE, "temperature": 0, "max_tokens": 32})
+    got = o["choices"][0]["message"]["content"] if st == 200 else None
+    check(st == 200 and got == want, f"non-streamed greedy reply equals `llmc run --greedy` ({got!r})")
+    check(o.get("object") == "chat.completion" and o["choices"][0]["finish_reason"] in ("length", "stop")
+          and o["usage"]["completion_tokens"] <= 32 and o["usage"]["prompt_tokens"] > 10
+          and o["usage"]["total_tokens"] == o["usage"]["prompt_tokens"] + o["usage"]["completion_tokens"]
+          and o["id"].startswith("chatcmpl-"), "chat.completion fields and usage")
+
+    # Streamed: role first, deltas that join to the same text, a finish reason, usage, [DONE].
+    ev, ct = s.stream({"messages": PIRATE, "temperature": 0, "max_tokens": 32, "stream_options": {"include_usage": True}})
+    check(ct == "text/event-stream", "stream is text/event-stream")
+    check(ev and ev[-1] == "[DONE]" and ev[0]["choices"][0]["delta"].get("role") == "assistant", "stream: role first, [DONE] last")
+    text = "".join(e["choices"][0]["delta"].get("content", "") for e in ev if isinstance(e, dict) and e["choices"])
+    check(text == want, "streamed deltas join to the non-streamed reply")
+    fin = [e["choices"][0]["finish_reason"] for e in ev if isinstance(e, dict) and e["choices"] and e["choices"][0]["finish_reason"]]
+    check(fin in (["length"], ["stop"]), f"one finish_reason ({fin})")
+    check(isinstance(ev[-2], dict) and ev[-2].get("usage", {}).get("completion_tokens") == o["usage"]["completion_tokens"],
+          "include_usage: a usage chunk before [DONE]")
+    check(len({e["id"] for e in ev if isinstance(e, dict)}) == 1, "one id for every chunk")
+
+    # Korean in, Korean-safe pieces out: each delta is whole UTF-8 (json.loads of bytes would fail otherwise).
+    ko = [{"role": "user", "content": "안녕하세요! 한국어로 대답해 주세요."}]
+    ev, _ = s.stream({"messages": ko, "temperature": 0, "max_tokens": 24})
+    ko_text = "".join(e["choices"][0]["delta"].get("content", "") for e in ev if isinstance(e, dict) and e["choices"])
+    check(ko_text == cli_reply(ko, "--greedy", "--max-new-tokens", "24"), "Korean prompt: streamed reply equals the CLI's")
+
+    # Content as OpenAI's list of text parts.
+    parts = [{"role": "system", "content": PIRATE[0]["content"]},
+             {"role": "user", "content": [{"type": "text", "text": "Who are you?"}]}]
+    st, o2 = s.chat({"messages": parts, "temperature": 0, "max_tokens": 32})
+    check(st == 200 and o2["choices"][0]["message"]["content"] == want, "content as text parts")
+
+    # Seeded sampling repeats; stop strings cut.
+    body = {"messages": PIRATE, "temperature": 0.8, "top_p": 0.95, "seed": 7, "max_tokens": 24}
+    a, b = s.chat(body)[1], s.chat(body)[1]
+    check(a["choices"][0]["message"]["content"] == b["choices"][0]["message"]["content"], "same seed, same sampled reply")
+    stop_word = want.split()[2] if len(want.split()) > 3 else "the"
+    st, o3 = s.chat({"messages": PIRATE, "temperature": 0, "max_tokens": 32, "stop": [stop_word]})
+    check(st == 200 and o3["choices"][0]["finish_reason"] == "stop" and len(o3["choices"][0]["message"]["content"]) < len(want),
+          f"stop string {stop_word!r} ends the reply")
+
+    # Errors: OpenAI's shape, the right status, a message naming the problem.
+    def err(status, needle, **kw):
+        st, ct, data = s.request(**kw)
+        try:
+            e = json.loads(data)["error"]
+        except Exception:
+            e = {"message": data[:200]}
+        check(st == status and needle in e.get("message", ""), f"{kw.get('method')} {kw.get('path')} → {status} '{needle}' ({st}: {e.get('message')})")
+    err(400, "line 1, column", method="POST", path="/v1/chat/completions", raw=b'{"messages": [')
+    err(400, "'messages'", method="POST", path="/v1/chat/completions", body={"model": "x"})
+    err(400, "'temperature'", method="POST", path="/v1/chat/completions", body={"messages": PIRATE, "temperature": "hot"})
+    err(400, "image_url", method="POST", path="/v1/chat/completions",
+        body={"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]})
+    err(400, "'n'", method="POST", path="/v1/chat/completions", body={"messages": PIRATE, "n": 3})
+    err(404, "/v1/completions", method="POST", path="/v1/completions", body={"prompt": "x"})
+    err(405, "POST", method="GET", path="/v1/chat/completions")
+    err(400, "context", method="POST", path="/v1/chat/completions",
+        body={"messages": [{"role": "user", "content": "hello " * 9000}], "max_tokens": 4})
+    err(413, "larger than", method="POST", path="/v1/chat/completions", raw=b'{"messages":"' + b"x" * (9 << 20) + b'"}')
+
+    # A client that leaves mid-stream cancels its generation: the next request is answered.
+    ev, _ = s.stream({"messages": PIRATE, "temperature": 0.7, "max_tokens": 2000}, limit=3)
+    t = time.time()
+    st, o4 = s.chat({"messages": PIRATE, "temperature": 0, "max_tokens": 4}, timeout=60)
+    check(st == 200 and time.time() - t < 30, f"after a client left mid-stream the next reply came in {time.time() - t:.1f} s")
+
+    # Requests at the same time queue for the one model and each get their own answer.
+    res = [None, None, None]
+
+    def worker(k):
+        res[k] = s.chat({"messages": PIRATE if k != 1 else ko, "temperature": 0, "max_tokens": 16})
+
+    th = [threading.Thread(target=worker, args=(k,)) for k in range(3)]
+    for x in th:
+        x.start()
+    for x in th:
+        x.join(120)
+    ok = all(r and r[0] == 200 for r in res)
+    check(ok and res[0][1]["choices"][0]["message"]["content"] == res[2][1]["choices"][0]["message"]["content"]
+          and ko_text.startswith(res[1][1]["choices"][0]["message"]["content"][:10]), "three concurrent requests, each its own reply")
+finally:
+    rc, log = s.stop()
+check(rc == 0, f"SIGTERM stops the server (rc {rc})")
+
+# With an API key: 401 without it (or with a wrong one), 200 with it; /health stays open; the key is never logged.
+KEY = "sk-test-do-not-log-7f3a"
+s = Server("--api-key", KEY, "--max-body", "4096")
+try:
+    st, _, _ = s.request("GET", "/v1/models")
+    check(st == 401, "no key → 401")
+    st, _, _ = s.request("GET", "/v1/models", headers={"Authorization": "Bearer " + KEY[:-1] + "x"})
+    check(st == 401, "wrong key → 401")
+    st, _, _ = s.request("GET", "/v1/models", headers={"Authorization": "Bearer " + KEY})
+    check(st == 200, "right key → 200")
+    st, _, _ = s.request("GET", "/health")
+    check(st == 200, "/health needs no key")
+    st, _, data = s.request("POST", "/v1/chat/completions", raw=b'{"messages":"' + b"y" * 5000 + b'"}',
+                            headers={"Authorization": "Bearer " + KEY})
+    check(st == 413, "--max-body 4096: a 5 kB body → 413")
+finally:
+    rc, log = s.stop()
+check(KEY not in log, "the API key does not appear in the server's log")
+
+print(f"{len(fails)} failed" if fails else "all passed")
+sys.exit(1 if fails else 0)
