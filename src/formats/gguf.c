@@ -781,13 +781,22 @@ static llmc_status rope_freqs_to_llama3(const llmc_gguf *g, const gguf_tinfo *t,
     return LLMC_OK;
 }
 
+/* "<arch>.<suffix>": the architecture's own metadata key (llama.*, qwen2.*, qwen3.*). */
+static const char *arch_key(char *buf, size_t n, const char *arch, const char *suffix) {
+    snprintf(buf, n, "%.40s.%s", arch, suffix);
+    return buf;
+}
+#define AK(suffix) arch_key(kb, sizeof kb, arch, suffix)
+
 llmc_status llmc_gguf_config(const llmc_gguf *g, llmc_config *cfg, llmc_error *err) {
     memset(cfg, 0, sizeof *cfg);
     const char *path = g->file->map.path;
     const char *arch = llmc_gguf_get_str(g, "general.architecture");
     if (!arch) return llmc_err(err, LLMC_ERR_FORMAT, "%s: missing metadata key 'general.architecture'", path);
-    if (strcmp(arch, "llama") != 0)
-        return llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: GGUF architecture '%s' is not supported (only 'llama')", path, arch);
+    char kb[96];
+    bool qwen2 = strcmp(arch, "qwen2") == 0, qwen3 = strcmp(arch, "qwen3") == 0;
+    if (strcmp(arch, "llama") != 0 && !qwen2 && !qwen3)
+        return llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: GGUF architecture '%.64s' is not supported (llama, qwen2, qwen3 are)", path, arch);
     uint64_t parts = 0;
     if (llmc_gguf_get_u64(g, "split.count", &parts) && parts > 1)
         return llmc_err(err, LLMC_ERR_UNSUPPORTED,
@@ -796,24 +805,24 @@ llmc_status llmc_gguf_config(const llmc_gguf *g, llmc_config *cfg, llmc_error *e
     const char *name = llmc_gguf_get_str(g, "general.name");
     /* transformers reads a llama GGUF named like Mistral as MistralForCausalLM; the graph is the same. */
     snprintf(cfg->architecture, sizeof cfg->architecture, "%s",
-             name && strcmp(name, "mistral") == 0 ? "MistralForCausalLM" : "LlamaForCausalLM");
+             qwen2 ? "Qwen2ForCausalLM" : qwen3 ? "Qwen3ForCausalLM" : name && strcmp(name, "mistral") == 0 ? "MistralForCausalLM" : "LlamaForCausalLM");
     llmc_status st;
     const int BIG = 1 << 30;
-    if ((st = need_int(g, "llama.embedding_length", 1, 1 << 20, &cfg->hidden_size, true, err))) return st;
-    if ((st = need_int(g, "llama.feed_forward_length", 1, 1 << 22, &cfg->intermediate_size, true, err))) return st;
-    if ((st = need_int(g, "llama.block_count", 1, 4096, &cfg->num_layers, true, err))) return st;
-    if ((st = need_int(g, "llama.attention.head_count", 1, 1 << 16, &cfg->num_heads, true, err))) return st;
+    if ((st = need_int(g, AK("embedding_length"), 1, 1 << 20, &cfg->hidden_size, true, err))) return st;
+    if ((st = need_int(g, AK("feed_forward_length"), 1, 1 << 22, &cfg->intermediate_size, true, err))) return st;
+    if ((st = need_int(g, AK("block_count"), 1, 4096, &cfg->num_layers, true, err))) return st;
+    if ((st = need_int(g, AK("attention.head_count"), 1, 1 << 16, &cfg->num_heads, true, err))) return st;
     cfg->num_kv_heads = cfg->num_heads;
-    if ((st = need_int(g, "llama.attention.head_count_kv", 1, 1 << 16, &cfg->num_kv_heads, false, err))) return st;
+    if ((st = need_int(g, AK("attention.head_count_kv"), 1, 1 << 16, &cfg->num_kv_heads, false, err))) return st;
     if (cfg->num_heads % cfg->num_kv_heads != 0)
         return llmc_err(err, LLMC_ERR_FORMAT, "%s: head_count %d is not a multiple of head_count_kv %d", path,
                         cfg->num_heads, cfg->num_kv_heads);
-    cfg->max_position_embeddings = 2048;
-    if ((st = need_int(g, "llama.context_length", 1, BIG, &cfg->max_position_embeddings, false, err))) return st;
+    cfg->max_position_embeddings = qwen2 || qwen3 ? 32768 : 2048;
+    if ((st = need_int(g, AK("context_length"), 1, BIG, &cfg->max_position_embeddings, false, err))) return st;
     int head_dim = 0, key_len = 0, val_len = 0, rot = 0;
-    if ((st = need_int(g, "llama.attention.key_length", 1, 1 << 16, &key_len, false, err))) return st;
-    if ((st = need_int(g, "llama.attention.value_length", 1, 1 << 16, &val_len, false, err))) return st;
-    if ((st = need_int(g, "llama.rope.dimension_count", 1, 1 << 16, &rot, false, err))) return st;
+    if ((st = need_int(g, AK("attention.key_length"), 1, 1 << 16, &key_len, false, err))) return st;
+    if ((st = need_int(g, AK("attention.value_length"), 1, 1 << 16, &val_len, false, err))) return st;
+    if ((st = need_int(g, AK("rope.dimension_count"), 1, 1 << 16, &rot, false, err))) return st;
     head_dim = key_len ? key_len : rot ? rot : cfg->hidden_size / cfg->num_heads;
     if (head_dim <= 0 || head_dim % 2)
         return llmc_err(err, LLMC_ERR_FORMAT, "%s: head dimension %d must be even and positive", path, head_dim);
@@ -824,28 +833,28 @@ llmc_status llmc_gguf_config(const llmc_gguf *g, llmc_config *cfg, llmc_error *e
                         path, rot, head_dim);
     cfg->head_dim = head_dim;
     uint64_t experts = 0;
-    if (llmc_gguf_get_u64(g, "llama.expert_count", &experts) && experts > 0)
-        return llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: mixture-of-experts llama (llama.expert_count = %llu) is not supported",
-                        path, (unsigned long long)experts);
+    if (llmc_gguf_get_u64(g, AK("expert_count"), &experts) && experts > 0)
+        return llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: mixture-of-experts models (%s = %llu) are not supported",
+                        path, AK("expert_count"), (unsigned long long)experts);
     cfg->rms_norm_eps = 1e-6; /* LlamaConfig's default, which transformers keeps when the key is absent */
-    if (llmc_gguf_has_key(g, "llama.attention.layer_norm_rms_epsilon") &&
-        !llmc_gguf_get_f64(g, "llama.attention.layer_norm_rms_epsilon", &cfg->rms_norm_eps))
-        return llmc_err(err, LLMC_ERR_FORMAT, "%s: llama.attention.layer_norm_rms_epsilon must be a number", path);
+    if (llmc_gguf_has_key(g, AK("attention.layer_norm_rms_epsilon")) &&
+        !llmc_gguf_get_f64(g, AK("attention.layer_norm_rms_epsilon"), &cfg->rms_norm_eps))
+        return llmc_err(err, LLMC_ERR_FORMAT, "%s: %s must be a number", path, AK("attention.layer_norm_rms_epsilon"));
     if (!(cfg->rms_norm_eps >= 0 && cfg->rms_norm_eps < 1))
-        return llmc_err(err, LLMC_ERR_FORMAT, "%s: llama.attention.layer_norm_rms_epsilon %g out of range", path, cfg->rms_norm_eps);
+        return llmc_err(err, LLMC_ERR_FORMAT, "%s: %s %g out of range", path, AK("attention.layer_norm_rms_epsilon"), cfg->rms_norm_eps);
     cfg->rope_theta = 10000.0;
-    if (llmc_gguf_has_key(g, "llama.rope.freq_base") && !llmc_gguf_get_f64(g, "llama.rope.freq_base", &cfg->rope_theta))
-        return llmc_err(err, LLMC_ERR_FORMAT, "%s: llama.rope.freq_base must be a number", path);
+    if (llmc_gguf_has_key(g, AK("rope.freq_base")) && !llmc_gguf_get_f64(g, AK("rope.freq_base"), &cfg->rope_theta))
+        return llmc_err(err, LLMC_ERR_FORMAT, "%s: %s must be a number", path, AK("rope.freq_base"));
     if (!(cfg->rope_theta > 1 && isfinite(cfg->rope_theta)))
-        return llmc_err(err, LLMC_ERR_FORMAT, "%s: llama.rope.freq_base %g out of range", path, cfg->rope_theta);
+        return llmc_err(err, LLMC_ERR_FORMAT, "%s: %s %g out of range", path, AK("rope.freq_base"), cfg->rope_theta);
 
     cfg->rope_type = LLMC_ROPE_DEFAULT;
     cfg->rope_factor = 1.0;
     /* transformers' GGUF loader reads no llama rope scaling (neither rope.scaling.*
      * nor rope_freqs.weight), so by default neither do we: same logits as the
      * reference. llmc_gguf_apply_rope_scaling applies what the file says. */
-    if (llmc_gguf_find_tensor(g, "rope_freqs.weight") >= 0 || llmc_gguf_has_key(g, "llama.rope.scaling.type") ||
-        llmc_gguf_has_key(g, "llama.rope.scaling.factor"))
+    if (llmc_gguf_find_tensor(g, "rope_freqs.weight") >= 0 || llmc_gguf_has_key(g, AK("rope.scaling.type")) ||
+        llmc_gguf_has_key(g, AK("rope.scaling.factor")))
         LLMC_WARN("%s: rope scaling in the GGUF is ignored, as transformers' GGUF loader does", path);
 
     /* Vocabulary: the embedding's row count is what the model computes with. */
@@ -855,16 +864,19 @@ llmc_status llmc_gguf_config(const llmc_gguf *g, llmc_config *cfg, llmc_error *e
     bool has_toks = llmc_gguf_get_str_array(g, "tokenizer.ggml.tokens", &toks, &ntok);
     uint64_t vs = 0;
     if (te >= 0 && g->ti[te].n_dims == 2) vs = (uint64_t)g->ti[te].ne[1];
-    else if (llmc_gguf_get_u64(g, "llama.vocab_size", &vs)) {}
+    else if (llmc_gguf_get_u64(g, AK("vocab_size"), &vs)) {}
     else if (has_toks) vs = ntok;
     if (vs < 1 || vs > (uint64_t)BIG)
-        return llmc_err(err, LLMC_ERR_FORMAT, "%s: cannot tell the vocabulary size (no token_embd.weight, llama.vocab_size or token list)", path);
+        return llmc_err(err, LLMC_ERR_FORMAT, "%s: cannot tell the vocabulary size (no token_embd.weight, %s or token list)", path, AK("vocab_size"));
     cfg->vocab_size = (int)vs;
     if (te >= 0 && (g->ti[te].n_dims != 2 || g->ti[te].ne[0] != cfg->hidden_size))
         return llmc_err(err, LLMC_ERR_FORMAT, "%s: token_embd.weight is not [%d, vocab]", path, cfg->hidden_size);
 
     cfg->tie_word_embeddings = llmc_gguf_find_tensor(g, "output.weight") < 0;
-    cfg->attention_bias = llmc_gguf_find_tensor(g, "blk.0.attn_q.bias") >= 0;
+    /* Qwen2 always has q/k/v biases (and no o bias); Qwen3 normalizes q and k per head. */
+    cfg->qkv_bias = qwen2;
+    cfg->qk_norm = qwen3;
+    cfg->attention_bias = !qwen2 && llmc_gguf_find_tensor(g, "blk.0.attn_q.bias") >= 0;
     cfg->mlp_bias = llmc_gguf_find_tensor(g, "blk.0.ffn_up.bias") >= 0;
     cfg->bos_token_id = cfg->pad_token_id = -1;
     int v = -1;
@@ -883,17 +895,20 @@ llmc_status llmc_gguf_config(const llmc_gguf *g, llmc_config *cfg, llmc_error *e
 
 llmc_status llmc_gguf_apply_rope_scaling(const llmc_gguf *g, llmc_config *cfg, llmc_error *err) {
     const char *path = g->file->map.path;
+    const char *arch = llmc_gguf_get_str(g, "general.architecture");
+    if (!arch) arch = "llama";
+    char kb[96];
     llmc_status st;
     cfg->rope_type = LLMC_ROPE_DEFAULT;
     cfg->rope_factor = 1.0;
-    const char *stype = llmc_gguf_get_str(g, "llama.rope.scaling.type");
+    const char *stype = llmc_gguf_get_str(g, AK("rope.scaling.type"));
     double sfactor = 0;
-    bool has_factor = llmc_gguf_get_f64(g, "llama.rope.scaling.factor", &sfactor);
+    bool has_factor = llmc_gguf_get_f64(g, AK("rope.scaling.factor"), &sfactor);
     if (!stype && has_factor && sfactor != 1.0) stype = "linear"; /* older converters wrote only the factor */
     if (stype && strcmp(stype, "none") != 0) {
         if (strcmp(stype, "linear") == 0) {
             if (!has_factor || !(sfactor > 0) || !isfinite(sfactor))
-                return llmc_err(err, LLMC_ERR_FORMAT, "%s: linear rope scaling needs a positive llama.rope.scaling.factor", path);
+                return llmc_err(err, LLMC_ERR_FORMAT, "%s: linear rope scaling needs a positive %s", path, AK("rope.scaling.factor"));
             cfg->rope_type = LLMC_ROPE_LINEAR;
             cfg->rope_factor = sfactor;
         } else
@@ -920,6 +935,7 @@ char *llmc_gguf_hf_name(const char *n) {
         {"attn_q", "self_attn.q_proj"},   {"attn_k", "self_attn.k_proj"},     {"attn_v", "self_attn.v_proj"},
         {"attn_output", "self_attn.o_proj"}, {"ffn_gate", "mlp.gate_proj"},   {"ffn_up", "mlp.up_proj"},
         {"ffn_down", "mlp.down_proj"},    {"attn_norm", "input_layernorm"}, {"ffn_norm", "post_attention_layernorm"},
+        {"attn_q_norm", "self_attn.q_norm"}, {"attn_k_norm", "self_attn.k_norm"}, /* Qwen3 */
     };
     for (size_t i = 0; i < sizeof top / sizeof top[0]; i++)
         if (strcmp(n, top[i].gg) == 0) return strdup(top[i].hf);
@@ -971,7 +987,7 @@ llmc_status llmc_gguf_tensors(llmc_gguf *g, bool dequant_f32, llmc_tensor_set **
         if (strcmp(ti->name, "rope_freqs.weight") == 0) continue; /* not a weight: see llmc_gguf_apply_rope_scaling */
         char *hf = llmc_gguf_hf_name(ti->name);
         if (!hf) {
-            st = llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: tensor '%s' has no llama counterpart", path, ti->name);
+            st = llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: tensor '%s' has no Hugging Face counterpart in %s", path, ti->name, cfg.architecture);
             goto fail;
         }
         if (ti->type >= GGML_NTYPES || !g_ggml[ti->type].name || g_ggml[ti->type].dt < 0) {
@@ -990,13 +1006,14 @@ llmc_status llmc_gguf_tensors(llmc_gguf *g, bool dequant_f32, llmc_tensor_set **
         t.mapped = true;
         t.nbytes = (size_t)ti->nbytes;
 
-        /* llama.cpp's converter permuted q/k rows per head: HF row (h, i, j) with
-         * i∈{0,1}, j<hd/2 sits at GGUF row h*hd + 2j + i. */
+        /* llama.cpp's converter permuted llama's q/k rows per head: HF row (h, i, j) with
+         * i∈{0,1}, j<hd/2 sits at GGUF row h*hd + 2j + i. Qwen's rows are as in HF. */
         int n_head = 0;
+        bool permuted = strncmp(cfg.architecture, "Qwen", 4) != 0;
         const char *dot = strrchr(ti->name, '.');
         size_t stem = dot ? (size_t)(dot - ti->name) : strlen(ti->name);
-        if (stem >= 7 && strncmp(ti->name + stem - 7, ".attn_q", 7) == 0) n_head = cfg.num_heads;
-        else if (stem >= 7 && strncmp(ti->name + stem - 7, ".attn_k", 7) == 0) n_head = cfg.num_kv_heads;
+        if (permuted && stem >= 7 && strncmp(ti->name + stem - 7, ".attn_q", 7) == 0) n_head = cfg.num_heads;
+        else if (permuted && stem >= 7 && strncmp(ti->name + stem - 7, ".attn_k", 7) == 0) n_head = cfg.num_kv_heads;
         int64_t rows = t.shape[0];
         int64_t cols = t.ndim >= 2 ? llmc_tensor_numel(&t) / rows : 1;
         if (n_head) {

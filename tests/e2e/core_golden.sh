@@ -24,7 +24,23 @@ for dir in "$LLMC_SOURCE_DIR"/tests/golden/core/*/; do
   fi
   python3 "$cmp" generate "$ref" "$tmp/gen.json" || fail=1
 done
-[ "$n" -ge 5 ] || { echo "FAIL: expected >= 5 core fixtures, found $n"; exit 1; }
+[ "$n" -ge 7 ] || { echo "FAIL: expected >= 7 core fixtures, found $n"; exit 1; }
+
+# The same weights as GGUF files (tests/golden/gguf/<fixture>.gguf, e.g. qwen2/qwen3 metadata
+# and tensor names): the same reference.
+ng=0
+for g in "$LLMC_SOURCE_DIR"/tests/golden/gguf/*.gguf; do
+  name="$(basename "$g" .gguf)"
+  ref="$LLMC_SOURCE_DIR/tests/golden/core/$name/reference.json"
+  [ -f "$ref" ] || continue
+  ng=$((ng + 1))
+  ids="$(python3 -c 'import json,sys; print(",".join(map(str, json.load(open(sys.argv[1]))["prompt"])))' "$ref")"
+  "$LLMC_BIN" logits "$g" --ids "$ids" --threads 2 > "$tmp/logits.json" || { echo "FAIL: llmc logits $g"; fail=1; continue; }
+  python3 "$cmp" logits "$ref" "$tmp/logits.json" || fail=1
+  "$LLMC_BIN" generate "$g" --ids "$ids" -n 32 --threads 2 > "$tmp/gen.json" || { echo "FAIL: llmc generate $g"; fail=1; continue; }
+  python3 "$cmp" generate "$ref" "$tmp/gen.json" || fail=1
+done
+[ "$ng" -ge 2 ] || { echo "FAIL: expected >= 2 GGUF twins of core fixtures, found $ng"; exit 1; }
 
 # Error paths: each must fail (non-zero) with a message naming the problem.
 d="$LLMC_SOURCE_DIR/tests/golden/core/llama_gqa_f32"

@@ -13,6 +13,9 @@
    (AutoModelForCausalLM.from_pretrained(dir, gguf_file=...): dequantized and
    un-permuted), when the file is present (env LLMC_GGUF_SMOLLM2 overrides the path).
 
+3. qwen2_qkv_bias_f32.gguf, qwen3_qk_norm_bf16.gguf: the core Qwen fixtures' weights as
+   qwen2 / qwen3 GGUFs (make_qwen; `... make_gguf_fixtures.py qwen` writes only these).
+
 Run: $(LLMC_GOLDEN_VENV=/work/golden-venv bash tests/golden/venv.sh) tests/golden/make_gguf_fixtures.py
 """
 import json
@@ -171,6 +174,77 @@ def make_smollm2():
     print("wrote smollm2_expected.json")
 
 
+def make_qwen():
+    """qwen2 / qwen3 GGUFs holding exactly the weights of the core fixtures
+    qwen2_qkv_bias_f32 (F32) and qwen3_qk_norm_bf16 (BF16 matrices, F32 norms as llama.cpp
+    writes them), with the metadata llama.cpp's converter writes for those architectures
+    (rows as in Hugging Face: qwen's q/k are not permuted). Same weights, so the core
+    fixtures' reference.json (transformers' logits and greedy ids) is their reference too."""
+    import torch
+    from safetensors.torch import load_file
+    for name, arch in (("qwen2_qkv_bias_f32", "qwen2"), ("qwen3_qk_norm_bf16", "qwen3")):
+        src = os.path.join(HERE, "core", name)
+        cfg = json.load(open(os.path.join(src, "config.json")))
+        sd = load_file(os.path.join(src, "model.safetensors"))
+        path = os.path.join(OUT, name + ".gguf")
+        w = gguf.GGUFWriter(path, arch)
+        w.add_name(name)
+        w.add_context_length(cfg["max_position_embeddings"])
+        w.add_embedding_length(cfg["hidden_size"])
+        w.add_block_count(cfg["num_hidden_layers"])
+        w.add_feed_forward_length(cfg["intermediate_size"])
+        w.add_head_count(cfg["num_attention_heads"])
+        w.add_head_count_kv(cfg["num_key_value_heads"])
+        if cfg.get("head_dim"):
+            w.add_key_length(cfg["head_dim"])
+            w.add_value_length(cfg["head_dim"])
+        w.add_layer_norm_rms_eps(cfg["rms_norm_eps"])
+        w.add_rope_freq_base(cfg["rope_parameters"]["rope_theta"])
+        w.add_bos_token_id(cfg["bos_token_id"])
+        w.add_eos_token_id(cfg["eos_token_id"])
+        # A byte-level vocabulary as big as the model's (256): one token per byte, no merges.
+        bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+        cs, n = bs[:], 0
+        for b in range(256):
+            if b not in bs:
+                bs.append(b)
+                cs.append(256 + n)
+                n += 1
+        byte_char = dict(zip(bs, map(chr, cs)))
+        w.add_tokenizer_model("gpt2")
+        w.add_tokenizer_pre("qwen2")
+        w.add_token_list([byte_char[b] for b in range(256)])
+        w.add_token_types([1] * 256)
+        w.add_token_merges([])
+        w.add_add_bos_token(False)
+        names = {"model.embed_tokens.weight": "token_embd.weight", "model.norm.weight": "output_norm.weight",
+                 "lm_head.weight": "output.weight"}
+        per = {"self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k", "self_attn.v_proj": "attn_v",
+               "self_attn.o_proj": "attn_output", "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up",
+               "mlp.down_proj": "ffn_down", "input_layernorm": "attn_norm", "post_attention_layernorm": "ffn_norm",
+               "self_attn.q_norm": "attn_q_norm", "self_attn.k_norm": "attn_k_norm"}
+        for hf, t in sd.items():
+            if hf in names:
+                g = names[hf]
+            else:
+                parts = hf.split(".")  # model.layers.N.<module...>.weight|bias
+                g = f"blk.{parts[2]}.{per['.'.join(parts[3:-1])]}.{parts[-1]}"
+            if t.dim() == 1 or t.dtype == torch.float32:
+                w.add_tensor(g, t.float().numpy())
+            else:  # bf16 bits as they are
+                raw = t.contiguous().view(torch.int16).numpy().view(np.uint8).reshape(t.shape[0], t.shape[1] * 2)
+                w.add_tensor(g, raw, raw_shape=raw.shape, raw_dtype=Q.BF16)
+        w.write_header_to_file()
+        w.write_kv_data_to_file()
+        w.write_tensors_to_file()
+        w.close()
+        print("wrote", path, os.path.getsize(path), "bytes")
+
+
 if __name__ == "__main__":
-    make_tiny()
-    make_smollm2()
+    if sys.argv[1:] == ["qwen"]:
+        make_qwen()
+    else:
+        make_tiny()
+        make_smollm2()
+        make_qwen()

@@ -97,14 +97,17 @@ static void build(gw_buf *b, const model_opts *o) {
     gw_kv_str(b, "general.architecture", o->arch);
     gw_kv_str(b, "general.name", "tiny test");
     gw_kv_u32(b, "general.alignment", 64);
-    gw_kv_u32(b, "llama.context_length", 128);
-    gw_kv_u32(b, "llama.embedding_length", H);
-    gw_kv_u32(b, "llama.block_count", 1);
-    gw_kv_u32(b, "llama.feed_forward_length", FF);
-    gw_kv_u32(b, "llama.attention.head_count", NH);
-    gw_kv_u32(b, "llama.attention.head_count_kv", NKV);
-    gw_kv_f32(b, "llama.attention.layer_norm_rms_epsilon", 1e-5f);
-    gw_kv_f32(b, "llama.rope.freq_base", 100000.0f);
+    char k[96]; /* the architecture's own keys: llama.*, qwen2.*, ... */
+#define AKEY(suffix) (snprintf(k, sizeof k, "%s.%s", o->arch, suffix), k)
+    gw_kv_u32(b, AKEY("context_length"), 128);
+    gw_kv_u32(b, AKEY("embedding_length"), H);
+    gw_kv_u32(b, AKEY("block_count"), 1);
+    gw_kv_u32(b, AKEY("feed_forward_length"), FF);
+    gw_kv_u32(b, AKEY("attention.head_count"), NH);
+    gw_kv_u32(b, AKEY("attention.head_count_kv"), NKV);
+    gw_kv_f32(b, AKEY("attention.layer_norm_rms_epsilon"), 1e-5f);
+    gw_kv_f32(b, AKEY("rope.freq_base"), 100000.0f);
+#undef AKEY
     gw_kv_strs(b, "tokenizer.ggml.tokens", toks, V);
     gw_kv_i32s(b, "tokenizer.ggml.token_type", ttype, V);
     gw_kv_f32s(b, "tokenizer.ggml.scores", scores, V);
@@ -482,19 +485,39 @@ static void test_hostile(void) {
     free(b.p);
 
     /* wrong architecture */
-    o = (model_opts){"qwen2", 0, 0, 0, 0, 0};
+    o = (model_opts){"gemma", 0, 0, 0, 0, 0};
     memset(&b, 0, sizeof b);
     build(&b, &o);
     CHECK(open_buf(&b, &e, &g) == LLMC_OK);
     if (g) {
         llmc_config cfg;
         CHECK_INT(llmc_gguf_config(g, &cfg, &e), LLMC_ERR_UNSUPPORTED);
-        CHECK_MSG(strstr(e.msg, "qwen2") != NULL, "%s", e.msg);
+        CHECK_MSG(strstr(e.msg, "gemma") != NULL, "%s", e.msg);
         llmc_tensor_set *ts = NULL;
         CHECK_INT(llmc_gguf_tensors(g, false, &ts, &e), LLMC_ERR_UNSUPPORTED);
         llmc_gguf_free(g);
     }
     free(b.p);
+
+    /* qwen2: its own keys, q/k/v biases, and q/k rows as stored (no llama un-permute:
+       the tensors stay views of the file); llama's q is a re-ordered copy. */
+    for (int a = 0; a < 2; a++) {
+        o = (model_opts){a ? "llama" : "qwen2", 0, 0, 0, 0, 0};
+        memset(&b, 0, sizeof b);
+        build(&b, &o);
+        CHECK(open_buf(&b, &e, &g) == LLMC_OK);
+        if (!g) { free(b.p); continue; }
+        llmc_config cfg;
+        CHECK_INT(llmc_gguf_config(g, &cfg, &e), LLMC_OK);
+        if (!a) CHECK(!strcmp(cfg.architecture, "Qwen2ForCausalLM") && cfg.qkv_bias && !cfg.attention_bias && cfg.max_position_embeddings == 128);
+        llmc_tensor_set *ts = NULL;
+        CHECK_INT(llmc_gguf_tensors(g, false, &ts, &e), LLMC_OK);
+        const llmc_tensor *q = ts ? llmc_tensor_set_find(ts, "model.layers.0.self_attn.q_proj.weight") : NULL;
+        CHECK_MSG(q && q->mapped == !a, "%s: q_proj %s", o.arch, q ? (q->mapped ? "mapped" : "copied") : "missing");
+        llmc_tensor_set_free(ts);
+        llmc_gguf_free(g);
+        free(b.p);
+    }
 
     /* one part of a split GGUF */
     memset(&b, 0, sizeof b);
