@@ -129,8 +129,44 @@ static void test_start(void) {
     llmc_server_stop(NULL);
 }
 
+/* Hostile bodies: truncations and byte flips of a full request parse or fail cleanly
+   (the ASan build runs this too), and a failure frees everything. */
+static void test_mutations(void) {
+    const char *base = "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"\uC548\ub155 a\\n\"}]},"
+                       "{\"role\":\"assistant\",\"content\":null}],\"max_tokens\":7,\"temperature\":0.5,\"top_k\":3,\"stop\":[\"x\",\"y\"],"
+                       "\"stream\":true,\"stream_options\":{\"include_usage\":true},\"tools\":[{\"a\":1.0}],\"seed\":1}";
+    size_t n = strlen(base);
+    char *buf = malloc(n + 1);
+    uint64_t rs = 99;
+    int ok = 0, bad = 0;
+    for (int it = 0; it < 4000; it++) {
+        memcpy(buf, base, n + 1);
+        size_t len = n;
+        rs = rs * 6364136223846793005ULL + 1442695040888963407ULL;
+        if (it % 3 == 0) len = (size_t)(rs >> 33) % (n + 1); /* truncated */
+        else
+            for (int f = 0; f < 1 + it % 4; f++) {
+                rs = rs * 6364136223846793005ULL + 1442695040888963407ULL;
+                buf[(rs >> 33) % n] = (char)(rs >> 17);
+            }
+        llmc_server_request r;
+        llmc_error err = {0};
+        if (llmc_server_parse_chat(buf, len, NULL, &r, &err) == LLMC_OK) {
+            ok++;
+            CHECK(r.messages_json != NULL);
+            llmc_server_request_free(&r);
+        } else {
+            bad++;
+            CHECK(err.msg[0] && r.messages_json == NULL);
+        }
+    }
+    free(buf);
+    CHECK_MSG(ok > 0 && bad > 0, "ok %d bad %d", ok, bad);
+}
+
 int main(void) {
     test_fields();
+    test_mutations();
     test_refusals();
     test_start();
     return test_summary();
