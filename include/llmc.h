@@ -135,6 +135,11 @@ llmc_status llmc_pipeline_chat_json(llmc_pipeline *p, const char *messages_json,
                                     const llmc_gen_params *g, char **reply, llmc_gen_stats *stats,
                                     llmc_error *err);
 void llmc_messages_free(llmc_message *m, int n);
+/* Plain text generation, as pipe("Once upon a time"): the prompt is encoded with the
+ * tokenizer's special tokens (BOS...) and no chat template; *reply is the continuation only
+ * (malloc'd; transformers' return_full_text=True is prompt + *reply). */
+llmc_status llmc_pipeline_complete(llmc_pipeline *p, const char *prompt, const llmc_gen_params *g, char **reply,
+                                   llmc_gen_stats *stats, llmc_error *err);
 
 /* Facts about the loaded model, for --verbose. */
 int llmc_pipeline_context(const llmc_pipeline *p);

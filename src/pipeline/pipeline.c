@@ -274,6 +274,9 @@ static void merge_params(const llmc_pipeline *p, const llmc_gen_params *g, int n
     *max_new = out.max_new_tokens;
 }
 
+static llmc_status generate_ids(llmc_pipeline *p, int32_t *ids, size_t n_ids, const llmc_gen_params *g, char **reply, llmc_gen_stats *stats,
+                                llmc_error *err);
+
 /* Core of a chat turn on a cJSON messages array. Returns the reply text (malloc'd). */
 static llmc_status chat_core(llmc_pipeline *p, const cJSON *msgs, const cJSON *tools, const llmc_gen_params *g,
                              char **reply, bool *continued, llmc_gen_stats *stats, llmc_error *err) {
@@ -307,6 +310,17 @@ static llmc_status chat_core(llmc_pipeline *p, const cJSON *msgs, const cJSON *t
     st = llmc_tokenizer_encode(p->tok, prompt, plen, false, &ids, &n_ids, err);
     free(prompt);
     if (st) return st;
+    return generate_ids(p, ids, n_ids, g, reply, stats, err);
+}
+
+/* Generation from prompt ids (taken: freed here), reusing the cached prefix; the reply text. */
+static llmc_status generate_ids(llmc_pipeline *p, int32_t *ids, size_t n_ids, const llmc_gen_params *g, char **reply, llmc_gen_stats *stats,
+                                llmc_error *err) {
+    llmc_status st;
+    if (n_ids == 0) {
+        free(ids);
+        return llmc_err(err, LLMC_ERR_INVALID_ARG, "the prompt is empty (no tokens)");
+    }
     int ctx = llmc_model_context(p->model);
     if ((long long)n_ids > ctx) {
         free(ids);
@@ -357,6 +371,21 @@ static llmc_status chat_core(llmc_pipeline *p, const cJSON *msgs, const cJSON *t
     r.text = NULL;
     llmc_generate_result_free(&r);
     return LLMC_OK;
+}
+
+llmc_status llmc_pipeline_complete(llmc_pipeline *p, const char *prompt, const llmc_gen_params *g, char **reply, llmc_gen_stats *stats,
+                                   llmc_error *err) {
+    *reply = NULL;
+    llmc_gen_params def;
+    if (!g) { llmc_gen_params_default(&def); g = &def; }
+    if (!p || !prompt) return llmc_err(err, LLMC_ERR_INVALID_ARG, "complete: a pipeline and a prompt are needed");
+    if (!p->tok) return llmc_err(err, LLMC_ERR_NOT_FOUND, "the model has no tokenizer (tokenizer.json): text generation needs one");
+    int32_t *ids = NULL;
+    size_t n_ids = 0;
+    /* As pipe("text"): the tokenizer's special tokens (BOS...) are added. */
+    llmc_status st = llmc_tokenizer_encode(p->tok, prompt, strlen(prompt), true, &ids, &n_ids, err);
+    if (st) return st;
+    return generate_ids(p, ids, n_ids, g, reply, stats, err);
 }
 
 llmc_status llmc_pipeline_chat_json(llmc_pipeline *p, const char *messages_json, const char *tools_json,

@@ -20,6 +20,7 @@
 
 void llmc_server_request_free(llmc_server_request *r) {
     if (!r) return;
+    free(r->prompt);
     free(r->messages_json);
     free(r->tools_json);
     for (int i = 0; i < r->n_stops; i++) free(r->stops[i]);
@@ -103,7 +104,12 @@ static llmc_status add_stop(llmc_server_request *r, const cJSON *s, llmc_error *
     return LLMC_OK;
 }
 
-llmc_status llmc_server_parse_chat(const char *body, size_t len, const llmc_gen_params *defaults, llmc_server_request *r, llmc_error *err) {
+/* The sampling, length, stop and stream fields both endpoints share. */
+static llmc_status parse_params(const cJSON *j, llmc_server_request *r, llmc_error *err);
+
+/* Body → object; r starts from the defaults. */
+static cJSON *parse_start(const char *body, size_t len, const llmc_gen_params *defaults, llmc_server_request *r, llmc_status *st,
+                          llmc_error *err) {
     memset(r, 0, sizeof *r);
     if (defaults) r->g = *defaults;
     else llmc_gen_params_default(&r->g);
@@ -111,13 +117,51 @@ llmc_status llmc_server_parse_chat(const char *body, size_t len, const llmc_gen_
     r->g.on_text_user = NULL;
     r->g.cancel = NULL;
     cJSON *j = llmc_json_parse(body, len, "request body", err);
-    if (!j) return err ? err->code : LLMC_ERR_FORMAT;
-    llmc_status st = LLMC_OK;
-    cJSON *msgs = NULL;
-    if (!cJSON_IsObject(j)) {
-        st = llmc_err(err, LLMC_ERR_FORMAT, "request body: expected a JSON object");
-        goto done;
+    if (!j) {
+        *st = err ? err->code : LLMC_ERR_FORMAT;
+        return NULL;
     }
+    if (!cJSON_IsObject(j)) {
+        *st = llmc_err(err, LLMC_ERR_FORMAT, "request body: expected a JSON object");
+        cJSON_Delete(j);
+        return NULL;
+    }
+    return j;
+}
+
+llmc_status llmc_server_parse_completion(const char *body, size_t len, const llmc_gen_params *defaults, llmc_server_request *r,
+                                         llmc_error *err) {
+    llmc_status st = LLMC_OK;
+    cJSON *j = parse_start(body, len, defaults, r, &st, err);
+    if (!j) return st;
+    const cJSON *pr = cJSON_GetObjectItemCaseSensitive(j, "prompt");
+    if (cJSON_IsArray(pr) && cJSON_GetArraySize(pr) == 1 && cJSON_IsString(pr->child)) pr = pr->child; /* ["text"] */
+    if (!cJSON_IsString(pr)) {
+        st = llmc_err(err, cJSON_IsArray(pr) ? LLMC_ERR_UNSUPPORTED : LLMC_ERR_FORMAT,
+                      cJSON_IsArray(pr) ? "request body: 'prompt' must be one string (batches and token lists are not supported)"
+                                        : "request body: 'prompt' must be a string");
+    } else if (!(r->prompt = strdup(pr->valuestring))) st = llmc_err(err, LLMC_ERR_NOMEM, "out of memory");
+    bool b = false;
+    if (!st && bool_field(j, "echo", &b, &st, err)) r->echo = b;
+    const cJSON *sfx = cJSON_GetObjectItemCaseSensitive(j, "suffix");
+    if (!st && sfx && !cJSON_IsNull(sfx)) st = llmc_err(err, LLMC_ERR_UNSUPPORTED, "request body: 'suffix' (fill-in-the-middle) is not supported");
+    long long iv;
+    if (!st && int_field(j, "best_of", 1, 1 << 20, &iv, &st, err) && iv != 1)
+        st = llmc_err(err, LLMC_ERR_UNSUPPORTED, "request body: 'best_of' must be 1");
+    const cJSON *lp = cJSON_GetObjectItemCaseSensitive(j, "logprobs");
+    if (!st && lp && !cJSON_IsNull(lp) && !(cJSON_IsNumber(lp) && lp->valuedouble == 0))
+        st = llmc_err(err, LLMC_ERR_UNSUPPORTED, "request body: 'logprobs' is not supported");
+    if (!st) st = parse_params(j, r, err);
+    cJSON_Delete(j);
+    if (st) llmc_server_request_free(r);
+    return st;
+}
+
+llmc_status llmc_server_parse_chat(const char *body, size_t len, const llmc_gen_params *defaults, llmc_server_request *r, llmc_error *err) {
+    llmc_status st = LLMC_OK;
+    cJSON *j = parse_start(body, len, defaults, r, &st, err);
+    if (!j) return st;
+    cJSON *msgs = NULL;
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "messages");
     if (!cJSON_IsArray(m) || !m->child) {
         st = llmc_err(err, LLMC_ERR_FORMAT, "request body: 'messages' must be a non-empty list of {\"role\", \"content\"} objects");
@@ -137,7 +181,18 @@ llmc_status llmc_server_parse_chat(const char *body, size_t len, const llmc_gen_
         if (!cJSON_IsArray(tools)) { st = llmc_err(err, LLMC_ERR_FORMAT, "request body: 'tools' must be a list"); goto done; }
         if (!(r->tools_json = cJSON_PrintUnformatted(tools))) { st = llmc_err(err, LLMC_ERR_NOMEM, "out of memory"); goto done; }
     }
+    bool b = false;
+    if (bool_field(j, "logprobs", &b, &st, err) && b) st = llmc_err(err, LLMC_ERR_UNSUPPORTED, "request body: 'logprobs' is not supported");
+    if (!st) st = parse_params(j, r, err);
+done:
+    cJSON_Delete(msgs);
+    cJSON_Delete(j);
+    if (st) llmc_server_request_free(r);
+    return st;
+}
 
+static llmc_status parse_params(const cJSON *j, llmc_server_request *r, llmc_error *err) {
+    llmc_status st = LLMC_OK;
     long long iv;
     double dv;
     if (int_field(j, "max_tokens", 1, 1 << 24, &iv, &st, err)) r->g.max_new_tokens = (int)iv;
@@ -161,8 +216,6 @@ llmc_status llmc_server_parse_chat(const char *body, size_t len, const llmc_gen_
             st = llmc_err(err, LLMC_ERR_UNSUPPORTED, "request body: '%s' is not supported (use repetition_penalty)", pen[k]);
     if (int_field(j, "n", 1, 1 << 20, &iv, &st, err) && iv != 1)
         st = llmc_err(err, LLMC_ERR_UNSUPPORTED, "request body: 'n' must be 1 (one choice per request)");
-    bool b = false;
-    if (bool_field(j, "logprobs", &b, &st, err) && b) st = llmc_err(err, LLMC_ERR_UNSUPPORTED, "request body: 'logprobs' is not supported");
     const cJSON *rf = cJSON_GetObjectItemCaseSensitive(j, "response_format");
     if (!st && rf && !cJSON_IsNull(rf)) {
         const char *t = cJSON_IsObject(rf) ? llmc_json_get_string(rf, "type") : NULL;
@@ -178,16 +231,12 @@ llmc_status llmc_server_parse_chat(const char *body, size_t len, const llmc_gen_
             for (const cJSON *s = stop->child; s && !st; s = s->next) st = add_stop(r, s, err);
         else st = add_stop(r, stop, err);
     }
-    if (st) goto done;
+    if (st) return st;
     if (r->n_stops) { /* the request's stop list replaces the defaults' */
         r->g.stop_strings = (const char *const *)r->stops;
         r->g.n_stop_strings = r->n_stops;
     }
-done:
-    cJSON_Delete(msgs);
-    cJSON_Delete(j);
-    if (st) llmc_server_request_free(r);
-    return st;
+    return LLMC_OK;
 }
 
 #ifndef LLMC_HAVE_MHD
@@ -234,11 +283,20 @@ typedef struct {
 bool llmc_server_built(void) { return true; }
 int llmc_server_port(const llmc_server *s) { return s ? s->port : 0; }
 
-static void make_id(llmc_server *s, char *id, size_t n) {
+static void make_id(llmc_server *s, bool chat, char *id, size_t n) {
     pthread_mutex_lock(&s->id_mu);
     unsigned long long k = ++s->next_id;
     pthread_mutex_unlock(&s->id_mu);
-    snprintf(id, n, "chatcmpl-%llx%08llx", (unsigned long long)time(NULL), k);
+    snprintf(id, n, "%s-%llx%08llx", chat ? "chatcmpl" : "cmpl", (unsigned long long)time(NULL), k);
+}
+
+/* The generation a request asks for, under the one-at-a-time lock. */
+static llmc_status run_generation(llmc_server *s, llmc_server_request *rq, char **reply, llmc_gen_stats *stats, llmc_error *err) {
+    pthread_mutex_lock(&s->gen_mu);
+    llmc_status st = rq->prompt ? llmc_pipeline_complete(s->p, rq->prompt, &rq->g, reply, stats, err)
+                                : llmc_pipeline_chat_json(s->p, rq->messages_json, rq->tools_json, &rq->g, reply, stats, err);
+    pthread_mutex_unlock(&s->gen_mu);
+    return st;
 }
 
 static enum MHD_Result send_text(struct MHD_Connection *c, unsigned code, const char *ctype, char *text) {
@@ -311,32 +369,43 @@ static enum MHD_Result chat_blocking(llmc_server *s, struct MHD_Connection *c, l
     rq->g.on_text = poll_stop;
     rq->g.on_text_user = s;
     rq->g.cancel = &s->stopping;
-    pthread_mutex_lock(&s->gen_mu);
-    llmc_status st = llmc_pipeline_chat_json(s->p, rq->messages_json, rq->tools_json, &rq->g, &reply, &stats, &err);
-    pthread_mutex_unlock(&s->gen_mu);
+    llmc_status st = run_generation(s, rq, &reply, &stats, &err);
+    bool chat = !rq->prompt;
     if (st) {
         const char *type, *code;
         unsigned http = status_http(st, &type, &code);
-        LLMC_INFO("serve: chat completion failed (%u): %s", http, err.msg);
+        LLMC_INFO("serve: %s failed (%u): %s", chat ? "chat completion" : "completion", http, err.msg);
         return send_error(c, http, err.msg, type, code);
     }
     char id[64];
-    make_id(s, id, sizeof id);
+    make_id(s, chat, id, sizeof id);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "id", id);
-    cJSON_AddStringToObject(o, "object", "chat.completion");
+    cJSON_AddStringToObject(o, "object", chat ? "chat.completion" : "text_completion");
     cJSON_AddNumberToObject(o, "created", (double)time(NULL));
     cJSON_AddStringToObject(o, "model", s->model_name);
-    cJSON *choices = cJSON_AddArrayToObject(o, "choices"), *ch = cJSON_CreateObject(), *msg = cJSON_CreateObject();
+    cJSON *choices = cJSON_AddArrayToObject(o, "choices"), *ch = cJSON_CreateObject();
     cJSON_AddNumberToObject(ch, "index", 0);
-    cJSON_AddStringToObject(msg, "role", "assistant");
-    cJSON_AddStringToObject(msg, "content", reply ? reply : "");
-    cJSON_AddItemToObject(ch, "message", msg);
+    if (chat) {
+        cJSON *msg = cJSON_CreateObject();
+        cJSON_AddStringToObject(msg, "role", "assistant");
+        cJSON_AddStringToObject(msg, "content", reply ? reply : "");
+        cJSON_AddItemToObject(ch, "message", msg);
+    } else {
+        llmc_strbuf t;
+        llmc_sb_init(&t);
+        if (rq->echo) llmc_sb_puts(&t, rq->prompt);
+        llmc_sb_puts(&t, reply ? reply : "");
+        cJSON_AddStringToObject(ch, "text", t.data ? t.data : "");
+        llmc_sb_free(&t);
+        cJSON_AddNullToObject(ch, "logprobs");
+    }
     cJSON_AddStringToObject(ch, "finish_reason", finish_reason(stats.stop));
     cJSON_AddItemToArray(choices, ch);
     cJSON_AddItemToObject(o, "usage", usage_json(&stats));
     free(reply);
-    LLMC_INFO("serve: chat completion: %d prompt tokens (%d reused), %d generated, stop %s, decode %.1f tok/s", stats.prompt_tokens,
+    LLMC_INFO("serve: %s: %d prompt tokens (%d reused), %d generated, stop %s, decode %.1f tok/s", chat ? "chat completion" : "completion",
+              stats.prompt_tokens,
               stats.reused_tokens, stats.generated_tokens, llmc_stop_reason_name(stats.stop), stats.decode_tokens_per_s);
     return send_json(c, 200, o);
 }
@@ -375,21 +444,27 @@ static void push_event(stream_job *jb, cJSON *o) {
     free(t);
 }
 
+/* One event: a chat delta (role and/or content), or a completion's text piece. */
 static cJSON *chunk(stream_job *jb, const char *role, const char *content, size_t len, const char *finish) {
+    bool chat = !jb->rq.prompt;
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "id", jb->id);
-    cJSON_AddStringToObject(o, "object", "chat.completion.chunk");
+    cJSON_AddStringToObject(o, "object", chat ? "chat.completion.chunk" : "text_completion");
     cJSON_AddNumberToObject(o, "created", jb->created);
     cJSON_AddStringToObject(o, "model", jb->s->model_name);
-    cJSON *choices = cJSON_AddArrayToObject(o, "choices"), *ch = cJSON_CreateObject(), *d = cJSON_CreateObject();
+    cJSON *choices = cJSON_AddArrayToObject(o, "choices"), *ch = cJSON_CreateObject();
     cJSON_AddNumberToObject(ch, "index", 0);
-    if (role) cJSON_AddStringToObject(d, "role", role);
-    if (content) {
-        char *c = strndup(content, len);
-        cJSON_AddStringToObject(d, "content", c ? c : "");
-        free(c);
+    char *c = content ? strndup(content, len) : NULL;
+    if (chat) {
+        cJSON *d = cJSON_CreateObject();
+        if (role) cJSON_AddStringToObject(d, "role", role);
+        if (content) cJSON_AddStringToObject(d, "content", c ? c : "");
+        cJSON_AddItemToObject(ch, "delta", d);
+    } else {
+        cJSON_AddStringToObject(ch, "text", c ? c : "");
+        cJSON_AddNullToObject(ch, "logprobs");
     }
-    cJSON_AddItemToObject(ch, "delta", d);
+    free(c);
     if (finish) cJSON_AddStringToObject(ch, "finish_reason", finish);
     else cJSON_AddNullToObject(ch, "finish_reason");
     cJSON_AddItemToArray(choices, ch);
@@ -405,7 +480,8 @@ static int on_piece(void *user, const char *piece, size_t len) {
 static void *stream_worker(void *arg) {
     stream_job *jb = arg;
     llmc_server *s = jb->s;
-    push_event(jb, chunk(jb, "assistant", "", 0, NULL));
+    if (!jb->rq.prompt) push_event(jb, chunk(jb, "assistant", "", 0, NULL));
+    else if (jb->rq.echo) push_event(jb, chunk(jb, NULL, jb->rq.prompt, strlen(jb->rq.prompt), NULL));
     char *reply = NULL;
     llmc_gen_stats stats;
     memset(&stats, 0, sizeof stats);
@@ -413,32 +489,29 @@ static void *stream_worker(void *arg) {
     jb->rq.g.on_text = on_piece;
     jb->rq.g.on_text_user = jb;
     jb->rq.g.cancel = &jb->cancel;
-    pthread_mutex_lock(&s->gen_mu);
-    llmc_status st = jb->cancel || s->stopping
-                         ? llmc_err(&err, LLMC_ERR_CANCELLED, "cancelled before it started")
-                         : llmc_pipeline_chat_json(s->p, jb->rq.messages_json, jb->rq.tools_json, &jb->rq.g, &reply, &stats, &err);
-    pthread_mutex_unlock(&s->gen_mu);
+    llmc_status st = jb->cancel || s->stopping ? llmc_err(&err, LLMC_ERR_CANCELLED, "cancelled before it started")
+                                               : run_generation(s, &jb->rq, &reply, &stats, &err);
     free(reply);
     if (st) {
         const char *type, *code;
         status_http(st, &type, &code);
-        LLMC_INFO("serve: streamed chat completion failed: %s", err.msg);
+        LLMC_INFO("serve: streamed %s failed: %s", jb->rq.prompt ? "completion" : "chat completion", err.msg);
         push_event(jb, error_json(err.msg, type, code));
     } else {
         push_event(jb, chunk(jb, NULL, NULL, 0, finish_reason(stats.stop)));
         if (jb->rq.include_usage) {
             cJSON *o = cJSON_CreateObject();
             cJSON_AddStringToObject(o, "id", jb->id);
-            cJSON_AddStringToObject(o, "object", "chat.completion.chunk");
+            cJSON_AddStringToObject(o, "object", jb->rq.prompt ? "text_completion" : "chat.completion.chunk");
             cJSON_AddNumberToObject(o, "created", jb->created);
             cJSON_AddStringToObject(o, "model", s->model_name);
             cJSON_AddArrayToObject(o, "choices");
             cJSON_AddItemToObject(o, "usage", usage_json(&stats));
             push_event(jb, o);
         }
-        LLMC_INFO("serve: streamed chat completion: %d prompt tokens (%d reused), %d generated, stop %s, decode %.1f tok/s",
-                  stats.prompt_tokens, stats.reused_tokens, stats.generated_tokens, llmc_stop_reason_name(stats.stop),
-                  stats.decode_tokens_per_s);
+        LLMC_INFO("serve: streamed %s: %d prompt tokens (%d reused), %d generated, stop %s, decode %.1f tok/s",
+                  jb->rq.prompt ? "completion" : "chat completion", stats.prompt_tokens, stats.reused_tokens, stats.generated_tokens,
+                  llmc_stop_reason_name(stats.stop), stats.decode_tokens_per_s);
     }
     pthread_mutex_lock(&jb->mu);
     llmc_sb_puts(&jb->out, "data: [DONE]\n\n");
@@ -490,7 +563,7 @@ static enum MHD_Result chat_stream(llmc_server *s, struct MHD_Connection *c, llm
     llmc_sb_init(&jb->out);
     pthread_mutex_init(&jb->mu, NULL);
     pthread_cond_init(&jb->cv, NULL);
-    make_id(s, jb->id, sizeof jb->id);
+    make_id(s, !jb->rq.prompt, jb->id, sizeof jb->id);
     jb->created = (double)time(NULL);
     if (pthread_create(&jb->th, NULL, stream_worker, jb) != 0) {
         pthread_mutex_destroy(&jb->mu);
@@ -546,10 +619,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (!get) return send_error(c, 405, "use GET /health", "invalid_request_error", NULL);
         return send_text(c, 200, "application/json", strdup("{\"status\":\"ok\"}"));
     }
-    bool models = !strcmp(url, "/v1/models"), chat = !strcmp(url, "/v1/chat/completions");
-    if (!models && !chat) {
-        char msg[200];
-        snprintf(msg, sizeof msg, "no endpoint %.100s (llmc serves POST /v1/chat/completions, GET /v1/models, GET /health)", url);
+    bool models = !strcmp(url, "/v1/models"), chat = !strcmp(url, "/v1/chat/completions"), compl = !strcmp(url, "/v1/completions");
+    if (!models && !chat && !compl) {
+        char msg[240];
+        snprintf(msg, sizeof msg, "no endpoint %.100s (llmc serves POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /health)",
+                 url);
         return send_error(c, 404, msg, "invalid_request_error", NULL);
     }
     if (!authorized(s, c)) return send_error(c, 401, "missing or wrong API key (Authorization: Bearer <key>)", "invalid_request_error", "invalid_api_key");
@@ -564,7 +638,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         cJSON_AddItemToArray(cJSON_AddArrayToObject(o, "data"), m);
         return send_json(c, 200, o);
     }
-    if (!post) return send_error(c, 405, "use POST /v1/chat/completions", "invalid_request_error", NULL);
+    if (!post) return send_error(c, 405, chat ? "use POST /v1/chat/completions" : "use POST /v1/completions", "invalid_request_error", NULL);
     if (cs->too_big) {
         char msg[120];
         snprintf(msg, sizeof msg, "request body larger than %zu bytes", s->max_body);
@@ -574,7 +648,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (s->stopping) return send_error(c, 503, "the server is shutting down", "server_error", NULL);
     llmc_server_request rq;
     llmc_error err = {0};
-    llmc_status st = llmc_server_parse_chat(cs->body.data ? cs->body.data : "", cs->body.len, s->defaults, &rq, &err);
+    const char *body = cs->body.data ? cs->body.data : "";
+    llmc_status st = chat ? llmc_server_parse_chat(body, cs->body.len, s->defaults, &rq, &err)
+                          : llmc_server_parse_completion(body, cs->body.len, s->defaults, &rq, &err);
     if (st) {
         const char *type, *code;
         unsigned http = status_http(st, &type, &code);

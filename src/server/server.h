@@ -1,6 +1,6 @@
 /* OpenAI-compatible HTTP server over one pipeline (libmicrohttpd): what `llmc serve`
- * runs. Endpoints: POST /v1/chat/completions (JSON or, with "stream": true, server-sent
- * events), GET /v1/models, GET /health. One generation at a time (the model and its KV
+ * runs. Endpoints: POST /v1/chat/completions and POST /v1/completions (plain text, no chat
+ * template) — JSON or, with "stream": true, server-sent events — GET /v1/models, GET /health. One generation at a time (the model and its KV
  * cache are shared; requests queue); a client that disconnects mid-stream cancels its
  * generation. Bodies, connections and idle time are bounded; with an API key every
  * /v1 request needs "Authorization: Bearer <key>" (compared in constant time, never
@@ -39,12 +39,17 @@ typedef struct {
     char *stops[16];
     int n_stops;
     bool stream, include_usage;
+    char *prompt;           /* /v1/completions: the text (no chat template), or NULL for a chat */
+    bool echo;              /* /v1/completions: the reply starts with the prompt */
 } llmc_server_request;
 
 /* A /v1/chat/completions body → request. Errors (LLMC_ERR_FORMAT for malformed JSON or a
    wrong type, naming the field; LLMC_ERR_UNSUPPORTED for options llmc does not implement)
    become HTTP 400 with the message. */
 llmc_status llmc_server_parse_chat(const char *body, size_t len, const llmc_gen_params *defaults, llmc_server_request *r, llmc_error *err);
+/* A /v1/completions body (a "prompt" string; echo) → request, with the same errors. */
+llmc_status llmc_server_parse_completion(const char *body, size_t len, const llmc_gen_params *defaults, llmc_server_request *r,
+                                         llmc_error *err);
 void llmc_server_request_free(llmc_server_request *r);
 
 #endif

@@ -156,6 +156,40 @@ try:
     check(st == 200 and o3["choices"][0]["finish_reason"] == "stop" and len(o3["choices"][0]["message"]["content"]) < len(want),
           f"stop string {stop_word!r} ends the reply")
 
+    # /v1/completions: plain text, no template, BOS etc. as the tokenizer adds them (pipe("text")):
+    # transformers' own greedy continuation of the golden SmolLM2 prompt.
+    ref = json.load(open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "golden", "core", "smollm2_gguf_reference.json")))
+    ids = ",".join(map(str, ref["generated"]))
+    want_c = subprocess.run([BIN, "detokenize", MODEL, "--ids", ids, "--skip-special"], capture_output=True, text=True).stdout
+    body = {"prompt": "The capital of France is Paris. The capital of Italy is", "temperature": 0, "max_tokens": len(ref["generated"])}
+    st, ct, data = s.request("POST", "/v1/completions", body)
+    oc = json.loads(data)
+    got_c = oc["choices"][0]["text"] if st == 200 else None
+    check(st == 200 and got_c == want_c and oc["object"] == "text_completion" and oc["id"].startswith("cmpl-")
+          and oc["usage"]["prompt_tokens"] == len(ref["prompt"]), f"/v1/completions = transformers' greedy continuation ({got_c!r})")
+    raw = subprocess.run([BIN, "run", MODEL, "--raw", body["prompt"], "--greedy", "--max-new-tokens", str(len(ref["generated"])),
+                          "--threads", "2"], capture_output=True, text=True, timeout=300).stdout
+    check(raw == want_c + "\n", f"`llmc run --raw` prints the same continuation ({raw!r})")
+    st, ct, data = s.request("POST", "/v1/completions", dict(body, echo=True))
+    check(st == 200 and json.loads(data)["choices"][0]["text"] == body["prompt"] + want_c, "/v1/completions echo=true prepends the prompt")
+    c = http.client.HTTPConnection("127.0.0.1", s.port, timeout=120)
+    c.request("POST", "/v1/completions", body=json.dumps(dict(body, stream=True)).encode(), headers={"Content-Type": "application/json"})
+    r = c.getresponse()
+    pieces, done = [], False
+    while True:
+        line = r.readline()
+        if not line:
+            break
+        line = line.decode().rstrip("\n")
+        if line == "data: [DONE]":
+            done = True
+            break
+        if line.startswith("data: "):
+            e = json.loads(line[6:])
+            pieces.append(e["choices"][0]["text"])
+    c.close()
+    check(done and "".join(pieces) == want_c, "/v1/completions streamed pieces join to the same text")
+
     # Errors: OpenAI's shape, the right status, a message naming the problem.
     def err(status, needle, **kw):
         st, ct, data = s.request(**kw)
@@ -170,7 +204,10 @@ try:
     err(400, "image_url", method="POST", path="/v1/chat/completions",
         body={"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]})
     err(400, "'n'", method="POST", path="/v1/chat/completions", body={"messages": PIRATE, "n": 3})
-    err(404, "/v1/completions", method="POST", path="/v1/completions", body={"prompt": "x"})
+    err(404, "/v1/embeddings", method="POST", path="/v1/embeddings", body={"input": "x"})
+    err(400, "'prompt'", method="POST", path="/v1/completions", body={"prompt": 5})
+    err(400, "suffix", method="POST", path="/v1/completions", body={"prompt": "x", "suffix": "y"})
+    err(405, "POST /v1/completions", method="GET", path="/v1/completions")
     err(405, "POST", method="GET", path="/v1/chat/completions")
     err(400, "context", method="POST", path="/v1/chat/completions",
         body={"messages": [{"role": "user", "content": "hello " * 9000}], "max_tokens": 4})

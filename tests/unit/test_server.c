@@ -70,6 +70,34 @@ static void test_fields(void) {
     llmc_server_request_free(&r);
 }
 
+static void test_completion(void) {
+    llmc_server_request r;
+    llmc_error err = {0};
+    const char *full = "{\"prompt\":\"Once upon\",\"max_tokens\":5,\"echo\":true,\"temperature\":0,\"stream\":true}";
+    CHECK_INT(llmc_server_parse_completion(full, strlen(full), NULL, &r, &err), LLMC_OK);
+    CHECK(r.prompt && !strcmp(r.prompt, "Once upon") && r.echo && r.stream && r.g.max_new_tokens == 5 && r.g.do_sample == 0 && !r.messages_json);
+    llmc_server_request_free(&r);
+    const char *one = "{\"prompt\":[\"x\"],\"logprobs\":null,\"best_of\":1}";
+    CHECK_INT(llmc_server_parse_completion(one, strlen(one), NULL, &r, &err), LLMC_OK);
+    CHECK(r.prompt && !strcmp(r.prompt, "x") && !r.echo);
+    llmc_server_request_free(&r);
+    const struct { const char *body; llmc_status code; const char *needle; } bad[] = {
+        {"{}", LLMC_ERR_FORMAT, "'prompt'"},
+        {"{\"prompt\":7}", LLMC_ERR_FORMAT, "'prompt'"},
+        {"{\"prompt\":[\"a\",\"b\"]}", LLMC_ERR_UNSUPPORTED, "batches"},
+        {"{\"prompt\":[1,2,3]}", LLMC_ERR_UNSUPPORTED, "token lists"},
+        {"{\"prompt\":\"x\",\"suffix\":\"y\"}", LLMC_ERR_UNSUPPORTED, "suffix"},
+        {"{\"prompt\":\"x\",\"best_of\":3}", LLMC_ERR_UNSUPPORTED, "best_of"},
+        {"{\"prompt\":\"x\",\"logprobs\":5}", LLMC_ERR_UNSUPPORTED, "logprobs"},
+        {"{\"prompt\":\"x\",\"echo\":\"yes\"}", LLMC_ERR_FORMAT, "'echo'"},
+        {"{\"prompt\":\"x\",\"top_p\":2}", LLMC_ERR_FORMAT, "'top_p'"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        llmc_status st = llmc_server_parse_completion(bad[i].body, strlen(bad[i].body), NULL, &r, &err);
+        CHECK_MSG(st == bad[i].code && strstr(err.msg, bad[i].needle) && !r.prompt, "%s → %d %s", bad[i].body, (int)st, err.msg);
+    }
+}
+
 static void test_refusals(void) {
     EXPECT_ERR("{\"messages\":[", LLMC_ERR_FORMAT, "line 1, column");
     EXPECT_ERR("[1,2]", LLMC_ERR_FORMAT, "JSON object");
@@ -166,6 +194,7 @@ static void test_mutations(void) {
 
 int main(void) {
     test_fields();
+    test_completion();
     test_mutations();
     test_refusals();
     test_start();

@@ -17,6 +17,7 @@ static void help(void) {
            "streamed to stdout. Without PROMPT (and without --messages) the prompt is read from stdin.\n\n"
            "  --system TEXT        system message\n"
            "  --messages FILE      a JSON array of {\"role\", \"content\"} messages (the whole conversation)\n"
+           "  --raw                PROMPT is plain text to continue, no chat template (as pipe(\"text\"))\n"
            "  --json               print [{\"generated_text\": [messages...]}] as the transformers pipeline returns\n\n");
     cli_model_args_help(stdout, true);
 }
@@ -39,7 +40,7 @@ int cmd_run(int argc, char **argv) {
     cli_model_args a;
     cli_model_args_init(&a);
     const char *system = NULL, *messages_file = NULL, *prompt = NULL;
-    bool json = false, missing = false;
+    bool json = false, missing = false, raw = false;
     for (int i = 1; i < argc; i++) {
         if (cli_is_help(argv[i])) { help(); return 0; }
         int r = cli_model_args_parse(&a, argc, argv, &i);
@@ -49,6 +50,7 @@ int cmd_run(int argc, char **argv) {
         if (cli_opt(argc, argv, &i, "--system", &v, &missing)) { if (missing) return 2; system = v; }
         else if (cli_opt(argc, argv, &i, "--messages", &v, &missing)) { if (missing) return 2; messages_file = v; }
         else if (cli_flag(argv, i, "--json")) json = true;
+        else if (cli_flag(argv, i, "--raw")) raw = true;
         else if (argv[i][0] == '-' && argv[i][1]) return cli_fail("run: unknown option '%s' (see llmc run --help)", argv[i]);
         else if (!a.pipe.model) a.pipe.model = argv[i];
         else if (!prompt) prompt = argv[i];
@@ -59,6 +61,7 @@ int cmd_run(int argc, char **argv) {
     cJSON *msgs = NULL;
     char *owned_prompt = NULL, *msgs_text = NULL;
     llmc_error err = {0};
+    if (raw && (messages_file || system)) return cli_fail("run: --raw continues plain text; it takes no --messages or --system");
     if (messages_file) {
         if (prompt || system) return cli_fail("run: --messages holds the whole conversation; do not also give PROMPT or --system");
         /* The text goes to the pipeline as written (floats like 1.0 keep their type). */
@@ -93,16 +96,33 @@ int cmd_run(int argc, char **argv) {
     a.gen.cancel = cancel;
     if (!json) a.gen.on_text = cli_stream_stdout;
 
-    char *text = msgs_text ? msgs_text : cJSON_PrintUnformatted(msgs);
+    char *text = raw ? NULL : msgs_text ? msgs_text : cJSON_PrintUnformatted(msgs);
     msgs_text = NULL;
     char *reply = NULL;
     llmc_gen_stats stats = {0};
-    llmc_status st = llmc_pipeline_chat_json(p, text, NULL, &a.gen, &reply, &stats, &err);
+    llmc_status st = raw ? llmc_pipeline_complete(p, prompt, &a.gen, &reply, &stats, &err)
+                         : llmc_pipeline_chat_json(p, text, NULL, &a.gen, &reply, &stats, &err);
     free(text);
     int rc = 0;
     if (st) {
         if (!json) fflush(stdout);
         rc = cli_error(&err);
+    } else if (json && raw) {
+        /* As the pipeline returns for a string: the prompt and its continuation. */
+        cJSON *out = cJSON_CreateArray(), *rec = cJSON_CreateObject();
+        size_t a1 = strlen(prompt), b1 = strlen(reply);
+        char *joined = malloc(a1 + b1 + 1);
+        if (joined) {
+            memcpy(joined, prompt, a1);
+            memcpy(joined + a1, reply, b1 + 1);
+        }
+        cJSON_AddStringToObject(rec, "generated_text", joined ? joined : "");
+        free(joined);
+        cJSON_AddItemToArray(out, rec);
+        char *o = cJSON_Print(out);
+        printf("%s\n", o);
+        free(o);
+        cJSON_Delete(out);
     } else if (json) {
         /* Conversation out: the assistant's reply appended, or the final assistant message continued. */
         int n = cJSON_GetArraySize(msgs);

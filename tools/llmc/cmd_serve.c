@@ -14,6 +14,7 @@ static void help(void) {
            "  POST /v1/chat/completions   messages in, the assistant's reply out (\"stream\": true for\n"
            "                              server-sent events); max_tokens, temperature, top_p, top_k,\n"
            "                              min_p, repetition_penalty, seed, stop, tools\n"
+           "  POST /v1/completions        plain-text continuation of \"prompt\" (no chat template; echo)\n"
            "  GET  /v1/models             the model's id\n"
            "  GET  /health                {\"status\": \"ok\"}\n"
            "One reply is generated at a time; the KV cache of a conversation's common prefix is reused.\n\n"
