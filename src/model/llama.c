@@ -45,7 +45,8 @@ struct llmc_model {
     float *kcache, *vcache; /* [layer][ctx][kv_dim] */
     /* scratch */
     float *x, *xn, *q, *k, *v, *att, *g, *u, *rope_cs;
-    float *scores; /* [threads][LLMC_ATT_MAX_GROUP][ctx] */
+    float *scores; /* [threads][score_stride]: attention scratch */
+    size_t score_stride; /* max(LLMC_ATT_MAX_GROUP·ctx, 64·head_dim + 512) floats */
     int nthreads;
     llmc_cuda_model *cuda; /* non-NULL: layers [0, llmc_cuda_gpu_layers) (and maybe the head) run on the GPU */
 };
@@ -427,7 +428,9 @@ llmc_status llmc_model_from_tensors(const llmc_config *cfg, llmc_tensor_set *ts,
     m->g = lm_alloc(B * I * sizeof(float), &ok);
     m->u = lm_alloc(B * I * sizeof(float), &ok);
     m->rope_cs = lm_alloc(B * (size_t)c->head_dim * sizeof(float), &ok);
-    m->scores = lm_alloc((size_t)m->nthreads * LLMC_ATT_MAX_GROUP * ctx * sizeof(float), &ok);
+    m->score_stride = (size_t)LLMC_ATT_MAX_GROUP * (size_t)ctx;
+    if (m->score_stride < (size_t)64 * (size_t)c->head_dim + 512) m->score_stride = (size_t)64 * (size_t)c->head_dim + 512;
+    m->scores = lm_alloc((size_t)m->nthreads * m->score_stride * sizeof(float), &ok);
     if (!ok) goto oom;
     if ((st = lm_cuda_attach(m, o, err))) goto fail;
     *out = m;
@@ -495,7 +498,7 @@ static void lm_attention_task(void *vctx, int64_t begin, int64_t end, int tid) {
     const int hd = c->head_dim, nh = c->num_heads, nkv = c->num_kv_heads, group = nh / nkv;
     const int chunks = (group + LLMC_ATT_MAX_GROUP - 1) / LLMC_ATT_MAX_GROUP;
     const float scale = 1.0f / sqrtf((float)hd);
-    float *sc = m->scores + (size_t)tid * LLMC_ATT_MAX_GROUP * m->ctx;
+    float *sc = m->scores + (size_t)tid * m->score_stride;
     const float *K = m->kcache + (size_t)a->layer * m->ctx * m->kv_dim;
     const float *V = m->vcache + (size_t)a->layer * m->ctx * m->kv_dim;
     for (int64_t idx = begin; idx < end; idx++) {
@@ -512,6 +515,45 @@ static void lm_attention_task(void *vctx, int64_t begin, int64_t end, int tid) {
         }
         size_t off = (size_t)lo * m->kv_dim + (size_t)kh * hd;
         llmc_cpu_attention(G, q, K + off, V + off, (size_t)m->kv_dim, hd, qpos - lo + 1, scale, sc, o);
+    }
+}
+
+/* Prefill: blocks of query tokens × the heads of one K/V head as rows of the blocked
+ * (flash-style) kernel, so each K/V block is read once for up to LLMC_ATT_MAX_ROWS rows.
+ * Item = (token block, K/V head, head chunk), the latest token blocks (the most keys) first. */
+typedef struct {
+    llmc_model *m;
+    int layer, pos, n;
+    int tq, hc, n_tb, n_hc; /* tokens per block, heads per chunk, block and chunk counts */
+} lm_att_rows_ctx;
+
+static void lm_attention_rows_task(void *vctx, int64_t begin, int64_t end, int tid) {
+    lm_att_rows_ctx *a = vctx;
+    llmc_model *m = a->m;
+    const llmc_config *c = &m->cfg;
+    const int hd = c->head_dim, nh = c->num_heads, nkv = c->num_kv_heads, group = nh / nkv;
+    const float scale = 1.0f / sqrtf((float)hd);
+    float *sc = m->scores + (size_t)tid * m->score_stride;
+    const float *K = m->kcache + (size_t)a->layer * m->ctx * m->kv_dim;
+    const float *V = m->vcache + (size_t)a->layer * m->ctx * m->kv_dim;
+    for (int64_t idx = begin; idx < end; idx++) {
+        int tb = a->n_tb - 1 - (int)(idx / ((int64_t)nkv * a->n_hc)), rest = (int)(idx % ((int64_t)nkv * a->n_hc));
+        int kh = rest / a->n_hc, h0 = kh * group + (rest % a->n_hc) * a->hc;
+        int h1 = h0 + a->hc < kh * group + group ? h0 + a->hc : kh * group + group;
+        int t0 = tb * a->tq, t1 = t0 + a->tq < a->n ? t0 + a->tq : a->n;
+        const float *q[LLMC_ATT_MAX_ROWS];
+        float *o[LLMC_ATT_MAX_ROWS];
+        int lo[LLMC_ATT_MAX_ROWS], hi[LLMC_ATT_MAX_ROWS], R = 0;
+        for (int t = t0; t < t1; t++)
+            for (int h = h0; h < h1; h++) {
+                int qpos = a->pos + t;
+                q[R] = m->q + ((size_t)t * nh + (size_t)h) * hd;
+                o[R] = m->att + ((size_t)t * nh + (size_t)h) * hd;
+                hi[R] = qpos;
+                lo[R] = c->sliding_window > 0 && qpos - c->sliding_window + 1 > 0 ? qpos - c->sliding_window + 1 : 0;
+                R++;
+            }
+        llmc_cpu_attention_rows(R, q, lo, hi, K + (size_t)kh * hd, V + (size_t)kh * hd, (size_t)m->kv_dim, hd, scale, sc, o);
     }
 }
 
@@ -553,10 +595,20 @@ static void lm_forward_batch(llmc_model *m, const int32_t *ids, int n, int pos, 
             memcpy(Kc + (size_t)(pos + t) * kvd, m->k + (size_t)t * kvd, (size_t)kvd * sizeof(float));
             memcpy(Vc + (size_t)(pos + t) * kvd, m->v + (size_t)t * kvd, (size_t)kvd * sizeof(float));
         }
-        lm_att_ctx a = {m, l, pos, n};
-        llmc_threadpool_run(m->tp, lm_attention_task, &a,
-                            (int64_t)n * c->num_kv_heads *
-                                ((c->num_heads / c->num_kv_heads + LLMC_ATT_MAX_GROUP - 1) / LLMC_ATT_MAX_GROUP));
+        if (n > 1 && llmc_cpu_attention_rows_fast(hd)) {
+            int group = c->num_heads / c->num_kv_heads;
+            lm_att_rows_ctx a = {m, l, pos, n, 0, 0, 0, 0};
+            a.hc = group < LLMC_ATT_MAX_ROWS ? group : LLMC_ATT_MAX_ROWS;
+            a.tq = LLMC_ATT_MAX_ROWS / a.hc;
+            a.n_tb = (n + a.tq - 1) / a.tq;
+            a.n_hc = (group + a.hc - 1) / a.hc;
+            llmc_threadpool_run(m->tp, lm_attention_rows_task, &a, (int64_t)a.n_tb * c->num_kv_heads * a.n_hc);
+        } else {
+            lm_att_ctx a = {m, l, pos, n};
+            llmc_threadpool_run(m->tp, lm_attention_task, &a,
+                                (int64_t)n * c->num_kv_heads *
+                                    ((c->num_heads / c->num_kv_heads + LLMC_ATT_MAX_GROUP - 1) / LLMC_ATT_MAX_GROUP));
+        }
         lm_matmul(m, L->wo, L->bo, m->att, n, m->xn);
         for (size_t i = 0; i < (size_t)n * H; i++) m->x[i] += m->xn[i];
         for (int t = 0; t < n; t++) lm_rmsnorm(m->x + (size_t)t * H, L->ln2, H, c->rms_norm_eps, m->xn + (size_t)t * H);

@@ -357,6 +357,66 @@ static void test_attention(void) {
     free(K); free(V); free(sc);
 }
 
+/* llmc_cpu_attention_rows (the blocked prefill kernel) against a double-precision
+ * reference: rows with their own visible ranges (causal, sliding windows, single keys),
+ * row counts on and off the 4-row tile, head dims on and off the vector width, on the
+ * SIMD path and on the portable one. */
+static void test_attention_rows(void) {
+    enum { NK = 300 };
+    const size_t stride = 2 * 128 + 3;
+    float *K = malloc(sizeof(float) * stride * NK), *V = malloc(sizeof(float) * stride * NK);
+    float *scratch = malloc(sizeof(float) * (64 * 128 + 512 + NK));
+    static float qb[LLMC_ATT_MAX_ROWS][128], ob[LLMC_ATT_MAX_ROWS][128];
+    for (size_t i = 0; i < stride * NK; i++) K[i] = 2.f * frnd(), V[i] = frnd();
+    static const int hds[] = {8, 12, 64, 72, 128}, Rs[] = {1, 3, 4, 5, 30, 32};
+    const char *fams[] = {"auto", "scalar"};
+    int runs = 0;
+    for (int f = 0; f < 2; f++) {
+        if (!llmc_cpu_force_kernel(fams[f])) continue;
+        for (size_t h = 0; h < sizeof hds / sizeof *hds; h++)
+            for (size_t k = 0; k < sizeof Rs / sizeof *Rs; k++)
+                for (int shape = 0; shape < 3; shape++) {
+                    int hd = hds[h], R = Rs[k], lo[LLMC_ATT_MAX_ROWS], hi[LLMC_ATT_MAX_ROWS];
+                    const float *q[LLMC_ATT_MAX_ROWS];
+                    float *o[LLMC_ATT_MAX_ROWS];
+                    for (int r = 0; r < R; r++) {
+                        /* shape 0: causal prefill rows (3 heads a token); 1: sliding window 7; 2: scattered ranges */
+                        int t = r / 3;
+                        hi[r] = shape == 2 ? (int)(frnd() * 0.5f * NK + NK / 2) % NK : NK - 12 + t;
+                        if (hi[r] >= NK) hi[r] = NK - 1;
+                        lo[r] = shape == 0 ? 0 : shape == 1 ? (hi[r] - 6 > 0 ? hi[r] - 6 : 0) : hi[r] - (r * 37) % (hi[r] + 1);
+                        for (int d = 0; d < hd; d++) qb[r][d] = 2.f * frnd();
+                        q[r] = qb[r];
+                        o[r] = ob[r];
+                    }
+                    float scale = 1.0f / sqrtf((float)hd);
+                    llmc_cpu_attention_rows(R, q, lo, hi, K + 3, V + 3, stride, hd, scale, scratch, o);
+                    double worst = 0;
+                    for (int r = 0; r < R; r++) {
+                        static double sc[NK];
+                        double mx = -1e300, sum = 0;
+                        for (int j = lo[r]; j <= hi[r]; j++) {
+                            double a = 0;
+                            for (int d = 0; d < hd; d++) a += (double)q[r][d] * K[3 + j * stride + d];
+                            sc[j] = a * scale;
+                            if (sc[j] > mx) mx = sc[j];
+                        }
+                        for (int j = lo[r]; j <= hi[r]; j++) sum += (sc[j] = exp(sc[j] - mx));
+                        for (int d = 0; d < hd; d++) {
+                            double x = 0;
+                            for (int j = lo[r]; j <= hi[r]; j++) x += sc[j] / sum * V[3 + j * stride + d];
+                            if (!(fabs(x - o[r][d]) <= worst)) worst = fabs(x - o[r][d]);
+                        }
+                    }
+                    CHECK_MSG(worst < 2e-5, "attention_rows %s hd=%d R=%d shape %d: max error %g", fams[f], hd, R, shape, worst);
+                    runs++;
+                }
+    }
+    CHECK(llmc_cpu_force_kernel("auto"));
+    CHECK(runs >= 90);
+    free(K); free(V); free(scratch);
+}
+
 int main(void) {
     test_dequant_fixtures();
     test_check_weight();
@@ -365,5 +425,6 @@ int main(void) {
     test_matmul();
     test_matmul_n();
     test_attention();
+    test_attention_rows();
     return test_summary();
 }

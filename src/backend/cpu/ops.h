@@ -48,6 +48,16 @@ void llmc_cpu_matmul_n(llmc_threadpool *tp, int nw, const llmc_tensor *const *W,
 void llmc_cpu_attention(int G, const float *const *q, const float *K, const float *V, size_t stride, int hd, int n,
                         float scale, float *sc, float *const *out);
 
+/* Prefill attention, flash-style: R (<= LLMC_ATT_MAX_ROWS) query rows that share one K/V head;
+ * row r sees keys lo[r]..hi[r] (inclusive). Keys are read in blocks of 16 that every row
+ * uses, with an online softmax, so no score row is kept: out[r] = softmax(scale·q[r]·K_j)·V_j.
+ * scratch: max(64·hd + 512, longest hi-lo+1) floats. AVX2+FMA when llmc_cpu_attention_rows_fast(hd)
+ * (hd a multiple of 8 and a SIMD family active); else row by row through llmc_cpu_attention. */
+#define LLMC_ATT_MAX_ROWS 32
+bool llmc_cpu_attention_rows_fast(int hd);
+void llmc_cpu_attention_rows(int R, const float *const *q, const int *lo, const int *hi, const float *K, const float *V, size_t stride, int hd,
+                             float scale, float *scratch, float *const *out);
+
 /* out[t][:] = embedding row ids[t] converted to f32 (any dtype). */
 void llmc_cpu_embed(const llmc_tensor *emb, const int32_t *ids, int n, float *out);
 /* Dequantizes/converts row r of a 2-D tensor into out (cols floats). */
