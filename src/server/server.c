@@ -300,6 +300,7 @@ static llmc_status run_generation(llmc_server *s, llmc_server_request *rq, char 
 }
 
 static enum MHD_Result send_text(struct MHD_Connection *c, unsigned code, const char *ctype, char *text) {
+    if (!text) return MHD_NO; /* out of memory: drop the connection */
     struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
     if (!r) {
         free(text);
