@@ -155,6 +155,9 @@ try:
     st, o3 = s.chat({"messages": PIRATE, "temperature": 0, "max_tokens": 32, "stop": [stop_word]})
     check(st == 200 and o3["choices"][0]["finish_reason"] == "stop" and len(o3["choices"][0]["message"]["content"]) < len(want),
           f"stop string {stop_word!r} ends the reply")
+    ev, _ = s.stream({"messages": PIRATE, "temperature": 0, "max_tokens": 32, "stop": [stop_word]})
+    stext = "".join(e["choices"][0]["delta"].get("content", "") for e in ev if isinstance(e, dict) and e["choices"])
+    check(stext == o3["choices"][0]["message"]["content"], "stop string in a streamed reply: the same cut")
 
     # /v1/completions: plain text, no template, BOS etc. as the tokenizer adds them (pipe("text")):
     # transformers' own greedy continuation of the golden SmolLM2 prompt.
