@@ -33,6 +33,7 @@ typedef struct {
     bool attention_bias;                /* q, k, v and o projections have biases */
     bool qkv_bias;                      /* Qwen2: q, k and v have biases (o has none) */
     bool qk_norm;                       /* Qwen3: RMSNorm over head_dim on every q and k head, before RoPE */
+    bool fused_proj;                    /* Phi-3: self_attn.qkv_proj and mlp.gate_up_proj hold q|k|v and gate|up rows */
     bool mlp_bias;
     int bos_token_id;                   /* -1 if none */
     int eos_token_ids[LLMC_MAX_EOS];

@@ -214,18 +214,20 @@ llmc_status llmc_hf_config_parse(const char *json, size_t len, const char *what,
         else if (mt && strcmp(mt, "mistral") == 0) arch = "MistralForCausalLM";
         else if (mt && strcmp(mt, "qwen2") == 0) arch = "Qwen2ForCausalLM";
         else if (mt && strcmp(mt, "qwen3") == 0) arch = "Qwen3ForCausalLM";
+        else if (mt && strcmp(mt, "phi3") == 0) arch = "Phi3ForCausalLM";
         else {
-            llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: no 'architectures' and model_type '%.64s' is not supported (llama, mistral, qwen2, qwen3 are)",
+            llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: no 'architectures' and model_type '%.64s' is not supported (llama, mistral, qwen2, qwen3, phi3 are)",
                      what, mt ? mt : "(none)");
             st = LLMC_ERR_UNSUPPORTED;
             goto done;
         }
     }
     bool mistral = strcmp(arch, "MistralForCausalLM") == 0, qwen2 = strcmp(arch, "Qwen2ForCausalLM") == 0,
-         qwen3 = strcmp(arch, "Qwen3ForCausalLM") == 0;
-    if (!mistral && !qwen2 && !qwen3 && strcmp(arch, "LlamaForCausalLM") != 0) {
+         qwen3 = strcmp(arch, "Qwen3ForCausalLM") == 0, phi3 = strcmp(arch, "Phi3ForCausalLM") == 0;
+    if (!mistral && !qwen2 && !qwen3 && !phi3 && strcmp(arch, "LlamaForCausalLM") != 0) {
         llmc_err(err, LLMC_ERR_UNSUPPORTED,
-                 "%s: architecture '%.64s' is not supported (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM are)", what,
+                 "%s: architecture '%.64s' is not supported (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, "
+                 "Phi3ForCausalLM are)", what,
                  arch);
         st = LLMC_ERR_UNSUPPORTED;
         goto done;
@@ -251,7 +253,7 @@ llmc_status llmc_hf_config_parse(const char *json, size_t len, const char *what,
         !hc_int(j, "num_attention_heads", what, true, 0, 1, 1 << 14, &c.num_heads, err) ||
         !hc_int(j, "num_key_value_heads", what, false, c.num_heads, 1, 1 << 14, &c.num_kv_heads, err) ||
         !hc_int(j, "vocab_size", what, true, 0, 1, 1 << 26, &c.vocab_size, err) ||
-        !hc_int(j, "max_position_embeddings", what, false, mistral ? 131072 : qwen2 || qwen3 ? 32768 : 2048, 1, 1 << 30,
+        !hc_int(j, "max_position_embeddings", what, false, mistral ? 131072 : qwen2 || qwen3 ? 32768 : phi3 ? 4096 : 2048, 1, 1 << 30,
                 &c.max_position_embeddings, err) ||
         !hc_num(j, "rms_norm_eps", what, false, 1e-6, &c.rms_norm_eps, err))
         goto done;
@@ -268,7 +270,7 @@ llmc_status llmc_hf_config_parse(const char *json, size_t len, const char *what,
     if (!(c.rms_norm_eps >= 0)) { llmc_err(err, LLMC_ERR_FORMAT, "%s: rms_norm_eps must be >= 0", what); goto done; }
     if (!hc_rope(j, what, &c, err)) { st = err ? err->code : LLMC_ERR_FORMAT; goto done; }
     if (!hc_bool(j, "tie_word_embeddings", what, false, &c.tie_word_embeddings, err)) goto done;
-    if (!mistral && !qwen2) {
+    if (!mistral && !qwen2 && !phi3) {
         if (!hc_bool(j, "attention_bias", what, false, &c.attention_bias, err)) goto done;
         if (!qwen3 && !hc_bool(j, "mlp_bias", what, false, &c.mlp_bias, err)) goto done;
     }
@@ -276,6 +278,7 @@ llmc_status llmc_hf_config_parse(const char *json, size_t len, const char *what,
        q, k and v a bias and o none; Qwen3 normalizes each q and k head. */
     c.qkv_bias = qwen2;
     c.qk_norm = qwen3;
+    c.fused_proj = phi3; /* Phi-3 builds bias-free Linears and a window over every layer when sliding_window is set */
     if (qwen2 || qwen3) {
         /* Windows there are per layer: only with use_sliding_window and a sliding_window, on the
            layers layer_types marks (by default those from max_window_layers on). Refuse rather
@@ -299,7 +302,7 @@ llmc_status llmc_hf_config_parse(const char *json, size_t len, const char *what,
             goto done;
         }
     }
-    if (mistral && !hc_int(j, "sliding_window", what, false, 0, 0, 1LL << 31, &c.sliding_window, err)) goto done;
+    if ((mistral || phi3) && !hc_int(j, "sliding_window", what, false, 0, 0, 1LL << 31, &c.sliding_window, err)) goto done;
     if (!hc_token_ids(j, what, &c, err)) goto done;
     hc_dtype(j, what, &c.torch_dtype);
     *cfg = c;

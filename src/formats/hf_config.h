@@ -1,6 +1,6 @@
 /* Hugging Face config.json → llmc_config, for the Llama family (LlamaForCausalLM,
  * MistralForCausalLM, and Qwen2ForCausalLM / Qwen3ForCausalLM: Llama with q/k/v biases,
- * or with per-head q/k RMSNorm). Reads both dialects: transformers 4.x (rope_theta +
+ * or with per-head q/k RMSNorm; Phi3ForCausalLM: fused qkv and gate|up projections). Reads both dialects: transformers 4.x (rope_theta +
  * rope_scaling, torch_dtype) and 5.x (rope_parameters, dtype). Anything that
  * would change the math and is not implemented is an error, never ignored. */
 #ifndef LLMC_FORMATS_HF_CONFIG_H

@@ -244,6 +244,47 @@ static void *lm_alloc(size_t n, bool *ok) {
     return p;
 }
 
+/* Splits model.layers.<l>.<fused>.weight ([Σ rows, cols], rows stacked in order) into n views
+   named model.layers.<l>.<names[i]>.weight sharing its memory (whole rows, any dtype). */
+static llmc_status lm_split_rows(llmc_tensor_set *ts, int l, const char *fused, int n, const char *const *names, const int64_t *rows,
+                                 int64_t cols, llmc_error *err) {
+    char fn[160];
+    snprintf(fn, sizeof fn, "model.layers.%d.%s.weight", l, fused);
+    const llmc_tensor *f = llmc_tensor_set_find(ts, fn);
+    if (!f) return llmc_err(err, LLMC_ERR_FORMAT, "model: missing tensor '%s'", fn);
+    int64_t total = 0;
+    for (int i = 0; i < n; i++) total += rows[i];
+    if (f->ndim != 2 || f->shape[0] != total || f->shape[1] != cols)
+        return llmc_err(err, LLMC_ERR_FORMAT, "model: tensor '%s' has shape [%lld, %lld], expected [%lld, %lld]", fn, (long long)f->shape[0],
+                        (long long)(f->ndim == 2 ? f->shape[1] : 0), (long long)total, (long long)cols);
+    if (cols % llmc_dtype_block_elems(f->dtype) != 0)
+        return llmc_err(err, LLMC_ERR_FORMAT, "model: tensor '%s': rows of %lld are not whole %s blocks", fn, (long long)cols,
+                        llmc_dtype_name(f->dtype));
+    size_t rb = llmc_dtype_row_bytes(f->dtype, cols);
+    if (f->nbytes != (size_t)total * rb) return llmc_err(err, LLMC_ERR_FORMAT, "model: tensor '%s' holds %zu bytes, expected %zu", fn, f->nbytes,
+                                                         (size_t)total * rb);
+    int64_t r0 = 0;
+    for (int i = 0; i < n; i++) {
+        llmc_tensor v = *f;
+        char vn[160];
+        snprintf(vn, sizeof vn, "model.layers.%d.%s.weight", l, names[i]);
+        v.name = strdup(vn);
+        if (!v.name) return llmc_err(err, LLMC_ERR_NOMEM, "model: out of memory");
+        v.shape[0] = rows[i];
+        v.data = (const uint8_t *)f->data + (size_t)r0 * rb;
+        v.nbytes = (size_t)rows[i] * rb;
+        v.owned = NULL; /* the fused tensor keeps the memory */
+        llmc_status st = llmc_tensor_set_add(ts, &v, err);
+        if (st) {
+            free(v.name);
+            return st;
+        }
+        f = llmc_tensor_set_find(ts, fn); /* the set may have moved it */
+        r0 += rows[i];
+    }
+    return LLMC_OK;
+}
+
 /* Device placement (src/backend/cuda): the GPU copy is made from the validated views. */
 static llmc_status lm_cuda_attach(llmc_model *m, const llmc_model_opts *o, llmc_error *err) {
     if (!o->device || !strcmp(o->device, "cpu")) return LLMC_OK;
@@ -287,7 +328,8 @@ llmc_status llmc_model_from_tensors(const llmc_config *cfg, llmc_tensor_set *ts,
     const llmc_config *c = &m->cfg;
     llmc_status st = LLMC_OK;
     if (strcmp(c->architecture, "LlamaForCausalLM") != 0 && strcmp(c->architecture, "MistralForCausalLM") != 0 &&
-        strcmp(c->architecture, "Qwen2ForCausalLM") != 0 && strcmp(c->architecture, "Qwen3ForCausalLM") != 0) {
+        strcmp(c->architecture, "Qwen2ForCausalLM") != 0 && strcmp(c->architecture, "Qwen3ForCausalLM") != 0 &&
+        strcmp(c->architecture, "Phi3ForCausalLM") != 0) {
         st = llmc_err(err, LLMC_ERR_UNSUPPORTED, "model: architecture '%s' is not supported", c->architecture);
         goto fail;
     }
@@ -304,6 +346,14 @@ llmc_status llmc_model_from_tensors(const llmc_config *cfg, llmc_tensor_set *ts,
     const int64_t H = c->hidden_size, I = c->intermediate_size, qd = (int64_t)c->num_heads * c->head_dim;
     m->kv_dim = c->num_kv_heads * c->head_dim;
     const int64_t kvd = m->kv_dim;
+    if (c->fused_proj) /* Phi-3: q|k|v and gate|up as row views under the usual names, before anything reads them */
+        for (int l = 0; l < c->num_layers; l++) {
+            const char *qkv[3] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"}, *gu[2] = {"mlp.gate_proj", "mlp.up_proj"};
+            const int64_t qkv_rows[3] = {qd, kvd, kvd}, gu_rows[2] = {I, I};
+            if ((st = lm_split_rows(ts, l, "self_attn.qkv_proj", 3, qkv, qkv_rows, H, err)) ||
+                (st = lm_split_rows(ts, l, "mlp.gate_up_proj", 2, gu, gu_rows, H, err)))
+                goto fail;
+        }
 
     /* Optional dtype conversion first, so validation sees the final tensors; then
      * load-time quantization: the layers' linear weights to o->quantize, the

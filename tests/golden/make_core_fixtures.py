@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the core golden fixtures: tiny random Llama/Mistral/Qwen2/Qwen3 checkpoints saved with
+"""Writes the core golden fixtures: tiny random Llama/Mistral/Qwen2/Qwen3/Phi-3 checkpoints saved with
 save_pretrained, plus what transformers computes on them (float32 math on exactly
 the stored weights): logits for every position of a short prompt and the greedy
 continuation from model.generate. Output: tests/golden/core/<name>/ (checkpoint
@@ -14,7 +14,7 @@ import shutil
 import sys
 
 import torch
-from transformers import AutoModelForCausalLM, LlamaConfig, MistralConfig, Qwen2Config, Qwen3Config
+from transformers import AutoModelForCausalLM, LlamaConfig, MistralConfig, Phi3Config, Qwen2Config, Qwen3Config
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "core")
 PROMPT_LEN = 10
@@ -199,6 +199,10 @@ def main():
     make("qwen3_qk_norm_bf16", Qwen3Config(hidden_size=32, intermediate_size=64, num_attention_heads=4, num_key_value_heads=2,
                                            head_dim=16, vocab_size=256, tie_word_embeddings=False, rope_theta=1000000.0,
                                            **common), seed=7, dtype=torch.bfloat16)
+    # Phi-3: fused qkv_proj and gate_up_proj, a sliding window shorter than prompt + generation, F32.
+    make("phi3_fused_window_f32", Phi3Config(hidden_size=32, intermediate_size=64, num_attention_heads=4, num_key_value_heads=2,
+                                             vocab_size=256, sliding_window=7, tie_word_embeddings=False, pad_token_id=0,
+                                             **common), seed=8)
 
 
 if __name__ == "__main__":

@@ -155,6 +155,12 @@ static void test_qwen(void) {
                     "\"layer_types\":[\"full_attention\",\"sliding_attention\"]}", &c, &err), LLMC_OK);
     EXPECT_ERR("{\"architectures\":[\"Qwen2ForCausalLM\"]," QBASE ",\"use_sliding_window\":\"yes\"}", LLMC_ERR_FORMAT, "use_sliding_window");
     EXPECT_ERR("{\"architectures\":[\"Qwen3MoeForCausalLM\"]," QBASE "}", LLMC_ERR_UNSUPPORTED, "Qwen3MoeForCausalLM");
+    /* Phi-3: fused projections, a window over every layer, 4096 positions by default; LongRoPE refused by name */
+    CHECK_INT(parse("{\"model_type\":\"phi3\"," QBASE ",\"sliding_window\":2047,\"attention_bias\":true}", &c, &err), LLMC_OK);
+    CHECK_STR(c.architecture, "Phi3ForCausalLM");
+    CHECK(c.fused_proj && c.sliding_window == 2047 && c.max_position_embeddings == 4096 && !c.attention_bias && !c.qkv_bias);
+    EXPECT_ERR("{\"architectures\":[\"Phi3ForCausalLM\"]," QBASE ",\"rope_scaling\":{\"type\":\"longrope\",\"short_factor\":[1],"
+               "\"long_factor\":[1]}}", LLMC_ERR_UNSUPPORTED, "longrope");
 }
 
 static void test_fixtures(void) {

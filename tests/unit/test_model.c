@@ -216,6 +216,11 @@ static void test_validation(void) {
     strcpy(c3.architecture, "Qwen3ForCausalLM");
     c3.qk_norm = true;
     expect_load_err(&c3, make_ts(&c, NULL), LLMC_ERR_FORMAT, "model.layers.0.self_attn.q_norm.weight", __LINE__);
+    /* Phi-3 reads q|k|v and gate|up from fused tensors: without them, the first is named. */
+    llmc_config c5 = c;
+    strcpy(c5.architecture, "Phi3ForCausalLM");
+    c5.fused_proj = true;
+    expect_load_err(&c5, make_ts(&c, NULL), LLMC_ERR_FORMAT, "model.layers.0.self_attn.qkv_proj.weight", __LINE__);
     /* Tied embeddings: no lm_head needed, and a stray one is ignored (transformers ties). */
     llmc_config c4 = c;
     c4.tie_word_embeddings = true;
