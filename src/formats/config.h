@@ -3,6 +3,8 @@
 #define LLMC_FORMATS_CONFIG_H
 #include "llmc.h"
 #include "formats/tensor.h"
+#include <stdbool.h>
+#include <stdint.h>
 
 typedef enum {
     LLMC_ROPE_DEFAULT = 0,
@@ -11,6 +13,9 @@ typedef enum {
 } llmc_rope_type;
 
 #define LLMC_MAX_EOS 16
+#define LLMC_MAX_LAYERS 4096
+
+typedef enum { LLMC_MLP_SILU = 0, LLMC_MLP_GELU_TANH } llmc_mlp_act; /* act(gate) * up */
 
 typedef struct {
     char architecture[64];      /* "LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM" */
@@ -41,6 +46,23 @@ typedef struct {
     int pad_token_id;                   /* -1 if none */
     llmc_dtype torch_dtype;             /* dtype named by the config (F32 if absent) */
     int sliding_window;                 /* Mistral: key j visible from query i iff i - j < window; 0 = none */
+    /* Gemma 3 (zero / false elsewhere) */
+    bool per_layer_window;              /* only the layers set in sliding_layers use sliding_window */
+    uint64_t sliding_layers[LLMC_MAX_LAYERS / 64];
+    double rope_theta_local;            /* sliding layers' RoPE base (default RoPE); 0 = the global one */
+    llmc_mlp_act mlp_act;
+    bool norm_plus_one;                 /* RMSNorm scales by (1 + weight) */
+    bool sandwich_norms;                /* RMSNorm on the attention and MLP outputs before each residual add,
+                                           pre_feedforward_layernorm before the MLP */
+    double embed_scale;                 /* embeddings × this (0 = 1) */
+    double attn_scale;                  /* scores × this (0 = 1/sqrt(head_dim)) */
 } llmc_config;
+
+/* Whether layer l attends through the sliding window. */
+static inline bool llmc_config_layer_sliding(const llmc_config *c, int l) {
+    if (c->sliding_window <= 0) return false;
+    if (!c->per_layer_window) return true;
+    return l >= 0 && l < LLMC_MAX_LAYERS && (c->sliding_layers[l / 64] >> (l % 64)) & 1u;
+}
 
 #endif

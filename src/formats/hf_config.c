@@ -73,6 +73,9 @@ static bool hc_bool(const cJSON *j, const char *key, const char *what, bool def,
 
 /* RoPE: 5.x puts everything in rope_parameters; 4.x has rope_theta at the top and
  * an optional rope_scaling ({"type"|"rope_type", "factor", ...}). */
+static bool hc_rope_from(const cJSON *j, const cJSON *src, const char *field, bool src_is_scaling, double default_theta, const char *what,
+                         llmc_config *c, llmc_error *err);
+
 static bool hc_rope(const cJSON *j, const char *what, llmc_config *c, llmc_error *err) {
     const cJSON *rp = hc_get(j, "rope_parameters");
     const cJSON *rs = hc_get(j, "rope_scaling");
@@ -93,11 +96,18 @@ static bool hc_rope(const cJSON *j, const char *what, llmc_config *c, llmc_error
         src = rs;
         field = "rope_scaling";
     }
-    /* rope_theta: inside rope_parameters (5.x), else top-level (4.x); 10000 by default. */
-    double theta = 10000.0;
+    return hc_rope_from(j, src, field, src && src == rs, 10000.0, what, c, err);
+}
+
+/* The global RoPE from src (rope_parameters, rope_scaling, or a per-layer-type entry), with
+   top-level rope_theta / partial_rotary_factor as the 4.x fallbacks. */
+static bool hc_rope_from(const cJSON *j, const cJSON *src, const char *field, bool src_is_scaling, double default_theta, const char *what,
+                         llmc_config *c, llmc_error *err) {
+    /* rope_theta: inside rope_parameters (5.x), else top-level (4.x). */
+    double theta = default_theta;
     if (src && hc_get(src, "rope_theta")) {
-        if (!hc_num(src, "rope_theta", what, false, 10000.0, &theta, err)) return false;
-    } else if (!hc_num(j, "rope_theta", what, false, 10000.0, &theta, err)) return false;
+        if (!hc_num(src, "rope_theta", what, false, default_theta, &theta, err)) return false;
+    } else if (!hc_num(j, "rope_theta", what, false, default_theta, &theta, err)) return false;
     if (!(theta > 0)) { llmc_err(err, LLMC_ERR_FORMAT, "%s: rope_theta must be positive", what); return false; }
     c->rope_theta = theta;
     c->rope_type = LLMC_ROPE_DEFAULT;
@@ -116,7 +126,7 @@ static bool hc_rope(const cJSON *j, const char *what, llmc_config *c, llmc_error
     const char *type = hc_str(src, "rope_type");
     if (!type) type = hc_str(src, "type");
     if (!type) {
-        if (src == rs) { llmc_err(err, LLMC_ERR_FORMAT, "%s: '%s' has no 'rope_type'", what, field); return false; }
+        if (src_is_scaling) { llmc_err(err, LLMC_ERR_FORMAT, "%s: '%s' has no 'rope_type'", what, field); return false; }
         type = "default";
     }
     if (strcmp(type, "default") == 0) return true;
@@ -143,6 +153,90 @@ static bool hc_rope(const cJSON *j, const char *what, llmc_config *c, llmc_error
     }
     llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: rope type '%.64s' is not supported (default, linear, llama3 are)", what, type);
     return false;
+}
+
+/* Gemma 3: RoPE per layer type (5.x: rope_parameters.{full,sliding}_attention; 4.x: rope_theta,
+   rope_local_base_freq, rope_scaling for the full-attention layers) and which layers slide
+   (layer_types, else every layer but each sliding_window_pattern-th). */
+static bool hc_gemma3(const cJSON *j, const char *what, llmc_config *c, llmc_error *err) {
+    const cJSON *rp = hc_get(j, "rope_parameters");
+    double local = 10000.0;
+    if (rp && cJSON_IsObject(rp) && hc_get(rp, "full_attention")) {
+        const cJSON *full = hc_get(rp, "full_attention"), *sl = hc_get(rp, "sliding_attention");
+        if (!cJSON_IsObject(full) || (sl && !cJSON_IsObject(sl))) {
+            llmc_err(err, LLMC_ERR_FORMAT, "%s: 'rope_parameters' per layer type must hold objects", what);
+            return false;
+        }
+        if (!hc_rope_from(j, full, "rope_parameters.full_attention", false, 1000000.0, what, c, err)) return false;
+        if (sl) {
+            const char *t = hc_str(sl, "rope_type");
+            if (t && strcmp(t, "default") != 0) {
+                llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: rope_parameters.sliding_attention type '%.32s' is not supported (default is)", what, t);
+                return false;
+            }
+            if (!hc_num(sl, "rope_theta", what, false, 10000.0, &local, err)) return false;
+        }
+    } else {
+        const cJSON *rs = hc_get(j, "rope_scaling");
+        if (rp && !cJSON_IsNull(rp) && (!rs || cJSON_IsNull(rs))) rs = rp;
+        if (rs && !cJSON_IsNull(rs) && !cJSON_IsObject(rs)) {
+            llmc_err(err, LLMC_ERR_FORMAT, "%s: field 'rope_scaling' must be an object or null", what);
+            return false;
+        }
+        if (!hc_rope_from(j, rs && !cJSON_IsNull(rs) ? rs : NULL, "rope_scaling", rs == hc_get(j, "rope_scaling"), 1000000.0, what, c, err) ||
+            !hc_num(j, "rope_local_base_freq", what, false, 10000.0, &local, err))
+            return false;
+    }
+    if (!(local > 0)) { llmc_err(err, LLMC_ERR_FORMAT, "%s: the sliding layers' rope_theta must be positive", what); return false; }
+    c->rope_theta_local = local;
+    if (!hc_int(j, "sliding_window", what, false, 4096, 1, 1 << 30, &c->sliding_window, err)) return false;
+    int pattern = 6;
+    if (!hc_int(j, "sliding_window_pattern", what, false, 6, 1, 1 << 20, &pattern, err)) return false;
+    if (c->num_layers > LLMC_MAX_LAYERS) { llmc_err(err, LLMC_ERR_FORMAT, "%s: more than %d layers", what, LLMC_MAX_LAYERS); return false; }
+    const cJSON *lt = hc_get(j, "layer_types");
+    c->per_layer_window = true;
+    memset(c->sliding_layers, 0, sizeof c->sliding_layers);
+    if (lt && !cJSON_IsNull(lt)) {
+        if (!cJSON_IsArray(lt) || cJSON_GetArraySize(lt) != c->num_layers) {
+            llmc_err(err, LLMC_ERR_FORMAT, "%s: 'layer_types' must list one type for each of the %d layers", what, c->num_layers);
+            return false;
+        }
+        int l = 0;
+        for (const cJSON *e = lt->child; e; e = e->next, l++) {
+            const char *t = cJSON_IsString(e) ? e->valuestring : "";
+            if (!strcmp(t, "sliding_attention")) c->sliding_layers[l / 64] |= 1ull << (l % 64);
+            else if (strcmp(t, "full_attention") != 0) {
+                llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: layer_types[%d] '%.32s' is not supported (full_attention, sliding_attention are)", what, l, t);
+                return false;
+            }
+        }
+    } else {
+        for (int l = 0; l < c->num_layers; l++)
+            if ((l + 1) % pattern) c->sliding_layers[l / 64] |= 1ull << (l % 64);
+    }
+    double qs = 256;
+    if (!hc_num(j, "query_pre_attn_scalar", what, false, 256, &qs, err)) return false;
+    if (!(qs > 0)) { llmc_err(err, LLMC_ERR_FORMAT, "%s: query_pre_attn_scalar must be positive", what); return false; }
+    c->attn_scale = 1.0 / sqrt(qs);
+    const char *caps[] = {"final_logit_softcapping", "attn_logit_softcapping"};
+    for (int i = 0; i < 2; i++) {
+        const cJSON *v = hc_get(j, caps[i]);
+        if (v && !cJSON_IsNull(v)) {
+            llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: '%s' is not supported", what, caps[i]);
+            return false;
+        }
+    }
+    const cJSON *bi = hc_get(j, "use_bidirectional_attention");
+    if (bi && cJSON_IsTrue(bi)) {
+        llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: 'use_bidirectional_attention' is not supported", what);
+        return false;
+    }
+    c->mlp_act = LLMC_MLP_GELU_TANH;
+    c->norm_plus_one = true;
+    c->sandwich_norms = true;
+    c->qk_norm = true;
+    c->embed_scale = sqrt((double)c->hidden_size);
+    return true;
 }
 
 static bool hc_dtype(const cJSON *j, const char *what, llmc_dtype *out) {
@@ -215,19 +309,21 @@ llmc_status llmc_hf_config_parse(const char *json, size_t len, const char *what,
         else if (mt && strcmp(mt, "qwen2") == 0) arch = "Qwen2ForCausalLM";
         else if (mt && strcmp(mt, "qwen3") == 0) arch = "Qwen3ForCausalLM";
         else if (mt && strcmp(mt, "phi3") == 0) arch = "Phi3ForCausalLM";
+        else if (mt && strcmp(mt, "gemma3_text") == 0) arch = "Gemma3ForCausalLM";
         else {
-            llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: no 'architectures' and model_type '%.64s' is not supported (llama, mistral, qwen2, qwen3, phi3 are)",
+            llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: no 'architectures' and model_type '%.64s' is not supported (llama, mistral, qwen2, qwen3, phi3, gemma3_text are)",
                      what, mt ? mt : "(none)");
             st = LLMC_ERR_UNSUPPORTED;
             goto done;
         }
     }
     bool mistral = strcmp(arch, "MistralForCausalLM") == 0, qwen2 = strcmp(arch, "Qwen2ForCausalLM") == 0,
-         qwen3 = strcmp(arch, "Qwen3ForCausalLM") == 0, phi3 = strcmp(arch, "Phi3ForCausalLM") == 0;
-    if (!mistral && !qwen2 && !qwen3 && !phi3 && strcmp(arch, "LlamaForCausalLM") != 0) {
+         qwen3 = strcmp(arch, "Qwen3ForCausalLM") == 0, phi3 = strcmp(arch, "Phi3ForCausalLM") == 0,
+         gemma3 = strcmp(arch, "Gemma3ForCausalLM") == 0;
+    if (!mistral && !qwen2 && !qwen3 && !phi3 && !gemma3 && strcmp(arch, "LlamaForCausalLM") != 0) {
         llmc_err(err, LLMC_ERR_UNSUPPORTED,
                  "%s: architecture '%.64s' is not supported (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, "
-                 "Phi3ForCausalLM are)", what,
+                 "Phi3ForCausalLM, Gemma3ForCausalLM (text) are)", what,
                  arch);
         st = LLMC_ERR_UNSUPPORTED;
         goto done;
@@ -241,8 +337,8 @@ llmc_status llmc_hf_config_parse(const char *json, size_t len, const char *what,
     }
     const char *act = hc_str(j, "hidden_act");
     if (!act) act = hc_str(j, "hidden_activation");
-    if (act && strcmp(act, "silu") != 0 && strcmp(act, "swish") != 0) {
-        llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: hidden_act '%.32s' is not supported (silu is)", what, act);
+    if (gemma3 ? act && strcmp(act, "gelu_pytorch_tanh") != 0 : act && strcmp(act, "silu") != 0 && strcmp(act, "swish") != 0) {
+        llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: hidden_act '%.32s' is not supported (%s is)", what, act, gemma3 ? "gelu_pytorch_tanh" : "silu");
         st = LLMC_ERR_UNSUPPORTED;
         goto done;
     }
@@ -253,12 +349,12 @@ llmc_status llmc_hf_config_parse(const char *json, size_t len, const char *what,
         !hc_int(j, "num_attention_heads", what, true, 0, 1, 1 << 14, &c.num_heads, err) ||
         !hc_int(j, "num_key_value_heads", what, false, c.num_heads, 1, 1 << 14, &c.num_kv_heads, err) ||
         !hc_int(j, "vocab_size", what, true, 0, 1, 1 << 26, &c.vocab_size, err) ||
-        !hc_int(j, "max_position_embeddings", what, false, mistral ? 131072 : qwen2 || qwen3 ? 32768 : phi3 ? 4096 : 2048, 1, 1 << 30,
+        !hc_int(j, "max_position_embeddings", what, false, mistral || gemma3 ? 131072 : qwen2 || qwen3 ? 32768 : phi3 ? 4096 : 2048, 1, 1 << 30,
                 &c.max_position_embeddings, err) ||
         !hc_num(j, "rms_norm_eps", what, false, 1e-6, &c.rms_norm_eps, err))
         goto done;
     /* head_dim: explicit when present and non-null, else hidden_size // num_attention_heads (transformers). */
-    if (!hc_int(j, "head_dim", what, false, c.hidden_size / c.num_heads, 1, 1 << 16, &c.head_dim, err)) goto done;
+    if (!hc_int(j, "head_dim", what, false, gemma3 ? 256 : c.hidden_size / c.num_heads, 1, 1 << 16, &c.head_dim, err)) goto done;
     if (c.head_dim < 2 || c.head_dim % 2) {
         llmc_err(err, LLMC_ERR_FORMAT, "%s: head_dim %d must be even and positive (RoPE rotates pairs)", what, c.head_dim);
         goto done;
@@ -268,16 +364,17 @@ llmc_status llmc_hf_config_parse(const char *json, size_t len, const char *what,
         goto done;
     }
     if (!(c.rms_norm_eps >= 0)) { llmc_err(err, LLMC_ERR_FORMAT, "%s: rms_norm_eps must be >= 0", what); goto done; }
-    if (!hc_rope(j, what, &c, err)) { st = err ? err->code : LLMC_ERR_FORMAT; goto done; }
-    if (!hc_bool(j, "tie_word_embeddings", what, false, &c.tie_word_embeddings, err)) goto done;
+    if (!(gemma3 ? hc_gemma3(j, what, &c, err) : hc_rope(j, what, &c, err))) { st = err ? err->code : LLMC_ERR_FORMAT; goto done; }
+    c.tie_word_embeddings = gemma3; /* Gemma ties by default */
+    if (!hc_bool(j, "tie_word_embeddings", what, gemma3, &c.tie_word_embeddings, err)) goto done;
     if (!mistral && !qwen2 && !phi3) {
         if (!hc_bool(j, "attention_bias", what, false, &c.attention_bias, err)) goto done;
-        if (!qwen3 && !hc_bool(j, "mlp_bias", what, false, &c.mlp_bias, err)) goto done;
+        if (!qwen3 && !gemma3 && !hc_bool(j, "mlp_bias", what, false, &c.mlp_bias, err)) goto done;
     }
     /* Mistral always builds bias-free Linears, whatever the config says; Qwen2 always gives
        q, k and v a bias and o none; Qwen3 normalizes each q and k head. */
     c.qkv_bias = qwen2;
-    c.qk_norm = qwen3;
+    c.qk_norm = qwen3 || gemma3;
     c.fused_proj = phi3; /* Phi-3 builds bias-free Linears and a window over every layer when sliding_window is set */
     if (qwen2 || qwen3) {
         /* Windows there are per layer: only with use_sliding_window and a sliding_window, on the

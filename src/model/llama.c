@@ -29,6 +29,7 @@ typedef struct {
     const llmc_tensor *wg, *wu, *wd, *bg, *bu, *bd;
     float *ln1, *ln2; /* norm weights as f32 (owned) */
     float *qn, *kn;   /* Qwen3's per-head q/k norm weights (head_dim floats, owned) or NULL */
+    float *ln_ao, *ln_mo; /* Gemma 3: norms of the attention and MLP outputs (owned) or NULL */
 } lm_layer;
 
 struct llmc_model {
@@ -39,6 +40,7 @@ struct llmc_model {
     float *norm;
     lm_layer *layers;
     float *inv_freq; /* head_dim/2 */
+    float *inv_freq_local, *rope_cs_local; /* Gemma 3's sliding layers (their own RoPE base), or NULL */
     int ctx, cached;
     llmc_act_mode act; /* activation precision for quantized weights */
     int kv_dim;      /* num_kv_heads * head_dim */
@@ -84,11 +86,15 @@ void llmc_model_free(llmc_model *m) {
             free(m->layers[l].ln2);
             free(m->layers[l].qn);
             free(m->layers[l].kn);
+            free(m->layers[l].ln_ao);
+            free(m->layers[l].ln_mo);
         }
     }
     free(m->layers);
     free(m->norm);
     free(m->inv_freq);
+    free(m->inv_freq_local);
+    free(m->rope_cs_local);
     free(m->kcache);
     free(m->vcache);
     free(m->x); free(m->xn); free(m->q); free(m->k); free(m->v); free(m->att); free(m->g); free(m->u);
@@ -139,6 +145,14 @@ static float *lm_to_f32(const llmc_tensor *t) {
     row.shape[1] = n;
     llmc_cpu_get_row(&row, 0, out);
     return out;
+}
+
+/* A norm's weights as the forward multiplies by them: Gemma's (1 + w), in f32 as transformers adds. */
+static float *lm_norm_f32(const llmc_config *c, const llmc_tensor *t) {
+    float *w = lm_to_f32(t);
+    if (w && c->norm_plus_one)
+        for (int64_t i = 0; i < llmc_tensor_numel(t); i++) w[i] = 1.0f + w[i];
+    return w;
 }
 
 /* Load-time conversion of one weight (opts.dtype, opts.quantize): f32 rows via the
@@ -329,7 +343,7 @@ llmc_status llmc_model_from_tensors(const llmc_config *cfg, llmc_tensor_set *ts,
     llmc_status st = LLMC_OK;
     if (strcmp(c->architecture, "LlamaForCausalLM") != 0 && strcmp(c->architecture, "MistralForCausalLM") != 0 &&
         strcmp(c->architecture, "Qwen2ForCausalLM") != 0 && strcmp(c->architecture, "Qwen3ForCausalLM") != 0 &&
-        strcmp(c->architecture, "Phi3ForCausalLM") != 0) {
+        strcmp(c->architecture, "Phi3ForCausalLM") != 0 && strcmp(c->architecture, "Gemma3ForCausalLM") != 0) {
         st = llmc_err(err, LLMC_ERR_UNSUPPORTED, "model: architecture '%s' is not supported", c->architecture);
         goto fail;
     }
@@ -392,7 +406,7 @@ llmc_status llmc_model_from_tensors(const llmc_config *cfg, llmc_tensor_set *ts,
     if (c->tie_word_embeddings) m->lm_head = m->embed;
     else if ((st = lm_get(ts, "lm_head.weight", c->vocab_size, H, false, &m->lm_head, err))) goto fail;
     if ((st = lm_get(ts, "model.norm.weight", H, -1, true, &t, err))) goto fail;
-    if (!(m->norm = lm_to_f32(t))) goto oom;
+    if (!(m->norm = lm_norm_f32(c, t))) goto oom;
     m->layers = calloc((size_t)c->num_layers, sizeof *m->layers);
     if (!m->layers) goto oom;
     for (int l = 0; l < c->num_layers; l++) {
@@ -423,17 +437,27 @@ llmc_status llmc_model_from_tensors(const llmc_config *cfg, llmc_tensor_set *ts,
         }
         snprintf(n, sizeof n, "model.layers.%d.input_layernorm.weight", l);
         if ((st = lm_get(ts, n, H, -1, true, &t, err))) goto fail;
-        if (!(L->ln1 = lm_to_f32(t))) goto oom;
-        snprintf(n, sizeof n, "model.layers.%d.post_attention_layernorm.weight", l);
+        if (!(L->ln1 = lm_norm_f32(c, t))) goto oom;
+        /* The norm before the MLP: Llama's post_attention_layernorm; with sandwich norms (Gemma 3)
+           that name is the norm of the attention output and pre_feedforward_layernorm comes before the MLP. */
+        snprintf(n, sizeof n, "model.layers.%d.%s.weight", l, c->sandwich_norms ? "pre_feedforward_layernorm" : "post_attention_layernorm");
         if ((st = lm_get(ts, n, H, -1, true, &t, err))) goto fail;
-        if (!(L->ln2 = lm_to_f32(t))) goto oom;
+        if (!(L->ln2 = lm_norm_f32(c, t))) goto oom;
+        if (c->sandwich_norms) {
+            snprintf(n, sizeof n, "model.layers.%d.post_attention_layernorm.weight", l);
+            if ((st = lm_get(ts, n, H, -1, true, &t, err))) goto fail;
+            if (!(L->ln_ao = lm_norm_f32(c, t))) goto oom;
+            snprintf(n, sizeof n, "model.layers.%d.post_feedforward_layernorm.weight", l);
+            if ((st = lm_get(ts, n, H, -1, true, &t, err))) goto fail;
+            if (!(L->ln_mo = lm_norm_f32(c, t))) goto oom;
+        }
         if (c->qk_norm) {
             snprintf(n, sizeof n, "model.layers.%d.self_attn.q_norm.weight", l);
             if ((st = lm_get(ts, n, c->head_dim, -1, true, &t, err))) goto fail;
-            if (!(L->qn = lm_to_f32(t))) goto oom;
+            if (!(L->qn = lm_norm_f32(c, t))) goto oom;
             snprintf(n, sizeof n, "model.layers.%d.self_attn.k_norm.weight", l);
             if ((st = lm_get(ts, n, c->head_dim, -1, true, &t, err))) goto fail;
-            if (!(L->kn = lm_to_f32(t))) goto oom;
+            if (!(L->kn = lm_norm_f32(c, t))) goto oom;
         }
 #undef LM_W
     }
@@ -464,6 +488,14 @@ llmc_status llmc_model_from_tensors(const llmc_config *cfg, llmc_tensor_set *ts,
     m->inv_freq = malloc((size_t)c->head_dim / 2 * sizeof(float));
     if (!m->inv_freq) goto oom;
     lm_rope_init(c, m->inv_freq);
+    if (c->rope_theta_local > 0) { /* the sliding layers' default RoPE on their own base */
+        llmc_config lc = *c;
+        lc.rope_theta = c->rope_theta_local;
+        lc.rope_type = LLMC_ROPE_DEFAULT;
+        m->inv_freq_local = malloc((size_t)c->head_dim / 2 * sizeof(float));
+        if (!m->inv_freq_local) goto oom;
+        lm_rope_init(&lc, m->inv_freq_local);
+    }
 
     m->nthreads = llmc_threadpool_size(m->tp);
     if (m->nthreads < 1) m->nthreads = 1;
@@ -478,6 +510,7 @@ llmc_status llmc_model_from_tensors(const llmc_config *cfg, llmc_tensor_set *ts,
     m->g = lm_alloc(B * I * sizeof(float), &ok);
     m->u = lm_alloc(B * I * sizeof(float), &ok);
     m->rope_cs = lm_alloc(B * (size_t)c->head_dim * sizeof(float), &ok);
+    if (m->inv_freq_local) m->rope_cs_local = lm_alloc(B * (size_t)c->head_dim * sizeof(float), &ok);
     m->score_stride = (size_t)LLMC_ATT_MAX_GROUP * (size_t)ctx;
     if (m->score_stride < (size_t)64 * (size_t)c->head_dim + 512) m->score_stride = (size_t)64 * (size_t)c->head_dim + 512;
     m->scores = lm_alloc((size_t)m->nthreads * m->score_stride * sizeof(float), &ok);
@@ -514,17 +547,25 @@ static void lm_rmsnorm(const float *x, const float *w, int n, double eps, float 
 }
 
 /* cos/sin rows for positions pos..pos+n-1: [t][0..half) cos, [t][half..hd) sin. */
-static void lm_rope_table(const llmc_model *m, int pos, int n) {
-    int half = m->cfg.head_dim / 2;
+static void lm_rope_fill(const float *inv_freq, float *tab, int half, int pos, int n) {
     for (int t = 0; t < n; t++) {
-        float *cs = m->rope_cs + (size_t)t * 2 * half;
+        float *cs = tab + (size_t)t * 2 * half;
         for (int i = 0; i < half; i++) {
-            float a = (float)(pos + t) * m->inv_freq[i];
+            float a = (float)(pos + t) * inv_freq[i];
             cs[i] = cosf(a);
             cs[half + i] = sinf(a);
         }
     }
 }
+static void lm_rope_table(const llmc_model *m, int pos, int n) {
+    int half = m->cfg.head_dim / 2;
+    lm_rope_fill(m->inv_freq, m->rope_cs, half, pos, n);
+    if (m->inv_freq_local) lm_rope_fill(m->inv_freq_local, m->rope_cs_local, half, pos, n);
+}
+
+/* The attention of layer l: its window (0 = none) and the scale of its scores. */
+static int lm_layer_window(const llmc_config *c, int l) { return llmc_config_layer_sliding(c, l) ? c->sliding_window : 0; }
+static float lm_attn_scale(const llmc_config *c) { return c->attn_scale > 0 ? (float)c->attn_scale : 1.0f / sqrtf((float)c->head_dim); }
 
 static void lm_rope_apply(float *x, const float *cs, int half) {
     for (int i = 0; i < half; i++) {
@@ -546,8 +587,8 @@ static void lm_attention_task(void *vctx, int64_t begin, int64_t end, int tid) {
     llmc_model *m = a->m;
     const llmc_config *c = &m->cfg;
     const int hd = c->head_dim, nh = c->num_heads, nkv = c->num_kv_heads, group = nh / nkv;
-    const int chunks = (group + LLMC_ATT_MAX_GROUP - 1) / LLMC_ATT_MAX_GROUP;
-    const float scale = 1.0f / sqrtf((float)hd);
+    const int chunks = (group + LLMC_ATT_MAX_GROUP - 1) / LLMC_ATT_MAX_GROUP, win = lm_layer_window(c, a->layer);
+    const float scale = lm_attn_scale(c);
     float *sc = m->scores + (size_t)tid * m->score_stride;
     const float *K = m->kcache + (size_t)a->layer * m->ctx * m->kv_dim;
     const float *V = m->vcache + (size_t)a->layer * m->ctx * m->kv_dim;
@@ -556,7 +597,7 @@ static void lm_attention_task(void *vctx, int64_t begin, int64_t end, int tid) {
         int kh = rest / chunks, h0 = kh * group + (rest % chunks) * LLMC_ATT_MAX_GROUP;
         int G = kh * group + group - h0 < LLMC_ATT_MAX_GROUP ? kh * group + group - h0 : LLMC_ATT_MAX_GROUP;
         int qpos = a->pos + t, lo = 0;
-        if (c->sliding_window > 0 && qpos - c->sliding_window + 1 > 0) lo = qpos - c->sliding_window + 1;
+        if (win > 0 && qpos - win + 1 > 0) lo = qpos - win + 1;
         const float *q[LLMC_ATT_MAX_GROUP];
         float *o[LLMC_ATT_MAX_GROUP];
         for (int g = 0; g < G; g++) {
@@ -581,8 +622,8 @@ static void lm_attention_rows_task(void *vctx, int64_t begin, int64_t end, int t
     lm_att_rows_ctx *a = vctx;
     llmc_model *m = a->m;
     const llmc_config *c = &m->cfg;
-    const int hd = c->head_dim, nh = c->num_heads, nkv = c->num_kv_heads, group = nh / nkv;
-    const float scale = 1.0f / sqrtf((float)hd);
+    const int hd = c->head_dim, nh = c->num_heads, nkv = c->num_kv_heads, group = nh / nkv, win = lm_layer_window(c, a->layer);
+    const float scale = lm_attn_scale(c);
     float *sc = m->scores + (size_t)tid * m->score_stride;
     const float *K = m->kcache + (size_t)a->layer * m->ctx * m->kv_dim;
     const float *V = m->vcache + (size_t)a->layer * m->ctx * m->kv_dim;
@@ -600,7 +641,7 @@ static void lm_attention_rows_task(void *vctx, int64_t begin, int64_t end, int t
                 q[R] = m->q + ((size_t)t * nh + (size_t)h) * hd;
                 o[R] = m->att + ((size_t)t * nh + (size_t)h) * hd;
                 hi[R] = qpos;
-                lo[R] = c->sliding_window > 0 && qpos - c->sliding_window + 1 > 0 ? qpos - c->sliding_window + 1 : 0;
+                lo[R] = win > 0 && qpos - win + 1 > 0 ? qpos - win + 1 : 0;
                 R++;
             }
         llmc_cpu_attention_rows(R, q, lo, hi, K + (size_t)kh * hd, V + (size_t)kh * hd, (size_t)m->kv_dim, hd, scale, sc, o);
@@ -617,7 +658,13 @@ static void lm_forward_batch(llmc_model *m, const int32_t *ids, int n, int pos, 
     const llmc_config *c = &m->cfg;
     const int H = c->hidden_size, I = c->intermediate_size, hd = c->head_dim;
     const int qd = c->num_heads * hd, kvd = m->kv_dim, half = hd / 2;
-    if (first_layer == 0) llmc_cpu_embed(m->embed, ids, n, m->x);
+    if (first_layer == 0) {
+        llmc_cpu_embed(m->embed, ids, n, m->x);
+        if (c->embed_scale > 0) { /* Gemma: × sqrt(hidden) */
+            float es = (float)c->embed_scale;
+            for (size_t i = 0; i < (size_t)n * H; i++) m->x[i] *= es;
+        }
+    }
     lm_rope_table(m, pos, n);
     for (int l = first_layer; l < c->num_layers; l++) {
         lm_layer *L = &m->layers[l];
@@ -628,8 +675,9 @@ static void lm_forward_batch(llmc_model *m, const int32_t *ids, int n, int pos, 
             llmc_cpu_matmul_n(m->tp, 3, w, b, m->xn, n, y, m->act);
         }
         float *Kc = m->kcache + (size_t)l * m->ctx * kvd, *Vc = m->vcache + (size_t)l * m->ctx * kvd;
+        const float *rtab = m->rope_cs_local && llmc_config_layer_sliding(c, l) ? m->rope_cs_local : m->rope_cs;
         for (int t = 0; t < n; t++) {
-            const float *cs = m->rope_cs + (size_t)t * hd;
+            const float *cs = rtab + (size_t)t * hd;
             if (L->qn) { /* Qwen3: each head normalized over head_dim before RoPE */
                 for (int h = 0; h < c->num_heads; h++) {
                     float *v = m->q + (size_t)t * qd + (size_t)h * hd;
@@ -660,6 +708,8 @@ static void lm_forward_batch(llmc_model *m, const int32_t *ids, int n, int pos, 
                                     ((c->num_heads / c->num_kv_heads + LLMC_ATT_MAX_GROUP - 1) / LLMC_ATT_MAX_GROUP));
         }
         lm_matmul(m, L->wo, L->bo, m->att, n, m->xn);
+        if (L->ln_ao) /* Gemma 3: the attention output normalized before the residual add */
+            for (int t = 0; t < n; t++) lm_rmsnorm(m->xn + (size_t)t * H, L->ln_ao, H, c->rms_norm_eps, m->xn + (size_t)t * H);
         for (size_t i = 0; i < (size_t)n * H; i++) m->x[i] += m->xn[i];
         for (int t = 0; t < n; t++) lm_rmsnorm(m->x + (size_t)t * H, L->ln2, H, c->rms_norm_eps, m->xn + (size_t)t * H);
         { /* gate and up: one pass */
@@ -667,11 +717,19 @@ static void lm_forward_batch(llmc_model *m, const int32_t *ids, int n, int pos, 
             float *y[2] = {m->g, m->u};
             llmc_cpu_matmul_n(m->tp, 2, w, b, m->xn, n, y, m->act);
         }
-        for (size_t i = 0; i < (size_t)n * I; i++) {
-            float g = m->g[i];
-            m->g[i] = g / (1.0f + expf(-g)) * m->u[i];
-        }
+        if (c->mlp_act == LLMC_MLP_GELU_TANH) /* gelu_pytorch_tanh, as torch computes it in f32 */
+            for (size_t i = 0; i < (size_t)n * I; i++) {
+                float g = m->g[i];
+                m->g[i] = 0.5f * g * (1.0f + tanhf(0.7978845608028654f * (g + 0.044715f * g * g * g))) * m->u[i];
+            }
+        else
+            for (size_t i = 0; i < (size_t)n * I; i++) {
+                float g = m->g[i];
+                m->g[i] = g / (1.0f + expf(-g)) * m->u[i];
+            }
         lm_matmul(m, L->wd, L->bd, m->g, n, m->xn);
+        if (L->ln_mo)
+            for (int t = 0; t < n; t++) lm_rmsnorm(m->xn + (size_t)t * H, L->ln_mo, H, c->rms_norm_eps, m->xn + (size_t)t * H);
         for (size_t i = 0; i < (size_t)n * H; i++) m->x[i] += m->xn[i];
     }
     if (!logits) return;

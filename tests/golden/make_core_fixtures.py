@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the core golden fixtures: tiny random Llama/Mistral/Qwen2/Qwen3/Phi-3 checkpoints saved with
+"""Writes the core golden fixtures: tiny random Llama/Mistral/Qwen2/Qwen3/Phi-3/Gemma 3 checkpoints saved with
 save_pretrained, plus what transformers computes on them (float32 math on exactly
 the stored weights): logits for every position of a short prompt and the greedy
 continuation from model.generate. Output: tests/golden/core/<name>/ (checkpoint
@@ -14,7 +14,7 @@ import shutil
 import sys
 
 import torch
-from transformers import AutoModelForCausalLM, LlamaConfig, MistralConfig, Phi3Config, Qwen2Config, Qwen3Config
+from transformers import AutoModelForCausalLM, Gemma3TextConfig, LlamaConfig, MistralConfig, Phi3Config, Qwen2Config, Qwen3Config
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "core")
 PROMPT_LEN = 10
@@ -203,6 +203,16 @@ def main():
     make("phi3_fused_window_f32", Phi3Config(hidden_size=32, intermediate_size=64, num_attention_heads=4, num_key_value_heads=2,
                                              vocab_size=256, sliding_window=7, tie_word_embeddings=False, pad_token_id=0,
                                              **common), seed=8)
+    # Gemma 3 (text): GeGLU, (1 + w) norms, sandwich norms, q/k norms, embeddings × sqrt(hidden),
+    # query_pre_attn_scalar != head_dim, sliding and full layers with their own RoPE (linear
+    # scaling on the full ones), a window shorter than prompt + generation, untied (tied, the scaled
+    # embeddings make greedy repeat the last token), F32.
+    make("gemma3_text_f32", Gemma3TextConfig(hidden_size=32, intermediate_size=64, num_attention_heads=4, num_key_value_heads=2,
+                                             head_dim=16, vocab_size=256, query_pre_attn_scalar=24, sliding_window=5,
+                                             layer_types=["sliding_attention", "full_attention", "sliding_attention"],
+                                             rope_parameters={"full_attention": {"rope_type": "linear", "factor": 2.0, "rope_theta": 1000000.0},
+                                                              "sliding_attention": {"rope_type": "default", "rope_theta": 10000.0}},
+                                             tie_word_embeddings=False, **dict(common, num_hidden_layers=3)), seed=9)
 
 
 if __name__ == "__main__":

@@ -161,6 +161,27 @@ static void test_qwen(void) {
     CHECK(c.fused_proj && c.sliding_window == 2047 && c.max_position_embeddings == 4096 && !c.attention_bias && !c.qkv_bias);
     EXPECT_ERR("{\"architectures\":[\"Phi3ForCausalLM\"]," QBASE ",\"rope_scaling\":{\"type\":\"longrope\",\"short_factor\":[1],"
                "\"long_factor\":[1]}}", LLMC_ERR_UNSUPPORTED, "longrope");
+
+    /* Gemma 3 text, 4.x dialect: 1e6 / 10000 RoPE bases, every 6th layer full, head_dim 256 and
+       query_pre_attn_scalar 256 by default, GeGLU, (1 + w) and sandwich norms, tied. */
+    CHECK_INT(parse("{\"architectures\":[\"Gemma3ForCausalLM\"],\"hidden_size\":64,\"intermediate_size\":128,\"num_hidden_layers\":7,"
+                    "\"num_attention_heads\":4,\"vocab_size\":100,\"hidden_activation\":\"gelu_pytorch_tanh\",\"sliding_window\":512,"
+                    "\"rope_scaling\":{\"rope_type\":\"linear\",\"factor\":8.0}}", &c, &err), LLMC_OK);
+    CHECK(c.rope_theta == 1000000.0 && c.rope_theta_local == 10000.0 && c.rope_type == LLMC_ROPE_LINEAR && c.rope_factor == 8.0);
+    CHECK(c.head_dim == 256 && fabs(c.attn_scale - 1.0 / 16) < 1e-12 && c.mlp_act == LLMC_MLP_GELU_TANH && c.norm_plus_one && c.sandwich_norms &&
+          c.qk_norm && c.tie_word_embeddings && fabs(c.embed_scale - 8.0) < 1e-12 && c.max_position_embeddings == 131072);
+    int slid = 0;
+    for (int l = 0; l < 7; l++) slid += llmc_config_layer_sliding(&c, l);
+    CHECK(slid == 6 && !llmc_config_layer_sliding(&c, 5) && llmc_config_layer_sliding(&c, 6) && c.sliding_window == 512);
+    /* 5.x: rope per layer type, explicit layer types */
+    CHECK_INT(parse("{\"model_type\":\"gemma3_text\"," QBASE ",\"head_dim\":16,\"layer_types\":[\"full_attention\",\"sliding_attention\"],"
+                    "\"rope_parameters\":{\"full_attention\":{\"rope_type\":\"default\",\"rope_theta\":500000.0},"
+                    "\"sliding_attention\":{\"rope_type\":\"default\",\"rope_theta\":20000.0}}}", &c, &err), LLMC_OK);
+    CHECK(c.rope_theta == 500000.0 && c.rope_theta_local == 20000.0 && !llmc_config_layer_sliding(&c, 0) && llmc_config_layer_sliding(&c, 1));
+    EXPECT_ERR("{\"model_type\":\"gemma3_text\"," QBASE ",\"final_logit_softcapping\":30.0}", LLMC_ERR_UNSUPPORTED, "final_logit_softcapping");
+    EXPECT_ERR("{\"model_type\":\"gemma3_text\"," QBASE ",\"layer_types\":[\"full_attention\"]}", LLMC_ERR_FORMAT, "layer_types");
+    EXPECT_ERR("{\"model_type\":\"gemma3_text\"," QBASE ",\"hidden_activation\":\"silu\"}", LLMC_ERR_UNSUPPORTED, "silu");
+    EXPECT_ERR("{\"architectures\":[\"Gemma3ForConditionalGeneration\"]," QBASE "}", LLMC_ERR_UNSUPPORTED, "Gemma3ForConditionalGeneration");
 }
 
 static void test_fixtures(void) {
