@@ -56,6 +56,7 @@ typedef struct {
                                            pre_feedforward_layernorm before the MLP */
     double embed_scale;                 /* embeddings × this (0 = 1) */
     double attn_scale;                  /* scores × this (0 = 1/sqrt(head_dim)) */
+    double attn_softcap, final_softcap; /* Gemma 2: cap·tanh(x/cap) on attention scores / logits (0 = none) */
 } llmc_config;
 
 /* Whether layer l attends through the sliding window. */

@@ -155,13 +155,18 @@ static bool hc_rope_from(const cJSON *j, const cJSON *src, const char *field, bo
     return false;
 }
 
-/* Gemma 3: RoPE per layer type (5.x: rope_parameters.{full,sliding}_attention; 4.x: rope_theta,
-   rope_local_base_freq, rope_scaling for the full-attention layers) and which layers slide
-   (layer_types, else every layer but each sliding_window_pattern-th). */
-static bool hc_gemma3(const cJSON *j, const char *what, llmc_config *c, llmc_error *err) {
+/* Gemma 2 and 3: which layers slide (layer_types, else Gemma 2 every other layer, Gemma 3
+   all but each sliding_window_pattern-th), GeGLU, (1 + w) and sandwich norms, embeddings ×
+   sqrt(hidden), query_pre_attn_scalar. Gemma 3 has RoPE per layer type (5.x:
+   rope_parameters.{full,sliding}_attention; 4.x: rope_theta, rope_local_base_freq, rope_scaling
+   for the full-attention layers) and q/k norms; Gemma 2 soft-caps scores and logits. */
+static bool hc_gemma(const cJSON *j, const char *what, int gen, llmc_config *c, llmc_error *err) {
     const cJSON *rp = hc_get(j, "rope_parameters");
     double local = 10000.0;
-    if (rp && cJSON_IsObject(rp) && hc_get(rp, "full_attention")) {
+    if (gen == 2) {
+        if (!hc_rope(j, what, c, err)) return false;
+        local = 0;
+    } else if (rp && cJSON_IsObject(rp) && hc_get(rp, "full_attention")) {
         const cJSON *full = hc_get(rp, "full_attention"), *sl = hc_get(rp, "sliding_attention");
         if (!cJSON_IsObject(full) || (sl && !cJSON_IsObject(sl))) {
             llmc_err(err, LLMC_ERR_FORMAT, "%s: 'rope_parameters' per layer type must hold objects", what);
@@ -187,11 +192,11 @@ static bool hc_gemma3(const cJSON *j, const char *what, llmc_config *c, llmc_err
             !hc_num(j, "rope_local_base_freq", what, false, 10000.0, &local, err))
             return false;
     }
-    if (!(local > 0)) { llmc_err(err, LLMC_ERR_FORMAT, "%s: the sliding layers' rope_theta must be positive", what); return false; }
+    if (gen == 3 && !(local > 0)) { llmc_err(err, LLMC_ERR_FORMAT, "%s: the sliding layers' rope_theta must be positive", what); return false; }
     c->rope_theta_local = local;
     if (!hc_int(j, "sliding_window", what, false, 4096, 1, 1 << 30, &c->sliding_window, err)) return false;
-    int pattern = 6;
-    if (!hc_int(j, "sliding_window_pattern", what, false, 6, 1, 1 << 20, &pattern, err)) return false;
+    int pattern = gen == 2 ? 2 : 6;
+    if (gen == 3 && !hc_int(j, "sliding_window_pattern", what, false, 6, 1, 1 << 20, &pattern, err)) return false;
     if (c->num_layers > LLMC_MAX_LAYERS) { llmc_err(err, LLMC_ERR_FORMAT, "%s: more than %d layers", what, LLMC_MAX_LAYERS); return false; }
     const cJSON *lt = hc_get(j, "layer_types");
     c->per_layer_window = true;
@@ -219,12 +224,20 @@ static bool hc_gemma3(const cJSON *j, const char *what, llmc_config *c, llmc_err
     if (!(qs > 0)) { llmc_err(err, LLMC_ERR_FORMAT, "%s: query_pre_attn_scalar must be positive", what); return false; }
     c->attn_scale = 1.0 / sqrt(qs);
     const char *caps[] = {"final_logit_softcapping", "attn_logit_softcapping"};
+    double *capv[] = {&c->final_softcap, &c->attn_softcap}, capdef[] = {30.0, 50.0};
     for (int i = 0; i < 2; i++) {
         const cJSON *v = hc_get(j, caps[i]);
-        if (v && !cJSON_IsNull(v)) {
-            llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: '%s' is not supported", what, caps[i]);
-            return false;
+        if (gen == 3) {
+            if (v && !cJSON_IsNull(v)) {
+                llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: '%s' is not supported for Gemma 3", what, caps[i]);
+                return false;
+            }
+            continue;
         }
+        /* Gemma 2: absent = the config class default, null = none */
+        *capv[i] = v && cJSON_IsNull(v) ? 0 : capdef[i];
+        if (v && !cJSON_IsNull(v) && !hc_num(j, caps[i], what, false, capdef[i], capv[i], err)) return false;
+        if (!(*capv[i] >= 0)) { llmc_err(err, LLMC_ERR_FORMAT, "%s: '%s' must be positive or null", what, caps[i]); return false; }
     }
     const cJSON *bi = hc_get(j, "use_bidirectional_attention");
     if (bi && cJSON_IsTrue(bi)) {
@@ -234,7 +247,7 @@ static bool hc_gemma3(const cJSON *j, const char *what, llmc_config *c, llmc_err
     c->mlp_act = LLMC_MLP_GELU_TANH;
     c->norm_plus_one = true;
     c->sandwich_norms = true;
-    c->qk_norm = true;
+    c->qk_norm = gen == 3;
     c->embed_scale = sqrt((double)c->hidden_size);
     return true;
 }
@@ -310,8 +323,9 @@ llmc_status llmc_hf_config_parse(const char *json, size_t len, const char *what,
         else if (mt && strcmp(mt, "qwen3") == 0) arch = "Qwen3ForCausalLM";
         else if (mt && strcmp(mt, "phi3") == 0) arch = "Phi3ForCausalLM";
         else if (mt && strcmp(mt, "gemma3_text") == 0) arch = "Gemma3ForCausalLM";
+        else if (mt && strcmp(mt, "gemma2") == 0) arch = "Gemma2ForCausalLM";
         else {
-            llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: no 'architectures' and model_type '%.64s' is not supported (llama, mistral, qwen2, qwen3, phi3, gemma3_text are)",
+            llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: no 'architectures' and model_type '%.64s' is not supported (llama, mistral, qwen2, qwen3, phi3, gemma2, gemma3_text are)",
                      what, mt ? mt : "(none)");
             st = LLMC_ERR_UNSUPPORTED;
             goto done;
@@ -319,11 +333,11 @@ llmc_status llmc_hf_config_parse(const char *json, size_t len, const char *what,
     }
     bool mistral = strcmp(arch, "MistralForCausalLM") == 0, qwen2 = strcmp(arch, "Qwen2ForCausalLM") == 0,
          qwen3 = strcmp(arch, "Qwen3ForCausalLM") == 0, phi3 = strcmp(arch, "Phi3ForCausalLM") == 0,
-         gemma3 = strcmp(arch, "Gemma3ForCausalLM") == 0;
-    if (!mistral && !qwen2 && !qwen3 && !phi3 && !gemma3 && strcmp(arch, "LlamaForCausalLM") != 0) {
+         gemma3 = strcmp(arch, "Gemma3ForCausalLM") == 0, gemma2 = strcmp(arch, "Gemma2ForCausalLM") == 0, gemma = gemma2 || gemma3;
+    if (!mistral && !qwen2 && !qwen3 && !phi3 && !gemma && strcmp(arch, "LlamaForCausalLM") != 0) {
         llmc_err(err, LLMC_ERR_UNSUPPORTED,
                  "%s: architecture '%.64s' is not supported (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, "
-                 "Phi3ForCausalLM, Gemma3ForCausalLM (text) are)", what,
+                 "Phi3ForCausalLM, Gemma2ForCausalLM, Gemma3ForCausalLM (text) are)", what,
                  arch);
         st = LLMC_ERR_UNSUPPORTED;
         goto done;
@@ -337,8 +351,8 @@ llmc_status llmc_hf_config_parse(const char *json, size_t len, const char *what,
     }
     const char *act = hc_str(j, "hidden_act");
     if (!act) act = hc_str(j, "hidden_activation");
-    if (gemma3 ? act && strcmp(act, "gelu_pytorch_tanh") != 0 : act && strcmp(act, "silu") != 0 && strcmp(act, "swish") != 0) {
-        llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: hidden_act '%.32s' is not supported (%s is)", what, act, gemma3 ? "gelu_pytorch_tanh" : "silu");
+    if (gemma ? act && strcmp(act, "gelu_pytorch_tanh") != 0 : act && strcmp(act, "silu") != 0 && strcmp(act, "swish") != 0) {
+        llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: hidden_act '%.32s' is not supported (%s is)", what, act, gemma ? "gelu_pytorch_tanh" : "silu");
         st = LLMC_ERR_UNSUPPORTED;
         goto done;
     }
@@ -349,12 +363,12 @@ llmc_status llmc_hf_config_parse(const char *json, size_t len, const char *what,
         !hc_int(j, "num_attention_heads", what, true, 0, 1, 1 << 14, &c.num_heads, err) ||
         !hc_int(j, "num_key_value_heads", what, false, c.num_heads, 1, 1 << 14, &c.num_kv_heads, err) ||
         !hc_int(j, "vocab_size", what, true, 0, 1, 1 << 26, &c.vocab_size, err) ||
-        !hc_int(j, "max_position_embeddings", what, false, mistral || gemma3 ? 131072 : qwen2 || qwen3 ? 32768 : phi3 ? 4096 : 2048, 1, 1 << 30,
+        !hc_int(j, "max_position_embeddings", what, false, mistral || gemma3 ? 131072 : qwen2 || qwen3 ? 32768 : phi3 ? 4096 : gemma2 ? 8192 : 2048, 1, 1 << 30,
                 &c.max_position_embeddings, err) ||
         !hc_num(j, "rms_norm_eps", what, false, 1e-6, &c.rms_norm_eps, err))
         goto done;
     /* head_dim: explicit when present and non-null, else hidden_size // num_attention_heads (transformers). */
-    if (!hc_int(j, "head_dim", what, false, gemma3 ? 256 : c.hidden_size / c.num_heads, 1, 1 << 16, &c.head_dim, err)) goto done;
+    if (!hc_int(j, "head_dim", what, false, gemma ? 256 : c.hidden_size / c.num_heads, 1, 1 << 16, &c.head_dim, err)) goto done;
     if (c.head_dim < 2 || c.head_dim % 2) {
         llmc_err(err, LLMC_ERR_FORMAT, "%s: head_dim %d must be even and positive (RoPE rotates pairs)", what, c.head_dim);
         goto done;
@@ -364,12 +378,11 @@ llmc_status llmc_hf_config_parse(const char *json, size_t len, const char *what,
         goto done;
     }
     if (!(c.rms_norm_eps >= 0)) { llmc_err(err, LLMC_ERR_FORMAT, "%s: rms_norm_eps must be >= 0", what); goto done; }
-    if (!(gemma3 ? hc_gemma3(j, what, &c, err) : hc_rope(j, what, &c, err))) { st = err ? err->code : LLMC_ERR_FORMAT; goto done; }
-    c.tie_word_embeddings = gemma3; /* Gemma ties by default */
-    if (!hc_bool(j, "tie_word_embeddings", what, gemma3, &c.tie_word_embeddings, err)) goto done;
+    if (!(gemma ? hc_gemma(j, what, gemma2 ? 2 : 3, &c, err) : hc_rope(j, what, &c, err))) { st = err ? err->code : LLMC_ERR_FORMAT; goto done; }
+    if (!hc_bool(j, "tie_word_embeddings", what, gemma, &c.tie_word_embeddings, err)) goto done; /* Gemma ties by default */
     if (!mistral && !qwen2 && !phi3) {
         if (!hc_bool(j, "attention_bias", what, false, &c.attention_bias, err)) goto done;
-        if (!qwen3 && !gemma3 && !hc_bool(j, "mlp_bias", what, false, &c.mlp_bias, err)) goto done;
+        if (!qwen3 && !gemma && !hc_bool(j, "mlp_bias", what, false, &c.mlp_bias, err)) goto done;
     }
     /* Mistral always builds bias-free Linears, whatever the config says; Qwen2 always gives
        q, k and v a bias and o none; Qwen3 normalizes each q and k head. */

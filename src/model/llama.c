@@ -343,7 +343,8 @@ llmc_status llmc_model_from_tensors(const llmc_config *cfg, llmc_tensor_set *ts,
     llmc_status st = LLMC_OK;
     if (strcmp(c->architecture, "LlamaForCausalLM") != 0 && strcmp(c->architecture, "MistralForCausalLM") != 0 &&
         strcmp(c->architecture, "Qwen2ForCausalLM") != 0 && strcmp(c->architecture, "Qwen3ForCausalLM") != 0 &&
-        strcmp(c->architecture, "Phi3ForCausalLM") != 0 && strcmp(c->architecture, "Gemma3ForCausalLM") != 0) {
+        strcmp(c->architecture, "Phi3ForCausalLM") != 0 && strcmp(c->architecture, "Gemma3ForCausalLM") != 0 &&
+        strcmp(c->architecture, "Gemma2ForCausalLM") != 0) {
         st = llmc_err(err, LLMC_ERR_UNSUPPORTED, "model: architecture '%s' is not supported", c->architecture);
         goto fail;
     }
@@ -605,7 +606,7 @@ static void lm_attention_task(void *vctx, int64_t begin, int64_t end, int tid) {
             o[g] = m->att + ((size_t)t * nh + (size_t)(h0 + g)) * hd;
         }
         size_t off = (size_t)lo * m->kv_dim + (size_t)kh * hd;
-        llmc_cpu_attention(G, q, K + off, V + off, (size_t)m->kv_dim, hd, qpos - lo + 1, scale, sc, o);
+        llmc_cpu_attention(G, q, K + off, V + off, (size_t)m->kv_dim, hd, qpos - lo + 1, scale, (float)c->attn_softcap, sc, o);
     }
 }
 
@@ -644,7 +645,8 @@ static void lm_attention_rows_task(void *vctx, int64_t begin, int64_t end, int t
                 lo[R] = win > 0 && qpos - win + 1 > 0 ? qpos - win + 1 : 0;
                 R++;
             }
-        llmc_cpu_attention_rows(R, q, lo, hi, K + (size_t)kh * hd, V + (size_t)kh * hd, (size_t)m->kv_dim, hd, scale, sc, o);
+        llmc_cpu_attention_rows(R, q, lo, hi, K + (size_t)kh * hd, V + (size_t)kh * hd, (size_t)m->kv_dim, hd, scale, (float)c->attn_softcap, sc,
+                                o);
     }
 }
 
@@ -736,6 +738,10 @@ static void lm_forward_batch(llmc_model *m, const int32_t *ids, int n, int pos, 
     int first = all_rows ? 0 : n - 1;
     for (int t = first; t < n; t++) lm_rmsnorm(m->x + (size_t)t * H, m->norm, H, c->rms_norm_eps, m->xn + (size_t)(t - first) * H);
     lm_matmul(m, m->lm_head, NULL, m->xn, n - first, logits);
+    if (c->final_softcap > 0) { /* Gemma 2: cap · tanh(logit / cap) */
+        float cap = (float)c->final_softcap;
+        for (size_t i = 0; i < (size_t)(n - first) * (size_t)c->vocab_size; i++) logits[i] = cap * tanhf(logits[i] / cap);
+    }
 }
 
 static llmc_status lm_check_forward(const llmc_model *m, const int32_t *ids, int n, int pos, llmc_error *err) {

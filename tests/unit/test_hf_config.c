@@ -182,6 +182,12 @@ static void test_qwen(void) {
     EXPECT_ERR("{\"model_type\":\"gemma3_text\"," QBASE ",\"layer_types\":[\"full_attention\"]}", LLMC_ERR_FORMAT, "layer_types");
     EXPECT_ERR("{\"model_type\":\"gemma3_text\"," QBASE ",\"hidden_activation\":\"silu\"}", LLMC_ERR_UNSUPPORTED, "silu");
     EXPECT_ERR("{\"architectures\":[\"Gemma3ForConditionalGeneration\"]," QBASE "}", LLMC_ERR_UNSUPPORTED, "Gemma3ForConditionalGeneration");
+    /* Gemma 2: soft-caps (absent = 50 / 30, null = none), every other layer sliding, one RoPE, no q/k norms */
+    CHECK_INT(parse("{\"architectures\":[\"Gemma2ForCausalLM\"]," QBASE ",\"num_hidden_layers\":3,\"head_dim\":16,\"final_logit_softcapping\":null}", &c,
+                    &err), LLMC_OK);
+    CHECK(c.attn_softcap == 50.0 && c.final_softcap == 0 && !c.qk_norm && c.sandwich_norms && c.rope_theta_local == 0 && c.rope_theta == 10000.0);
+    CHECK(llmc_config_layer_sliding(&c, 0) && !llmc_config_layer_sliding(&c, 1) && llmc_config_layer_sliding(&c, 2) && c.max_position_embeddings == 8192);
+    EXPECT_ERR("{\"model_type\":\"gemma2\"," QBASE ",\"attn_logit_softcapping\":\"x\"}", LLMC_ERR_FORMAT, "attn_logit_softcapping");
 }
 
 static void test_fixtures(void) {

@@ -9,6 +9,12 @@
 #include <stdbool.h>
 #include <string.h>
 
+/* Gemma 2's attention soft-capping of the scaled scores: cap · tanh(s / cap). */
+static void softcap_rows(int G, float *sc, int n, float cap) {
+    if (!(cap > 0)) return;
+    for (size_t i = 0; i < (size_t)G * (size_t)n; i++) sc[i] = cap * tanhf(sc[i] / cap);
+}
+
 static void softmax_rows(int G, float *sc, int n) {
     for (int g = 0; g < G; g++) {
         float *s = sc + (size_t)g * (size_t)n, mx = -INFINITY;
@@ -24,7 +30,7 @@ static void softmax_rows(int G, float *sc, int n) {
 }
 
 static void attention_c(int G, const float *const *q, const float *K, const float *V, size_t stride, int hd, int n,
-                        float scale, float *sc, float *const *out) {
+                        float scale, float softcap, float *sc, float *const *out) {
     for (int j = 0; j < n; j++) {
         const float *k = K + (size_t)j * stride;
         for (int g = 0; g < G; g++) {
@@ -33,6 +39,7 @@ static void attention_c(int G, const float *const *q, const float *K, const floa
             sc[(size_t)g * (size_t)n + (size_t)j] = s * scale;
         }
     }
+    softcap_rows(G, sc, n, softcap);
     softmax_rows(G, sc, n);
     for (int g = 0; g < G; g++) {
         memset(out[g], 0, (size_t)hd * sizeof(float));
@@ -103,13 +110,14 @@ ATT_AVX2 static inline __attribute__((always_inline)) void att_pv(const int NV, 
 
 /* hd a multiple of 8, G <= LLMC_ATT_MAX_GROUP. */
 ATT_AVX2 static void attention_avx2(int G, const float *const *q, const float *K, const float *V, size_t stride, int hd,
-                                    int n, float scale, float *sc, float *const *out) {
+                                    int n, float scale, float softcap, float *sc, float *const *out) {
     switch (G) {
     case 1: att_scores(1, q, K, stride, hd, n, scale, sc); break;
     case 2: att_scores(2, q, K, stride, hd, n, scale, sc); break;
     case 3: att_scores(3, q, K, stride, hd, n, scale, sc); break;
     default: att_scores(4, q, K, stride, hd, n, scale, sc); break;
     }
+    softcap_rows(G, sc, n, softcap);
     softmax_rows(G, sc, n);
     for (int g = 0; g < G; g++) {
         const float *p = sc + (size_t)g * (size_t)n;
@@ -145,7 +153,7 @@ ATT_AVX2 static inline __m256 att_exp(__m256 x) {
  * P: [ATT_KB][RV·8]; m, l: running max and sum per row. RV is a constant at each call. */
 ATT_AVX2 static inline __attribute__((always_inline)) void att_rows_block(const int RV, const float *Qt, float *Ot, float *P, __m256 *m,
                                                                          __m256 *l, const __m256i *lov, const __m256i *hiv, const float *K,
-                                                                         const float *V, size_t stride, int hd, int jb, int nk) {
+                                                                         const float *V, size_t stride, int hd, int jb, int nk, float softcap) {
     const int W = RV * 8, KK = RV > 2 ? 2 : 4, DD = RV > 2 ? 2 : 4;
     const __m256 ninf = _mm256_set1_ps(-INFINITY);
     /* scores, KK keys at a time (keys past nk read row jb and are masked below) */
@@ -179,6 +187,9 @@ ATT_AVX2 static inline __attribute__((always_inline)) void att_rows_block(const 
             }
         }
     }
+    if (softcap > 0) /* Gemma 2: cap · tanh(s / cap); masked scores stay -inf */
+        for (int i = 0; i < nk * W; i++)
+            if (P[i] > -INFINITY) P[i] = softcap * tanhf(P[i] / softcap);
     /* online softmax per row lane */
     __m256 corr[4];
     #pragma GCC unroll 4
@@ -226,7 +237,7 @@ ATT_AVX2 static inline __attribute__((always_inline)) void att_rows_block(const 
 
 /* hd a multiple of 8 (so of DD), R <= LLMC_ATT_MAX_ROWS. scratch: 2·hd·32 + 16·32 floats. */
 ATT_AVX2 static void attention_rows_avx2(int R, const float *const *q, const int *lo, const int *hi, const float *K, const float *V,
-                                         size_t stride, int hd, float scale, float *scratch, float *const *out) {
+                                         size_t stride, int hd, float scale, float softcap, float *scratch, float *const *out) {
     const int RV = (R + 7) / 8, W = RV * 8;
     float *Qt = scratch, *Ot = Qt + (size_t)hd * W, *P = Ot + (size_t)hd * W;
     int lp[LLMC_ATT_MAX_ROWS], hp[LLMC_ATT_MAX_ROWS];
@@ -250,10 +261,10 @@ ATT_AVX2 static void attention_rows_avx2(int R, const float *const *q, const int
     for (int jb = kmin; jb <= kmax; jb += ATT_KB) {
         int nk = kmax - jb + 1 < ATT_KB ? kmax - jb + 1 : ATT_KB;
         switch (RV) {
-        case 1: att_rows_block(1, Qt, Ot, P, m, l, lov, hiv, K, V, stride, hd, jb, nk); break;
-        case 2: att_rows_block(2, Qt, Ot, P, m, l, lov, hiv, K, V, stride, hd, jb, nk); break;
-        case 3: att_rows_block(3, Qt, Ot, P, m, l, lov, hiv, K, V, stride, hd, jb, nk); break;
-        default: att_rows_block(4, Qt, Ot, P, m, l, lov, hiv, K, V, stride, hd, jb, nk); break;
+        case 1: att_rows_block(1, Qt, Ot, P, m, l, lov, hiv, K, V, stride, hd, jb, nk, softcap); break;
+        case 2: att_rows_block(2, Qt, Ot, P, m, l, lov, hiv, K, V, stride, hd, jb, nk, softcap); break;
+        case 3: att_rows_block(3, Qt, Ot, P, m, l, lov, hiv, K, V, stride, hd, jb, nk, softcap); break;
+        default: att_rows_block(4, Qt, Ot, P, m, l, lov, hiv, K, V, stride, hd, jb, nk, softcap); break;
         }
     }
     float lr[LLMC_ATT_MAX_ROWS];
@@ -276,11 +287,11 @@ bool llmc_cpu_attention_rows_fast(int hd) {
 }
 
 void llmc_cpu_attention_rows(int R, const float *const *q, const int *lo, const int *hi, const float *K, const float *V, size_t stride, int hd,
-                             float scale, float *scratch, float *const *out) {
+                             float scale, float softcap, float *scratch, float *const *out) {
     if (R <= 0) return;
 #if defined(__x86_64__) && defined(__GNUC__)
     if (R <= LLMC_ATT_MAX_ROWS && llmc_cpu_attention_rows_fast(hd)) {
-        attention_rows_avx2(R, q, lo, hi, K, V, stride, hd, scale, scratch, out);
+        attention_rows_avx2(R, q, lo, hi, K, V, stride, hd, scale, softcap, scratch, out);
         return;
     }
 #endif
@@ -289,18 +300,18 @@ void llmc_cpu_attention_rows(int R, const float *const *q, const int *lo, const 
         const float *qq[1] = {q[r]};
         float *oo[1] = {out[r]};
         size_t off = (size_t)lo[r] * stride;
-        llmc_cpu_attention(1, qq, K + off, V + off, stride, hd, hi[r] - lo[r] + 1, scale, scratch, oo);
+        llmc_cpu_attention(1, qq, K + off, V + off, stride, hd, hi[r] - lo[r] + 1, scale, softcap, scratch, oo);
     }
 }
 
 void llmc_cpu_attention(int G, const float *const *q, const float *K, const float *V, size_t stride, int hd, int n,
-                        float scale, float *sc, float *const *out) {
+                        float scale, float softcap, float *sc, float *const *out) {
     if (G <= 0 || n <= 0) return;
 #if defined(__x86_64__) && defined(__GNUC__)
     if (hd % 8 == 0 && G <= LLMC_ATT_MAX_GROUP && strcmp(llmc_cpu_kernel_name(), "scalar") != 0) {
-        attention_avx2(G, q, K, V, stride, hd, n, scale, sc, out);
+        attention_avx2(G, q, K, V, stride, hd, n, scale, softcap, sc, out);
         return;
     }
 #endif
-    attention_c(G, q, K, V, stride, hd, n, scale, sc, out);
+    attention_c(G, q, K, V, stride, hd, n, scale, softcap, sc, out);
 }

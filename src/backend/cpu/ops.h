@@ -43,10 +43,11 @@ void llmc_cpu_matmul_n(llmc_threadpool *tp, int nw, const llmc_tensor *const *W,
 
 /* Attention of G (1..LLMC_ATT_MAX_GROUP) query heads that share one K/V head over
  * n cached positions: out[g] = softmax_j(scale · q[g]·K_j) · V_j, with K_j = K + j·stride
- * (V likewise), hd floats per row. sc: scratch of G·n floats. */
+ * (V likewise), hd floats per row. softcap > 0: scores become softcap·tanh(s/softcap) before
+ * the softmax (Gemma 2); 0: none. sc: scratch of G·n floats. */
 #define LLMC_ATT_MAX_GROUP 4
 void llmc_cpu_attention(int G, const float *const *q, const float *K, const float *V, size_t stride, int hd, int n,
-                        float scale, float *sc, float *const *out);
+                        float scale, float softcap, float *sc, float *const *out);
 
 /* Prefill attention, flash-style: R (<= LLMC_ATT_MAX_ROWS) query rows that share one K/V head;
  * row r sees keys lo[r]..hi[r] (inclusive). Keys are read in blocks of 16 that every row
@@ -56,7 +57,7 @@ void llmc_cpu_attention(int G, const float *const *q, const float *K, const floa
 #define LLMC_ATT_MAX_ROWS 32
 bool llmc_cpu_attention_rows_fast(int hd);
 void llmc_cpu_attention_rows(int R, const float *const *q, const int *lo, const int *hi, const float *K, const float *V, size_t stride, int hd,
-                             float scale, float *scratch, float *const *out);
+                             float scale, float softcap, float *scratch, float *const *out);
 
 /* out[t][:] = embedding row ids[t] converted to f32 (any dtype). */
 void llmc_cpu_embed(const llmc_tensor *emb, const int32_t *ids, int n, float *out);

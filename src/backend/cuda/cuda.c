@@ -254,7 +254,7 @@ static llmc_status attach_on(const llmc_cuda_src *src, const llmc_device_req *re
         return LLMC_OK;
     }
     if (c->sandwich_norms || c->mlp_act != LLMC_MLP_SILU || c->embed_scale > 0 || c->attn_scale > 0 || c->per_layer_window ||
-        c->rope_theta_local > 0) {
+        c->rope_theta_local > 0 || c->attn_softcap > 0 || c->final_softcap > 0) {
         if (is_auto) {
             LLMC_INFO("device auto: the CUDA kernels do not implement %s (GeGLU, sandwich norms, per-layer windows); running on the CPU",
                       c->architecture);
