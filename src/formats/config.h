@@ -57,7 +57,14 @@ typedef struct {
     double embed_scale;                 /* embeddings × this (0 = 1) */
     double attn_scale;                  /* scores × this (0 = 1/sqrt(head_dim)) */
     double attn_softcap, final_softcap; /* Gemma 2: cap·tanh(x/cap) on attention scores / logits (0 = none) */
+    bool has_nope;                      /* SmolLM3: the layers set in nope_layers use no RoPE */
+    uint64_t nope_layers[LLMC_MAX_LAYERS / 64];
 } llmc_config;
+
+/* Whether layer l rotates q and k (RoPE). */
+static inline bool llmc_config_layer_rope(const llmc_config *c, int l) {
+    return !c->has_nope || l < 0 || l >= LLMC_MAX_LAYERS || !((c->nope_layers[l / 64] >> (l % 64)) & 1u);
+}
 
 /* Whether layer l attends through the sliding window. */
 static inline bool llmc_config_layer_sliding(const llmc_config *c, int l) {

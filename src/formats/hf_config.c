@@ -252,6 +252,53 @@ static bool hc_gemma(const cJSON *j, const char *what, int gen, llmc_config *c, 
     return true;
 }
 
+/* SmolLM3: no_rope_layers (1 = RoPE, 0 = none; default every no_rope_layer_interval-th layer
+   without) and, with use_sliding_window, windows on the layers layer_types marks (by default
+   the ones without RoPE). */
+static bool hc_smollm3(const cJSON *j, const char *what, llmc_config *c, llmc_error *err) {
+    if (c->num_layers > LLMC_MAX_LAYERS) { llmc_err(err, LLMC_ERR_FORMAT, "%s: more than %d layers", what, LLMC_MAX_LAYERS); return false; }
+    int interval = 4;
+    if (!hc_int(j, "no_rope_layer_interval", what, false, 4, 1, 1 << 20, &interval, err)) return false;
+    const cJSON *nr = hc_get(j, "no_rope_layers");
+    c->has_nope = true;
+    memset(c->nope_layers, 0, sizeof c->nope_layers);
+    if (nr && !cJSON_IsNull(nr)) {
+        if (!cJSON_IsArray(nr) || cJSON_GetArraySize(nr) != c->num_layers) {
+            llmc_err(err, LLMC_ERR_FORMAT, "%s: 'no_rope_layers' must list 0 or 1 for each of the %d layers", what, c->num_layers);
+            return false;
+        }
+        int l = 0;
+        for (const cJSON *e = nr->child; e; e = e->next, l++) {
+            if (!cJSON_IsNumber(e) || (e->valuedouble != 0 && e->valuedouble != 1)) {
+                llmc_err(err, LLMC_ERR_FORMAT, "%s: no_rope_layers[%d] must be 0 or 1", what, l);
+                return false;
+            }
+            if (e->valuedouble == 0) c->nope_layers[l / 64] |= 1ull << (l % 64);
+        }
+    } else {
+        for (int l = 0; l < c->num_layers; l++)
+            if ((l + 1) % interval == 0) c->nope_layers[l / 64] |= 1ull << (l % 64);
+    }
+    bool use_sw = false;
+    if (!hc_bool(j, "use_sliding_window", what, false, &use_sw, err)) return false;
+    const cJSON *win = hc_get(j, "sliding_window");
+    if (use_sw && win && !cJSON_IsNull(win)) {
+        if (!hc_int(j, "sliding_window", what, true, 0, 1, 1 << 30, &c->sliding_window, err)) return false;
+        c->per_layer_window = true;
+        memset(c->sliding_layers, 0, sizeof c->sliding_layers);
+        const cJSON *lt = hc_get(j, "layer_types");
+        for (int l = 0; l < c->num_layers; l++) {
+            bool sl;
+            if (lt && cJSON_IsArray(lt)) {
+                const cJSON *e = cJSON_GetArrayItem(lt, l);
+                sl = e && cJSON_IsString(e) && !strcmp(e->valuestring, "sliding_attention");
+            } else sl = !llmc_config_layer_rope(c, l);
+            if (sl) c->sliding_layers[l / 64] |= 1ull << (l % 64);
+        }
+    }
+    return true;
+}
+
 static bool hc_dtype(const cJSON *j, const char *what, llmc_dtype *out) {
     const char *s = hc_str(j, "dtype");
     if (!s) s = hc_str(j, "torch_dtype");
@@ -324,8 +371,9 @@ llmc_status llmc_hf_config_parse(const char *json, size_t len, const char *what,
         else if (mt && strcmp(mt, "phi3") == 0) arch = "Phi3ForCausalLM";
         else if (mt && strcmp(mt, "gemma3_text") == 0) arch = "Gemma3ForCausalLM";
         else if (mt && strcmp(mt, "gemma2") == 0) arch = "Gemma2ForCausalLM";
+        else if (mt && strcmp(mt, "smollm3") == 0) arch = "SmolLM3ForCausalLM";
         else {
-            llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: no 'architectures' and model_type '%.64s' is not supported (llama, mistral, qwen2, qwen3, phi3, gemma2, gemma3_text are)",
+            llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: no 'architectures' and model_type '%.64s' is not supported (llama, mistral, qwen2, qwen3, phi3, gemma2, gemma3_text, smollm3 are)",
                      what, mt ? mt : "(none)");
             st = LLMC_ERR_UNSUPPORTED;
             goto done;
@@ -333,11 +381,12 @@ llmc_status llmc_hf_config_parse(const char *json, size_t len, const char *what,
     }
     bool mistral = strcmp(arch, "MistralForCausalLM") == 0, qwen2 = strcmp(arch, "Qwen2ForCausalLM") == 0,
          qwen3 = strcmp(arch, "Qwen3ForCausalLM") == 0, phi3 = strcmp(arch, "Phi3ForCausalLM") == 0,
-         gemma3 = strcmp(arch, "Gemma3ForCausalLM") == 0, gemma2 = strcmp(arch, "Gemma2ForCausalLM") == 0, gemma = gemma2 || gemma3;
-    if (!mistral && !qwen2 && !qwen3 && !phi3 && !gemma && strcmp(arch, "LlamaForCausalLM") != 0) {
+         gemma3 = strcmp(arch, "Gemma3ForCausalLM") == 0, gemma2 = strcmp(arch, "Gemma2ForCausalLM") == 0, gemma = gemma2 || gemma3,
+         smollm3 = strcmp(arch, "SmolLM3ForCausalLM") == 0;
+    if (!mistral && !qwen2 && !qwen3 && !phi3 && !gemma && !smollm3 && strcmp(arch, "LlamaForCausalLM") != 0) {
         llmc_err(err, LLMC_ERR_UNSUPPORTED,
                  "%s: architecture '%.64s' is not supported (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, "
-                 "Phi3ForCausalLM, Gemma2ForCausalLM, Gemma3ForCausalLM (text) are)", what,
+                 "Phi3ForCausalLM, Gemma2ForCausalLM, Gemma3ForCausalLM (text), SmolLM3ForCausalLM are)", what,
                  arch);
         st = LLMC_ERR_UNSUPPORTED;
         goto done;
@@ -363,7 +412,7 @@ llmc_status llmc_hf_config_parse(const char *json, size_t len, const char *what,
         !hc_int(j, "num_attention_heads", what, true, 0, 1, 1 << 14, &c.num_heads, err) ||
         !hc_int(j, "num_key_value_heads", what, false, c.num_heads, 1, 1 << 14, &c.num_kv_heads, err) ||
         !hc_int(j, "vocab_size", what, true, 0, 1, 1 << 26, &c.vocab_size, err) ||
-        !hc_int(j, "max_position_embeddings", what, false, mistral || gemma3 ? 131072 : qwen2 || qwen3 ? 32768 : phi3 ? 4096 : gemma2 ? 8192 : 2048, 1, 1 << 30,
+        !hc_int(j, "max_position_embeddings", what, false, mistral || gemma3 ? 131072 : qwen2 || qwen3 || smollm3 ? 32768 : phi3 ? 4096 : gemma2 ? 8192 : 2048, 1, 1 << 30,
                 &c.max_position_embeddings, err) ||
         !hc_num(j, "rms_norm_eps", what, false, 1e-6, &c.rms_norm_eps, err))
         goto done;
@@ -379,7 +428,9 @@ llmc_status llmc_hf_config_parse(const char *json, size_t len, const char *what,
     }
     if (!(c.rms_norm_eps >= 0)) { llmc_err(err, LLMC_ERR_FORMAT, "%s: rms_norm_eps must be >= 0", what); goto done; }
     if (!(gemma ? hc_gemma(j, what, gemma2 ? 2 : 3, &c, err) : hc_rope(j, what, &c, err))) { st = err ? err->code : LLMC_ERR_FORMAT; goto done; }
-    if (!hc_bool(j, "tie_word_embeddings", what, gemma, &c.tie_word_embeddings, err)) goto done; /* Gemma ties by default */
+    /* Gemma and SmolLM3 tie by default */
+    if (!hc_bool(j, "tie_word_embeddings", what, gemma || smollm3, &c.tie_word_embeddings, err)) goto done;
+    if (smollm3 && !hc_smollm3(j, what, &c, err)) goto done;
     if (!mistral && !qwen2 && !phi3) {
         if (!hc_bool(j, "attention_bias", what, false, &c.attention_bias, err)) goto done;
         if (!qwen3 && !gemma && !hc_bool(j, "mlp_bias", what, false, &c.mlp_bias, err)) goto done;

@@ -344,7 +344,7 @@ llmc_status llmc_model_from_tensors(const llmc_config *cfg, llmc_tensor_set *ts,
     if (strcmp(c->architecture, "LlamaForCausalLM") != 0 && strcmp(c->architecture, "MistralForCausalLM") != 0 &&
         strcmp(c->architecture, "Qwen2ForCausalLM") != 0 && strcmp(c->architecture, "Qwen3ForCausalLM") != 0 &&
         strcmp(c->architecture, "Phi3ForCausalLM") != 0 && strcmp(c->architecture, "Gemma3ForCausalLM") != 0 &&
-        strcmp(c->architecture, "Gemma2ForCausalLM") != 0) {
+        strcmp(c->architecture, "Gemma2ForCausalLM") != 0 && strcmp(c->architecture, "SmolLM3ForCausalLM") != 0) {
         st = llmc_err(err, LLMC_ERR_UNSUPPORTED, "model: architecture '%s' is not supported", c->architecture);
         goto fail;
     }
@@ -678,6 +678,7 @@ static void lm_forward_batch(llmc_model *m, const int32_t *ids, int n, int pos, 
         }
         float *Kc = m->kcache + (size_t)l * m->ctx * kvd, *Vc = m->vcache + (size_t)l * m->ctx * kvd;
         const float *rtab = m->rope_cs_local && llmc_config_layer_sliding(c, l) ? m->rope_cs_local : m->rope_cs;
+        const bool rope_on = llmc_config_layer_rope(c, l);
         for (int t = 0; t < n; t++) {
             const float *cs = rtab + (size_t)t * hd;
             if (L->qn) { /* Qwen3: each head normalized over head_dim before RoPE */
@@ -690,8 +691,10 @@ static void lm_forward_batch(llmc_model *m, const int32_t *ids, int n, int pos, 
                     lm_rmsnorm(v, L->kn, hd, c->rms_norm_eps, v);
                 }
             }
-            for (int h = 0; h < c->num_heads; h++) lm_rope_apply(m->q + (size_t)t * qd + (size_t)h * hd, cs, half);
-            for (int h = 0; h < c->num_kv_heads; h++) lm_rope_apply(m->k + (size_t)t * kvd + (size_t)h * hd, cs, half);
+            if (rope_on) { /* SmolLM3's NoPE layers skip it */
+                for (int h = 0; h < c->num_heads; h++) lm_rope_apply(m->q + (size_t)t * qd + (size_t)h * hd, cs, half);
+                for (int h = 0; h < c->num_kv_heads; h++) lm_rope_apply(m->k + (size_t)t * kvd + (size_t)h * hd, cs, half);
+            }
             memcpy(Kc + (size_t)(pos + t) * kvd, m->k + (size_t)t * kvd, (size_t)kvd * sizeof(float));
             memcpy(Vc + (size_t)(pos + t) * kvd, m->v + (size_t)t * kvd, (size_t)kvd * sizeof(float));
         }

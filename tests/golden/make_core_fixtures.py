@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the core golden fixtures: tiny random Llama/Mistral/Qwen2/Qwen3/Phi-3/Gemma 2/Gemma 3 checkpoints saved with
+"""Writes the core golden fixtures: tiny random Llama/Mistral/Qwen2/Qwen3/Phi-3/Gemma 2/Gemma 3/SmolLM3 checkpoints saved with
 save_pretrained, plus what transformers computes on them (float32 math on exactly
 the stored weights): logits for every position of a short prompt and the greedy
 continuation from model.generate. Output: tests/golden/core/<name>/ (checkpoint
@@ -14,7 +14,7 @@ import shutil
 import sys
 
 import torch
-from transformers import AutoModelForCausalLM, Gemma2Config, Gemma3TextConfig, LlamaConfig, MistralConfig, Phi3Config, Qwen2Config, Qwen3Config
+from transformers import AutoModelForCausalLM, Gemma2Config, Gemma3TextConfig, SmolLM3Config, LlamaConfig, MistralConfig, Phi3Config, Qwen2Config, Qwen3Config
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "core")
 PROMPT_LEN = 10
@@ -219,6 +219,10 @@ def main():
                                             head_dim=16, vocab_size=256, query_pre_attn_scalar=24, sliding_window=5,
                                             attn_logit_softcapping=4.0, final_logit_softcapping=10.0, tie_word_embeddings=False,
                                             **dict(common, num_hidden_layers=3)), seed=10)
+    # SmolLM3: a layer without RoPE (no_rope_layers) that also slides (use_sliding_window), untied, F32.
+    make("smollm3_nope_f32", SmolLM3Config(hidden_size=32, intermediate_size=64, num_attention_heads=4, num_key_value_heads=2,
+                                           vocab_size=256, no_rope_layers=[1, 0, 1], use_sliding_window=True, sliding_window=5,
+                                           pad_token_id=0, tie_word_embeddings=False, **dict(common, num_hidden_layers=3)), seed=11)
 
 
 if __name__ == "__main__":

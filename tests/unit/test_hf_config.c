@@ -188,6 +188,15 @@ static void test_qwen(void) {
     CHECK(c.attn_softcap == 50.0 && c.final_softcap == 0 && !c.qk_norm && c.sandwich_norms && c.rope_theta_local == 0 && c.rope_theta == 10000.0);
     CHECK(llmc_config_layer_sliding(&c, 0) && !llmc_config_layer_sliding(&c, 1) && llmc_config_layer_sliding(&c, 2) && c.max_position_embeddings == 8192);
     EXPECT_ERR("{\"model_type\":\"gemma2\"," QBASE ",\"attn_logit_softcapping\":\"x\"}", LLMC_ERR_FORMAT, "attn_logit_softcapping");
+    /* SmolLM3: every 4th layer without RoPE by default; windows only with use_sliding_window, on those layers */
+    CHECK_INT(parse("{\"architectures\":[\"SmolLM3ForCausalLM\"]," QBASE ",\"num_hidden_layers\":8}", &c, &err), LLMC_OK);
+    CHECK(c.has_nope && c.tie_word_embeddings && c.sliding_window == 0 && !c.per_layer_window);
+    CHECK(llmc_config_layer_rope(&c, 0) && !llmc_config_layer_rope(&c, 3) && llmc_config_layer_rope(&c, 4) && !llmc_config_layer_rope(&c, 7));
+    CHECK_INT(parse("{\"model_type\":\"smollm3\"," QBASE ",\"no_rope_layers\":[1,0],\"use_sliding_window\":true,\"sliding_window\":64}", &c,
+                    &err), LLMC_OK);
+    CHECK(!llmc_config_layer_rope(&c, 1) && llmc_config_layer_sliding(&c, 1) && !llmc_config_layer_sliding(&c, 0) && c.sliding_window == 64);
+    EXPECT_ERR("{\"model_type\":\"smollm3\"," QBASE ",\"no_rope_layers\":[1,2]}", LLMC_ERR_FORMAT, "no_rope_layers[1]");
+    EXPECT_ERR("{\"model_type\":\"smollm3\"," QBASE ",\"no_rope_layers\":[1]}", LLMC_ERR_FORMAT, "no_rope_layers");
 }
 
 static void test_fixtures(void) {

@@ -254,13 +254,13 @@ static llmc_status attach_on(const llmc_cuda_src *src, const llmc_device_req *re
         return LLMC_OK;
     }
     if (c->sandwich_norms || c->mlp_act != LLMC_MLP_SILU || c->embed_scale > 0 || c->attn_scale > 0 || c->per_layer_window ||
-        c->rope_theta_local > 0 || c->attn_softcap > 0 || c->final_softcap > 0) {
+        c->rope_theta_local > 0 || c->attn_softcap > 0 || c->final_softcap > 0 || c->has_nope) {
         if (is_auto) {
-            LLMC_INFO("device auto: the CUDA kernels do not implement %s (GeGLU, sandwich norms, per-layer windows); running on the CPU",
+            LLMC_INFO("device auto: the CUDA kernels do not implement %s (GeGLU, sandwich norms, per-layer windows or RoPE); running on the CPU",
                       c->architecture);
             return LLMC_OK;
         }
-        return llmc_err(err, LLMC_ERR_UNSUPPORTED, "--device cuda: the CUDA kernels do not implement %s (GeGLU, sandwich norms, per-layer windows); use --device cpu",
+        return llmc_err(err, LLMC_ERR_UNSUPPORTED, "--device cuda: the CUDA kernels do not implement %s (GeGLU, sandwich norms, per-layer windows or RoPE); use --device cpu",
                         c->architecture);
     }
     if (c->head_dim > 256) {
