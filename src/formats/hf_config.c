@@ -155,6 +155,30 @@ static bool hc_rope_from(const cJSON *j, const cJSON *src, const char *field, bo
     return false;
 }
 
+static void hc_set_layer(uint64_t *mask, int l) { mask[l / 64] |= 1ull << (l % 64); }
+
+/* layer_types, when given: one "full_attention" / "sliding_attention" per layer into
+   c->sliding_layers. *given tells whether the config had the list. */
+static bool hc_layer_types(const cJSON *j, const char *what, llmc_config *c, bool *given, llmc_error *err) {
+    const cJSON *lt = hc_get(j, "layer_types");
+    *given = lt && !cJSON_IsNull(lt);
+    if (!*given) return true;
+    if (!cJSON_IsArray(lt) || cJSON_GetArraySize(lt) != c->num_layers) {
+        llmc_err(err, LLMC_ERR_FORMAT, "%s: 'layer_types' must list one type for each of the %d layers", what, c->num_layers);
+        return false;
+    }
+    int l = 0;
+    for (const cJSON *e = lt->child; e; e = e->next, l++) {
+        const char *t = cJSON_IsString(e) ? e->valuestring : "";
+        if (!strcmp(t, "sliding_attention")) hc_set_layer(c->sliding_layers, l);
+        else if (strcmp(t, "full_attention") != 0) {
+            llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: layer_types[%d] '%.32s' is not supported (full_attention, sliding_attention are)", what, l, t);
+            return false;
+        }
+    }
+    return true;
+}
+
 /* Gemma 2 and 3: which layers slide (layer_types, else Gemma 2 every other layer, Gemma 3
    all but each sliding_window_pattern-th), GeGLU, (1 + w) and sandwich norms, embeddings ×
    sqrt(hidden), query_pre_attn_scalar. Gemma 3 has RoPE per layer type (5.x:
@@ -197,28 +221,14 @@ static bool hc_gemma(const cJSON *j, const char *what, int gen, llmc_config *c, 
     if (!hc_int(j, "sliding_window", what, false, 4096, 1, 1 << 30, &c->sliding_window, err)) return false;
     int pattern = gen == 2 ? 2 : 6;
     if (gen == 3 && !hc_int(j, "sliding_window_pattern", what, false, 6, 1, 1 << 20, &pattern, err)) return false;
-    if (c->num_layers > LLMC_MAX_LAYERS) { llmc_err(err, LLMC_ERR_FORMAT, "%s: more than %d layers", what, LLMC_MAX_LAYERS); return false; }
-    const cJSON *lt = hc_get(j, "layer_types");
+    /* num_layers is at most LLMC_MAX_LAYERS (hc_int's bound), so every bit fits */
     c->per_layer_window = true;
     memset(c->sliding_layers, 0, sizeof c->sliding_layers);
-    if (lt && !cJSON_IsNull(lt)) {
-        if (!cJSON_IsArray(lt) || cJSON_GetArraySize(lt) != c->num_layers) {
-            llmc_err(err, LLMC_ERR_FORMAT, "%s: 'layer_types' must list one type for each of the %d layers", what, c->num_layers);
-            return false;
-        }
-        int l = 0;
-        for (const cJSON *e = lt->child; e; e = e->next, l++) {
-            const char *t = cJSON_IsString(e) ? e->valuestring : "";
-            if (!strcmp(t, "sliding_attention")) c->sliding_layers[l / 64] |= 1ull << (l % 64);
-            else if (strcmp(t, "full_attention") != 0) {
-                llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: layer_types[%d] '%.32s' is not supported (full_attention, sliding_attention are)", what, l, t);
-                return false;
-            }
-        }
-    } else {
+    bool given;
+    if (!hc_layer_types(j, what, c, &given, err)) return false;
+    if (!given)
         for (int l = 0; l < c->num_layers; l++)
-            if ((l + 1) % pattern) c->sliding_layers[l / 64] |= 1ull << (l % 64);
-    }
+            if ((l + 1) % pattern) hc_set_layer(c->sliding_layers, l);
     double qs = 256;
     if (!hc_num(j, "query_pre_attn_scalar", what, false, 256, &qs, err)) return false;
     if (!(qs > 0)) { llmc_err(err, LLMC_ERR_FORMAT, "%s: query_pre_attn_scalar must be positive", what); return false; }
@@ -246,8 +256,7 @@ static bool hc_gemma(const cJSON *j, const char *what, int gen, llmc_config *c, 
     }
     c->mlp_act = LLMC_MLP_GELU_TANH;
     c->norm_plus_one = true;
-    c->sandwich_norms = true;
-    c->qk_norm = gen == 3;
+    c->sandwich_norms = true; /* q/k norms (Gemma 3) are set with Qwen3's by the caller */
     c->embed_scale = sqrt((double)c->hidden_size);
     return true;
 }
@@ -256,7 +265,6 @@ static bool hc_gemma(const cJSON *j, const char *what, int gen, llmc_config *c, 
    without) and, with use_sliding_window, windows on the layers layer_types marks (by default
    the ones without RoPE). */
 static bool hc_smollm3(const cJSON *j, const char *what, llmc_config *c, llmc_error *err) {
-    if (c->num_layers > LLMC_MAX_LAYERS) { llmc_err(err, LLMC_ERR_FORMAT, "%s: more than %d layers", what, LLMC_MAX_LAYERS); return false; }
     int interval = 4;
     if (!hc_int(j, "no_rope_layer_interval", what, false, 4, 1, 1 << 20, &interval, err)) return false;
     const cJSON *nr = hc_get(j, "no_rope_layers");
@@ -273,11 +281,11 @@ static bool hc_smollm3(const cJSON *j, const char *what, llmc_config *c, llmc_er
                 llmc_err(err, LLMC_ERR_FORMAT, "%s: no_rope_layers[%d] must be 0 or 1", what, l);
                 return false;
             }
-            if (e->valuedouble == 0) c->nope_layers[l / 64] |= 1ull << (l % 64);
+            if (e->valuedouble == 0) hc_set_layer(c->nope_layers, l);
         }
     } else {
         for (int l = 0; l < c->num_layers; l++)
-            if ((l + 1) % interval == 0) c->nope_layers[l / 64] |= 1ull << (l % 64);
+            if ((l + 1) % interval == 0) hc_set_layer(c->nope_layers, l);
     }
     bool use_sw = false;
     if (!hc_bool(j, "use_sliding_window", what, false, &use_sw, err)) return false;
@@ -286,15 +294,11 @@ static bool hc_smollm3(const cJSON *j, const char *what, llmc_config *c, llmc_er
         if (!hc_int(j, "sliding_window", what, true, 0, 1, 1 << 30, &c->sliding_window, err)) return false;
         c->per_layer_window = true;
         memset(c->sliding_layers, 0, sizeof c->sliding_layers);
-        const cJSON *lt = hc_get(j, "layer_types");
-        for (int l = 0; l < c->num_layers; l++) {
-            bool sl;
-            if (lt && cJSON_IsArray(lt)) {
-                const cJSON *e = cJSON_GetArrayItem(lt, l);
-                sl = e && cJSON_IsString(e) && !strcmp(e->valuestring, "sliding_attention");
-            } else sl = !llmc_config_layer_rope(c, l);
-            if (sl) c->sliding_layers[l / 64] |= 1ull << (l % 64);
-        }
+        bool given;
+        if (!hc_layer_types(j, what, c, &given, err)) return false;
+        if (!given)
+            for (int l = 0; l < c->num_layers; l++)
+                if (!llmc_config_layer_rope(c, l)) hc_set_layer(c->sliding_layers, l);
     }
     return true;
 }
@@ -408,7 +412,7 @@ llmc_status llmc_hf_config_parse(const char *json, size_t len, const char *what,
 
     if (!hc_int(j, "hidden_size", what, true, 0, 1, 1 << 20, &c.hidden_size, err) ||
         !hc_int(j, "intermediate_size", what, true, 0, 1, 1 << 22, &c.intermediate_size, err) ||
-        !hc_int(j, "num_hidden_layers", what, true, 0, 1, 4096, &c.num_layers, err) ||
+        !hc_int(j, "num_hidden_layers", what, true, 0, 1, LLMC_MAX_LAYERS, &c.num_layers, err) ||
         !hc_int(j, "num_attention_heads", what, true, 0, 1, 1 << 14, &c.num_heads, err) ||
         !hc_int(j, "num_key_value_heads", what, false, c.num_heads, 1, 1 << 14, &c.num_kv_heads, err) ||
         !hc_int(j, "vocab_size", what, true, 0, 1, 1 << 26, &c.vocab_size, err) ||
