@@ -7,8 +7,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${1:-$root/build}"; reps="${2:-7}"
-shared="${LLMC_SHARED_DIR:-$root/../shared}"
-tpl="$shared/fixtures/templates/llama-3.2-instruct.jinja"
+tpl="$root/tests/fixtures/templates/llama-3.2-instruct.jinja"
 py="$(LLMC_GOLDEN_VENV="${LLMC_GOLDEN_VENV:-}" bash "$root/tests/golden/venv.sh")"
 work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
 [ -f "$build/libllmc.a" ] || cmake --build "$build" -j2 --target llmc_lib >&2
@@ -50,7 +49,7 @@ section="<!-- template:begin -->
 ## Chat template
 
 \`bench/template_bench.sh $(basename "$build") $reps\` on $(date -u +%Y-%m-%d) — $cpu, $(nproc) cores, load average $(cut -d' ' -f1 /proc/loadavg) at the start.
-Llama 3.2 instruct template (\`../shared/fixtures/templates/llama-3.2-instruct.jinja\`), a 20-message conversation
+Llama 3.2 instruct template (\`tests/fixtures/templates/llama-3.2-instruct.jinja\`), a 20-message conversation
 (system + 19 alternating user/assistant turns), add_generation_prompt, date_string given. \"apply\" is the whole
 \`llmc_chat_template_apply\` (message preparation + render) vs transformers' \`render_jinja_template\` (what
 \`apply_chat_template(tokenize=False)\` runs, template already compiled); median of $reps batches ($ver).

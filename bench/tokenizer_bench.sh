@@ -7,7 +7,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${1:-$root/build}"; reps="${2:-5}"
-shared="${LLMC_SHARED_DIR:-$root/../shared}"
+fix="${LLMC_FIXTURE_DIR:-$build/fixtures}"   # tests/fixtures as cmake unpacks it
 py="$(LLMC_GOLDEN_VENV="${LLMC_GOLDEN_VENV:-}" bash "$root/tests/golden/venv.sh")"
 work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
 [ -f "$build/libllmc.a" ] || cmake --build "$build" -j2 --target llmc_lib >&2
@@ -21,7 +21,7 @@ open(sys.argv[2], "w", newline="").write(m.lcg_text(m.BIG_BYTES))
 PY
 rows=""
 for name in llama3 qwen3 llama2 smollm2; do
-  if [ "$name" = smollm2 ]; then src="$root/tests/golden/tokenizer/smollm2/tokenizer.json"; else src="$shared/fixtures/tokenizers/$name/tokenizer.json"; fi
+  if [ "$name" = smollm2 ]; then src="$root/tests/golden/tokenizer/smollm2/tokenizer.json"; else src="$fix/tokenizers/$name/tokenizer.json"; fi
   [ -f "$src" ] || continue
   c=$("$work/bench" "$src" "$work/big.txt" "$reps")
   p=$(RAYON_NUM_THREADS=1 TOKENIZERS_PARALLELISM=false "$py" - "$src" "$work/big.txt" "$reps" <<'PY'

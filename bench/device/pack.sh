@@ -16,9 +16,7 @@ cp build-devcarry/tests/test_cuda build-dev/tests/
 for b in build-dev/llmc build-dev/tests/test_cuda; do ldd "$b" | awk '/=>/{print $3}'; done | sort -u |
   grep -v -E "/(libc|libm|libpthread|libdl|librt|ld-linux-x86-64|libgcc_s|libstdc\+\+|libcublas|libcublasLt|libcudart)\.so" |
   xargs -I{} cp -L {} build-dev/lib/
-shared="${LLMC_SHARED_DIR:-../shared}"
-if [ -f "$shared/fixtures/tokenizers/llama3/tokenizer.json" ]; then
-  cp -r "$shared/fixtures/tokenizers/llama3" build-dev/shared/fixtures/tokenizers/
-  cp "$shared/fixtures/templates/llama-3.2-instruct.jinja" build-dev/shared/fixtures/templates/ 2>/dev/null || true
-fi
+fix=build-devcarry/fixtures   # tests/fixtures as cmake unpacked it
+cp -r "$fix/tokenizers/llama3" build-dev/shared/fixtures/tokenizers/
+cp "$fix/templates/llama-3.2-instruct.jinja" build-dev/shared/fixtures/templates/
 du -sh build-dev

@@ -20,9 +20,12 @@ struct llmc_chat_template {
     llmc_template *tpl;
     llmc_template *tool_tpl;  /* "tool_use" variant, used when tools are given */
     cJSON *special;           /* object: special-token variables */
+    long long now;            /* strftime_now's clock (0: real) */
 };
 
-const char *llmc_chat_template_source(const llmc_chat_template *ct) { return ct ? ct->text : NULL; }
+void llmc_chat_template_set_now(llmc_chat_template *ct, long long now) {
+    if (ct) ct->now = now;
+}
 
 void llmc_chat_template_free(llmc_chat_template *ct) {
     if (!ct) return;
@@ -333,7 +336,8 @@ llmc_status llmc_chat_template_apply(const llmc_chat_template *ct, const cJSON *
         for (const cJSON *e = extra->child; e; e = e->next)
             if (e->string) set_var(vars, e->string, cJSON_Duplicate(e, 1));
     const llmc_template *t = has_tools && ct->tool_tpl ? ct->tool_tpl : ct->tpl;
-    llmc_status st = llmc_template_render(t, vars, out, out_len, err);
+    llmc_template_limits opts = { .now = ct->now };
+    llmc_status st = llmc_template_render_ex(t, vars, &opts, out, out_len, err);
     cJSON_Delete(vars);
     return st;
 }

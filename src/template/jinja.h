@@ -111,6 +111,7 @@ typedef struct jctx {
     unsigned long long steps, max_steps;
     int depth, max_depth;
     size_t max_output, max_string, max_items;
+    long long now;          /* strftime_now clock (llmc_template_limits.now) */
     int ctl;           /* 0, CTL_BREAK, CTL_CONTINUE */
     uintptr_t stack_base; /* address near the bottom of the render's C stack */
     size_t max_stack;     /* bytes of C stack a render may use (deep macro recursion × deep expressions) */

@@ -1225,9 +1225,10 @@ jv jcall_func(jctx *c, jscope *s, int fn, jv *args, int nargs, const char **kwn,
         jv f = argd(&a, 0, "format", jv_undef());
         jstr *fs = need_str(c, f, "strftime_now format");
         if (fs->len > 256) jfail(c, LLMC_ERR_TEMPLATE, "strftime_now format too long");
-        time_t now = time(NULL);
+        time_t now = c->now ? (time_t)c->now : time(NULL);
         struct tm tmv;
-        localtime_r(&now, &tmv);
+        if (c->now) gmtime_r(&now, &tmv);
+        else localtime_r(&now, &tmv);
         char out[2048];
         size_t n = fs->len ? strftime(out, sizeof out, fs->s, &tmv) : 0;
         return jstr_new(c, out, n);

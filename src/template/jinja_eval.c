@@ -955,6 +955,7 @@ static llmc_status render_impl(const llmc_template *t, const cJSON *vars, const 
     c->max_output = L->max_output ? L->max_output : default_limits.max_output;
     c->max_string = L->max_string ? L->max_string : default_limits.max_string;
     c->max_items = L->max_items ? L->max_items : default_limits.max_items;
+    c->now = L->now;
     char stack_mark;
     c->stack_base = (uintptr_t)&stack_mark;
     c->max_stack = stack_budget();

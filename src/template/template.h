@@ -9,13 +9,17 @@
 
 typedef struct llmc_template llmc_template;
 
-/* Limits that bound a render of untrusted template code. Zero fields take the defaults. */
+/* Options of one render: the limits that bound untrusted template code, and the clock.
+ * Zero fields take the defaults. */
 typedef struct {
     unsigned long long max_steps; /* evaluation steps (nodes, loop iterations, builtin work units) */
     int max_depth;                /* nesting of macro calls / evaluation recursion */
     size_t max_output;            /* bytes of rendered output */
     size_t max_string;            /* bytes of any one string value */
     size_t max_items;             /* items of any one list / dict, range() length */
+    long long now;                /* strftime_now's clock: 0 reads the real clock (local time, as
+                                     datetime.now()); else seconds since the epoch, broken down in UTC
+                                     (tests and goldens fix it so they hold on any day) */
 } llmc_template_limits;
 
 /* A compiled template is immutable: it may be rendered from several threads at once. */
@@ -54,7 +58,8 @@ llmc_status llmc_chat_template_apply(const llmc_chat_template *ct, const cJSON *
 #define LLMC_TEMPLATE_JSON_FLOAT (1 << 12)
 bool llmc_template_json_mark_floats(cJSON *root, const char *text, size_t len);
 
-/* The template text in use (owned by ct). */
-const char *llmc_chat_template_source(const llmc_chat_template *ct);
+/* Fixes the clock strftime_now reads in later applies (llmc_template_limits.now; 0: the real
+ * clock). Call before sharing ct between threads. */
+void llmc_chat_template_set_now(llmc_chat_template *ct, long long now);
 
 #endif

