@@ -577,10 +577,8 @@ llmc_status llmc_gguf_open(const char *path, llmc_gguf **out, llmc_error *err) {
 /* ---------- getters ---------- */
 
 uint32_t llmc_gguf_version(const llmc_gguf *g) { return g ? g->version : 0; }
-const char *llmc_gguf_path(const llmc_gguf *g) { return g ? g->file->map.path : NULL; }
 bool llmc_gguf_has_key(const llmc_gguf *g, const char *key) { return find_kv(g, key) != NULL; }
 size_t llmc_gguf_key_count(const llmc_gguf *g) { return g ? g->n_kv : 0; }
-const char *llmc_gguf_key_at(const llmc_gguf *g, size_t i) { return g && i < g->n_kv ? g->kv[i].key : NULL; }
 
 bool llmc_gguf_get_u64(const llmc_gguf *g, const char *key, uint64_t *out) {
     const gguf_kv *kv = find_kv(g, key);

@@ -22,7 +22,6 @@ llmc_status llmc_gguf_open(const char *path, llmc_gguf **out, llmc_error *err);
 void llmc_gguf_free(llmc_gguf *g);
 
 uint32_t llmc_gguf_version(const llmc_gguf *g);
-const char *llmc_gguf_path(const llmc_gguf *g);
 
 /* Metadata by key. Each getter returns false when the key is absent or has
  * another type. */
@@ -48,9 +47,8 @@ bool llmc_gguf_get_f32_array(const llmc_gguf *g, const char *key, const float **
 /* Integer arrays of any element type whose every value fits an int32. */
 bool llmc_gguf_get_i32_array(const llmc_gguf *g, const char *key, const int32_t **items, size_t *n);
 
-/* Keys in file order, for listing (`llmc` tools, debugging). */
+/* Number of metadata keys. */
 size_t llmc_gguf_key_count(const llmc_gguf *g);
-const char *llmc_gguf_key_at(const llmc_gguf *g, size_t i);
 
 /* Tensor table in file order, GGUF names and GGUF dims (ne[0] innermost). */
 size_t llmc_gguf_tensor_count(const llmc_gguf *g);

@@ -397,7 +397,9 @@ llmc_status llmc_hf_config_parse(const char *json, size_t len, const char *what,
     }
     snprintf(c.architecture, sizeof c.architecture, "%s", arch);
 
-    if (hc_get(j, "quantization_config")) {
+    /* null is what transformers writes for "not quantized" (a model saved after loading a GGUF) */
+    const cJSON *qc = hc_get(j, "quantization_config");
+    if (qc && !cJSON_IsNull(qc)) {
         llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: quantized checkpoints ('quantization_config') are not supported; use a GGUF file", what);
         st = LLMC_ERR_UNSUPPORTED;
         goto done;

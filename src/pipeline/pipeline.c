@@ -37,7 +37,6 @@ const llmc_tokenizer *llmc_pipeline_tokenizer(const llmc_pipeline *p) { return p
 const llmc_gen_config *llmc_pipeline_gen_config(const llmc_pipeline *p) { return &p->gen; }
 int llmc_pipeline_context(const llmc_pipeline *p) { return llmc_model_context(p->model); }
 const char *llmc_pipeline_describe(const llmc_pipeline *p) { return p->describe; }
-void llmc_pipeline_reset(llmc_pipeline *p) { p->n_cached = 0; }
 
 void llmc_pipeline_opts_default(llmc_pipeline_opts *o) {
     memset(o, 0, sizeof *o);

@@ -16,8 +16,6 @@ llmc_model *llmc_pipeline_model(llmc_pipeline *p);
 llmc_model *llmc_pipeline_take_model(llmc_pipeline *p);
 const llmc_tokenizer *llmc_pipeline_tokenizer(const llmc_pipeline *p); /* NULL: none (model_only) */
 const llmc_gen_config *llmc_pipeline_gen_config(const llmc_pipeline *p);
-/* Forget the cached prompt (the next call prefills from scratch). */
-void llmc_pipeline_reset(llmc_pipeline *p);
 /* Parses "auto|bf16|f16|f32" → -1 or an llmc_dtype; false if unknown. */
 bool llmc_parse_dtype(const char *s, int *out);
 

@@ -161,14 +161,12 @@ void jlist_push(jctx *c, jv l, jv item); /* takes item */
 jv jdict_new(jctx *c);
 jv jns_new(jctx *c);
 void jdict_set(jctx *c, jv d, jv key, jv val); /* takes key and val */
-void jdict_set_str(jctx *c, jv d, const char *key, jv val);
 bool jdict_get(jv d, jv key, jv *out); /* borrowed */
 bool jdict_get_str(jv d, const char *key, size_t klen, jv *out);
 
 bool jv_truthy(jv v);
 bool jv_eq(jctx *c, jv a, jv b);
 int jv_cmp(jctx *c, jv a, jv b); /* Python ordering; fails on unorderable */
-bool jv_is_str(jv v);
 const char *jv_type_name(jv v);
 const char *jtype_repr_name(int t); /* "dict object", ... as Jinja names owners in errors */
 void jv_to_str(jctx *c, jv v, jbuf *b);  /* Python str() (undefined → "") */

@@ -357,7 +357,6 @@ void jdict_set(jctx *c, jv dv, jv key, jv val) {
     }
 }
 
-void jdict_set_str(jctx *c, jv d, const char *key, jv val) { jdict_set(c, d, jstr_cstr(c, key), val); }
 
 bool jdict_get(jv dv, jv key, jv *out) {
     long i = dict_find(JD(dv), key);
@@ -381,7 +380,6 @@ bool jdict_get_str(jv dv, const char *key, size_t klen, jv *out) {
 
 /* ---------------------------------------------------------------- truth, equality, order */
 
-bool jv_is_str(jv v) { return v.t == JV_STR; }
 
 bool jv_truthy(jv v) {
     switch (v.t) {

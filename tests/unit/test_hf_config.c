@@ -99,6 +99,11 @@ static void test_refusals(void) {
                LLMC_ERR_UNSUPPORTED, "partial_rotary_factor");
     EXPECT_ERR("{" BASE ",\"hidden_act\":\"gelu\"}", LLMC_ERR_UNSUPPORTED, "gelu");
     EXPECT_ERR("{" BASE ",\"quantization_config\":{\"quant_method\":\"gptq\"}}", LLMC_ERR_UNSUPPORTED, "quantization_config");
+    {   /* null means "not quantized", as transformers writes it when saving a model loaded from a GGUF */
+        llmc_config qc;
+        llmc_error qe = {0};
+        CHECK_INT(parse("{" BASE ",\"quantization_config\":null}", &qc, &qe), LLMC_OK);
+    }
     EXPECT_ERR("{" BASE ",\"rope_parameters\":{\"rope_type\":\"llama3\",\"factor\":8.0,\"rope_theta\":10000}}", LLMC_ERR_FORMAT,
                "low_freq_factor");
     EXPECT_ERR("{" BASE ",\"rope_scaling\":{\"type\":\"linear\"}}", LLMC_ERR_FORMAT, "factor");
