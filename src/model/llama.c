@@ -3,7 +3,8 @@
  * embeddings, per layer RMSNorm → q/k/v (+bias) → (Qwen3: RMSNorm of each q and k
  * head) → RoPE (rotate_half) → causal GQA attention over the
  * KV cache → o_proj → residual → RMSNorm → SwiGLU MLP → residual; final norm,
- * lm_head (tied or not). Prompts run as batches of tokens (matrix × matrix);
+ * lm_head (tied or not). A call runs a batch of tokens from any number of sequences
+ * (matrix × matrix over all rows; attention per sequence over its own KV cache);
  * attention keeps a few score rows per thread (backend/cpu/attention.c), so memory
  * beyond the KV cache is O(n). */
 #include "model/model.h"
@@ -41,10 +42,10 @@ struct llmc_model {
     lm_layer *layers;
     float *inv_freq; /* head_dim/2 */
     float *inv_freq_local, *rope_cs_local; /* Gemma 3's sliding layers (their own RoPE base), or NULL */
-    int ctx, cached;
+    int ctx;
     llmc_act_mode act; /* activation precision for quantized weights */
     int kv_dim;      /* num_kv_heads * head_dim */
-    float *kcache, *vcache; /* [layer][ctx][kv_dim] */
+    llmc_kv_cache *kv0; /* the sequence llmc_model_forward runs on (ctx positions) */
     /* scratch */
     float *x, *xn, *q, *k, *v, *att, *g, *u, *rope_cs;
     float *scores; /* [threads][score_stride]: attention scratch */
@@ -75,7 +76,7 @@ double llmc_model_weight_bytes(const llmc_model *m) {
     return b;
 }
 int llmc_model_context(const llmc_model *m) { return m->ctx; }
-int llmc_model_cached(const llmc_model *m) { return m->cached; }
+int llmc_model_cached(const llmc_model *m) { return m->kv0->len; }
 
 void llmc_model_free(llmc_model *m) {
     if (!m) return;
@@ -95,8 +96,7 @@ void llmc_model_free(llmc_model *m) {
     free(m->inv_freq);
     free(m->inv_freq_local);
     free(m->rope_cs_local);
-    free(m->kcache);
-    free(m->vcache);
+    llmc_kv_cache_free(m->kv0);
     free(m->x); free(m->xn); free(m->q); free(m->k); free(m->v); free(m->att); free(m->g); free(m->u);
     free(m->rope_cs);
     free(m->scores);
@@ -479,9 +479,7 @@ llmc_status llmc_model_from_tensors(const llmc_config *cfg, llmc_tensor_set *ts,
     }
     m->ctx = ctx;
     LLMC_INFO("model: KV cache %d positions, %.1f MiB (f32)", ctx, (double)ctx * (double)per_pos / 1048576.0);
-    m->kcache = calloc((size_t)ctx * per_pos / 2, 1);
-    m->vcache = calloc((size_t)ctx * per_pos / 2, 1);
-    if (!m->kcache || !m->vcache) {
+    if (llmc_kv_cache_new(c->num_layers, m->kv_dim, ctx, ctx, &m->kv0, NULL) != LLMC_OK) {
         st = llmc_err(err, LLMC_ERR_NOMEM, "model: cannot allocate the KV cache (%d positions, %.1f MiB)", ctx,
                       (double)ctx * (double)per_pos / 1048576.0);
         goto fail;
@@ -547,21 +545,16 @@ static void lm_rmsnorm(const float *x, const float *w, int n, double eps, float 
     for (int i = 0; i < n; i++) out[i] = w[i] * (x[i] * r);
 }
 
-/* cos/sin rows for positions pos..pos+n-1: [t][0..half) cos, [t][half..hd) sin. */
-static void lm_rope_fill(const float *inv_freq, float *tab, int half, int pos, int n) {
+/* cos/sin rows for each token's position: [t][0..half) cos, [t][half..hd) sin. */
+static void lm_rope_fill(const float *inv_freq, float *tab, int half, const int32_t *pos, int n) {
     for (int t = 0; t < n; t++) {
         float *cs = tab + (size_t)t * 2 * half;
         for (int i = 0; i < half; i++) {
-            float a = (float)(pos + t) * inv_freq[i];
+            float a = (float)pos[t] * inv_freq[i];
             cs[i] = cosf(a);
             cs[half + i] = sinf(a);
         }
     }
-}
-static void lm_rope_table(const llmc_model *m, int pos, int n) {
-    int half = m->cfg.head_dim / 2;
-    lm_rope_fill(m->inv_freq, m->rope_cs, half, pos, n);
-    if (m->inv_freq_local) lm_rope_fill(m->inv_freq_local, m->rope_cs_local, half, pos, n);
 }
 
 /* The attention of layer l: its window (0 = none) and the scale of its scores. */
@@ -576,9 +569,28 @@ static void lm_rope_apply(float *x, const float *cs, int half) {
     }
 }
 
+/* One forward call, as the layers see it: tokens [0, n) in segments, each a run of
+ * consecutive positions of one sequence; out rows: the tokens whose logits are wanted. */
+typedef struct {
+    llmc_kv_cache *kv;
+    int t0, n, pos0;
+    int item_end; /* attention items of segments [0..this] (rows kernel) */
+} lm_seg;
+
+typedef struct {
+    int n, n_seg, n_out;
+    const int32_t *ids;
+    int32_t pos[LM_BATCH];
+    int16_t seg_of[LM_BATCH];
+    int16_t out_rows[LM_BATCH];
+    lm_seg seg[LM_BATCH];
+    bool invariant;
+} lm_step;
+
 typedef struct {
     llmc_model *m;
-    int layer, pos, n;
+    const lm_step *s;
+    int layer;
 } lm_att_ctx;
 
 /* One item: token t, K/V head kh, and up to LLMC_ATT_MAX_GROUP of the query heads
@@ -591,13 +603,12 @@ static void lm_attention_task(void *vctx, int64_t begin, int64_t end, int tid) {
     const int chunks = (group + LLMC_ATT_MAX_GROUP - 1) / LLMC_ATT_MAX_GROUP, win = lm_layer_window(c, a->layer);
     const float scale = lm_attn_scale(c);
     float *sc = m->scores + (size_t)tid * m->score_stride;
-    const float *K = m->kcache + (size_t)a->layer * m->ctx * m->kv_dim;
-    const float *V = m->vcache + (size_t)a->layer * m->ctx * m->kv_dim;
     for (int64_t idx = begin; idx < end; idx++) {
         int t = (int)(idx / ((int64_t)nkv * chunks)), rest = (int)(idx % ((int64_t)nkv * chunks));
         int kh = rest / chunks, h0 = kh * group + (rest % chunks) * LLMC_ATT_MAX_GROUP;
         int G = kh * group + group - h0 < LLMC_ATT_MAX_GROUP ? kh * group + group - h0 : LLMC_ATT_MAX_GROUP;
-        int qpos = a->pos + t, lo = 0;
+        const llmc_kv_cache *kv = a->s->seg[a->s->seg_of[t]].kv;
+        int qpos = a->s->pos[t], lo = 0;
         if (win > 0 && qpos - win + 1 > 0) lo = qpos - win + 1;
         const float *q[LLMC_ATT_MAX_GROUP];
         float *o[LLMC_ATT_MAX_GROUP];
@@ -606,17 +617,20 @@ static void lm_attention_task(void *vctx, int64_t begin, int64_t end, int tid) {
             o[g] = m->att + ((size_t)t * nh + (size_t)(h0 + g)) * hd;
         }
         size_t off = (size_t)lo * m->kv_dim + (size_t)kh * hd;
-        llmc_cpu_attention(G, q, K + off, V + off, (size_t)m->kv_dim, hd, qpos - lo + 1, scale, (float)c->attn_softcap, sc, o);
+        llmc_cpu_attention(G, q, kv->k[a->layer] + off, kv->v[a->layer] + off, (size_t)m->kv_dim, hd, qpos - lo + 1, scale,
+                           (float)c->attn_softcap, sc, o);
     }
 }
 
-/* Prefill: blocks of query tokens × the heads of one K/V head as rows of the blocked
+/* Blocks of query tokens of one segment × the heads of one K/V head as rows of the blocked
  * (flash-style) kernel, so each K/V block is read once for up to LLMC_ATT_MAX_ROWS rows.
- * Item = (token block, K/V head, head chunk), the latest token blocks (the most keys) first. */
+ * Item = (segment, token block, K/V head, head chunk), a segment's latest token blocks
+ * (the most keys) first. A row's result does not depend on the rows beside it. */
 typedef struct {
     llmc_model *m;
-    int layer, pos, n;
-    int tq, hc, n_tb, n_hc; /* tokens per block, heads per chunk, block and chunk counts */
+    const lm_step *s;
+    int layer;
+    int tq, hc, n_hc; /* tokens per block, heads per chunk, chunk count */
 } lm_att_rows_ctx;
 
 static void lm_attention_rows_task(void *vctx, int64_t begin, int64_t end, int tid) {
@@ -626,93 +640,117 @@ static void lm_attention_rows_task(void *vctx, int64_t begin, int64_t end, int t
     const int hd = c->head_dim, nh = c->num_heads, nkv = c->num_kv_heads, group = nh / nkv, win = lm_layer_window(c, a->layer);
     const float scale = lm_attn_scale(c);
     float *sc = m->scores + (size_t)tid * m->score_stride;
-    const float *K = m->kcache + (size_t)a->layer * m->ctx * m->kv_dim;
-    const float *V = m->vcache + (size_t)a->layer * m->ctx * m->kv_dim;
+    int si = 0;
     for (int64_t idx = begin; idx < end; idx++) {
-        int tb = a->n_tb - 1 - (int)(idx / ((int64_t)nkv * a->n_hc)), rest = (int)(idx % ((int64_t)nkv * a->n_hc));
+        while (idx >= a->s->seg[si].item_end) si++;
+        const lm_seg *sg = &a->s->seg[si];
+        int64_t li = idx - (si ? a->s->seg[si - 1].item_end : 0);
+        int n_tb = (sg->n + a->tq - 1) / a->tq;
+        int tb = n_tb - 1 - (int)(li / ((int64_t)nkv * a->n_hc)), rest = (int)(li % ((int64_t)nkv * a->n_hc));
         int kh = rest / a->n_hc, h0 = kh * group + (rest % a->n_hc) * a->hc;
         int h1 = h0 + a->hc < kh * group + group ? h0 + a->hc : kh * group + group;
-        int t0 = tb * a->tq, t1 = t0 + a->tq < a->n ? t0 + a->tq : a->n;
+        int t0 = sg->t0 + tb * a->tq, t1 = t0 + a->tq < sg->t0 + sg->n ? t0 + a->tq : sg->t0 + sg->n;
         const float *q[LLMC_ATT_MAX_ROWS];
         float *o[LLMC_ATT_MAX_ROWS];
         int lo[LLMC_ATT_MAX_ROWS], hi[LLMC_ATT_MAX_ROWS], R = 0;
         for (int t = t0; t < t1; t++)
             for (int h = h0; h < h1; h++) {
-                int qpos = a->pos + t;
+                int qpos = a->s->pos[t];
                 q[R] = m->q + ((size_t)t * nh + (size_t)h) * hd;
                 o[R] = m->att + ((size_t)t * nh + (size_t)h) * hd;
                 hi[R] = qpos;
                 lo[R] = win > 0 && qpos - win + 1 > 0 ? qpos - win + 1 : 0;
                 R++;
             }
-        llmc_cpu_attention_rows(R, q, lo, hi, K + (size_t)kh * hd, V + (size_t)kh * hd, (size_t)m->kv_dim, hd, scale, (float)c->attn_softcap, sc,
-                                o);
+        llmc_cpu_attention_rows(R, q, lo, hi, sg->kv->k[a->layer] + (size_t)kh * hd, sg->kv->v[a->layer] + (size_t)kh * hd, (size_t)m->kv_dim,
+                                hd, scale, (float)c->attn_softcap, sc, o);
     }
 }
 
-static void lm_matmul(const llmc_model *m, const llmc_tensor *W, const llmc_tensor *bias, const float *x, int n, float *y) {
-    llmc_cpu_matmul_act(m->tp, W, bias, x, n, y, m->act);
+static void lm_matmul(const llmc_model *m, const lm_step *s, const llmc_tensor *W, const llmc_tensor *bias, const float *x, int n, float *y) {
+    llmc_cpu_matmul_act(m->tp, W, bias, x, n, y, (llmc_act_mode)((int)m->act | (s->invariant ? LLMC_ACT_INVARIANT : 0)));
 }
 
-/* One batch of n <= LM_BATCH tokens at pos; logits for each row (out_rows) or the last only.
-   first_layer > 0: m->x already holds the hidden state after the GPU's layers. */
-static void lm_forward_batch(llmc_model *m, const int32_t *ids, int n, int pos, float *logits, bool all_rows, int first_layer) {
+/* Causal attention of layer l for every token over its own sequence's KV. Batch-invariant
+   steps and prompt batches use the rows kernel; a one-token decode the grouped one. */
+static void lm_attention(llmc_model *m, const lm_step *s, int l) {
     const llmc_config *c = &m->cfg;
-    const int H = c->hidden_size, I = c->intermediate_size, hd = c->head_dim;
-    const int qd = c->num_heads * hd, kvd = m->kv_dim, half = hd / 2;
+    const int group = c->num_heads / c->num_kv_heads;
+    if (s->invariant || (s->n > 1 && llmc_cpu_attention_rows_fast(c->head_dim))) {
+        lm_att_rows_ctx a = {m, s, l, 0, 0, 0};
+        a.hc = group < LLMC_ATT_MAX_ROWS ? group : LLMC_ATT_MAX_ROWS;
+        a.tq = LLMC_ATT_MAX_ROWS / a.hc;
+        a.n_hc = (group + a.hc - 1) / a.hc;
+        llmc_threadpool_run(m->tp, lm_attention_rows_task, &a, s->seg[s->n_seg - 1].item_end);
+    } else {
+        lm_att_ctx a = {m, s, l};
+        llmc_threadpool_run(m->tp, lm_attention_task, &a,
+                            (int64_t)s->n * c->num_kv_heads * ((group + LLMC_ATT_MAX_GROUP - 1) / LLMC_ATT_MAX_GROUP));
+    }
+}
+
+/* Elementwise MLP activation: g = act(g) · u. */
+static void lm_mlp_act(const llmc_config *c, float *g, const float *u, size_t n) {
+    if (c->mlp_act == LLMC_MLP_GELU_TANH) /* gelu_pytorch_tanh, as torch computes it in f32 */
+        for (size_t i = 0; i < n; i++) g[i] = 0.5f * g[i] * (1.0f + tanhf(0.7978845608028654f * (g[i] + 0.044715f * g[i] * g[i] * g[i]))) * u[i];
+    else
+        for (size_t i = 0; i < n; i++) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}
+
+/* q/k head norms (Qwen3), RoPE, and the new K/V rows into each token's sequence at its position. */
+static void lm_qk_rope_store(llmc_model *m, const lm_step *s, int l) {
+    const llmc_config *c = &m->cfg;
+    const lm_layer *L = &m->layers[l];
+    const int hd = c->head_dim, qd = c->num_heads * hd, kvd = m->kv_dim, half = hd / 2;
+    const float *rtab = m->rope_cs_local && llmc_config_layer_sliding(c, l) ? m->rope_cs_local : m->rope_cs;
+    const bool rope_on = llmc_config_layer_rope(c, l);
+    for (int t = 0; t < s->n; t++) {
+        const float *cs = rtab + (size_t)t * hd;
+        if (L->qn) { /* Qwen3: each head normalized over head_dim before RoPE */
+            for (int h = 0; h < c->num_heads; h++) {
+                float *v = m->q + (size_t)t * qd + (size_t)h * hd;
+                lm_rmsnorm(v, L->qn, hd, c->rms_norm_eps, v);
+            }
+            for (int h = 0; h < c->num_kv_heads; h++) {
+                float *v = m->k + (size_t)t * kvd + (size_t)h * hd;
+                lm_rmsnorm(v, L->kn, hd, c->rms_norm_eps, v);
+            }
+        }
+        if (rope_on) { /* SmolLM3's NoPE layers skip it */
+            for (int h = 0; h < c->num_heads; h++) lm_rope_apply(m->q + (size_t)t * qd + (size_t)h * hd, cs, half);
+            for (int h = 0; h < c->num_kv_heads; h++) lm_rope_apply(m->k + (size_t)t * kvd + (size_t)h * hd, cs, half);
+        }
+        llmc_kv_cache *kv = s->seg[s->seg_of[t]].kv;
+        memcpy(kv->k[l] + (size_t)s->pos[t] * kvd, m->k + (size_t)t * kvd, (size_t)kvd * sizeof(float));
+        memcpy(kv->v[l] + (size_t)s->pos[t] * kvd, m->v + (size_t)t * kvd, (size_t)kvd * sizeof(float));
+    }
+}
+
+/* The layers from first_layer on, then the head for the out rows (logits: n_out × vocab).
+   first_layer > 0: m->x already holds the hidden state after the GPU's layers. */
+static void lm_forward_step(llmc_model *m, const lm_step *s, float *logits, int first_layer) {
+    const llmc_config *c = &m->cfg;
+    const int H = c->hidden_size, I = c->intermediate_size, n = s->n;
     if (first_layer == 0) {
-        llmc_cpu_embed(m->embed, ids, n, m->x);
+        llmc_cpu_embed(m->embed, s->ids, n, m->x);
         if (c->embed_scale > 0) { /* Gemma: × sqrt(hidden) */
             float es = (float)c->embed_scale;
             for (size_t i = 0; i < (size_t)n * H; i++) m->x[i] *= es;
         }
     }
-    lm_rope_table(m, pos, n);
+    lm_rope_fill(m->inv_freq, m->rope_cs, c->head_dim / 2, s->pos, n);
+    if (m->inv_freq_local) lm_rope_fill(m->inv_freq_local, m->rope_cs_local, c->head_dim / 2, s->pos, n);
     for (int l = first_layer; l < c->num_layers; l++) {
         lm_layer *L = &m->layers[l];
         for (int t = 0; t < n; t++) lm_rmsnorm(m->x + (size_t)t * H, L->ln1, H, c->rms_norm_eps, m->xn + (size_t)t * H);
         { /* q, k, v: one pass over the normed input */
             const llmc_tensor *w[3] = {L->wq, L->wk, L->wv}, *b[3] = {L->bq, L->bk, L->bv};
             float *y[3] = {m->q, m->k, m->v};
-            llmc_cpu_matmul_n(m->tp, 3, w, b, m->xn, n, y, m->act);
+            llmc_cpu_matmul_n(m->tp, 3, w, b, m->xn, n, y, (llmc_act_mode)((int)m->act | (s->invariant ? LLMC_ACT_INVARIANT : 0)));
         }
-        float *Kc = m->kcache + (size_t)l * m->ctx * kvd, *Vc = m->vcache + (size_t)l * m->ctx * kvd;
-        const float *rtab = m->rope_cs_local && llmc_config_layer_sliding(c, l) ? m->rope_cs_local : m->rope_cs;
-        const bool rope_on = llmc_config_layer_rope(c, l);
-        for (int t = 0; t < n; t++) {
-            const float *cs = rtab + (size_t)t * hd;
-            if (L->qn) { /* Qwen3: each head normalized over head_dim before RoPE */
-                for (int h = 0; h < c->num_heads; h++) {
-                    float *v = m->q + (size_t)t * qd + (size_t)h * hd;
-                    lm_rmsnorm(v, L->qn, hd, c->rms_norm_eps, v);
-                }
-                for (int h = 0; h < c->num_kv_heads; h++) {
-                    float *v = m->k + (size_t)t * kvd + (size_t)h * hd;
-                    lm_rmsnorm(v, L->kn, hd, c->rms_norm_eps, v);
-                }
-            }
-            if (rope_on) { /* SmolLM3's NoPE layers skip it */
-                for (int h = 0; h < c->num_heads; h++) lm_rope_apply(m->q + (size_t)t * qd + (size_t)h * hd, cs, half);
-                for (int h = 0; h < c->num_kv_heads; h++) lm_rope_apply(m->k + (size_t)t * kvd + (size_t)h * hd, cs, half);
-            }
-            memcpy(Kc + (size_t)(pos + t) * kvd, m->k + (size_t)t * kvd, (size_t)kvd * sizeof(float));
-            memcpy(Vc + (size_t)(pos + t) * kvd, m->v + (size_t)t * kvd, (size_t)kvd * sizeof(float));
-        }
-        if (n > 1 && llmc_cpu_attention_rows_fast(hd)) {
-            int group = c->num_heads / c->num_kv_heads;
-            lm_att_rows_ctx a = {m, l, pos, n, 0, 0, 0, 0};
-            a.hc = group < LLMC_ATT_MAX_ROWS ? group : LLMC_ATT_MAX_ROWS;
-            a.tq = LLMC_ATT_MAX_ROWS / a.hc;
-            a.n_tb = (n + a.tq - 1) / a.tq;
-            a.n_hc = (group + a.hc - 1) / a.hc;
-            llmc_threadpool_run(m->tp, lm_attention_rows_task, &a, (int64_t)a.n_tb * c->num_kv_heads * a.n_hc);
-        } else {
-            lm_att_ctx a = {m, l, pos, n};
-            llmc_threadpool_run(m->tp, lm_attention_task, &a,
-                                (int64_t)n * c->num_kv_heads *
-                                    ((c->num_heads / c->num_kv_heads + LLMC_ATT_MAX_GROUP - 1) / LLMC_ATT_MAX_GROUP));
-        }
-        lm_matmul(m, L->wo, L->bo, m->att, n, m->xn);
+        lm_qk_rope_store(m, s, l);
+        lm_attention(m, s, l);
+        lm_matmul(m, s, L->wo, L->bo, m->att, n, m->xn);
         if (L->ln_ao) /* Gemma 3: the attention output normalized before the residual add */
             for (int t = 0; t < n; t++) lm_rmsnorm(m->xn + (size_t)t * H, L->ln_ao, H, c->rms_norm_eps, m->xn + (size_t)t * H);
         for (size_t i = 0; i < (size_t)n * H; i++) m->x[i] += m->xn[i];
@@ -720,38 +758,114 @@ static void lm_forward_batch(llmc_model *m, const int32_t *ids, int n, int pos, 
         { /* gate and up: one pass */
             const llmc_tensor *w[2] = {L->wg, L->wu}, *b[2] = {L->bg, L->bu};
             float *y[2] = {m->g, m->u};
-            llmc_cpu_matmul_n(m->tp, 2, w, b, m->xn, n, y, m->act);
+            llmc_cpu_matmul_n(m->tp, 2, w, b, m->xn, n, y, (llmc_act_mode)((int)m->act | (s->invariant ? LLMC_ACT_INVARIANT : 0)));
         }
-        if (c->mlp_act == LLMC_MLP_GELU_TANH) /* gelu_pytorch_tanh, as torch computes it in f32 */
-            for (size_t i = 0; i < (size_t)n * I; i++) {
-                float g = m->g[i];
-                m->g[i] = 0.5f * g * (1.0f + tanhf(0.7978845608028654f * (g + 0.044715f * g * g * g))) * m->u[i];
-            }
-        else
-            for (size_t i = 0; i < (size_t)n * I; i++) {
-                float g = m->g[i];
-                m->g[i] = g / (1.0f + expf(-g)) * m->u[i];
-            }
-        lm_matmul(m, L->wd, L->bd, m->g, n, m->xn);
+        lm_mlp_act(c, m->g, m->u, (size_t)n * I);
+        lm_matmul(m, s, L->wd, L->bd, m->g, n, m->xn);
         if (L->ln_mo)
             for (int t = 0; t < n; t++) lm_rmsnorm(m->xn + (size_t)t * H, L->ln_mo, H, c->rms_norm_eps, m->xn + (size_t)t * H);
         for (size_t i = 0; i < (size_t)n * H; i++) m->x[i] += m->xn[i];
     }
-    if (!logits) return;
-    int first = all_rows ? 0 : n - 1;
-    for (int t = first; t < n; t++) lm_rmsnorm(m->x + (size_t)t * H, m->norm, H, c->rms_norm_eps, m->xn + (size_t)(t - first) * H);
-    lm_matmul(m, m->lm_head, NULL, m->xn, n - first, logits);
+    if (!logits || s->n_out == 0) return;
+    for (int i = 0; i < s->n_out; i++)
+        lm_rmsnorm(m->x + (size_t)s->out_rows[i] * H, m->norm, H, c->rms_norm_eps, m->xn + (size_t)i * H);
+    lm_matmul(m, s, m->lm_head, NULL, m->xn, s->n_out, logits);
     if (c->final_softcap > 0) { /* Gemma 2: cap · tanh(logit / cap) */
         float cap = (float)c->final_softcap;
-        for (size_t i = 0; i < (size_t)(n - first) * (size_t)c->vocab_size; i++) logits[i] = cap * tanhf(logits[i] / cap);
+        for (size_t i = 0; i < (size_t)s->n_out * (size_t)c->vocab_size; i++) logits[i] = cap * tanhf(logits[i] / cap);
     }
 }
+
+/* Validates a batch and lays it out as segments; makes room in each sequence and
+   applies rewinds (a segment starting before its sequence's end truncates it). */
+static llmc_status lm_plan_step(const llmc_model *m, const llmc_batch *b, lm_step *s, llmc_error *err) {
+    if (!b || b->n <= 0 || !b->ids || !b->seq || !b->pos)
+        return llmc_err(err, LLMC_ERR_INVALID_ARG, "model_forward_batch: a batch needs tokens, sequences and positions");
+    if (b->n > LM_BATCH)
+        return llmc_err(err, LLMC_ERR_RANGE, "model_forward_batch: %d tokens, more than the %d a call takes", b->n, LM_BATCH);
+    s->n = b->n;
+    s->n_seg = 0;
+    s->n_out = 0;
+    s->ids = b->ids;
+    s->invariant = b->invariant;
+    for (int t = 0; t < b->n; t++) {
+        llmc_kv_cache *kv = b->seq[t];
+        if (!kv || kv->n_layers != m->cfg.num_layers || kv->kv_dim != m->kv_dim)
+            return llmc_err(err, LLMC_ERR_INVALID_ARG, "model_forward_batch: token %d has no sequence of this model's shape", t);
+        if (b->ids[t] < 0 || b->ids[t] >= m->cfg.vocab_size)
+            return llmc_err(err, LLMC_ERR_RANGE, "model_forward_batch: token id %d (at index %d) is outside the vocabulary of %d", (int)b->ids[t], t,
+                            m->cfg.vocab_size);
+        bool start = t == 0 || b->seq[t - 1] != kv;
+        if (start) {
+            for (int i = 0; i < s->n_seg; i++)
+                if (s->seg[i].kv == kv)
+                    return llmc_err(err, LLMC_ERR_INVALID_ARG, "model_forward_batch: the tokens of one sequence must be contiguous (token %d)", t);
+            if (b->pos[t] < 0 || b->pos[t] > kv->len)
+                return llmc_err(err, LLMC_ERR_RANGE, "model_forward_batch: position %d is past the %d tokens in the sequence's KV cache", (int)b->pos[t],
+                                kv->len);
+            s->seg[s->n_seg++] = (lm_seg){kv, t, 0, b->pos[t], 0};
+        } else if (b->pos[t] != b->pos[t - 1] + 1) {
+            return llmc_err(err, LLMC_ERR_INVALID_ARG, "model_forward_batch: token %d of a sequence is at position %d, not %d", t, (int)b->pos[t],
+                            (int)b->pos[t - 1] + 1);
+        }
+        lm_seg *sg = &s->seg[s->n_seg - 1];
+        sg->n++;
+        s->pos[t] = b->pos[t];
+        s->seg_of[t] = (int16_t)(s->n_seg - 1);
+        if (b->want_logits && b->want_logits[t]) s->out_rows[s->n_out++] = (int16_t)t;
+    }
+    const int group = m->cfg.num_heads / m->cfg.num_kv_heads, hc = group < LLMC_ATT_MAX_ROWS ? group : LLMC_ATT_MAX_ROWS;
+    const int tq = LLMC_ATT_MAX_ROWS / hc, n_hc = (group + hc - 1) / hc;
+    int items = 0;
+    for (int i = 0; i < s->n_seg; i++) {
+        lm_seg *sg = &s->seg[i];
+        if ((long long)sg->pos0 + sg->n > m->ctx)
+            return llmc_err(err, LLMC_ERR_RANGE, "model_forward_batch: %d tokens at position %d need %lld positions, more than the context of %d",
+                            sg->n, sg->pos0, (long long)sg->pos0 + sg->n, m->ctx);
+        llmc_status st = llmc_kv_cache_reserve(sg->kv, sg->pos0 + sg->n, err);
+        if (st) return st;
+        items += (sg->n + tq - 1) / tq * m->cfg.num_kv_heads * n_hc;
+        sg->item_end = items;
+    }
+    /* Checks done: rewinds take effect, the ids go in (K/V rows follow in the forward). */
+    for (int i = 0; i < s->n_seg; i++) {
+        lm_seg *sg = &s->seg[i];
+        memcpy(sg->kv->ids + sg->pos0, b->ids + sg->t0, (size_t)sg->n * sizeof *b->ids);
+        sg->kv->len = sg->pos0 + sg->n;
+    }
+    return LLMC_OK;
+}
+
+llmc_status llmc_model_forward_batch(llmc_model *m, const llmc_batch *b, float *logits, llmc_error *err) {
+    if (!m) return llmc_err(err, LLMC_ERR_INVALID_ARG, "model_forward_batch: no model");
+    if (m->cuda)
+        return llmc_err(err, LLMC_ERR_UNSUPPORTED,
+                        "model_forward_batch: the model is placed on a GPU, whose backend runs one sequence (llmc_model_forward); "
+                        "load it with --device cpu to batch sequences");
+    lm_step s;
+    llmc_status st = lm_plan_step(m, b, &s, err);
+    if (st) return st;
+    lm_forward_step(m, &s, logits, 0);
+    return LLMC_OK;
+}
+
+int llmc_model_max_batch(void) { return LM_BATCH; }
+bool llmc_model_can_batch(const llmc_model *m) { return m && !m->cuda; }
+
+llmc_status llmc_model_seq_new(const llmc_model *m, int max_pos, llmc_kv_cache **out, llmc_error *err) {
+    *out = NULL;
+    if (!m) return llmc_err(err, LLMC_ERR_INVALID_ARG, "model_seq_new: no model");
+    if (max_pos <= 0 || max_pos > m->ctx) max_pos = m->ctx;
+    return llmc_kv_cache_new(m->cfg.num_layers, m->kv_dim, max_pos, 0, out, err);
+}
+
+size_t llmc_model_pos_bytes(const llmc_model *m) { return llmc_kv_cache_pos_bytes(m->cfg.num_layers, m->kv_dim); }
 
 static llmc_status lm_check_forward(const llmc_model *m, const int32_t *ids, int n, int pos, llmc_error *err) {
     if (!m || (!ids && n > 0) || n < 0) return llmc_err(err, LLMC_ERR_INVALID_ARG, "model_forward: invalid arguments");
     if (n == 0) return llmc_err(err, LLMC_ERR_INVALID_ARG, "model_forward: no tokens given");
-    if (pos < 0 || pos > m->cached)
-        return llmc_err(err, LLMC_ERR_RANGE, "model_forward: position %d is past the %d tokens in the KV cache", pos, m->cached);
+    if (pos < 0 || pos > m->kv0->len)
+        return llmc_err(err, LLMC_ERR_RANGE, "model_forward: position %d is past the %d tokens in the KV cache", pos, m->kv0->len);
     if ((long long)pos + n > m->ctx)
         return llmc_err(err, LLMC_ERR_RANGE, "model_forward: %d tokens at position %d need %lld positions, more than the context of %d",
                         n, pos, (long long)pos + n, m->ctx);
@@ -762,27 +876,42 @@ static llmc_status lm_check_forward(const llmc_model *m, const int32_t *ids, int
     return LLMC_OK;
 }
 
+/* A one-sequence step over the model's own cache: b tokens at pos, logits of all rows or the last. */
+static llmc_status lm_single_step(llmc_model *m, const int32_t *ids, int b, int pos, bool all_rows, lm_step *s, llmc_error *err) {
+    int32_t p[LM_BATCH];
+    bool want[LM_BATCH];
+    llmc_kv_cache *seq[LM_BATCH];
+    for (int t = 0; t < b; t++) {
+        p[t] = pos + t;
+        want[t] = all_rows || t == b - 1;
+        seq[t] = m->kv0;
+    }
+    llmc_batch bt = {b, ids, seq, p, want, false};
+    return lm_plan_step(m, &bt, s, err);
+}
+
 llmc_status llmc_model_forward(llmc_model *m, const int32_t *ids, int n, int pos, float *logits, bool all_logits, llmc_error *err) {
     llmc_status st = lm_check_forward(m, ids, n, pos, err);
     if (st) return st;
     const int V = m->cfg.vocab_size;
-    m->cached = pos; /* the rewind takes effect even if a later batch were to fail */
+    m->kv0->len = pos; /* the rewind takes effect even if a later batch were to fail */
+    lm_step s;
     for (int done = 0; done < n;) {
         int b = n - done < LM_BATCH ? n - done : LM_BATCH;
         bool last = done + b == n;
         float *lg = NULL;
         if (logits && all_logits) lg = logits + (size_t)done * V;
         else if (logits && last) lg = logits;
+        if ((st = lm_single_step(m, ids + done, b, pos + done, all_logits, &s, err))) return st;
         if (m->cuda) {
             /* GPU first; the CPU finishes the layers (and head) the GPU does not hold. */
-            llmc_status st = llmc_cuda_forward(m->cuda, ids + done, b, pos + done, lg, all_logits, m->x, err);
-            if (st) return st;
-            if (!llmc_cuda_has_head(m->cuda)) lm_forward_batch(m, ids + done, b, pos + done, lg, all_logits, llmc_cuda_gpu_layers(m->cuda));
+            st = llmc_cuda_forward(m->cuda, ids + done, b, pos + done, lg, all_logits, m->x, err);
+            if (st) { m->kv0->len = pos + done; return st; }
+            if (!llmc_cuda_has_head(m->cuda)) lm_forward_step(m, &s, lg, llmc_cuda_gpu_layers(m->cuda));
         } else {
-            lm_forward_batch(m, ids + done, b, pos + done, lg, all_logits, 0);
+            lm_forward_step(m, &s, lg, 0);
         }
         done += b;
-        m->cached = pos + done;
     }
     return LLMC_OK;
 }
@@ -795,12 +924,14 @@ llmc_status llmc_model_forward_select(llmc_model *m, const int32_t *ids, int n, 
     if (!req || !out || !logits) return llmc_err(err, LLMC_ERR_INVALID_ARG, "model_forward_select: invalid arguments");
     llmc_status st = lm_check_forward(m, ids, n, pos, err);
     if (st) return st;
-    m->cached = pos;
+    m->kv0->len = pos;
     /* Whole batches before the last one only fill the KV cache. */
     int lead = n > LM_BATCH ? (n - 1) / LM_BATCH * LM_BATCH : 0;
     if (lead && (st = llmc_model_forward(m, ids, lead, pos, NULL, false, err))) return st;
     st = llmc_cuda_forward_select(m->cuda, ids + lead, n - lead, pos + lead, req, out, logits, err);
     if (st) return st;
-    m->cached = pos + n;
+    /* the GPU holds every layer's K/V here; the host cache only records the ids */
+    memcpy(m->kv0->ids + pos + lead, ids + lead, (size_t)(n - lead) * sizeof *ids);
+    m->kv0->len = pos + n;
     return LLMC_OK;
 }

@@ -1,12 +1,18 @@
 /* A loaded model ready to run: Llama-family graph (Llama, Mistral, SmolLM) over
- * CPU kernels, with its KV cache. Weights stay views in their file dtype unless
- * opts ask for a conversion; all activations and the KV cache are f32. */
+ * CPU kernels. Three parts: the weights (loaded once, read-only, shared), sequence
+ * state (llmc_kv_cache, model/kv_cache.h: one per conversation, owned by the caller)
+ * and the forward pass over a batch of tokens each tagged with its sequence and
+ * position (llmc_model_forward_batch). llmc_model_forward is the one-sequence form over
+ * a cache the model keeps for it. Weights stay views in their file dtype unless opts
+ * ask for a conversion; all activations and KV caches are f32. One forward at a time
+ * per model: callers that share a model serialize (the engine, generate/engine.h). */
 #ifndef LLMC_MODEL_MODEL_H
 #define LLMC_MODEL_MODEL_H
 #include "llmc.h"
 #include "formats/config.h"
 #include "formats/tensor.h"
 #include "backend/select.h"
+#include "model/kv_cache.h"
 #include <stdbool.h>
 
 typedef struct llmc_model llmc_model;
@@ -45,6 +51,33 @@ bool llmc_model_can_select(const llmc_model *m);
    logits are in logits (vocab floats). Without such a device: LLMC_ERR_UNSUPPORTED. */
 llmc_status llmc_model_forward_select(llmc_model *m, const int32_t *ids, int n, int pos, const llmc_select_req *req, llmc_choice *out,
                                       float *logits, llmc_error *err);
+
+/* ---- many sequences ---- */
+/* One forward call: n tokens, token t of sequence seq[t] at position pos[t]. The tokens of
+ * a sequence are contiguous, at consecutive positions, the first at most the sequence's
+ * length (a smaller one rewinds it); want_logits[t] (NULL: none) asks for row t's logits. */
+typedef struct {
+    int n;                          /* 1..llmc_model_max_batch() */
+    const int32_t *ids;
+    llmc_kv_cache *const *seq;
+    const int32_t *pos;
+    const bool *want_logits;
+    bool invariant;                 /* batch-invariant kernels: a row's results are bit for bit
+                                       the same whatever else shares the call (ops.h) */
+} llmc_batch;
+/* Runs the batch: each weight matrix is read once for all its rows (one GEMM), attention runs
+ * per sequence over that sequence's own KV. logits: vocab floats per asked row, in token order
+ * (may be NULL when none is asked). Errors name the token, position or budget at fault and
+ * leave no sequence changed. A model placed on a GPU → LLMC_ERR_UNSUPPORTED (its backend
+ * holds one sequence's KV; llmc_model_can_batch says). */
+llmc_status llmc_model_forward_batch(llmc_model *m, const llmc_batch *b, float *logits, llmc_error *err);
+int llmc_model_max_batch(void);
+bool llmc_model_can_batch(const llmc_model *m);
+/* A new, empty sequence for m holding up to max_pos positions (<= 0 or past the context:
+   the context); memory is taken as positions fill. Free with llmc_kv_cache_free. */
+llmc_status llmc_model_seq_new(const llmc_model *m, int max_pos, llmc_kv_cache **out, llmc_error *err);
+/* KV bytes one position of one sequence takes. */
+size_t llmc_model_pos_bytes(const llmc_model *m);
 
 /* Tokens currently held in the KV cache (the next forward's largest valid pos). */
 int llmc_model_cached(const llmc_model *m);

@@ -258,7 +258,8 @@ ATT_AVX2 static void attention_rows_avx2(int R, const float *const *q, const int
         lov[v] = _mm256_loadu_si256((const __m256i *)(lp + 8 * v));
         hiv[v] = _mm256_loadu_si256((const __m256i *)(hp + 8 * v));
     }
-    for (int jb = kmin; jb <= kmax; jb += ATT_KB) {
+    /* Blocks at multiples of ATT_KB: a row sees the same blocks whatever other rows share the call. */
+    for (int jb = kmin / ATT_KB * ATT_KB; jb <= kmax; jb += ATT_KB) {
         int nk = kmax - jb + 1 < ATT_KB ? kmax - jb + 1 : ATT_KB;
         switch (RV) {
         case 1: att_rows_block(1, Qt, Ot, P, m, l, lov, hiv, K, V, stride, hd, jb, nk, softcap); break;

@@ -30,6 +30,7 @@
 typedef struct {
     const cpu_dot_table *tab;
     const llmc_tensor *W[MM_MAXW], *bias[MM_MAXW];
+    bool invariant; /* LLMC_ACT_INVARIANT: no 4-row float blocking */
     float *y[MM_MAXW];
     int64_t rows[MM_MAXW], n_rt[MM_MAXW], item_end[MM_MAXW]; /* items of matrix j: [item_end[j-1], item_end[j]) */
     const float *x;
@@ -134,7 +135,7 @@ static void mm_task(void *p, int64_t i0, int64_t i1, int tid) {
                 xf[k] = c->x + (t + k) * c->cols;
             }
             int64_t r = r0;
-            if (!c->xq && nt == CPU_NT && c->tab->f4[dt])
+            if (!c->xq && nt == CPU_NT && c->tab->f4[dt] && !c->invariant)
                 for (; r + 4 <= r1; r += 4) { /* register-blocked float GEMM */
                     float out4[4][CPU_NT];
                     c->tab->f4[dt](wbase + (size_t)(r - roff) * row_bytes, row_bytes, xf, c->cols, out4);
@@ -163,6 +164,8 @@ static void mm_task(void *p, int64_t i0, int64_t i1, int tid) {
 bool cpu_matmul_tiled(const cpu_dot_table *tab, llmc_threadpool *tp, int nw, const llmc_tensor *const *W,
                       const llmc_tensor *const *bias, const float *x, int n_tok, float *const *y, llmc_act_mode act) {
     if (nw < 1 || nw > MM_MAXW) return false;
+    const bool inv = ((int)act & LLMC_ACT_INVARIANT) != 0;
+    act = (llmc_act_mode)((int)act & ~LLMC_ACT_INVARIANT);
     int dt = W[0]->dtype;
     if ((unsigned)dt >= LLMC_DT_COUNT) return false;
     for (int m = 0; m < nw; m++) /* one input: same dtype (one quantization) and width */
@@ -173,7 +176,8 @@ bool cpu_matmul_tiled(const cpu_dot_table *tab, llmc_threadpool *tp, int nw, con
         if (quant ? !tab->q[dt][k] : !tab->f[dt][k]) return false;
     if (quant && !tab->quantize) return false;
     mm_ctx c = {.tab = tab, .x = x, .n_tok = n_tok, .cols = W[0]->shape[1],
-                .row_bytes = llmc_dtype_row_bytes(W[0]->dtype, W[0]->shape[1]), .pairs = cpu_q8_pairs(W[0]->dtype)};
+                .row_bytes = llmc_dtype_row_bytes(W[0]->dtype, W[0]->shape[1]), .pairs = cpu_q8_pairs(W[0]->dtype),
+                .invariant = inv};
     if (c.cols % be || (quant && c.cols % 32)) return false;
     c.nbw = c.cols / be;
     c.nbx = c.cols / 32;
@@ -189,11 +193,11 @@ bool cpu_matmul_tiled(const cpu_dot_table *tab, llmc_threadpool *tp, int nw, con
         c.item_end[m] = items;
     }
     int nth = llmc_threadpool_size(tp);
-    bool tiles = dt == LLMC_DT_BF16 && act == LLMC_ACT_FAST && tab->bf16_tile && n_tok >= MM_DEQ_MIN && c.cols % 32 == 0;
+    bool tiles = !inv && dt == LLMC_DT_BF16 && act == LLMC_ACT_FAST && tab->bf16_tile && n_tok >= MM_DEQ_MIN && c.cols % 32 == 0;
     for (int m = 0; m < nw && tiles; m++) tiles = c.rows[m] % MM_RT == 0;
     if (tiles && (c.xp = malloc(sizeof(uint16_t) * CPU_PACK_BF16_ELEMS(n_tok, c.cols))) != NULL)
         cpu_pack_bf16(x, n_tok, c.cols, c.xp);
-    if (quant && act == LLMC_ACT_PRECISE && n_tok >= MM_DEQ_MIN && tab->deq[dt]) {
+    if (quant && !inv && act == LLMC_ACT_PRECISE && n_tok >= MM_DEQ_MIN && tab->deq[dt]) {
         c.wtile = malloc(sizeof(float) * MM_RT * (size_t)c.cols * (size_t)nth);
     }
     if (quant && !c.wtile) {

@@ -33,6 +33,11 @@ void llmc_cpu_matmul(llmc_threadpool *tp, const llmc_tensor *W, const llmc_tenso
  *    product; decode ~1.15x faster (prefill too on K-quants, whose precise prefill
  *    keeps two integer levels); top-1 flips on near-ties. */
 typedef enum { LLMC_ACT_PRECISE = 0, LLMC_ACT_FAST = 1 } llmc_act_mode;
+/* OR'd into an llmc_act_mode: batch-invariant numerics. Row t of y then comes out bit for bit
+ * the same whatever n_tok is and whichever other rows share the call (the multi-sequence
+ * engine's guarantee): no f32 dequantized-tile path, no AMX bf16 tiles, no 4-row float
+ * blocking — every (row, token) dot runs the same micro-kernel accumulation. Slower prefill. */
+#define LLMC_ACT_INVARIANT 0x100
 void llmc_cpu_matmul_act(llmc_threadpool *tp, const llmc_tensor *W, const llmc_tensor *bias,
                          const float *x, int n_tok, float *y, llmc_act_mode act);
 /* y[m] = W[m]·x (+ bias[m]) for m < nw (≤ 4), all W[m] with x's width: one pass that
@@ -56,6 +61,8 @@ void llmc_cpu_attention(int G, const float *const *q, const float *K, const floa
  * (hd a multiple of 8 and a SIMD family active); else row by row through llmc_cpu_attention. */
 #define LLMC_ATT_MAX_ROWS 32
 bool llmc_cpu_attention_rows_fast(int hd);
+/* A row's result depends only on its own q, lo, hi and the keys: key blocks are anchored at
+ * multiples of 16, so neither R nor the other rows' ranges change it (batch invariance). */
 void llmc_cpu_attention_rows(int R, const float *const *q, const int *lo, const int *hi, const float *K, const float *V, size_t stride, int hd,
                              float scale, float softcap, float *scratch, float *const *out);
 
