@@ -92,11 +92,13 @@ for name, conv in gold["conversations"].items():
         else:  # how far below the reference's best was the token llmc picked (None: not in its top 5)
             ids5, vals5 = tf["top5_ids"][i], tf["top5_values"][i]
             fast_gaps.append(vals5[0] - vals5[ids5.index(a)] if a in ids5 else None)
-    # 6. the same model as an HF bf16 safetensors checkpoint
-    if hf_dir:
-        g16 = json.loads(run("generate", hf_dir, "--ids", idarg, "-n", str(len(conv["hf_bf16"]["greedy_ids"])),
-                         "--ignore-eos").stdout)
-        check(g16 == conv["hf_bf16"]["greedy_ids"], f"{name}: bf16 checkpoint greedy ids differ:\n  got  {g16}\n  want {conv['hf_bf16']['greedy_ids']}")
+    # 6. bf16 weights against transformers' bf16 checkpoint of the same model: the HF safetensors
+    #    checkpoint when one is at hand (made by make_pipeline_fixtures.py), else the GGUF's weights
+    #    rounded to bf16 at load, which are the same numbers that checkpoint holds
+    src16 = [hf_dir] if hf_dir else [gguf, "--dtype", "bf16"]
+    g16 = json.loads(run("generate", *src16, "--ids", idarg, "-n", str(len(conv["hf_bf16"]["greedy_ids"])),
+                     "--ignore-eos").stdout)
+    check(g16 == conv["hf_bf16"]["greedy_ids"], f"{name}: bf16 greedy ids differ ({src16[0]}):\n  got  {g16}\n  want {conv['hf_bf16']['greedy_ids']}")
     # 7. --quantize: bf16 weights (the GGUF's, converted at load: what the HF bf16 checkpoint
     #    holds) quantized at load, against their own bf16 run (top-1 agreement, and
     #    perplexity of the conversation's own tokens)
