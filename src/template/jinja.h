@@ -184,6 +184,10 @@ bool jscope_get(jscope *s, const char *name, jv *out);      /* borrowed */
 jv jeval(jctx *c, jscope *s, const jnode *n);
 jv jcall_value(jctx *c, jscope *s, jv callee, jv *args, int nargs, const char **kwn, jv *kwv, int nkw);
 void jstep(jctx *c, unsigned long long n);
+/* Fails the render when it has used more C stack than its budget (jctx.max_stack). Every function
+ * that can recurse on template code or on template-built values calls it (or goes through one
+ * that does): the limit holds by construction, whatever the nesting. NULL / no budget: no check. */
+void jcheck_stack(jctx *c);
 void jcheck_str(jctx *c, size_t len);
 
 /* ---- builtins (jinja_builtins.c) ---- */

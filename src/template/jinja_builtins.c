@@ -848,6 +848,7 @@ jv jgetitem(jctx *c, jv obj, jv key) {
 /* ---------------------------------------------------------------- methods */
 
 static bool prefix_match(jctx *c, jstr *s, jv pv, size_t b, size_t e, bool suffix) {
+    jcheck_stack(c); /* tuples of tuples, as deep as a loop builds them */
     if (pv.t == JV_TUPLE || pv.t == JV_LIST) {
         for (size_t i = 0; i < JL(pv)->n; i++)
             if (prefix_match(c, s, JL(pv)->v[i], b, e, suffix)) return true;
@@ -1614,6 +1615,7 @@ jv jhtml_escape(jctx *c, jv v) {
 static jv filter_impl(jctx *c, jscope *s, int id, const char *name, jv v, jv *args, int nargs, const char **kwn, jv *kwv, int nkw);
 
 jv jfilter_apply(jctx *c, jscope *s, int id, const char *name, jv v, jv *args, int nargs, const char **kwn, jv *kwv, int nkw) {
+    jcheck_stack(c); /* map('map', 'map', ...) recurses once per argument */
     jv r = filter_impl(c, s, id, name, v, args, nargs, kwn, kwv, nkw);
     if (r.t != JV_LIST) return r;
     /* jinja2 returns generators from these (truthy even when empty, no len(), not subscriptable) */

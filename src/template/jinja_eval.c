@@ -10,14 +10,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void check_stack(jctx *c) {
-    char here;
-    uintptr_t at = (uintptr_t)&here;
+/* The stack guard every recursive path of the evaluator passes through (jeval, exec_node, filter
+ * chains, value comparison, ...). It reads the frame address rather than a local's address: under
+ * ASan's use-after-return mode locals live on a heap "fake stack", the frames do not. A context
+ * without a budget (the parser's constant builder) is not checked. */
+void jcheck_stack(jctx *c) {
+    if (!c || !c->max_stack) return;
+    uintptr_t at = (uintptr_t)__builtin_frame_address(0);
     size_t used = c->stack_base > at ? c->stack_base - at : at - c->stack_base;
     if (used > c->max_stack)
         jfail(c, LLMC_ERR_RANGE, "recursion depth limit exceeded (C stack use over %zu bytes)", c->max_stack);
 }
-
 void jstep(jctx *c, unsigned long long n) {
     c->steps += n;
     if (c->steps > c->max_steps)
@@ -496,6 +499,7 @@ static jv eval_call(jctx *c, jscope *s, const jnode *n, jv caller) {
 }
 
 static jv apply_filter_node(jctx *c, jscope *s, const jnode *n, jv input /* taken */) {
+    jcheck_stack(c); /* a chain of N filters recurses N deep here, without passing through jeval */
     jv v = n->a ? (n->a->kind == N_FILTER ? apply_filter_node(c, s, n->a, input) : jeval(c, s, n->a)) : input;
     callargs ca;
     eval_args(c, s, n, &ca);
@@ -510,11 +514,12 @@ static jv apply_filter_node(jctx *c, jscope *s, const jnode *n, jv input /* take
 /* ---------------------------------------------------------------- expressions */
 
 /* True when jinja2 would fold the expression to a constant at compile time. */
-static bool const_expr(const jnode *n) {
+static bool const_expr(jctx *c, const jnode *n) {
+    jcheck_stack(c); /* `1+1+...` is a left-deep chain as long as the source allows */
     switch (n->kind) {
     case N_CONST: return true;
-    case N_NEG: case N_POS: case N_NOT: return const_expr(n->a);
-    case N_BINOP: case N_AND: case N_OR: return const_expr(n->a) && const_expr(n->b);
+    case N_NEG: case N_POS: case N_NOT: return const_expr(c, n->a);
+    case N_BINOP: case N_AND: case N_OR: return const_expr(c, n->a) && const_expr(c, n->b);
     default: return false;
     }
 }
@@ -522,7 +527,7 @@ static bool const_expr(const jnode *n) {
 jv jeval(jctx *c, jscope *s, const jnode *n) {
     c->pos = n->pos;
     jstep(c, 1);
-    check_stack(c);
+    jcheck_stack(c);
     switch (n->kind) {
     case N_CONST: return jref(n->cval);
     case N_NAME: {
@@ -620,7 +625,7 @@ jv jeval(jctx *c, jscope *s, const jnode *n) {
     }
     case N_BINOP: {
         if (n->op == OP_POW && n->a->kind == N_NEG && n->a->a->kind == N_CONST &&
-            (n->a->a->cval.t == JV_INT || n->a->a->cval.t == JV_FLOAT) && !const_expr(n->b)) {
+            (n->a->a->cval.t == JV_INT || n->a->a->cval.t == JV_FLOAT) && !const_expr(c, n->b)) {
             /* jinja2 folds -1 to a constant and emits `(-1 ** y)`, which Python reads as -(1 ** y) */
             jv b = jeval(c, s, n->b);
             c->pos = n->pos;
@@ -791,7 +796,7 @@ static void exec_node(jctx *c, jscope *s, const jnode *n) {
     if (!n) return;
     c->pos = n->pos;
     jstep(c, 1);
-    check_stack(c);
+    jcheck_stack(c);
     switch (n->kind) {
     case N_BODY:
         for (int i = 0; i < n->n; i++) {
@@ -909,22 +914,25 @@ static const llmc_template_limits default_limits = {
 static llmc_status render_impl(const llmc_template *t, const cJSON *vars, const llmc_template_limits *limits,
                                char **out, size_t *out_len, llmc_error *const err);
 
-/* C stack a render may use: a third of this thread's stack, at most 4 MiB (far above what real
- * templates need; the rest stays for the caller). 1 MiB when the size cannot be read. */
-static size_t stack_budget(void) {
-    static _Thread_local size_t cached; /* pthread_getattr_np can be slow (the main thread's reads /proc) */
-    if (cached) return cached;
-    size_t budget = 1u << 20;
-    pthread_attr_t attr;
-    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
-        size_t sz = 0;
-        if (pthread_attr_getstacksize(&attr, &sz) == 0 && sz >= (256u << 10)) {
-            budget = sz / 3;
-            if (budget > (4u << 20)) budget = 4u << 20;
+/* C stack a render may use, measured from `base` (the render's frame): half of what is left below
+ * it on this thread's stack, at most 4 MiB (far above what real templates need; the rest stays
+ * for the caller and for the sanitizers' own reports). 256 KiB when the stack cannot be read. */
+static size_t stack_budget(uintptr_t base) {
+    static _Thread_local uintptr_t lo; /* lowest address of this thread's stack (0: not read yet) */
+    static _Thread_local bool known;
+    if (!known) {
+        known = true; /* pthread_getattr_np can be slow (the main thread's reads /proc): once a thread */
+        pthread_attr_t attr;
+        if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+            void *addr = NULL;
+            size_t sz = 0;
+            if (pthread_attr_getstack(&attr, &addr, &sz) == 0 && sz) lo = (uintptr_t)addr;
+            pthread_attr_destroy(&attr);
         }
-        pthread_attr_destroy(&attr);
     }
-    cached = budget;
+    size_t budget = 256u << 10;
+    if (lo && base > lo) budget = (size_t)(base - lo) / 2;
+    if (budget > (4u << 20)) budget = 4u << 20;
     return budget;
 }
 
@@ -956,9 +964,8 @@ static llmc_status render_impl(const llmc_template *t, const cJSON *vars, const 
     c->max_string = L->max_string ? L->max_string : default_limits.max_string;
     c->max_items = L->max_items ? L->max_items : default_limits.max_items;
     c->now = L->now;
-    char stack_mark;
-    c->stack_base = (uintptr_t)&stack_mark;
-    c->max_stack = stack_budget();
+    c->stack_base = (uintptr_t)__builtin_frame_address(0);
+    c->max_stack = stack_budget(c->stack_base);
     if (setjmp(jb)) {
         jheap_free_all(&c->heap);
         return err->code ? err->code : LLMC_ERR_TEMPLATE;

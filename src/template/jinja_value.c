@@ -271,7 +271,10 @@ void jlist_push(jctx *c, jv lv, jv item) {
 jv jdict_new(jctx *c) { jdict *d = jobj_new(c, sizeof *d, JO_DICT); return jv_obj(JV_DICT, d); }
 jv jns_new(jctx *c) { jdict *d = jobj_new(c, sizeof *d, JO_DICT); return jv_obj(JV_NS, d); }
 
-static uint64_t jhash(jv k) {
+/* Tuples hash their first JHASH_BUDGET elements in depth-first order only (equal keys still hash
+ * equal): a lookup key as deep or as shared as a loop can build never costs more than that. */
+#define JHASH_BUDGET 64
+static uint64_t jhash_d(jv k, int *budget) {
     switch (k.t) {
     case JV_STR: {
         uint64_t h = 1469598103934665603ULL;
@@ -285,12 +288,13 @@ static uint64_t jhash(jv k) {
         { uint64_t b; memcpy(&b, &k.u.f, 8); return b; }
     case JV_TUPLE: {
         uint64_t h = 7;
-        for (size_t i = 0; i < JL(k)->n; i++) h = h * 31 + jhash(JL(k)->v[i]);
+        for (size_t i = 0; i < JL(k)->n && --*budget > 0; i++) h = h * 31 + jhash_d(JL(k)->v[i], budget);
         return h;
     }
     default: return (uint64_t)k.t;
     }
 }
+static uint64_t jhash(jv k) { int budget = JHASH_BUDGET; return jhash_d(k, &budget); }
 
 static bool key_eq(jv a, jv b) {
     if (a.t == JV_STR && b.t == JV_STR)
@@ -327,8 +331,34 @@ static long dict_find(jdict *d, jv key) {
     return -1;
 }
 
+/* True when a key (a tuple; lists and dicts as internal code may store) nests deeper than `depth` levels or holds more than *budget tuples
+ * (shared ones counted each time they are reached); the walk stops at either limit. */
+static bool key_too_big(jv k, int depth, int *budget) {
+    if (k.t != JV_TUPLE && k.t != JV_LIST && k.t != JV_DICT) return false;
+    if (depth <= 0 || --*budget < 0) return true;
+    if (k.t == JV_DICT) {
+        for (size_t i = 0; i < JD(k)->n; i++)
+            if (key_too_big(JD(k)->k[i], depth - 1, budget) || key_too_big(JD(k)->v[i], depth - 1, budget)) return true;
+        return false;
+    }
+    for (size_t i = 0; i < JL(k)->n; i++)
+        if (key_too_big(JL(k)->v[i], depth - 1, budget)) return true;
+    return false;
+}
+
+/* Stored keys nest at most JDICT_KEY_DEPTH tuples deep and hold at most JDICT_KEY_TUPLES tuples,
+ * so comparing any lookup key with one (key_eq, which has no context to count steps or check the
+ * stack with) stays that small. */
+#define JDICT_KEY_DEPTH 64
+#define JDICT_KEY_TUPLES 4096
 void jdict_set(jctx *c, jv dv, jv key, jv val) {
     jdict *d = JD(dv);
+    int budget = JDICT_KEY_TUPLES;
+    if (key.t != JV_STR && key_too_big(key, JDICT_KEY_DEPTH, &budget)) {
+        junref(c, key); junref(c, val);
+        jfail(c, LLMC_ERR_TEMPLATE, "dict key too complex (tuples nested over %d deep or over %d in all)",
+              JDICT_KEY_DEPTH, JDICT_KEY_TUPLES);
+    }
     long i = dict_find(d, key);
     if (i >= 0) {
         junref(c, key);
@@ -397,6 +427,8 @@ bool jv_truthy(jv v) {
 static bool is_num(jv v) { return v.t == JV_INT || v.t == JV_BOOL || v.t == JV_FLOAT; }
 
 bool jv_eq(jctx *c, jv a, jv b) {
+    /* c is NULL only for dict-key comparison, which a stored (small, see jdict_set) key bounds */
+    if (c && c->max_stack) { jcheck_stack(c); jstep(c, 1); }
     if (is_num(a) && is_num(b)) {
         if (a.t != JV_FLOAT && b.t != JV_FLOAT) return a.u.i == b.u.i;
         double x = a.t == JV_FLOAT ? a.u.f : (double)a.u.i, y = b.t == JV_FLOAT ? b.u.f : (double)b.u.i;
@@ -448,6 +480,7 @@ const char *jv_type_name(jv v) {
 }
 
 int jv_cmp(jctx *c, jv a, jv b) {
+    if (c && c->max_stack) { jcheck_stack(c); jstep(c, 1); }
     if (a.t == JV_UNDEF) jfail_undef(c, a);
     if (b.t == JV_UNDEF) jfail_undef(c, b);
     if (is_num(a) && is_num(b)) {
