@@ -121,7 +121,8 @@ static void mm_task(void *p, int64_t i0, int64_t i1, int tid) {
             roff = r0;
         }
         /* Quantized: each kernel call takes CPU_NT Q8 rows = CPU_NT/rep tokens. */
-        const int step = c->xq ? CPU_NT / c->rep : CPU_NT;
+        /* Float kernels unroll by how many tokens share a call, so invariant mode runs them one token at a time. */
+        const int step = c->xq ? CPU_NT / c->rep : c->invariant ? 1 : CPU_NT;
         for (int64_t t = t0; t < t1; t += step) {
             int nt = t1 - t < step ? (int)(t1 - t) : step;
             cpu_q8row xq[CPU_NT];
