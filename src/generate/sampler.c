@@ -292,15 +292,21 @@ static int32_t draw(llmc_sampler *s, const float *x, int vocab) {
 
 int32_t llmc_sampler_sample(llmc_sampler *s, float *x, int vocab, const int32_t *h, int n) {
     if (!s || !x || vocab <= 0) return -1;
-    if (!reserve(s, vocab)) return argmax(x, vocab); /* out of memory: still a valid answer */
-    llmc_sampler_process(s, x, vocab, h, n);
-    return draw(s, x, vocab);
+    if (s->p.mask && s->p.mask(s->p.mask_user, x, vocab)) return -1;
+    int32_t id;
+    if (!reserve(s, vocab)) id = argmax(x, vocab); /* out of memory: still a valid answer */
+    else {
+        llmc_sampler_process(s, x, vocab, h, n);
+        id = draw(s, x, vocab);
+    }
+    if (s->p.accept && id >= 0) s->p.accept(s->p.mask_user, id);
+    return id;
 }
 
 void llmc_sampler_select_req(const llmc_sampler *s, int vocab, llmc_select_req *r) {
     memset(r, 0, sizeof *r);
     r->mode = LLMC_SELECT_NONE;
-    if (!s || vocab <= 0) return;
+    if (!s || vocab <= 0 || s->p.mask) return;   /* a constraint masks host logits */
     r->penalty = s->p.repetition_penalty;
     r->temperature = 1.0f;
     if (greedy_mode(s)) {

@@ -21,6 +21,13 @@ typedef struct {
     float repetition_penalty;  /* 1 = off; applied once per distinct id in history */
     uint64_t seed;
     bool has_seed;             /* false: seeded from the clock and address entropy */
+    /* Optional constraint (constrained decoding, src/grammar): mask(user, logits, vocab) runs
+       first and sets the ids it forbids to -inf (non-zero: nothing is allowed, the choice is -1);
+       accept(user, id) is told the chosen id. With a mask the choice is made on the host
+       (llmc_sampler_select_req asks a device for every logit). */
+    int (*mask)(void *user, float *logits, int vocab);
+    void (*accept)(void *user, int32_t id);
+    void *mask_user;
 } llmc_sampling;
 
 void llmc_sampling_default(llmc_sampling *s);   /* greedy, transformers' defaults for the rest */
