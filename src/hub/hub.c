@@ -145,7 +145,9 @@ static bool repo_id_syntax(const char *s) {
 }
 
 bool llmc_hub_is_repo_id(const char *s) {
-    if (!repo_id_syntax(s)) return false;
+    char repo[256], quant[40];
+    const char *id = hub_split_quant_tag(s, repo, sizeof repo, quant, sizeof quant) ? repo : s;
+    if (!repo_id_syntax(id)) return false;
     struct stat st;
     return stat(s, &st) != 0; /* an existing path is a local model, not a repo id */
 }
@@ -861,10 +863,18 @@ static void walk(const char *root, const char *rel, path_list *out, int depth) {
 
 static bool has_glob(const char *p) { return strpbrk(p, "*?[") != NULL; }
 
+/* Whether o asks for a GGUF pick from this listing: a quant tag was given, or the repo holds GGUF
+ * files and no safetensors/pytorch weights (a "-GGUF" repo). --include patterns override both. */
+static bool wants_gguf(const char *const *paths, int n, const llmc_hub_opts *o, const char *quant) {
+    if (o->include) return false;
+    return quant || (!hub_has_hf_weights(paths, n) && hub_count_gguf(paths, n) > 0);
+}
+
 /* Whether a cached snapshot holds what the caller asked for. The file list comes from the
- * tree listing huggingface_hub caches (trees/<commit>.json) when present, else from disk. */
+ * tree listing huggingface_hub caches (trees/<commit>.json) when present, else from disk.
+ * For a GGUF pick, *gguf gets the chosen file's path in the snapshot (malloc'd). */
 static bool snapshot_complete(const char *storage, const char *commit, const char *snap, const llmc_hub_opts *o,
-                              char *why, size_t why_len) {
+                              const char *quant, char **gguf, char *why, size_t why_len) {
     path_list listed = {0};
     char *tree = xprintf("%s/trees/%s.json", storage, commit);
     cJSON *tj = tree && llmc_file_exists(tree) ? llmc_json_parse_file(tree, HUB_API_MAX, NULL) : NULL;
@@ -880,7 +890,19 @@ static bool snapshot_complete(const char *storage, const char *commit, const cha
     bool ok = true;
     unsigned char *sel = calloc((size_t)listed.n + 1, 1);
     if (!sel) { pl_free(&listed); return false; }
-    hub_select_files((const char *const *)listed.paths, listed.n, o->include, o->n_include, sel);
+    const char *const *lp = (const char *const *)listed.paths;
+    bool pick_gguf = wants_gguf(lp, listed.n, o, quant);
+    if (pick_gguf) {
+        llmc_error gerr = {0};
+        if (hub_select_gguf(lp, listed.n, quant, storage, sel, &gerr) != LLMC_OK) {
+            snprintf(why, why_len, "%s", gerr.msg);
+            ok = false;
+        } else {
+            *gguf = llmc_path_join(snap, hub_gguf_first_selected(lp, listed.n, sel));
+        }
+    } else {
+        hub_select_files(lp, listed.n, o->include, o->n_include, sel);
+    }
     int n_sel = 0;
     for (int i = 0; i < listed.n && ok; i++) {
         if (!sel[i]) continue;
@@ -896,7 +918,7 @@ static bool snapshot_complete(const char *storage, const char *commit, const cha
             snprintf(why, why_len, "'%s' is missing", o->include[k]);
             ok = false;
         }
-    if (ok && !o->include) {
+    if (ok && !o->include && !pick_gguf) {
         if (!pointer_exists(snap, "config.json") && !pointer_exists(snap, "tokenizer.json")) {
             snprintf(why, why_len, "it has neither config.json nor tokenizer.json");
             ok = false;
@@ -920,12 +942,14 @@ static bool snapshot_complete(const char *storage, const char *commit, const cha
     }
     free(sel);
     pl_free(&listed);
+    if (!ok) { free(*gguf); *gguf = NULL; }
     return ok;
 }
 
-/* Finds a complete cached snapshot for revision. Returns its dir or NULL (why says what is wrong). */
-static char *cached_snapshot(const char *storage, const char *revision, const llmc_hub_opts *o, char *why,
-                             size_t why_len) {
+/* Finds a complete cached snapshot for revision. Returns its dir (for a GGUF pick, the .gguf file's
+ * path in it) or NULL (why says what is wrong). */
+static char *cached_snapshot(const char *storage, const char *revision, const llmc_hub_opts *o, const char *quant,
+                             char *why, size_t why_len) {
     char *commit = NULL;
     if (hub_is_commit_hash(revision)) commit = strdup(revision);
     else {
@@ -943,7 +967,9 @@ static char *cached_snapshot(const char *storage, const char *revision, const ll
         return NULL;
     }
     char *commit_dir = strrchr(snap, '/') + 1;
-    if (!snapshot_complete(storage, commit_dir, snap, o, why, why_len)) { free(snap); return NULL; }
+    char *gguf = NULL;
+    if (!snapshot_complete(storage, commit_dir, snap, o, quant, &gguf, why, why_len)) { free(snap); return NULL; }
+    if (gguf) { free(snap); return gguf; }
     return snap;
 }
 
@@ -1031,6 +1057,12 @@ llmc_status llmc_hub_snapshot(const char *repo_id, const llmc_hub_opts *opts, ch
     if (!revision_ok(revision)) return llmc_err(err, LLMC_ERR_INVALID_ARG, "bad revision '%s'", revision);
     for (int k = 0; o.include && k < o.n_include; k++)
         if (!o.include[k] || !*o.include[k]) return llmc_err(err, LLMC_ERR_INVALID_ARG, "empty --include pattern");
+    char repo_buf[256], quant_buf[40];
+    const char *quant = NULL; /* "org/name:QUANT": a GGUF repo's quantization */
+    if (hub_split_quant_tag(repo_id, repo_buf, sizeof repo_buf, quant_buf, sizeof quant_buf)) {
+        repo_id = repo_buf;
+        quant = quant_buf;
+    }
     if (o.include && o.n_include <= 0) o.include = NULL;
     bool offline = o.offline >= 0 ? o.offline != 0
                    : env_true(getenv("HF_HUB_OFFLINE")) || env_true(getenv("TRANSFORMERS_OFFLINE"));
@@ -1052,11 +1084,12 @@ llmc_status llmc_hub_snapshot(const char *repo_id, const llmc_hub_opts *opts, ch
     j.storage = j.cache_dir && folder ? llmc_path_join(j.cache_dir, folder) : NULL;
     j.locks_dir = j.cache_dir ? llmc_path_join(j.cache_dir, ".locks") : NULL;
     free(folder);
+    char *gguf_rel = NULL; /* the chosen .gguf (its first part) in a GGUF repo */
     if (!j.storage || !j.locks_dir) { st = llmc_err(err, LLMC_ERR_NOMEM, "out of memory"); goto out; }
 
     /* A commit hash names immutable content: a complete cached snapshot needs no request. */
     if (offline || hub_is_commit_hash(revision)) {
-        char *snap = cached_snapshot(j.storage, revision, &o, why, sizeof why);
+        char *snap = cached_snapshot(j.storage, revision, &o, quant, why, sizeof why);
         if (snap) { *local_dir = snap; goto out; }
         if (offline) {
             st = llmc_err(err, LLMC_ERR_NOT_FOUND,
@@ -1092,7 +1125,7 @@ llmc_status llmc_hub_snapshot(const char *repo_id, const llmc_hub_opts *opts, ch
     st = list_repo(&j, c, err);
     if (st == LLMC_ERR_NETWORK) {
         /* Hub unreachable or down: a cached snapshot of that revision still serves (huggingface_hub does the same). */
-        char *snap = cached_snapshot(j.storage, revision, &o, why, sizeof why);
+        char *snap = cached_snapshot(j.storage, revision, &o, quant, why, sizeof why);
         if (snap) {
             LLMC_WARN("%s: the Hub could not be reached; using the cached snapshot %s", repo_id, snap);
             *local_dir = snap;
@@ -1108,7 +1141,14 @@ llmc_status llmc_hub_snapshot(const char *repo_id, const llmc_hub_opts *opts, ch
         unsigned char *sel = calloc((size_t)j.n_files + 1, 1);
         if (!paths || !sel) { free(paths); free(sel); st = llmc_err(err, LLMC_ERR_NOMEM, "out of memory"); goto out; }
         for (int i = 0; i < j.n_files; i++) paths[i] = j.files[i].path;
-        hub_select_files(paths, j.n_files, o.include, o.n_include, sel);
+        if (wants_gguf(paths, j.n_files, &o, quant)) {
+            st = hub_select_gguf(paths, j.n_files, quant, repo_id, sel, err);
+            const char *first = st == LLMC_OK ? hub_gguf_first_selected(paths, j.n_files, sel) : NULL;
+            if (first && !(gguf_rel = strdup(first))) st = llmc_err(err, LLMC_ERR_NOMEM, "out of memory");
+            if (st != LLMC_OK) { free(paths); free(sel); goto out; }
+        } else {
+            hub_select_files(paths, j.n_files, o.include, o.n_include, sel);
+        }
         for (int k = 0; o.include && k < o.n_include; k++) {
             if (has_glob(o.include[k])) continue;
             bool found = false;
@@ -1180,7 +1220,10 @@ llmc_status llmc_hub_snapshot(const char *repo_id, const llmc_hub_opts *opts, ch
         free(old);
         free(ref);
     }
-    if (st == LLMC_OK) { *local_dir = snap; snap = NULL; }
+    if (st == LLMC_OK && gguf_rel) {
+        *local_dir = llmc_path_join(snap, gguf_rel);
+        if (!*local_dir) st = llmc_err(err, LLMC_ERR_NOMEM, "out of memory");
+    } else if (st == LLMC_OK) { *local_dir = snap; snap = NULL; }
     free(snap);
 out:
     if (c) curl_easy_cleanup(c);
@@ -1189,6 +1232,7 @@ out:
     pthread_mutex_destroy(&j.progress_mu);
     return st;
 }
+    free(gguf_rel);
 
 llmc_status llmc_hub_login(const char *token, const char *hf_home, llmc_error *err) {
     char *t = token ? trim_token(token) : NULL;

@@ -29,10 +29,15 @@ typedef struct {
 
 void llmc_hub_opts_default(llmc_hub_opts *o);
 
-/* True when s looks like a Hub repo id ("org/name", no leading '/' or '.', not an existing path). */
+/* True when s looks like a Hub repo id ("org/name", or "org/name:QUANT" for a GGUF repo; no leading
+ * '/' or '.', not an existing path). */
 bool llmc_hub_is_repo_id(const char *s);
 
-/* Ensures the snapshot is in the cache (downloading what is missing) and returns its local dir (malloc'd). */
+/* Ensures the snapshot is in the cache (downloading what is missing) and returns its local dir (malloc'd).
+ * GGUF repos: with repo_id "org/name:QUANT", or for a repo that holds .gguf files and no safetensors,
+ * only one GGUF model is fetched (the one whose file name carries QUANT, case-insensitive; untagged,
+ * the repo's only GGUF, else its Q4_K_M; a split GGUF whole), and *local_dir is that .gguf file's
+ * path (its first part) inside the snapshot. o->include, when given, selects files instead. */
 llmc_status llmc_hub_snapshot(const char *repo_id, const llmc_hub_opts *o, char **local_dir, llmc_error *err);
 
 /* Writes $HF_HOME/token (mode 0600), where huggingface_hub reads it. hf_home NULL → default. */

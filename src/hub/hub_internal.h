@@ -77,4 +77,20 @@ char *hub_repo_folder(const char *repo_id);
 char *hub_resolve_token(const char *explicit_token);
 char *hub_default_hf_home(void);
 char *hub_default_cache_dir(void);
+
+/* ---- GGUF repos (hub_gguf.c) ---- */
+
+/* "org/name:QUANT" → repo and quant (false when model has no valid tag; then both are untouched). */
+bool hub_split_quant_tag(const char *model, char *repo, size_t repo_cap, char *quant, size_t quant_cap);
+bool hub_is_gguf_path(const char *p);
+/* True when the listing holds safetensors or pytorch_model*.bin weights at its top level. */
+bool hub_has_hf_weights(const char *const *paths, int n);
+int hub_count_gguf(const char *const *paths, int n);
+/* Selects the GGUF model to fetch: the one whose name carries quant (case-insensitive, as a whole part
+ * of the name), every part of it when split (-00001-of-0000N.gguf); without quant the repo's only GGUF
+ * model, else its Q4_K_M. LLMC_ERR_NOT_FOUND lists the quantizations present. sel gets 1/0 per path. */
+llmc_status hub_select_gguf(const char *const *paths, int n, const char *quant, const char *repo_id, unsigned char *sel,
+                            llmc_error *err);
+/* The selected GGUF to open: the whole file, or the first part of a split one. */
+const char *hub_gguf_first_selected(const char *const *paths, int n, const unsigned char *sel);
 #endif

@@ -223,11 +223,11 @@ llmc_status llmc_pipeline_create_ex(const llmc_pipeline_opts *o, bool model_only
         ho.progress = (llmc_hub_progress_fn)o->progress;
         ho.progress_user = o->progress_user;
         char *dir = NULL;
-        st = llmc_hub_snapshot(m, &ho, &dir, err);
-        if (!st) st = open_dir(p, dir, &mo, model_only, err);
+        st = llmc_hub_snapshot(m, &ho, &dir, err); /* a GGUF repo gives the chosen .gguf file */
+        if (!st) st = llmc_str_endswith(dir, ".gguf") ? open_gguf(p, dir, &mo, err) : open_dir(p, dir, &mo, model_only, err);
         free(dir);
     } else {
-        st = llmc_err(err, LLMC_ERR_NOT_FOUND, "model '%s' not found: not a .gguf file, a model directory, or a Hub id (org/name)", m);
+        st = llmc_err(err, LLMC_ERR_NOT_FOUND, "model '%s' not found: not a .gguf file, a model directory, or a Hub id (org/name, org/name:QUANT)", m);
     }
     if (st) { llmc_pipeline_free(p); return st; }
     const llmc_config *c = llmc_model_config(p->model);

@@ -17,6 +17,9 @@ Repos (behaviour chosen by name, so one server serves every test case):
   test/down      every request answers 500
   test/flaky     each path answers 503 twice, then works
   test/slow      the CDN sends slowly (two clients overlap)
+  test/Tiny-GGUF GGUF files only: Q4_K_M (a real tiny model), Q8_0, Q4_K, IQ2_XS, a split F16 in 2 parts
+  test/one-GGUF  a single GGUF; test/many-GGUF two GGUFs, neither Q4_K_M
+  test/mixed     safetensors + config.json + a GGUF
 Tokens: "hf_good" has access to everything, "hf_noaccess" is valid but not granted the gated repo.
 
 Usage: mock_hub.py --port-file F --log F   (writes "HUBPORT CDNPORT" to F when ready)
@@ -69,8 +72,31 @@ def make_repo(name):
     return {"files": files, "lfs": lfs, "commit": commit}
 
 
+def make_gguf_repo(name, ggufs, extra=None):
+    """A repo of GGUF files (one per quantization), as the "-GGUF" repos people run locally."""
+    files = {"README.md": b"# GGUF files\n", ".gitattributes": b"*.gguf filter=lfs diff=lfs merge=lfs -text\n"}
+    files.update(extra or {})
+    for p, content in ggufs.items():
+        files[p] = content if isinstance(content, bytes) else blob_bytes(name + p, content)
+    lfs = {p for p in files if p.endswith((".gguf", ".safetensors"))}
+    listing = json.dumps(sorted((p, hashlib.sha256(c).hexdigest()) for p, c in files.items())).encode()
+    commit = hashlib.sha1(b"commit " + name.encode() + listing).hexdigest()
+    return {"files": files, "lfs": lfs, "commit": commit}
+
+
 REPOS = {n: make_repo(n) for n in ["test/tiny", "test/private", "test/gated", "test/cut", "test/badsha",
                                    "test/down", "test/flaky", "test/slow"]}
+_TINY_GGUF = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "golden", "gguf", "qwen2_qkv_bias_f32.gguf")
+REPOS["test/Tiny-GGUF"] = make_gguf_repo("test/Tiny-GGUF", {
+    "tiny-Q4_K_M.gguf": open(_TINY_GGUF, "rb").read(),    # a real (tiny) model: `llmc generate` loads it
+    "tiny-Q8_0.gguf": 3000, "tiny-Q4_K.gguf": 2000, "tiny-IQ2_XS.gguf": 1000,
+    "tiny-F16-00001-of-00002.gguf": 4000, "tiny-F16-00002-of-00002.gguf": 3000})
+REPOS["test/one-GGUF"] = make_gguf_repo("test/one-GGUF", {"model.Q5_1.gguf": 2500})
+REPOS["test/many-GGUF"] = make_gguf_repo("test/many-GGUF", {"m-Q8_0.gguf": 1500, "m-Q2_K.gguf": 1200})
+REPOS["test/mixed"] = make_gguf_repo("test/mixed", {"mixed-Q8_0.gguf": 1800}, extra={
+    "config.json": json.dumps({"architectures": ["LlamaForCausalLM"], "hidden_size": 64}).encode(),
+    "tokenizer.json": b'{"version": "1.0", "model": {"type": "BPE", "vocab": {"a": 0}}}',
+    "model.safetensors": blob_bytes("mixed-st", 5000)})
 
 
 def git_oid(content):

@@ -267,7 +267,48 @@ static void test_offline_cache(void) {
     CHECK(system(cmd) == 0);
 }
 
+/* GGUF repos: the file a tag picks (hub_gguf.c). */
+static const char *gguf_pick(const char *const *paths, int n, const char *quant, unsigned char *sel, llmc_error *err) {
+    if (hub_select_gguf(paths, n, quant, "org/x-GGUF", sel, err) != LLMC_OK) return NULL;
+    return hub_gguf_first_selected(paths, n, sel);
+}
+
+static void test_gguf_pick(void) {
+    const char *repo[] = {"README.md", "x-Q4_K.gguf", "x-Q4_K_M.gguf", "x-q8_0.gguf", "x-IQ2_XS.gguf",
+                          "x-F16-00002-of-00002.gguf", "x-F16-00001-of-00002.gguf", "Q5_K_S/x-Q5_K_S.gguf"};
+    int n = (int)(sizeof repo / sizeof repo[0]);
+    unsigned char sel[8];
+    llmc_error err = {0};
+    CHECK_STR(gguf_pick(repo, n, NULL, sel, &err), "x-Q4_K_M.gguf");               /* the default pick */
+    CHECK_STR(gguf_pick(repo, n, "Q4_K", sel, &err), "x-Q4_K.gguf");               /* not Q4_K_M */
+    CHECK_STR(gguf_pick(repo, n, "Q8_0", sel, &err), "x-q8_0.gguf");               /* case-insensitive */
+    CHECK_STR(gguf_pick(repo, n, "iq2_xs", sel, &err), "x-IQ2_XS.gguf");
+    CHECK_STR(gguf_pick(repo, n, "Q5_K_S", sel, &err), "Q5_K_S/x-Q5_K_S.gguf");   /* in a folder */
+    CHECK_STR(gguf_pick(repo, n, "F16", sel, &err), "x-F16-00001-of-00002.gguf"); /* a split: its first part */
+    CHECK(sel[5] && sel[6] && !sel[0] && !sel[1] && !sel[2]);                      /* ...and every part, only them */
+    CHECK(gguf_pick(repo, n, "Q2_K", sel, &err) == NULL && err.code == LLMC_ERR_NOT_FOUND);
+    CHECK_MSG(strstr(err.msg, "'Q2_K'") && strstr(err.msg, "Q4_K_M") && strstr(err.msg, "IQ2_XS") && strstr(err.msg, "F16"), "%s", err.msg);
+    CHECK_MSG(!strstr(err.msg, "00002"), "a split file is listed once: %s", err.msg);
+    const char *two[] = {"m-Q8_0.gguf", "m-Q2_K.gguf"};
+    CHECK(gguf_pick(two, 2, NULL, sel, &err) == NULL && strstr(err.msg, "Q8_0") && strstr(err.msg, ":QUANT"));
+    const char *one[] = {"weird-name.gguf", "README.md"};
+    CHECK_STR(gguf_pick(one, 2, NULL, sel, &err), "weird-name.gguf");
+    const char *none[] = {"README.md"};
+    CHECK(gguf_pick(none, 1, NULL, sel, &err) == NULL && strstr(err.msg, "no .gguf"));
+    const char *st[] = {"model.safetensors", "x-Q8_0.gguf"};
+    CHECK(hub_has_hf_weights(st, 2) && !hub_has_hf_weights(two, 2) && hub_count_gguf(repo, n) == 7);
+
+    char r[256], q[40];
+    CHECK(hub_split_quant_tag("org/x-GGUF:Q4_K_M", r, sizeof r, q, sizeof q) && !strcmp(r, "org/x-GGUF") && !strcmp(q, "Q4_K_M"));
+    CHECK(!hub_split_quant_tag("org/x", r, sizeof r, q, sizeof q));
+    CHECK(!hub_split_quant_tag("org/x:", r, sizeof r, q, sizeof q));
+    CHECK(!hub_split_quant_tag("org/x:a/b", r, sizeof r, q, sizeof q));
+    CHECK(!hub_split_quant_tag("org/x:Q4:K", r, sizeof r, q, sizeof q));
+    CHECK(llmc_hub_is_repo_id("org/x-GGUF:q8_0") && !llmc_hub_is_repo_id("org/x:"));
+}
+
 int main(void) {
+    test_gguf_pick();
     test_offline_cache();
     test_sha256();
     test_repo_ids();
