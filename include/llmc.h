@@ -33,7 +33,8 @@ typedef enum {
     LLMC_ERR_NOT_FOUND,     /* model, revision or file does not exist */
     LLMC_ERR_CANCELLED,     /* stopped by the caller */
     LLMC_ERR_DEVICE,        /* accelerator/driver failure */
-    LLMC_ERR_INTERNAL
+    LLMC_ERR_INTERNAL,
+    LLMC_ERR_BUSY           /* a queue or concurrency limit is full: try again later (HTTP 429) */
 } llmc_status;
 
 #define LLMC_ERROR_MSG_MAX 1024
@@ -105,6 +106,14 @@ typedef struct {
     const char *const *stop_strings; int n_stop_strings;
     llmc_text_fn on_text; void *on_text_user;
     volatile int *cancel;      /* polled between tokens; non-zero stops (reason "cancelled") */
+    /* Constrained decoding (src/grammar): the reply follows a JSON Schema (json_schema: its text;
+       "" = any JSON object, OpenAI's json_object) or a llama.cpp GBNF grammar (grammar; root rule
+       "root"). NULL: unconstrained. An invalid or unsupported schema is an error naming its path
+       ("$.properties.age.type"). The mask is applied to host logits before the choice (greedy or
+       sampled): with a GPU-held head the logits come back to the host each step. A reply cut by
+       max_new_tokens stops with reason "length"; otherwise it ends only where the grammar accepts. */
+    const char *json_schema;
+    const char *grammar;
 } llmc_gen_params;
 
 void llmc_gen_params_default(llmc_gen_params *g);

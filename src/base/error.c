@@ -19,6 +19,7 @@ const char *llmc_status_name(llmc_status code) {
     case LLMC_ERR_CANCELLED: return "cancelled";
     case LLMC_ERR_DEVICE: return "device error";
     case LLMC_ERR_INTERNAL: return "internal error";
+    case LLMC_ERR_BUSY: return "busy";
     }
     return "unknown error";
 }

@@ -30,23 +30,27 @@ void llmc_generate_result_free(llmc_generate_result *r) {
     memset(r, 0, sizeof *r);
 }
 
-static bool is_eos(const llmc_generate_opts *o, int32_t id) {
-    for (int i = 0; i < o->n_eos; i++)
-        if (o->eos_ids[i] == id) return true;
+bool llmc_generate_is_eos(const int32_t *eos, int n_eos, int32_t id) {
+    for (int i = 0; i < n_eos; i++)
+        if (eos[i] == id) return true;
     return false;
 }
+static bool is_eos(const llmc_generate_opts *o, int32_t id) { return llmc_generate_is_eos(o->eos_ids, o->n_eos, id); }
 
-/* True when a stop string ends inside text[from..]: only the tail that the newest piece
- * could have completed needs checking. */
-static bool hit_stop_string(const llmc_generate_opts *o, const llmc_strbuf *text, size_t piece_len) {
-    for (int i = 0; i < o->n_stop_strings; i++) {
-        const char *s = o->stop_strings[i];
+/* True when a stop string ends inside the text's last piece_len bytes: only the tail that the
+ * newest piece could have completed needs checking. */
+bool llmc_generate_hit_stop(const char *const *stops, int n_stops, const char *text, size_t len, size_t piece_len) {
+    for (int i = 0; i < n_stops; i++) {
+        const char *s = stops[i];
         size_t k = strlen(s);
-        if (!k || k > text->len) continue;
-        size_t start = text->len >= piece_len + k ? text->len - piece_len - k + 1 : 0;
-        if (memmem(text->data + start, text->len - start, s, k)) return true;
+        if (!k || k > len) continue;
+        size_t start = len >= piece_len + k ? len - piece_len - k + 1 : 0;
+        if (memmem(text + start, len - start, s, k)) return true;
     }
     return false;
+}
+static bool hit_stop_string(const llmc_generate_opts *o, const llmc_strbuf *text, size_t piece_len) {
+    return llmc_generate_hit_stop(o->stop_strings, o->n_stop_strings, text->data, text->len, piece_len);
 }
 
 /* One forward and the next id: on the device through req (CHOICE_LOGITS falls back to

@@ -31,4 +31,9 @@ llmc_status llmc_generate(llmc_model *m, const int32_t *prompt, int n_prompt, in
                           const llmc_generate_opts *o, llmc_generate_result *res, llmc_error *err);
 void llmc_generate_result_free(llmc_generate_result *r);
 
+/* Shared with the multi-sequence engine (generate/engine.h): whether id is one of eos[0..n);
+   whether one of stops ends inside the last piece_len bytes of text[0..len). */
+bool llmc_generate_is_eos(const int32_t *eos, int n_eos, int32_t id);
+bool llmc_generate_hit_stop(const char *const *stops, int n_stops, const char *text, size_t len, size_t piece_len);
+
 #endif

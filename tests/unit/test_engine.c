@@ -4,14 +4,20 @@
  * rows beside it; (3) SmolLM2 (Q4_1, as llmc serve runs it): the golden conversations'
  * greedy replies and logits are identical run alone and run as 16 sequences together with
  * prefill chunks and decodes mixed in each step, and the replies match transformers'
- * greedy ids. */
+ * greedy ids; (4) the engine (generate/engine.h): 12 concurrent callers on 4 sequences get
+ * those same replies, the prefix cache skips a repeated prompt's blocks without changing its
+ * reply, n = 3 choices share one prefill, a cancel frees its KV at once, and the KV budget
+ * and queue limit fail by name. */
 #include "test.h"
 #include "backend/cpu/ops.h"
 #include "base/error.h"
 #include "base/json.h"
-#include "formats/gguf.h"
+#include "pipeline/pipeline_internal.h"
+#include "generate/engine.h"
 #include "model/model.h"
+#include <pthread.h>
 #include <stdint.h>
+#include <unistd.h>
 
 static uint64_t rng_state = 0x2545F4914F6CDD1DULL;
 static uint32_t rnd(void) {
@@ -192,6 +198,8 @@ static int ints(const cJSON *a, int32_t *out, int max) {
     return n;
 }
 
+static void test_engine(llmc_model *m, const seq_t *alone, int nc, const llmc_tokenizer *tok);
+
 static void test_smollm2_batch_invariance(void) {
     const char *path = test_smollm2_gguf();
     char rpath[1024];
@@ -200,21 +208,18 @@ static void test_smollm2_batch_invariance(void) {
     cJSON *ref = llmc_json_parse_file(rpath, 1 << 24, &err);
     CHECK_MSG(ref != NULL, "%s", err.msg);
     if (!ref) return;
-    llmc_gguf *g = NULL;
-    llmc_config cfg;
-    llmc_tensor_set *ts = NULL;
-    llmc_model *m = NULL;
-    if (llmc_gguf_open(path, &g, &err) || llmc_gguf_config(g, &cfg, &err) || llmc_gguf_tensors(g, false, &ts, &err)) {
-        CHECK_MSG(0, "gguf: %s", err.msg);
-        return;
-    }
-    llmc_gguf_free(g);
-    llmc_model_opts o;
-    llmc_model_opts_default(&o);
-    o.max_context = 512;
-    o.n_threads = 2;
-    CHECK_INT(llmc_model_from_tensors(&cfg, ts, &o, &m, &err), LLMC_OK);
-    if (!m) return;
+    /* as llmc serve opens it: quantized weights kept, on the CPU */
+    llmc_pipeline_opts po;
+    llmc_pipeline_opts_default(&po);
+    po.model = path;
+    po.device = "cpu";
+    po.n_threads = 2;
+    po.max_context = 512;
+    llmc_pipeline *pl = NULL;
+    CHECK_INT(llmc_pipeline_create(&po, &pl, &err), LLMC_OK);
+    if (!pl) return;
+    llmc_model *m = llmc_pipeline_model(pl);
+    const llmc_config cfg = *llmc_model_config(m);
     const int V = cfg.vocab_size;
     const cJSON *convs = cJSON_GetObjectItem(ref, "conversations");
     int32_t golden[3][64];
@@ -269,10 +274,149 @@ static void test_smollm2_batch_invariance(void) {
     CHECK_INT(llmc_model_forward_batch(m, &bad, NULL, &err), LLMC_ERR_RANGE);
     CHECK(strstr(err.msg, "vocabulary") != NULL);
     CHECK_INT(sq->len, len0);
+    test_engine(m, alone, nc, llmc_pipeline_tokenizer(pl));
     for (int i = 0; i < N_SEQ; i++) { llmc_kv_cache_free(many[i].kv); free(many[i].logits); }
     for (int i = 0; i < 3; i++) { llmc_kv_cache_free(alone[i].kv); free(alone[i].logits); }
-    llmc_model_free(m);
+    llmc_pipeline_free(pl);
     cJSON_Delete(ref);
+}
+
+
+/* ---- (4) the engine ---- */
+typedef struct {
+    llmc_engine *e;
+    const int32_t *prompt;
+    int n, max_new, n_choices;
+    volatile int cancel;
+    int cancel_after;   /* > 0: the text callback stops it after this many pieces */
+    int pieces;
+    llmc_status st;
+    llmc_error err;
+    llmc_engine_result res;
+} job_t;
+
+static int job_text(void *user, int choice, const char *piece, size_t len) {
+    (void)choice; (void)piece; (void)len;
+    job_t *j = user;
+    j->pieces++;
+    return j->cancel_after > 0 && j->pieces >= j->cancel_after;
+}
+
+static void *job_run(void *arg) {
+    job_t *j = arg;
+    llmc_engine_params p;
+    llmc_engine_params_default(&p);
+    p.max_new_tokens = j->max_new;
+    p.n_choices = j->n_choices;
+    p.cancel = &j->cancel;
+    p.on_text = job_text;
+    p.user = j;
+    static const int32_t eos[1] = {2};
+    p.eos_ids = eos;
+    p.n_eos = 1;
+    j->st = llmc_engine_run(j->e, j->prompt, j->n, &p, &j->res, &j->err);
+    return NULL;
+}
+
+/* The engine stops at eos (2); the lone run went on: the reply is its prefix up to there. */
+static bool same_reply(const llmc_engine_choice *c, const seq_t *a) {
+    int n = 0;
+    while (n < N_GEN && (n == 0 || a->gen[n - 1] != 2)) n++;
+    return c->n_ids == n && memcmp(c->ids, a->gen, sizeof(int32_t) * (size_t)n) == 0;
+}
+
+static void test_engine(llmc_model *m, const seq_t *alone, int nc, const llmc_tokenizer *tok) {
+    llmc_engine_opts o = {0};
+    o.max_seqs = 4;
+    o.step_tokens = 40;
+    o.prefix_cache_bytes = 64u << 20;
+    llmc_engine *e = NULL;
+    llmc_error err = {0};
+    CHECK_INT(llmc_engine_new(m, tok, &o, &e, &err), LLMC_OK);
+    if (!e) return;
+    /* 12 callers at once on 4 sequences: 8 wait in the queue, every reply is the one alone */
+    job_t jobs[12];
+    pthread_t th[12];
+    memset(jobs, 0, sizeof jobs);
+    for (int i = 0; i < 12; i++) {
+        jobs[i] = (job_t){.e = e, .prompt = alone[i % nc].ids, .n = alone[i % nc].n_prompt, .max_new = N_GEN, .n_choices = 1};
+        pthread_create(&th[i], NULL, job_run, &jobs[i]);
+    }
+    int max_queued = 0;
+    for (int k = 0; k < 200; k++) { /* watch the queue while they run (bounded: 200 × 5 ms) */
+        llmc_engine_stats es;
+        llmc_engine_get_stats(e, &es);
+        if (es.queued > max_queued) max_queued = es.queued;
+        CHECK(es.running <= 4);
+        if (es.requests_done >= 12) break;
+        usleep(5000);
+    }
+    for (int i = 0; i < 12; i++) pthread_join(th[i], NULL);
+    CHECK(max_queued > 0);
+    for (int i = 0; i < 12; i++) {
+        CHECK_MSG(jobs[i].st == LLMC_OK, "job %d: %s", i, jobs[i].err.msg);
+        if (jobs[i].st) continue;
+        const seq_t *a = &alone[i % nc];
+        CHECK_MSG(same_reply(&jobs[i].res.choice[0], a), "job %d: the engine's reply differs from the one alone", i);
+        if (i >= nc && a->n_prompt > 32) CHECK_MSG(jobs[i].res.reused_tokens >= 32, "job %d reused %d tokens", i, jobs[i].res.reused_tokens);
+        llmc_engine_result_free(&jobs[i].res);
+    }
+    llmc_engine_stats es;
+    llmc_engine_get_stats(e, &es);
+    CHECK_INT(es.running, 0);
+    CHECK_INT(es.kv_used, 0);
+    CHECK(es.prefix.blocks > 0);
+    /* n = 3: one prefill, three greedy choices, all the reply alone */
+    job_t j3 = {.e = e, .prompt = alone[1].ids, .n = alone[1].n_prompt, .max_new = N_GEN, .n_choices = 3};
+    job_run(&j3);
+    CHECK_MSG(j3.st == LLMC_OK, "n=3: %s", j3.err.msg);
+    CHECK_INT(j3.res.n_choices, 3);
+    for (int c = 0; c < 3 && j3.st == LLMC_OK; c++)
+        CHECK_MSG(same_reply(&j3.res.choice[c], &alone[1]), "n=3 choice %d differs", c);
+    llmc_engine_result_free(&j3.res);
+    /* a caller that stops mid-stream (its callback) and one cancelled from outside: KV back at once */
+    job_t jc = {.e = e, .prompt = alone[0].ids, .n = alone[0].n_prompt, .max_new = 200, .n_choices = 1, .cancel_after = 3};
+    job_run(&jc);
+    CHECK_INT(jc.st, LLMC_OK);
+    CHECK_INT(jc.res.choice[0].stop, LLMC_STOP_CANCELLED);
+    CHECK(jc.res.choice[0].n_ids <= 4);
+    llmc_engine_result_free(&jc.res);
+    job_t jx = {.e = e, .prompt = alone[2].ids, .n = alone[2].n_prompt, .max_new = 400, .n_choices = 1};
+    pthread_t tx;
+    pthread_create(&tx, NULL, job_run, &jx);
+    for (int k = 0; k < 400 && jx.pieces < 2; k++) usleep(5000);
+    llmc_engine_get_stats(e, &es);
+    CHECK_INT(es.running, 1);
+    CHECK(es.kv_used > 0);
+    jx.cancel = 1;
+    pthread_join(tx, NULL);
+    CHECK_INT(jx.st, LLMC_OK);
+    CHECK_INT(jx.res.choice[0].stop, LLMC_STOP_CANCELLED);
+    llmc_engine_result_free(&jx.res);
+    llmc_engine_get_stats(e, &es);
+    CHECK_INT(es.running, 0);
+    CHECK_INT(es.kv_used, 0);
+    llmc_engine_free(e);
+
+    /* the KV budget: a request that can never fit is refused by name; one queue slot: busy */
+    o = (llmc_engine_opts){.max_seqs = 1, .max_queue = -1, .kv_budget = 200 * llmc_model_pos_bytes(m)};
+    CHECK_INT(llmc_engine_new(m, NULL, &o, &e, &err), LLMC_OK);
+    if (!e) return;
+    job_t big = {.e = e, .prompt = alone[1].ids, .n = alone[1].n_prompt, .max_new = 150, .n_choices = 1};
+    job_run(&big);
+    CHECK_INT(big.st, LLMC_ERR_NOMEM);
+    CHECK_MSG(strstr(big.err.msg, "KV budget") != NULL, "%s", big.err.msg);
+    job_t a = {.e = e, .prompt = alone[0].ids, .n = alone[0].n_prompt, .max_new = 150, .n_choices = 1};
+    pthread_create(&tx, NULL, job_run, &a);
+    for (int k = 0; k < 400 && a.pieces < 1; k++) usleep(5000);
+    job_t b = {.e = e, .prompt = alone[0].ids, .n = alone[0].n_prompt, .max_new = 4, .n_choices = 1};
+    job_run(&b);
+    CHECK_INT(b.st, LLMC_ERR_BUSY);
+    CHECK_MSG(strstr(b.err.msg, "queue") != NULL, "%s", b.err.msg);
+    a.cancel = 1;
+    pthread_join(tx, NULL);
+    llmc_engine_result_free(&a.res);
+    llmc_engine_free(e);
 }
 
 int main(void) {
