@@ -124,8 +124,14 @@ llmc_status tok_bpe_word(const llmc_tokenizer *t, const char *w, size_t len, int
             if (!done && t->unk_id >= 0) {
                 if (pend_unk >= 0 && !t->fuse_unk) { if (!sym_add(&s, pend_unk)) goto oom; }
                 pend_unk = t->unk_id;
+            } else if (!done) {
+                /* tokenizers silently drops such a char; llmc never loses input. */
+                free(s.v); free(h.v); free(tmp);
+                return llmc_err(err, LLMC_ERR_INVALID_ARG,
+                                "tokenizer: character U+%04X at byte %zu of the piece '%.*s' is not in the BPE vocabulary "
+                                "and the model has neither byte_fallback nor unk_token", (unsigned)cp, i,
+                                tok_u8_cut(w, len, 64), w);
             }
-            /* With neither byte fallback nor unk the char is dropped, as tokenizers does. */
         }
         i += cl;
     }

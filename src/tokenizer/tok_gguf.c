@@ -163,6 +163,8 @@ static llmc_status build(llmc_tokenizer *t, const llmc_tokenizer_gguf_parts *p, 
             n->behavior = TB_ISOLATED;
             n->re = tok_regex_new(pre->re[i], strlen(pre->re[i]), err, "GGUF pre-tokenizer");
             if (!n->re) return err ? err->code : LLMC_ERR_INTERNAL;
+            n->pat = sdup(pre->re[i]);
+            if (!n->pat) return llmc_err(err, LLMC_ERR_NOMEM, "out of memory");
             if ((rc = add_stage(t, n, err))) return rc;
         }
         tok_node *bl = &root->subs[nre];

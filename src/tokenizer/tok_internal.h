@@ -47,8 +47,34 @@ bool tok_is_numeric(uint32_t c);        /* Rust char::is_numeric (N*) */
 bool tok_is_punct(uint32_t c);          /* ASCII punctuation or Unicode P* */
 /* Decodes one code point of valid UTF-8 (input already validated); returns length. */
 int tok_u8(const char *s, size_t n, uint32_t *cp);
-/* Regex with Oniguruma, as the tokenizers library compiles its patterns. */
+/* Regex with Oniguruma, as the tokenizers library compiles its patterns (its onig crate:
+ * Ruby syntax, no options). Counted repetitions are bounded (TOK_MAX_REPEAT, nested
+ * counts multiplied) so that no pattern that loads can make a search quadratic in a huge
+ * count; the error names the pattern, cut at a UTF-8 character boundary. */
+#define TOK_MAX_REPEAT 1000
 OnigRegex tok_regex_new(const char *pat, size_t len, llmc_error *err, const char *what);
+/* Length of the longest prefix of s[0..len) of at most max bytes that ends on a UTF-8
+   character boundary (for error messages). */
+int tok_u8_cut(const char *s, size_t len, size_t max);
+
+/* Per-encode regex budget: each search runs with Oniguruma retry limits (backtracking
+ * in one match and in one whole search), and the searches of one encode together get a
+ * wall-clock budget (TOK_RE_BUDGET_BASE_S + TOK_RE_BUDGET_PER_MB_S per MB of input).
+ * Exceeding either is an error naming the component and its pattern, never a hang. */
+#define TOK_RE_RETRY_MATCH   10000000ul  /* Oniguruma's default, as tokenizers runs */
+#define TOK_RE_RETRY_SEARCH  100000000ul
+#define TOK_RE_BUDGET_BASE_S 5.0
+#define TOK_RE_BUDGET_PER_MB_S 5.0
+typedef struct {
+    OnigMatchParam *mp;
+    double t0, limit_s;
+    bool started;
+    unsigned long retry_match, retry_search; /* overridable by tests */
+} tok_budget;
+void tok_budget_init(tok_budget *b, size_t input_len);
+void tok_budget_free(tok_budget *b);
+#define TOK_RE_TIMEOUT (-100000)  /* tok_budget_search: the encode's time budget is spent */
+int tok_budget_search(tok_budget *b, OnigRegex re, const char *s, size_t len, size_t pos, OnigRegion *region);
 
 /* ---- components ---- */
 typedef enum {
@@ -73,6 +99,7 @@ typedef struct tok_node {
     char *a; size_t a_len;   /* pattern literal / prepend text / replacement char / content / prefix */
     char *b; size_t b_len;   /* Replace: content */
     OnigRegex re;            /* Split / Replace with a Regex pattern */
+    char *pat;               /* the regex source, for error messages */
     int behavior, scheme;
     bool invert, f1, f2, f3, f4; /* per kind: see tok_json.c */
     long n1, n2;
@@ -123,7 +150,9 @@ struct llmc_tokenizer {
 
 /* Internal entry points between files. */
 llmc_status tok_finish(llmc_tokenizer *t, llmc_error *err);           /* tries, char ids */
-llmc_status tok_normalize(const tok_node *n, const char *s, size_t len, llmc_strbuf *out, llmc_error *err);
+/* bud: the encode's regex budget, NULL for one of its own. */
+llmc_status tok_normalize(const tok_node *n, const char *s, size_t len, llmc_strbuf *out, tok_budget *bud,
+                          llmc_error *err);
 llmc_status tok_bpe_word(const llmc_tokenizer *t, const char *w, size_t len, int32_t **ids, size_t *n, size_t *cap,
                          llmc_error *err);
 /* Decodes token strings through the decoder into out. */

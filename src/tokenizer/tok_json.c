@@ -43,7 +43,9 @@ static llmc_status parse_pattern(const cJSON *o, tok_node *n, const char *what, 
     }
     if ((s = jstr(p, "Regex"))) {
         n->re = tok_regex_new(s, strlen(s), err, what);
-        return n->re ? LLMC_OK : err->code;
+        if (!n->re) return err ? err->code : LLMC_ERR_FORMAT;
+        n->pat = strdup(s);
+        return n->pat ? LLMC_OK : llmc_err(err, LLMC_ERR_NOMEM, "out of memory");
     }
     return llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: pattern must be String or Regex", what);
 }
@@ -553,6 +555,20 @@ static llmc_status fast_merges(llmc_tokenizer *t, const tok_fj_spans *fj, const 
     return rc;
 }
 
+/* Whether a component tree (a Sequence's items included) has a component of this type. */
+static bool has_type(const cJSON *o, const char *type, int depth) {
+    if (!cJSON_IsObject(o) || depth > TOK_MAX_DEPTH) return false;
+    const char *ty = jstr(o, "type");
+    if (ty && !strcmp(ty, type)) return true;
+    static const char *lists[] = {"pretokenizers", "decoders", "normalizers", "processors"};
+    for (size_t k = 0; k < sizeof lists / sizeof lists[0]; k++) {
+        const cJSON *arr = cJSON_GetObjectItemCaseSensitive(o, lists[k]);
+        for (const cJSON *c = cJSON_IsArray(arr) ? arr->child : NULL; c; c = c->next)
+            if (has_type(c, type, depth + 1)) return true;
+    }
+    return false;
+}
+
 /* transformers 5's LlamaTokenizer ignores tokenizer.json's normalizer, pre-tokenizer and
  * decoder and rebuilds them (models/llama/tokenization_llama.py): no normalizer,
  * Metaspace(prepend_scheme from add_prefix_space/legacy, split=False), BPE without
@@ -672,7 +688,12 @@ static llmc_status load_json(llmc_tokenizer *t, const cJSON *root, const cJSON *
         if ((rc = parse_decoder(x, t->decoder, 0, what, err))) return rc;
     }
     const char *cls = cfg ? jstr(cfg, "tokenizer_class") : NULL;
-    if (cls && (!strcmp(cls, "LlamaTokenizer") || !strcmp(cls, "LlamaTokenizerFast")) &&
+    /* A byte-level tokenizer.json under tokenizer_class LlamaTokenizer(Fast) (DeepSeek V3/R1,
+       deepseek-llm, ...) is kept as the file says: rebuilding it as SentencePiece would drop
+       every char the byte-level vocab spells as Ġ/Ċ/... (transformers issue 45488). */
+    bool byte_level = has_type(cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer"), "ByteLevel", 0) ||
+                      has_type(cJSON_GetObjectItemCaseSensitive(root, "decoder"), "ByteLevel", 0);
+    if (cls && !byte_level && (!strcmp(cls, "LlamaTokenizer") || !strcmp(cls, "LlamaTokenizerFast")) &&
         (rc = llama_class_pipeline(t, cfg, err)))
         return rc;
     const cJSON *post = cJSON_GetObjectItemCaseSensitive(root, "post_processor");

@@ -58,10 +58,23 @@ static void strip_marks(const char *s, size_t len, llmc_strbuf *out) {
     }
 }
 
+static const char *node_name(int kind) {
+    switch (kind) {
+    case TK_P_SPLIT: return "pre-tokenizer Split";
+    case TK_N_REPLACE: return "normalizer Replace";
+    case TK_D_REPLACE: return "decoder Replace";
+    case TK_P_BYTELEVEL: return "pre-tokenizer ByteLevel";
+    case TK_P_WHITESPACE: return "pre-tokenizer Whitespace";
+    default: return "tokenizer regex";
+    }
+}
+
 /* Finds the matches of a Replace/Split pattern: literal (a) or regex (re). Calls
- * back on each non-overlapping match [ms, me). Empty regex matches advance one char. */
+ * back on each non-overlapping match [ms, me). Empty regex matches advance one char.
+ * Regex searches run under the encode's budget b (NULL: a budget for this call). */
 typedef bool (*match_fn)(void *u, size_t ms, size_t me);
-static llmc_status find_pattern(const tok_node *n, const char *s, size_t len, match_fn fn, void *u, llmc_error *err) {
+static llmc_status find_pattern(const tok_node *n, const char *s, size_t len, match_fn fn, void *u, tok_budget *b,
+                                llmc_error *err) {
     if (!n->re) {
         if (n->a_len == 0) return LLMC_OK;
         size_t i = 0;
@@ -74,17 +87,29 @@ static llmc_status find_pattern(const tok_node *n, const char *s, size_t len, ma
         }
         return LLMC_OK;
     }
+    tok_budget local;
+    if (!b) { tok_budget_init(&local, len); b = &local; }
     OnigRegion *region = onig_region_new();
-    if (!region) return llmc_err(err, LLMC_ERR_NOMEM, "tokenizer: out of memory");
-    const OnigUChar *st = (const OnigUChar *)s, *end = st + len;
+    llmc_status rc = LLMC_OK;
+    if (!region) { rc = llmc_err(err, LLMC_ERR_NOMEM, "tokenizer: out of memory"); goto out; }
     size_t pos = 0;
     bool have_last = false;
     size_t last_end = 0;
-    llmc_status rc = LLMC_OK;
     while (pos <= len) {
-        int r = onig_search(n->re, st, end, st + pos, end, region, ONIG_OPTION_NONE);
+        int r = tok_budget_search(b, n->re, s, len, pos, region);
         if (r == ONIG_MISMATCH) break;
-        if (r < 0) { rc = llmc_err(err, LLMC_ERR_INTERNAL, "tokenizer: regex search failed (%d)", r); break; }
+        if (r < 0) {
+            const char *pat = n->pat ? n->pat : "";
+            size_t pl = strlen(pat);
+            const char *why = r == TOK_RE_TIMEOUT ? "the encode's regex time budget is spent"
+                            : r == ONIGERR_RETRY_LIMIT_IN_MATCH_OVER ? "backtracking limit of one match exceeded"
+                            : r == ONIGERR_RETRY_LIMIT_IN_SEARCH_OVER ? "backtracking limit of one search exceeded"
+                            : "regex search failed";
+            rc = llmc_err(err, r == ONIGERR_MEMORY ? LLMC_ERR_NOMEM : LLMC_ERR_INVALID_ARG,
+                          "tokenizer: %s /%.*s%s/: %s (%d) searching from byte %zu of a %zu-byte piece", node_name(n->kind),
+                          tok_u8_cut(pat, pl, 200), pat, pl > 200 ? "..." : "", why, r, pos, len);
+            break;
+        }
         size_t ms = (size_t)region->beg[0], me = (size_t)region->end[0];
         if (ms == me && have_last && last_end == me) {
             /* As the onig crate's find_iter: no empty match right after the previous match. */
@@ -103,6 +128,8 @@ static llmc_status find_pattern(const tok_node *n, const char *s, size_t len, ma
         } else pos = me;
     }
     onig_region_free(region, 1);
+out:
+    if (b == &local) tok_budget_free(&local);
     return rc;
 }
 
@@ -115,7 +142,8 @@ static bool repl_cb(void *u, size_t ms, size_t me) {
     return !c->out->oom;
 }
 
-static llmc_status normalize_one(const tok_node *n, const char *s, size_t len, llmc_strbuf *out, llmc_error *err) {
+static llmc_status normalize_one(const tok_node *n, const char *s, size_t len, llmc_strbuf *out, tok_budget *bud,
+                                 llmc_error *err) {
     switch (n->kind) {
     case TK_N_NFC: return unicode_form(UTF8PROC_STABLE | UTF8PROC_COMPOSE, s, len, out, err);
     case TK_N_NFD: return unicode_form(UTF8PROC_STABLE | UTF8PROC_DECOMPOSE, s, len, out, err);
@@ -130,7 +158,7 @@ static llmc_status normalize_one(const tok_node *n, const char *s, size_t len, l
         return sb_ok(out, err);
     case TK_N_REPLACE: {
         repl_ctx c = {s, out, 0, n->b, n->b_len};
-        llmc_status rc = find_pattern(n, s, len, repl_cb, &c, err);
+        llmc_status rc = find_pattern(n, s, len, repl_cb, &c, bud, err);
         if (rc) return rc;
         llmc_sb_append(out, s + c.prev, len - c.prev);
         return sb_ok(out, err);
@@ -191,14 +219,15 @@ static llmc_status normalize_one(const tok_node *n, const char *s, size_t len, l
     }
 }
 
-llmc_status tok_normalize(const tok_node *n, const char *s, size_t len, llmc_strbuf *out, llmc_error *err) {
+llmc_status tok_normalize(const tok_node *n, const char *s, size_t len, llmc_strbuf *out, tok_budget *bud,
+                          llmc_error *err) {
     if (!n) { llmc_sb_append(out, s, len); return sb_ok(out, err); }
-    if (n->kind != TK_N_SEQ) return normalize_one(n, s, len, out, err);
+    if (n->kind != TK_N_SEQ) return normalize_one(n, s, len, out, bud, err);
     llmc_strbuf cur; llmc_sb_init(&cur);
     llmc_sb_append(&cur, s, len);
     for (size_t i = 0; i < n->n_subs; i++) {
         llmc_strbuf nx; llmc_sb_init(&nx);
-        llmc_status rc = tok_normalize(&n->subs[i], cur.data ? cur.data : "", cur.len, &nx, err);
+        llmc_status rc = tok_normalize(&n->subs[i], cur.data ? cur.data : "", cur.len, &nx, bud, err);
         llmc_sb_free(&cur);
         cur = nx;
         if (rc) { llmc_sb_free(&cur); return rc; }
@@ -318,11 +347,11 @@ static bool apply_behavior(int behavior, tok_ranges *m, tok_ranges *out) {
 }
 
 static llmc_status split_by(const tok_node *n, int behavior, bool invert, const char *s, size_t len, tok_ranges *tmp,
-                            tok_ranges *out, llmc_error *err) {
+                            tok_ranges *out, tok_budget *bud, llmc_error *err) {
     tmp->n = 0;
     if (len == 0) return LLMC_OK;
     split_ctx c = {tmp, 0};
-    llmc_status rc = find_pattern(n, s, len, split_cb, &c, err);
+    llmc_status rc = find_pattern(n, s, len, split_cb, &c, bud, err);
     if (rc) return rc;
     if (c.prev != len && !tok_ranges_push(tmp, c.prev, len - c.prev, false)) goto oom;
     if (invert) for (size_t i = 0; i < tmp->n; i++) tmp->v[i].flag = !tmp->v[i].flag;
@@ -360,7 +389,7 @@ llmc_status tok_pretok_stage(const tok_node *n, const char *s, size_t len, bool 
     o->use_buf = false;
     switch (n->kind) {
     case TK_P_SPLIT:
-        return split_by(n, n->behavior, n->invert, s, len, &o->tmp, &o->ranges, err);
+        return split_by(n, n->behavior, n->invert, s, len, &o->tmp, &o->ranges, o->bud, err);
     case TK_P_DIGITS:
         return split_pred(PRED_NUMERIC, 0, n->f1 ? TB_ISOLATED : TB_CONTIGUOUS, false, s, len, &o->tmp, &o->ranges, err);
     case TK_P_WSPLIT:
@@ -376,8 +405,9 @@ llmc_status tok_pretok_stage(const tok_node *n, const char *s, size_t len, bool 
         pthread_once(&re_once, re_init);
         if (!g_ws_re) return llmc_err(err, LLMC_ERR_INTERNAL, "tokenizer: Whitespace regex failed to compile");
         tok_node tmpn = {0};
+        tmpn.kind = TK_P_WHITESPACE;
         tmpn.re = g_ws_re;
-        return split_by(&tmpn, TB_REMOVED, true, s, len, &o->tmp, &o->ranges, err);
+        return split_by(&tmpn, TB_REMOVED, true, s, len, &o->tmp, &o->ranges, o->bud, err);
     }
     case TK_P_BYTELEVEL: {
         /* f1 add_prefix_space, f2 use_regex */
@@ -397,8 +427,9 @@ llmc_status tok_pretok_stage(const tok_node *n, const char *s, size_t len, bool 
             pthread_once(&re_once, re_init);
             if (!g_gpt2_re) { llmc_sb_free(&pre); return llmc_err(err, LLMC_ERR_INTERNAL, "tokenizer: ByteLevel regex failed"); }
             tok_node tmpn = {0};
+            tmpn.kind = TK_P_BYTELEVEL;
             tmpn.re = g_gpt2_re;
-            rc = split_by(&tmpn, TB_ISOLATED, false, src, slen, &o->tmp, parts, err);
+            rc = split_by(&tmpn, TB_ISOLATED, false, src, slen, &o->tmp, parts, o->bud, err);
         } else if (slen && !tok_ranges_push(parts, 0, slen, false)) rc = llmc_err(err, LLMC_ERR_NOMEM, "tokenizer: out of memory");
         if (!rc) {
             o->use_buf = true;

@@ -13,6 +13,7 @@ typedef struct {
     tok_ranges ranges, tmp, tmp2;
     llmc_strbuf buf;
     bool use_buf;
+    tok_budget *bud;         /* the encode's regex budget (set by the caller; NULL: per search) */
 } tok_stage_out;
 llmc_status tok_pretok_stage(const tok_node *n, const char *s, size_t len, bool at_start, tok_stage_out *o,
                              llmc_error *err);

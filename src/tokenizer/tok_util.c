@@ -2,6 +2,7 @@
  * matching Rust's char methods, the GPT-2 byte↔char table and Oniguruma setup. */
 #include "tokenizer/tok_internal.h"
 #include <pthread.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <utf8proc.h>
@@ -277,8 +278,74 @@ static void tok_onig_init(void) {
     onig_initialize(encs, 1);
 }
 
+int tok_u8_cut(const char *s, size_t len, size_t max) {
+    if (len <= max) return (int)len;
+    size_t k = max;
+    while (k > 0 && ((unsigned char)s[k] & 0xC0) == 0x80) k--;
+    return (int)k;
+}
+
+/* Largest product of nested counted repetitions ({n}, {n,}, {,m}, {n,m}) in a pattern.
+ * Walks escapes, \p{..}/\x{..} bodies, character classes (nested, as Oniguruma allows)
+ * and groups; a quantifier applies to the atom before it (a group: its inner product). */
+static unsigned long long regex_repeat_product(const char *p, size_t len) {
+    enum { MAXD = 64 };
+    unsigned long long inner[MAXD + 1] = {1}, last = 1, worst = 1;
+    int depth = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = p[i];
+        if (c == '\\') {
+            if (i + 1 < len && strchr("pPxgko", p[i + 1]) && i + 2 < len && (p[i + 2] == '{' || p[i + 2] == '<')) {
+                char close = p[i + 2] == '{' ? '}' : '>';
+                i += 2;
+                while (i < len && p[i] != close) i++;
+            } else i++;
+            last = 1;
+        } else if (c == '[') {
+            int cd = 1;
+            for (i++; i < len && cd > 0; i++) {
+                if (p[i] == '\\') i++;
+                else if (p[i] == '[') cd++;
+                else if (p[i] == ']' && cd-- == 1) break;
+            }
+            last = 1;
+        } else if (c == '(') {
+            if (depth < MAXD) inner[++depth] = 1;
+            last = 1;
+        } else if (c == ')') {
+            last = inner[depth];
+            if (depth > 0) depth--;
+        } else if (c == '{') {
+            size_t j = i + 1;
+            unsigned long long a = 0, b = 0;
+            bool da = false, db = false, comma = false;
+            while (j < len && p[j] >= '0' && p[j] <= '9') { if (a < 1u << 30) a = a * 10 + (unsigned)(p[j] - '0'); da = true; j++; }
+            if (j < len && p[j] == ',') { comma = true; j++; }
+            while (j < len && p[j] >= '0' && p[j] <= '9') { if (b < 1u << 30) b = b * 10 + (unsigned)(p[j] - '0'); db = true; j++; }
+            if (j < len && p[j] == '}' && (da || db)) {
+                unsigned long long cnt = a > b ? a : b;
+                if (!comma) cnt = a;
+                if (cnt < 1) cnt = 1;
+                unsigned long long v = last * cnt;
+                if (v > worst) worst = v;
+                last = v;
+                i = j;
+            } else last = 1;
+        } else last = 1;
+        if (last > inner[depth]) inner[depth] = last;
+        if (inner[depth] > worst) worst = inner[depth];
+    }
+    return worst;
+}
+
 OnigRegex tok_regex_new(const char *pat, size_t len, llmc_error *err, const char *what) {
     pthread_once(&onig_once, tok_onig_init);
+    unsigned long long rep = regex_repeat_product(pat, len);
+    if (rep > TOK_MAX_REPEAT) {
+        llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: regex /%.*s%s/ repeats up to %llu times (counted repetitions, nested ones multiplied, are limited to %d)",
+                 what, tok_u8_cut(pat, len, 200), pat, len > 200 ? "..." : "", rep, TOK_MAX_REPEAT);
+        return NULL;
+    }
     OnigRegex re = NULL;
     OnigErrorInfo einfo;
     /* tokenizers' onig crate compiles with Regex::new: no options, the default (Ruby) syntax. */
@@ -287,15 +354,60 @@ OnigRegex tok_regex_new(const char *pat, size_t len, llmc_error *err, const char
     if (r != ONIG_NORMAL) {
         OnigUChar msg[ONIG_MAX_ERROR_MESSAGE_LEN];
         onig_error_code_to_str(msg, r, &einfo);
-        llmc_err(err, LLMC_ERR_FORMAT, "%s: bad regex /%.*s/: %s", what, (int)(len > 200 ? 200 : len), pat, (char *)msg);
+        llmc_err(err, LLMC_ERR_FORMAT, "%s: bad regex /%.*s%s/: %s", what, tok_u8_cut(pat, len, 200), pat,
+                 len > 200 ? "..." : "", (char *)msg);
         return NULL;
     }
     return re;
 }
 
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void tok_budget_init(tok_budget *b, size_t input_len) {
+    memset(b, 0, sizeof *b);
+    b->limit_s = TOK_RE_BUDGET_BASE_S + TOK_RE_BUDGET_PER_MB_S * (double)input_len / (1024.0 * 1024.0);
+    b->retry_match = TOK_RE_RETRY_MATCH;
+    b->retry_search = TOK_RE_RETRY_SEARCH;
+}
+
+void tok_budget_free(tok_budget *b) {
+    if (b->mp) onig_free_match_param(b->mp);
+    b->mp = NULL;
+}
+
+/* One bounded search for the leftmost match starting at or after pos. Start positions are
+ * tried in windows of TOK_RE_WINDOW bytes (onig_search's range), with the clock checked
+ * between windows: a pattern whose every attempt scans to the end of the piece (`a.*b`
+ * does that without any backtracking the retry limits would count) then costs at most
+ * one window's attempts past the budget. Returns onig's result or TOK_RE_TIMEOUT. */
+#define TOK_RE_WINDOW 256
+int tok_budget_search(tok_budget *b, OnigRegex re, const char *s, size_t len, size_t pos, OnigRegion *region) {
+    if (!b->mp) {
+        b->mp = onig_new_match_param();
+        if (!b->mp) return ONIGERR_MEMORY;
+        onig_initialize_match_param(b->mp);
+        onig_set_retry_limit_in_match_of_match_param(b->mp, b->retry_match);
+        onig_set_retry_limit_in_search_of_match_param(b->mp, b->retry_search);
+    }
+    if (!b->started) { b->t0 = now_s(); b->started = true; }
+    const OnigUChar *st = (const OnigUChar *)s, *end = st + len;
+    for (;;) {
+        size_t wend = len - pos > TOK_RE_WINDOW ? pos + TOK_RE_WINDOW : len;
+        while (wend < len && ((unsigned char)s[wend] & 0xC0) == 0x80) wend++;
+        int r = onig_search_with_param(re, st, end, st + pos, st + wend, region, ONIG_OPTION_NONE, b->mp);
+        if (now_s() - b->t0 > b->limit_s) return TOK_RE_TIMEOUT;
+        if (r != ONIG_MISMATCH || wend >= len) return r;
+        pos = wend;
+    }
+}
+
 void tok_node_clear(tok_node *n) {
     if (!n) return;
-    free(n->a); free(n->b);
+    free(n->a); free(n->b); free(n->pat);
     if (n->re) onig_free(n->re);
     for (size_t i = 0; i < n->n_subs; i++) tok_node_clear(&n->subs[i]);
     free(n->subs);

@@ -39,7 +39,7 @@ llmc_status tok_finish(llmc_tokenizer *t, llmc_error *err) {
         tok_added *a = &t->added[i];
         if (a->normalized && t->normalizer) {
             llmc_strbuf sb; llmc_sb_init(&sb);
-            llmc_status rc = tok_normalize(t->normalizer, a->content, a->len, &sb, err);
+            llmc_status rc = tok_normalize(t->normalizer, a->content, a->len, &sb, NULL, err);
             if (rc) { llmc_sb_free(&sb); return rc; }
             bool ok = tok_trie_add(&t->trie_norm, sb.data ? sb.data : "", sb.len, (int32_t)i);
             /* tokenizers keeps the normalized form as the id's token (decode, id_to_token) */
@@ -81,6 +81,9 @@ typedef struct {
     cache_ent *ce; size_t nce, cce;
     int32_t *cids; size_t ncids, ccids;
     char **blocks; size_t nblocks; size_t block_used;
+    tok_budget bud;
+    const char *text; size_t text_len;  /* the input, to name positions in errors */
+    size_t seg_off;                     /* input offset of the segment being normalized */
     llmc_error *err;
 } enc_ctx;
 
@@ -124,12 +127,17 @@ static llmc_status model_word(enc_ctx *c, const char *s, size_t len) {
         int32_t e = tok_smap_get(&c->cache, s, len);
         if (e >= 0) {
             cache_ent *ce = &c->ce[e];
+            if (ce->count == 0) return LLMC_OK;
             return ids_append(&c->ids, &c->n, &c->cap, c->cids + ce->start, (size_t)ce->count)
                        ? LLMC_OK : llmc_err(c->err, LLMC_ERR_NOMEM, "tokenizer: out of memory");
         }
     }
     size_t before = c->n;
     llmc_status rc = tok_bpe_word(c->t, s, len, &c->ids, &c->n, &c->cap, c->err);
+    if (rc == LLMC_ERR_INVALID_ARG) {
+        if (s >= c->text && s < c->text + c->text_len) llmc_err_prefix(c->err, "input byte %zu: ", (size_t)(s - c->text));
+        else llmc_err_prefix(c->err, "input segment at byte %zu (normalized): ", c->seg_off);
+    }
     if (rc || !cacheable || c->nce >= CACHE_MAX_ENTRIES) return rc;
     if (c->nce == c->cce) {
         size_t nc = c->cce ? c->cce * 2 : 1024;
@@ -238,10 +246,11 @@ static llmc_status raw_piece(enc_ctx *c, const char *s, size_t len, size_t off, 
     if (id >= 0) return ids_append(&c->ids, &c->n, &c->cap, &id, 1) ? LLMC_OK : llmc_err(c->err, LLMC_ERR_NOMEM, "tokenizer: out of memory");
     enc_ctx2 *c2 = (enc_ctx2 *)c;
     c2->seg_start = off == 0;
+    c->seg_off = off;
     const llmc_tokenizer *t = c->t;
     if (!t->normalizer) return split_added(c, &t->trie_norm, s, len, norm_piece);
     llmc_strbuf nb; llmc_sb_init(&nb);
-    llmc_status rc = tok_normalize(t->normalizer, s, len, &nb, c->err);
+    llmc_status rc = tok_normalize(t->normalizer, s, len, &nb, &c->bud, c->err);
     if (!rc) rc = split_added(c, &t->trie_norm, nb.data ? nb.data : "", nb.len, norm_piece);
     llmc_sb_free(&nb);
     return rc;
@@ -260,6 +269,9 @@ llmc_status llmc_tokenizer_encode(const llmc_tokenizer *t, const char *text, siz
     enc_ctx *c = &c2.base;
     c->t = t;
     c->err = err;
+    c->text = text; c->text_len = len;
+    tok_budget_init(&c->bud, len);
+    for (size_t i = 0; i < TOK_MAX_STAGES; i++) c->outs[i].bud = &c->bud;
     llmc_status rc = LLMC_OK;
     if (add_special_tokens && t->n_post_pre && !ids_append(&c->ids, &c->n, &c->cap, t->post_pre, t->n_post_pre))
         rc = llmc_err(err, LLMC_ERR_NOMEM, "tokenizer: out of memory");
@@ -267,6 +279,7 @@ llmc_status llmc_tokenizer_encode(const llmc_tokenizer *t, const char *text, siz
     if (!rc && add_special_tokens && t->n_post_suf && !ids_append(&c->ids, &c->n, &c->cap, t->post_suf, t->n_post_suf))
         rc = llmc_err(err, LLMC_ERR_NOMEM, "tokenizer: out of memory");
     for (size_t i = 0; i < TOK_MAX_STAGES; i++) tok_stage_out_free(&c->outs[i]);
+    tok_budget_free(&c->bud);
     tok_smap_free(&c->cache);
     free(c->ce); free(c->cids);
     for (size_t i = 0; i < c->nblocks; i++) free(c->blocks[i]);
@@ -377,7 +390,7 @@ static llmc_status decode_step(const tok_node *d, dlist *in, dlist *out, llmc_er
             llmc_strbuf o; llmc_sb_init(&o);
             tok_node rn = *d;
             rn.kind = TK_N_REPLACE;
-            llmc_status rc = tok_normalize(&rn, in->v[i].s, in->v[i].len, &o, err);
+            llmc_status rc = tok_normalize(&rn, in->v[i].s, in->v[i].len, &o, NULL, err);
             if (rc) { llmc_sb_free(&o); return rc; }
             ok = dl_push_sb(out, &o);
         }
@@ -438,7 +451,7 @@ static llmc_status decode_step(const tok_node *d, dlist *in, dlist *out, llmc_er
                     rn.a = (char *)pairs[k][0]; rn.a_len = strlen(pairs[k][0]);
                     rn.b = (char *)pairs[k][1]; rn.b_len = strlen(pairs[k][1]);
                     llmc_strbuf nx; llmc_sb_init(&nx);
-                    tok_normalize(&rn, cur.data ? cur.data : "", cur.len, &nx, err);
+                    tok_normalize(&rn, cur.data ? cur.data : "", cur.len, &nx, NULL, err);
                     llmc_sb_free(&cur);
                     cur = nx;
                 }
@@ -455,7 +468,7 @@ static llmc_status decode_step(const tok_node *d, dlist *in, dlist *out, llmc_er
             rn.a = d->a; rn.a_len = d->a_len;
             rn.b = i + 1 == in->n ? "" : " "; rn.b_len = i + 1 == in->n ? 0 : 1;
             llmc_strbuf o; llmc_sb_init(&o);
-            llmc_status rc = tok_normalize(&rn, in->v[i].s, in->v[i].len, &o, err);
+            llmc_status rc = tok_normalize(&rn, in->v[i].s, in->v[i].len, &o, NULL, err);
             if (rc) { llmc_sb_free(&o); return rc; }
             ok = dl_push_sb(out, &o);
         }
