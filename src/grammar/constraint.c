@@ -48,6 +48,15 @@ int llmc_grammar_constraint_mask_cb(void *user, float *logits, int vocab) {
         for (int i = 0; i < vocab; i++) logits[i] = -INFINITY;
         return 1;
     }
+    int any = 0;
+    for (int w = 0; w < (nv + 31) / 32 && !any; w++) any = mask[w] != 0;
+    if (!any) {
+        c->st = llmc_err(&c->err, LLMC_ERR_UNSUPPORTED,
+                         "constrained decoding: no token is allowed (the grammar is complete and the model has no eos token, "
+                         "or the vocabulary cannot spell what the grammar needs)");
+        for (int i = 0; i < vocab; i++) logits[i] = -INFINITY;
+        return 1;
+    }
     llmc_grammar_mask_apply(mask, logits, vocab < nv ? vocab : nv);
     for (int i = nv; i < vocab; i++) logits[i] = -INFINITY;
     return 0;

@@ -9,6 +9,7 @@
 #include "base/strbuf.h"
 #include "formats/gguf.h"
 #include "generate/generate.h"
+#include "grammar/grammar.h"
 #include "hub/hub.h"
 #include <math.h>
 #include <stdlib.h>
@@ -341,9 +342,24 @@ static llmc_status generate_ids(llmc_pipeline *p, int32_t *ids, size_t n_ids, co
     go.on_text = g->on_text;
     go.on_text_user = g->on_text_user;
     go.cancel = g->cancel;
+    llmc_grammar_constraint *gc = NULL;
+    if (g->json_schema || g->grammar) {
+        st = llmc_grammar_constraint_new(p->tok, llmc_model_config(p->model)->vocab_size, g->json_schema, g->grammar, go.eos_ids,
+                                         go.n_eos, &gc, err);
+        if (st) { free(ids); return st; }
+        go.sampling.mask = llmc_grammar_constraint_mask_cb;
+        go.sampling.accept = llmc_grammar_constraint_accept_cb;
+        go.sampling.mask_user = gc;
+    }
     llmc_generate_result r;
     p->n_cached = 0; /* until we know what the cache holds */
     st = llmc_generate(p->model, ids, (int)n_ids, reuse, &go, &r, err);
+    if (gc) {
+        llmc_status gs = llmc_grammar_constraint_status(gc, err);   /* a grammar failure explains a failed step */
+        llmc_grammar_constraint_free(gc);
+        if (gs && !st) llmc_generate_result_free(&r);
+        if (gs) st = gs;
+    }
     if (st) { free(ids); return st; }
     /* Remember exactly the ids now in the KV cache. */
     int total = r.n_forwarded;

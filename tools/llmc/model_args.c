@@ -2,6 +2,7 @@
 #include "model_args.h"
 #include "cli.h"
 #include "pipeline/pipeline_internal.h"
+#include "base/file.h"
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -33,7 +34,10 @@ void cli_model_args_help(FILE *f, bool with_generation) {
               "  --greedy                    no sampling\n"
               "  --temperature T  --top-k K  --top-p P  --min-p P  --repetition-penalty R\n"
               "  --seed S                    reproducible sampling\n"
-              "  --stop TEXT                 stop when the reply contains TEXT (repeatable)\n", f);
+              "  --stop TEXT                 stop when the reply contains TEXT (repeatable)\n"
+              "  --json-schema FILE          constrain the reply to JSON valid under the JSON Schema in FILE\n"
+              "  --json-object               constrain the reply to a JSON object (any)\n"
+              "  --grammar FILE              constrain the reply to the GBNF grammar in FILE (llama.cpp's format)\n", f);
 }
 
 static int bad(const char *opt, const char *v) {
@@ -112,6 +116,18 @@ int cli_model_args_parse(cli_model_args *a, int argc, char **argv, int *i) {
         a->gen.repetition_penalty = (float)d;
         return 1;
     }
+    bool schema = false;
+    if ((schema = cli_opt(argc, argv, i, "--json-schema", &v, &missing)) || cli_opt(argc, argv, i, "--grammar", &v, &missing)) {
+        if (missing) return -1;
+        char *text = NULL;
+        size_t len = 0;
+        llmc_error err = {0};
+        if (llmc_read_file(v, 16u << 20, &text, &len, &err)) { fprintf(stderr, "llmc: error: %s\n", err.msg); return -1; }
+        if (schema) a->gen.json_schema = text;   /* lives as long as the process */
+        else a->gen.grammar = text;
+        return 1;
+    }
+    if (cli_flag(argv, *i, "--json-object")) { a->gen.json_schema = ""; return 1; }
     if (cli_opt(argc, argv, i, "--seed", &v, &missing)) {
         if (missing) return -1;
         if (!cli_parse_int(v, 0, (long long)9e18, &n)) return bad("--seed", v);
