@@ -52,6 +52,18 @@ typedef void (*llmc_log_fn)(llmc_log_level level, const char *msg, void *user);
 /* Install a log sink (NULL: silent). Messages never contain access tokens. */
 void llmc_set_log_callback(llmc_log_fn fn, void *user);
 
+/* What this build is and what it finds here (`llmc --version`). The strings are static. */
+typedef struct {
+    const char *version;      /* LLMC_VERSION */
+    const char *commit;       /* git commit the build was configured at, or "unknown" */
+    bool cuda_built;          /* the CUDA backend is compiled in */
+    bool http_server;         /* `llmc serve` is compiled in (libmicrohttpd) */
+    const char *cpu_kernel;   /* the CPU kernel family in use: "amx", "avx512", "avx2" or "scalar" */
+    char cpu_features[256];   /* the CPU's SIMD features that matter to llmc, space-separated */
+    char gpu[256];            /* the first GPU found, or "none (why)" */
+} llmc_build_info;
+void llmc_get_build_info(llmc_build_info *out);
+
 
 /* ------------------------------------------------------------------------
  * Text-generation pipeline — the C form of

@@ -40,6 +40,31 @@ bool llmc_hub_is_repo_id(const char *s);
  * path (its first part) inside the snapshot. o->include, when given, selects files instead. */
 llmc_status llmc_hub_snapshot(const char *repo_id, const llmc_hub_opts *o, char **local_dir, llmc_error *err);
 
+/* ---- the cache as a list (hub_cache.c): `llmc ls` and `llmc rm`, as huggingface_hub's scan_cache_dir
+ * and delete_revisions see and change it ---- */
+typedef struct {
+    char commit[65];
+    char refs[128];       /* ref names that point at it ("main", ...), comma-separated */
+    char kind[20];        /* "safetensors", "gguf", "safetensors+gguf" or "other" */
+    uint64_t size;        /* bytes of the blobs its files use, each counted once */
+    int n_files;
+} llmc_hub_cached_rev;
+typedef struct {
+    char repo_id[256];
+    char path[4096];      /* the repo's folder in the cache */
+    uint64_t size;        /* bytes of the blobs its snapshots use */
+    int n_revs;
+    llmc_hub_cached_rev *revs;
+} llmc_hub_cached_repo;
+/* Lists every model repo in cache_dir (NULL → the default cache), sorted by id. No cache: 0 repos. */
+llmc_status llmc_hub_cache_scan(const char *cache_dir, llmc_hub_cached_repo **repos, int *n, llmc_error *err);
+void llmc_hub_cache_free(llmc_hub_cached_repo *repos, int n);
+/* Deletes repo_id's revision (a commit, its 7+ character prefix, or a ref name; NULL → every revision):
+ * its snapshot, the refs naming it, and the blobs no other revision uses; the whole repo folder when
+ * no revision remains. *freed gets the bytes of blobs removed. */
+llmc_status llmc_hub_cache_delete(const char *cache_dir, const char *repo_id, const char *revision, uint64_t *freed,
+                                  llmc_error *err);
+
 /* Writes $HF_HOME/token (mode 0600), where huggingface_hub reads it. hf_home NULL → default. */
 llmc_status llmc_hub_login(const char *token, const char *hf_home /*NULL=default*/, llmc_error *err);
 /* Removes $HF_HOME/token; not an error when there is none. */

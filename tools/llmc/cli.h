@@ -20,6 +20,8 @@ int cmd_serve(int argc, char **argv);
 int cmd_download(int argc, char **argv);
 int cmd_login(int argc, char **argv);
 int cmd_logout(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
+int cmd_rm(int argc, char **argv);
 
 /* Prints "llmc: error: <msg>" to stderr; returns 1 (or 2 for usage errors). */
 int cli_error(const llmc_error *err);

@@ -13,7 +13,10 @@ static const struct { const char *name; cli_cmd_fn fn; const char *help; } g_cmd
     {"logits", cmd_logits, "JSON logits per position (MODEL --ids 1,2,3)"},
     {"serve", cmd_serve, "OpenAI-compatible HTTP server (MODEL [--host H] [--port N])"},
     {"bench", cmd_bench, "prefill/decode speed (MODEL [-p 512] [-n 128] [-t N] [--json])"},
-    {"download", cmd_download, "fetch a model from the Hub into the cache (ORG/NAME)"},
+    {"download", cmd_download, "fetch a model from the Hub into the cache (ORG/NAME, ORG/NAME:QUANT)"},
+    {"pull", cmd_download, "the same as download"},
+    {"ls", cmd_ls, "list the cached models (repos, revisions, kind, size)"},
+    {"rm", cmd_rm, "delete a cached model (ORG/NAME [--revision R])"},
     {"login", cmd_login, "store a Hub access token"},
     {"logout", cmd_logout, "remove the stored Hub access token"},
 };
@@ -24,10 +27,20 @@ static void usage(FILE *f) {
     fprintf(f, "\n`llmc <command> --help` for a command's options.\n");
 }
 
+static int print_version(void) {
+    llmc_build_info b;
+    llmc_get_build_info(&b);
+    printf("llmc %s (commit %s)\n", b.version, b.commit);
+    printf("backends: cpu%s%s\n", b.cuda_built ? ", cuda" : "", b.http_server ? "; server: yes" : "; server: no (libmicrohttpd missing at build)");
+    printf("cpu: %s kernels; features: %s\n", b.cpu_kernel, b.cpu_features[0] ? b.cpu_features : "none");
+    printf("gpu: %s\n", b.gpu);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) { usage(stderr); return 2; }
     if (cli_is_help(argv[1]) || strcmp(argv[1], "help") == 0) { usage(stdout); return 0; }
-    if (strcmp(argv[1], "--version") == 0) { printf("llmc %s\n", LLMC_VERSION); return 0; }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) return print_version();
     for (size_t i = 0; i < sizeof g_cmds / sizeof g_cmds[0]; i++)
         if (strcmp(argv[1], g_cmds[i].name) == 0) return g_cmds[i].fn(argc - 1, argv + 1);
     fprintf(stderr, "llmc: error: unknown command '%s'\n\n", argv[1]);
