@@ -1226,13 +1226,13 @@ llmc_status llmc_hub_snapshot(const char *repo_id, const llmc_hub_opts *opts, ch
     } else if (st == LLMC_OK) { *local_dir = snap; snap = NULL; }
     free(snap);
 out:
+    free(gguf_rel);
     if (c) curl_easy_cleanup(c);
     job_free(&j);
     pthread_mutex_destroy(&j.mu);
     pthread_mutex_destroy(&j.progress_mu);
     return st;
 }
-    free(gguf_rel);
 
 llmc_status llmc_hub_login(const char *token, const char *hf_home, llmc_error *err) {
     char *t = token ? trim_token(token) : NULL;
