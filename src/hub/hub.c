@@ -975,26 +975,9 @@ static char *cached_snapshot(const char *storage, const char *revision, const ll
 
 /* ---- the listing ---- */
 
-static llmc_status list_repo(hub_job *j, CURL *c, llmc_error *err) {
-    char *qrepo = hub_url_quote(j->repo_id, true), *qrev = hub_url_quote(j->revision, false);
-    char *url = qrepo && qrev ? xprintf("%s/api/models/%s/revision/%s?blobs=true", j->endpoint, qrepo, qrev) : NULL;
-    free(qrepo);
-    free(qrev);
-    if (!url) return llmc_err(err, LLMC_ERR_NOMEM, "out of memory");
-    llmc_strbuf body;
-    llmc_sb_init(&body);
-    hub_resp r = {0};
-    hub_resp_clear(&r);
-    char *final = NULL;
-    llmc_status st = request(j, c, "GET", url, false, &body, HUB_API_MAX, &r, NULL, &final, "repository", err);
-    free(url);
-    free(final);
-    hub_resp_clear(&r);
-    if (st != LLMC_OK) { llmc_sb_free(&body); return st; }
-    char what[300];
-    snprintf(what, sizeof what, "%s/api/models/%s/revision/%s", j->endpoint, j->repo_id, j->revision);
-    cJSON *root = llmc_json_parse(body.data ? body.data : "", body.len, what, err);
-    llmc_sb_free(&body);
+/* The listing's JSON → j->commit and j->files (also the fuzz harness's entry: tests/fuzz/fuzz_hub.c). */
+static llmc_status hub_parse_listing(hub_job *j, const char *body, size_t len, const char *what, llmc_error *err) {
+    cJSON *root = llmc_json_parse(body ? body : "", len, what, err);
     if (!root) return LLMC_ERR_FORMAT;
     const char *sha = llmc_json_get_string(root, "sha");
     cJSON *sibs = cJSON_GetObjectItemCaseSensitive(root, "siblings");
@@ -1028,6 +1011,29 @@ static llmc_status list_repo(hub_job *j, CURL *c, llmc_error *err) {
     return LLMC_OK;
 }
 
+static llmc_status list_repo(hub_job *j, CURL *c, llmc_error *err) {
+    char *qrepo = hub_url_quote(j->repo_id, true), *qrev = hub_url_quote(j->revision, false);
+    char *url = qrepo && qrev ? xprintf("%s/api/models/%s/revision/%s?blobs=true", j->endpoint, qrepo, qrev) : NULL;
+    free(qrepo);
+    free(qrev);
+    if (!url) return llmc_err(err, LLMC_ERR_NOMEM, "out of memory");
+    llmc_strbuf body;
+    llmc_sb_init(&body);
+    hub_resp r = {0};
+    hub_resp_clear(&r);
+    char *final = NULL;
+    llmc_status st = request(j, c, "GET", url, false, &body, HUB_API_MAX, &r, NULL, &final, "repository", err);
+    free(url);
+    free(final);
+    hub_resp_clear(&r);
+    if (st != LLMC_OK) { llmc_sb_free(&body); return st; }
+    char what[300];
+    snprintf(what, sizeof what, "%s/api/models/%s/revision/%s", j->endpoint, j->repo_id, j->revision);
+    st = hub_parse_listing(j, body.data, body.len, what, err);
+    llmc_sb_free(&body);
+    return st;
+}
+
 /* ------------------------------------------------------------------ public */
 
 void llmc_hub_opts_default(llmc_hub_opts *o) {
@@ -1051,18 +1057,18 @@ llmc_status llmc_hub_snapshot(const char *repo_id, const llmc_hub_opts *opts, ch
     llmc_hub_opts o;
     if (opts) o = *opts; else llmc_hub_opts_default(&o);
     if (!repo_id || !local_dir) return llmc_err(err, LLMC_ERR_INVALID_ARG, "llmc_hub_snapshot: repo id and out pointer are required");
-    if (!repo_id_syntax(repo_id))
-        return llmc_err(err, LLMC_ERR_INVALID_ARG, "'%s' is not a Hub repo id (expected ORG/NAME)", repo_id);
-    const char *revision = o.revision && *o.revision ? o.revision : "main";
-    if (!revision_ok(revision)) return llmc_err(err, LLMC_ERR_INVALID_ARG, "bad revision '%s'", revision);
-    for (int k = 0; o.include && k < o.n_include; k++)
-        if (!o.include[k] || !*o.include[k]) return llmc_err(err, LLMC_ERR_INVALID_ARG, "empty --include pattern");
     char repo_buf[256], quant_buf[40];
     const char *quant = NULL; /* "org/name:QUANT": a GGUF repo's quantization */
     if (hub_split_quant_tag(repo_id, repo_buf, sizeof repo_buf, quant_buf, sizeof quant_buf)) {
         repo_id = repo_buf;
         quant = quant_buf;
     }
+    if (!repo_id_syntax(repo_id))
+        return llmc_err(err, LLMC_ERR_INVALID_ARG, "'%s' is not a Hub repo id (expected ORG/NAME)", repo_id);
+    const char *revision = o.revision && *o.revision ? o.revision : "main";
+    if (!revision_ok(revision)) return llmc_err(err, LLMC_ERR_INVALID_ARG, "bad revision '%s'", revision);
+    for (int k = 0; o.include && k < o.n_include; k++)
+        if (!o.include[k] || !*o.include[k]) return llmc_err(err, LLMC_ERR_INVALID_ARG, "empty --include pattern");
     if (o.include && o.n_include <= 0) o.include = NULL;
     bool offline = o.offline >= 0 ? o.offline != 0
                    : env_true(getenv("HF_HUB_OFFLINE")) || env_true(getenv("TRANSFORMERS_OFFLINE"));
@@ -1078,13 +1084,13 @@ llmc_status llmc_hub_snapshot(const char *repo_id, const llmc_hub_opts *opts, ch
     llmc_status st = LLMC_OK;
     char why[600] = "";
     CURL *c = NULL;
+    char *gguf_rel = NULL; /* the chosen .gguf (its first part) in a GGUF repo */
 
     j.cache_dir = o.cache_dir && *o.cache_dir ? expand_user(o.cache_dir) : hub_default_cache_dir();
     char *folder = hub_repo_folder(repo_id);
     j.storage = j.cache_dir && folder ? llmc_path_join(j.cache_dir, folder) : NULL;
     j.locks_dir = j.cache_dir ? llmc_path_join(j.cache_dir, ".locks") : NULL;
     free(folder);
-    char *gguf_rel = NULL; /* the chosen .gguf (its first part) in a GGUF repo */
     if (!j.storage || !j.locks_dir) { st = llmc_err(err, LLMC_ERR_NOMEM, "out of memory"); goto out; }
 
     /* A commit hash names immutable content: a complete cached snapshot needs no request. */
