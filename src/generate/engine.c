@@ -473,15 +473,20 @@ llmc_status llmc_engine_new(llmc_model *m, const llmc_tokenizer *tok, const llmc
     return LLMC_OK;
 }
 
+void llmc_engine_stop(llmc_engine *e) {
+    if (!e) return;
+    pthread_mutex_lock(&e->mu);
+    e->stop = true;
+    pthread_cond_broadcast(&e->cv);
+    bool join = e->started;
+    e->started = false;
+    pthread_mutex_unlock(&e->mu);
+    if (join) pthread_join(e->th, NULL);
+}
+
 void llmc_engine_free(llmc_engine *e) {
     if (!e) return;
-    if (e->started) {
-        pthread_mutex_lock(&e->mu);
-        e->stop = true;
-        pthread_cond_broadcast(&e->cv);
-        pthread_mutex_unlock(&e->mu);
-        pthread_join(e->th, NULL);
-    }
+    llmc_engine_stop(e);
     pthread_mutex_destroy(&e->mu);
     pthread_cond_destroy(&e->cv);
     llmc_prefix_cache_free(e->pc);

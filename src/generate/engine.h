@@ -40,7 +40,10 @@ typedef struct llmc_engine llmc_engine;
 /* m (which must outlive the engine and not be used by anyone else meanwhile) must be able to
    batch (llmc_model_can_batch). tok (may be NULL: ids only) decodes text and stop strings. */
 llmc_status llmc_engine_new(llmc_model *m, const llmc_tokenizer *tok, const llmc_engine_opts *o, llmc_engine **out, llmc_error *err);
-/* Stops the scheduler: running and waiting requests end (LLMC_STOP_CANCELLED / LLMC_ERR_CANCELLED). */
+/* Stops the scheduler: running and waiting requests end (LLMC_STOP_CANCELLED / LLMC_ERR_CANCELLED),
+   later llmc_engine_run calls return LLMC_ERR_CANCELLED at once. Idempotent; the engine stays
+   valid until llmc_engine_free (which stops it first). */
+void llmc_engine_stop(llmc_engine *e);
 void llmc_engine_free(llmc_engine *e);
 
 /* Text callback: piece of choice `choice`. Called on the scheduler thread; return non-zero to

@@ -277,9 +277,10 @@ static void merge_params(const llmc_pipeline *p, const llmc_gen_params *g, int n
 static llmc_status generate_ids(llmc_pipeline *p, int32_t *ids, size_t n_ids, const llmc_gen_params *g, char **reply, llmc_gen_stats *stats,
                                 llmc_error *err);
 
-/* Core of a chat turn on a cJSON messages array. Returns the reply text (malloc'd). */
+/* Core of a chat turn on a cJSON messages array. Returns the reply text (malloc'd); with
+   ids_out, only the prompt's ids (malloc'd) and no generation. */
 static llmc_status chat_core(llmc_pipeline *p, const cJSON *msgs, const cJSON *tools, const llmc_gen_params *g,
-                             char **reply, bool *continued, llmc_gen_stats *stats, llmc_error *err) {
+                             char **reply, bool *continued, llmc_gen_stats *stats, int32_t **ids_out, size_t *n_out, llmc_error *err) {
     *reply = NULL;
     if (!p->tok) return llmc_err(err, LLMC_ERR_NOT_FOUND, "the model has no tokenizer (tokenizer.json): chat needs one");
     if (!p->tmpl) { if (err) *err = p->tmpl_err; return p->tmpl_err.code ? p->tmpl_err.code : LLMC_ERR_TEMPLATE; }
@@ -310,6 +311,11 @@ static llmc_status chat_core(llmc_pipeline *p, const cJSON *msgs, const cJSON *t
     st = llmc_tokenizer_encode(p->tok, prompt, plen, false, &ids, &n_ids, err);
     free(prompt);
     if (st) return st;
+    if (ids_out) {
+        *ids_out = ids;
+        *n_out = n_ids;
+        return LLMC_OK;
+    }
     return generate_ids(p, ids, n_ids, g, reply, stats, err);
 }
 
@@ -403,11 +409,8 @@ llmc_status llmc_pipeline_complete(llmc_pipeline *p, const char *prompt, const l
     return generate_ids(p, ids, n_ids, g, reply, stats, err);
 }
 
-llmc_status llmc_pipeline_chat_json(llmc_pipeline *p, const char *messages_json, const char *tools_json,
-                                    const llmc_gen_params *g, char **reply, llmc_gen_stats *stats, llmc_error *err) {
-    *reply = NULL;
-    llmc_gen_params def;
-    if (!g) { llmc_gen_params_default(&def); g = &def; }
+static llmc_status chat_json_core(llmc_pipeline *p, const char *messages_json, const char *tools_json, const llmc_gen_params *g,
+                                  char **reply, llmc_gen_stats *stats, int32_t **ids_out, size_t *n_out, llmc_error *err) {
     cJSON *msgs = llmc_json_parse(messages_json, strlen(messages_json), "messages", err);
     if (!msgs) return err ? err->code : LLMC_ERR_FORMAT;
     /* 1.0 stays a float in the template (tool-call arguments), as Python's json keeps it. */
@@ -426,10 +429,18 @@ llmc_status llmc_pipeline_chat_json(llmc_pipeline *p, const char *messages_json,
         else llmc_template_json_mark_floats(tools, tools_json, strlen(tools_json));
     }
     bool cont;
-    if (!st) st = chat_core(p, msgs, tools, g, reply, &cont, stats, err);
+    if (!st) st = chat_core(p, msgs, tools, g, reply, &cont, stats, ids_out, n_out, err);
     cJSON_Delete(tools);
     cJSON_Delete(msgs);
     return st;
+}
+
+llmc_status llmc_pipeline_chat_json(llmc_pipeline *p, const char *messages_json, const char *tools_json,
+                                    const llmc_gen_params *g, char **reply, llmc_gen_stats *stats, llmc_error *err) {
+    *reply = NULL;
+    llmc_gen_params def;
+    if (!g) { llmc_gen_params_default(&def); g = &def; }
+    return chat_json_core(p, messages_json, tools_json, g, reply, stats, NULL, NULL, err);
 }
 
 llmc_status llmc_pipeline_chat(llmc_pipeline *p, const llmc_message *msgs, int n_msgs, const llmc_gen_params *g,
@@ -452,7 +463,7 @@ llmc_status llmc_pipeline_chat(llmc_pipeline *p, const llmc_message *msgs, int n
     if (!arr) return llmc_err(err, LLMC_ERR_NOMEM, "out of memory");
     char *reply = NULL;
     bool cont = false;
-    llmc_status st = chat_core(p, arr, NULL, g, &reply, &cont, stats, err);
+    llmc_status st = chat_core(p, arr, NULL, g, &reply, &cont, stats, NULL, NULL, err);
     cJSON_Delete(arr);
     if (st) return st;
     int n = cont ? n_msgs : n_msgs + 1;
@@ -481,4 +492,25 @@ llmc_status llmc_pipeline_chat(llmc_pipeline *p, const llmc_message *msgs, int n
     *conv = out;
     *n_conv = n;
     return LLMC_OK;
+}
+
+/* ---- prompts and parameters for the multi-sequence engine (server, batched calls) ---- */
+
+llmc_status llmc_pipeline_prompt_ids(llmc_pipeline *p, const char *messages_json, const char *tools_json, const char *text, int32_t **ids,
+                                     size_t *n, llmc_error *err) {
+    *ids = NULL;
+    *n = 0;
+    if (!p || (!messages_json && !text)) return llmc_err(err, LLMC_ERR_INVALID_ARG, "prompt: a pipeline and messages or text are needed");
+    if (!p->tok) return llmc_err(err, LLMC_ERR_NOT_FOUND, "the model has no tokenizer (tokenizer.json): text generation needs one");
+    if (text) return llmc_tokenizer_encode(p->tok, text, strlen(text), true, ids, n, err);
+    llmc_gen_params g;
+    llmc_gen_params_default(&g);
+    char *reply = NULL;
+    return chat_json_core(p, messages_json, tools_json, &g, &reply, NULL, ids, n, err);
+}
+
+void llmc_pipeline_resolve_params(const llmc_pipeline *p, const llmc_gen_params *g, int n_prompt, llmc_sampling *s, int *max_new) {
+    llmc_gen_params def;
+    if (!g) { llmc_gen_params_default(&def); g = &def; }
+    merge_params(p, g, n_prompt, s, max_new);
 }

@@ -16,6 +16,14 @@ llmc_model *llmc_pipeline_model(llmc_pipeline *p);
 llmc_model *llmc_pipeline_take_model(llmc_pipeline *p);
 const llmc_tokenizer *llmc_pipeline_tokenizer(const llmc_pipeline *p); /* NULL: none (model_only) */
 const llmc_gen_config *llmc_pipeline_gen_config(const llmc_pipeline *p);
+/* The prompt ids a request renders to (malloc'd): text != NULL → as llmc_pipeline_complete
+   encodes it; else the chat messages (JSON array) and tools (or NULL) through the template,
+   as llmc_pipeline_chat_json does. Safe to call from several threads at once only under
+   the caller's lock (the template engine is not re-entrant). */
+llmc_status llmc_pipeline_prompt_ids(llmc_pipeline *p, const char *messages_json, const char *tools_json, const char *text, int32_t **ids,
+                                     size_t *n, llmc_error *err);
+/* g over the model's generation_config over the pipeline's defaults, as a call would resolve them. */
+void llmc_pipeline_resolve_params(const llmc_pipeline *p, const llmc_gen_params *g, int n_prompt, llmc_sampling *s, int *max_new);
 /* Parses "auto|bf16|f16|f32" → -1 or an llmc_dtype; false if unknown. */
 bool llmc_parse_dtype(const char *s, int *out);
 

@@ -3,6 +3,9 @@
  * a streamed reply is produced by a worker thread into a buffer that the connection's
  * reader callback drains as server-sent events. */
 #include "server/server.h"
+#include "generate/engine.h"
+#include "grammar/grammar.h"
+#include "pipeline/pipeline_internal.h"
 #include "base/error.h"
 #include "base/json.h"
 #include "base/log.h"
@@ -214,8 +217,8 @@ static llmc_status parse_params(const cJSON *j, llmc_server_request *r, llmc_err
     for (int k = 0; k < 2 && !st; k++)
         if (num_field(j, pen[k], -2, 2, &dv, &st, err) && dv != 0)
             st = llmc_err(err, LLMC_ERR_UNSUPPORTED, "request body: '%s' is not supported (use repetition_penalty)", pen[k]);
-    if (int_field(j, "n", 1, 1 << 20, &iv, &st, err) && iv != 1)
-        st = llmc_err(err, LLMC_ERR_UNSUPPORTED, "request body: 'n' must be 1 (one choice per request)");
+    r->n = 1;
+    if (int_field(j, "n", 1, 16, &iv, &st, err)) r->n = (int)iv;
     const cJSON *rf = cJSON_GetObjectItemCaseSensitive(j, "response_format");
     if (!st && rf && !cJSON_IsNull(rf)) {
         const char *t = cJSON_IsObject(rf) ? llmc_json_get_string(rf, "type") : NULL;
@@ -269,7 +272,9 @@ struct llmc_server {
     size_t max_body;
     int port;
     const llmc_gen_params *defaults;
-    pthread_mutex_t gen_mu; /* one generation at a time */
+    pthread_mutex_t gen_mu; /* without the engine: one generation at a time */
+    pthread_mutex_t prep_mu; /* template rendering and tokenizing (not re-entrant) */
+    llmc_engine *eng;       /* NULL: a GPU model, one generation at a time */
     pthread_mutex_t id_mu;
     unsigned long long next_id;
     volatile int stopping;
@@ -290,13 +295,109 @@ static void make_id(llmc_server *s, bool chat, char *id, size_t n) {
     snprintf(id, n, "%s-%llx%08llx", chat ? "chatcmpl" : "cmpl", (unsigned long long)time(NULL), k);
 }
 
-/* The generation a request asks for, under the one-at-a-time lock. */
-static llmc_status run_generation(llmc_server *s, llmc_server_request *rq, char **reply, llmc_gen_stats *stats, llmc_error *err) {
+/* What a request produced: one reply per choice, and the usage figures. */
+typedef struct {
+    int n;
+    char *text[16];
+    llmc_stop_reason stop[16];
+    llmc_gen_stats stats;   /* generated_tokens: all choices together */
+} srv_result;
+
+static void srv_result_free(srv_result *r) {
+    for (int i = 0; i < r->n && i < 16; i++) free(r->text[i]);
+    memset(r, 0, sizeof *r);
+}
+
+/* Text of choice `choice`; non-zero stops it. */
+typedef int (*srv_piece_fn)(void *user, int choice, const char *piece, size_t len);
+typedef struct { srv_piece_fn fn; void *user; } srv_piece_adapter;
+static int srv_piece0(void *user, const char *piece, size_t len) {
+    srv_piece_adapter *a = user;
+    return a->fn(a->user, 0, piece, len);
+}
+
+/* One generation at a time on the pipeline (a model on a GPU). */
+static llmc_status run_serial(llmc_server *s, llmc_server_request *rq, srv_piece_fn fn, void *user, volatile int *cancel, srv_result *out,
+                              llmc_error *err) {
+    if (rq->n > 1) return llmc_err(err, LLMC_ERR_UNSUPPORTED, "request body: 'n' > 1 needs the multi-sequence engine, which a model on a GPU does not run");
+    srv_piece_adapter ad = {fn, user};
+    rq->g.on_text = srv_piece0;
+    rq->g.on_text_user = &ad;
+    rq->g.cancel = cancel;
+    char *reply = NULL;
     pthread_mutex_lock(&s->gen_mu);
-    llmc_status st = rq->prompt ? llmc_pipeline_complete(s->p, rq->prompt, &rq->g, reply, stats, err)
-                                : llmc_pipeline_chat_json(s->p, rq->messages_json, rq->tools_json, &rq->g, reply, stats, err);
+    llmc_status st = rq->prompt ? llmc_pipeline_complete(s->p, rq->prompt, &rq->g, &reply, &out->stats, err)
+                                : llmc_pipeline_chat_json(s->p, rq->messages_json, rq->tools_json, &rq->g, &reply, &out->stats, err);
     pthread_mutex_unlock(&s->gen_mu);
-    return st;
+    if (st) return st;
+    out->n = 1;
+    out->text[0] = reply;
+    out->stop[0] = out->stats.stop;
+    return LLMC_OK;
+}
+
+/* On the engine: the prompt rendered under prep_mu, then the engine's queue and steps. */
+static llmc_status run_engine(llmc_server *s, llmc_server_request *rq, srv_piece_fn fn, void *user, volatile int *cancel, srv_result *out,
+                              llmc_error *err) {
+    int32_t *ids = NULL;
+    size_t n_ids = 0;
+    pthread_mutex_lock(&s->prep_mu);
+    llmc_status st = llmc_pipeline_prompt_ids(s->p, rq->prompt ? NULL : rq->messages_json, rq->tools_json, rq->prompt, &ids, &n_ids, err);
+    pthread_mutex_unlock(&s->prep_mu);
+    if (st) return st;
+    const llmc_gen_config *gc = llmc_pipeline_gen_config(s->p);
+    llmc_engine_params ep;
+    llmc_engine_params_default(&ep);
+    llmc_pipeline_resolve_params(s->p, &rq->g, (int)n_ids, &ep.sampling, &ep.max_new_tokens);
+    ep.eos_ids = gc->eos_ids;
+    ep.n_eos = gc->n_eos;
+    ep.stop_strings = rq->g.stop_strings;
+    ep.n_stop_strings = rq->g.n_stop_strings;
+    ep.n_choices = rq->n;
+    ep.on_text = fn;
+    ep.user = user;
+    ep.cancel = cancel;
+    llmc_grammar_constraint *con = NULL;
+    if (rq->g.json_schema || rq->g.grammar) { /* constrained decoding: the sampler's mask hook, one choice */
+        if (rq->n > 1) { free(ids); return llmc_err(err, LLMC_ERR_UNSUPPORTED, "request body: 'n' > 1 with a grammar or JSON schema is not supported"); }
+        st = llmc_grammar_constraint_new(llmc_pipeline_tokenizer(s->p), llmc_model_config(llmc_pipeline_model(s->p))->vocab_size, rq->g.json_schema,
+                                         rq->g.grammar, gc->eos_ids, gc->n_eos, &con, err);
+        if (st) { free(ids); return st; }
+        ep.sampling.mask = llmc_grammar_constraint_mask_cb;
+        ep.sampling.accept = llmc_grammar_constraint_accept_cb;
+        ep.sampling.mask_user = con;
+    }
+    llmc_engine_result r;
+    st = llmc_engine_run(s->eng, ids, (int)n_ids, &ep, &r, err);
+    free(ids);
+    if (con) {
+        llmc_status gs = llmc_grammar_constraint_status(con, err);
+        llmc_grammar_constraint_free(con);
+        if (gs && !st) llmc_engine_result_free(&r);
+        if (gs) st = gs;
+    }
+    if (st) return st;
+    out->n = r.n_choices;
+    out->stats.prompt_tokens = r.prompt_tokens;
+    out->stats.reused_tokens = r.reused_tokens;
+    out->stats.ttft_ms = r.ttft_ms;
+    out->stats.prefill_tokens_per_s = r.prefill_tokens_per_s;
+    out->stats.decode_tokens_per_s = r.decode_tokens_per_s;
+    for (int i = 0; i < r.n_choices; i++) {
+        out->text[i] = r.choice[i].text;
+        r.choice[i].text = NULL;
+        out->stop[i] = r.choice[i].stop;
+        out->stats.generated_tokens += r.choice[i].n_ids;
+    }
+    out->stats.stop = out->stop[0];
+    llmc_engine_result_free(&r);
+    return LLMC_OK;
+}
+
+static llmc_status run_generation(llmc_server *s, llmc_server_request *rq, srv_piece_fn fn, void *user, volatile int *cancel, srv_result *out,
+                                  llmc_error *err) {
+    memset(out, 0, sizeof *out);
+    return s->eng ? run_engine(s, rq, fn, user, cancel, out, err) : run_serial(s, rq, fn, user, cancel, out, err);
 }
 
 static enum MHD_Result send_text(struct MHD_Connection *c, unsigned code, const char *ctype, char *text) {
@@ -341,6 +442,7 @@ static unsigned status_http(llmc_status st, const char **type, const char **code
         *type = "invalid_request_error";
         return 400;
     case LLMC_ERR_CANCELLED: *type = "server_error"; return 503;
+    case LLMC_ERR_BUSY: *type = "rate_limit_error"; *code = "queue_full"; return 429;
     default: *type = "server_error"; return 500;
     }
 }
@@ -355,22 +457,18 @@ static cJSON *usage_json(const llmc_gen_stats *st) {
     return u;
 }
 
-/* The on_text of a non-streamed reply: only the server's shutdown stops it. */
-static int poll_stop(void *user, const char *piece, size_t len) {
+/* The text callback of a non-streamed reply: only the server's shutdown stops it. */
+static int poll_stop(void *user, int choice, const char *piece, size_t len) {
+    (void)choice;
     (void)piece;
     (void)len;
     return ((llmc_server *)user)->stopping;
 }
 
 static enum MHD_Result chat_blocking(llmc_server *s, struct MHD_Connection *c, llmc_server_request *rq) {
-    char *reply = NULL;
-    llmc_gen_stats stats;
-    memset(&stats, 0, sizeof stats);
+    srv_result res;
     llmc_error err = {0};
-    rq->g.on_text = poll_stop;
-    rq->g.on_text_user = s;
-    rq->g.cancel = &s->stopping;
-    llmc_status st = run_generation(s, rq, &reply, &stats, &err);
+    llmc_status st = run_generation(s, rq, poll_stop, s, &s->stopping, &res, &err);
     bool chat = !rq->prompt;
     if (st) {
         const char *type, *code;
@@ -385,29 +483,34 @@ static enum MHD_Result chat_blocking(llmc_server *s, struct MHD_Connection *c, l
     cJSON_AddStringToObject(o, "object", chat ? "chat.completion" : "text_completion");
     cJSON_AddNumberToObject(o, "created", (double)time(NULL));
     cJSON_AddStringToObject(o, "model", s->model_name);
-    cJSON *choices = cJSON_AddArrayToObject(o, "choices"), *ch = cJSON_CreateObject();
-    cJSON_AddNumberToObject(ch, "index", 0);
-    if (chat) {
-        cJSON *msg = cJSON_CreateObject();
-        cJSON_AddStringToObject(msg, "role", "assistant");
-        cJSON_AddStringToObject(msg, "content", reply ? reply : "");
-        cJSON_AddItemToObject(ch, "message", msg);
-    } else {
-        llmc_strbuf t;
-        llmc_sb_init(&t);
-        if (rq->echo) llmc_sb_puts(&t, rq->prompt);
-        llmc_sb_puts(&t, reply ? reply : "");
-        cJSON_AddStringToObject(ch, "text", t.data ? t.data : "");
-        llmc_sb_free(&t);
-        cJSON_AddNullToObject(ch, "logprobs");
+    cJSON *choices = cJSON_AddArrayToObject(o, "choices");
+    for (int i = 0; i < res.n; i++) {
+        const char *reply = res.text[i];
+        cJSON *ch = cJSON_CreateObject();
+        cJSON_AddNumberToObject(ch, "index", i);
+        if (chat) {
+            cJSON *msg = cJSON_CreateObject();
+            cJSON_AddStringToObject(msg, "role", "assistant");
+            cJSON_AddStringToObject(msg, "content", reply ? reply : "");
+            cJSON_AddItemToObject(ch, "message", msg);
+        } else {
+            llmc_strbuf t;
+            llmc_sb_init(&t);
+            if (rq->echo) llmc_sb_puts(&t, rq->prompt);
+            llmc_sb_puts(&t, reply ? reply : "");
+            cJSON_AddStringToObject(ch, "text", t.data ? t.data : "");
+            llmc_sb_free(&t);
+            cJSON_AddNullToObject(ch, "logprobs");
+        }
+        cJSON_AddStringToObject(ch, "finish_reason", finish_reason(res.stop[i]));
+        cJSON_AddItemToArray(choices, ch);
     }
-    cJSON_AddStringToObject(ch, "finish_reason", finish_reason(stats.stop));
-    cJSON_AddItemToArray(choices, ch);
-    cJSON_AddItemToObject(o, "usage", usage_json(&stats));
-    free(reply);
-    LLMC_INFO("serve: %s: %d prompt tokens (%d reused), %d generated, stop %s, decode %.1f tok/s", chat ? "chat completion" : "completion",
-              stats.prompt_tokens,
-              stats.reused_tokens, stats.generated_tokens, llmc_stop_reason_name(stats.stop), stats.decode_tokens_per_s);
+    cJSON_AddItemToObject(o, "usage", usage_json(&res.stats));
+    llmc_gen_stats stats = res.stats;
+    srv_result_free(&res);
+    LLMC_INFO("serve: %s: %d prompt tokens (%d reused), %d generated, stop %s, first token %.0f ms, decode %.1f tok/s",
+              chat ? "chat completion" : "completion", stats.prompt_tokens, stats.reused_tokens, stats.generated_tokens,
+              llmc_stop_reason_name(stats.stop), stats.ttft_ms, stats.decode_tokens_per_s);
     return send_json(c, 200, o);
 }
 
@@ -446,7 +549,7 @@ static void push_event(stream_job *jb, cJSON *o) {
 }
 
 /* One event: a chat delta (role and/or content), or a completion's text piece. */
-static cJSON *chunk(stream_job *jb, const char *role, const char *content, size_t len, const char *finish) {
+static cJSON *chunk(stream_job *jb, int index, const char *role, const char *content, size_t len, const char *finish) {
     bool chat = !jb->rq.prompt;
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "id", jb->id);
@@ -454,7 +557,7 @@ static cJSON *chunk(stream_job *jb, const char *role, const char *content, size_
     cJSON_AddNumberToObject(o, "created", jb->created);
     cJSON_AddStringToObject(o, "model", jb->s->model_name);
     cJSON *choices = cJSON_AddArrayToObject(o, "choices"), *ch = cJSON_CreateObject();
-    cJSON_AddNumberToObject(ch, "index", 0);
+    cJSON_AddNumberToObject(ch, "index", index);
     char *c = content ? strndup(content, len) : NULL;
     if (chat) {
         cJSON *d = cJSON_CreateObject();
@@ -472,34 +575,30 @@ static cJSON *chunk(stream_job *jb, const char *role, const char *content, size_
     return o;
 }
 
-static int on_piece(void *user, const char *piece, size_t len) {
+static int on_piece(void *user, int choice, const char *piece, size_t len) {
     stream_job *jb = user;
-    push_event(jb, chunk(jb, NULL, piece, len, NULL));
+    push_event(jb, chunk(jb, choice, NULL, piece, len, NULL));
     return jb->cancel || jb->s->stopping;
 }
 
 static void *stream_worker(void *arg) {
     stream_job *jb = arg;
     llmc_server *s = jb->s;
-    if (!jb->rq.prompt) push_event(jb, chunk(jb, "assistant", "", 0, NULL));
-    else if (jb->rq.echo) push_event(jb, chunk(jb, NULL, jb->rq.prompt, strlen(jb->rq.prompt), NULL));
-    char *reply = NULL;
-    llmc_gen_stats stats;
-    memset(&stats, 0, sizeof stats);
+    for (int i = 0; i < jb->rq.n; i++) {
+        if (!jb->rq.prompt) push_event(jb, chunk(jb, i, "assistant", "", 0, NULL));
+        else if (jb->rq.echo) push_event(jb, chunk(jb, i, NULL, jb->rq.prompt, strlen(jb->rq.prompt), NULL));
+    }
+    srv_result res;
     llmc_error err = {0};
-    jb->rq.g.on_text = on_piece;
-    jb->rq.g.on_text_user = jb;
-    jb->rq.g.cancel = &jb->cancel;
     llmc_status st = jb->cancel || s->stopping ? llmc_err(&err, LLMC_ERR_CANCELLED, "cancelled before it started")
-                                               : run_generation(s, &jb->rq, &reply, &stats, &err);
-    free(reply);
+                                               : run_generation(s, &jb->rq, on_piece, jb, &jb->cancel, &res, &err);
     if (st) {
         const char *type, *code;
         status_http(st, &type, &code);
         LLMC_INFO("serve: streamed %s failed: %s", jb->rq.prompt ? "completion" : "chat completion", err.msg);
         push_event(jb, error_json(err.msg, type, code));
     } else {
-        push_event(jb, chunk(jb, NULL, NULL, 0, finish_reason(stats.stop)));
+        for (int i = 0; i < res.n; i++) push_event(jb, chunk(jb, i, NULL, NULL, 0, finish_reason(res.stop[i])));
         if (jb->rq.include_usage) {
             cJSON *o = cJSON_CreateObject();
             cJSON_AddStringToObject(o, "id", jb->id);
@@ -507,12 +606,13 @@ static void *stream_worker(void *arg) {
             cJSON_AddNumberToObject(o, "created", jb->created);
             cJSON_AddStringToObject(o, "model", s->model_name);
             cJSON_AddArrayToObject(o, "choices");
-            cJSON_AddItemToObject(o, "usage", usage_json(&stats));
+            cJSON_AddItemToObject(o, "usage", usage_json(&res.stats));
             push_event(jb, o);
         }
-        LLMC_INFO("serve: streamed %s: %d prompt tokens (%d reused), %d generated, stop %s, decode %.1f tok/s",
-                  jb->rq.prompt ? "completion" : "chat completion", stats.prompt_tokens, stats.reused_tokens, stats.generated_tokens,
-                  llmc_stop_reason_name(stats.stop), stats.decode_tokens_per_s);
+        LLMC_INFO("serve: streamed %s: %d prompt tokens (%d reused), %d generated, stop %s, first token %.0f ms, decode %.1f tok/s",
+                  jb->rq.prompt ? "completion" : "chat completion", res.stats.prompt_tokens, res.stats.reused_tokens, res.stats.generated_tokens,
+                  llmc_stop_reason_name(res.stats.stop), res.stats.ttft_ms, res.stats.decode_tokens_per_s);
+        srv_result_free(&res);
     }
     pthread_mutex_lock(&jb->mu);
     llmc_sb_puts(&jb->out, "data: [DONE]\n\n");
@@ -585,6 +685,50 @@ static enum MHD_Result chat_stream(llmc_server *s, struct MHD_Connection *c, llm
     return ok;
 }
 
+/* GET /health: the status, and with the engine how many sequences run and requests wait. */
+static enum MHD_Result send_health(llmc_server *s, struct MHD_Connection *c) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "status", s->stopping ? "stopping" : "ok");
+    if (s->eng) {
+        llmc_engine_stats es;
+        llmc_engine_get_stats(s->eng, &es);
+        cJSON_AddNumberToObject(o, "running", es.running);
+        cJSON_AddNumberToObject(o, "queued", es.queued);
+        cJSON_AddNumberToObject(o, "parallel", es.max_seqs);
+        cJSON_AddNumberToObject(o, "max_queue", es.max_queue);
+        cJSON_AddNumberToObject(o, "kv_used_bytes", (double)es.kv_used);
+        cJSON_AddNumberToObject(o, "kv_budget_bytes", (double)es.kv_budget);
+        cJSON_AddNumberToObject(o, "prefix_cache_bytes", (double)es.prefix.bytes);
+        cJSON_AddNumberToObject(o, "prefix_cache_blocks", es.prefix.blocks);
+    } else {
+        cJSON_AddNumberToObject(o, "parallel", 1);
+    }
+    return send_json(c, 200, o);
+}
+
+/* GET /metrics: Prometheus text exposition of the engine's counters. */
+static enum MHD_Result send_metrics(llmc_server *s, struct MHD_Connection *c) {
+    llmc_engine_stats es;
+    llmc_engine_get_stats(s->eng, &es); /* zeros without the engine */
+    llmc_strbuf b;
+    llmc_sb_init(&b);
+    llmc_sb_printf(&b, "# TYPE llmc_requests_running gauge\nllmc_requests_running %d\n", es.running);
+    llmc_sb_printf(&b, "# TYPE llmc_requests_queued gauge\nllmc_requests_queued %d\n", es.queued);
+    llmc_sb_printf(&b, "# TYPE llmc_kv_used_bytes gauge\nllmc_kv_used_bytes %zu\n", es.kv_used);
+    llmc_sb_printf(&b, "# TYPE llmc_kv_budget_bytes gauge\nllmc_kv_budget_bytes %zu\n", es.kv_budget);
+    llmc_sb_printf(&b, "# TYPE llmc_steps_total counter\nllmc_steps_total %lld\n", es.steps);
+    llmc_sb_printf(&b, "# TYPE llmc_prompt_tokens_computed_total counter\nllmc_prompt_tokens_computed_total %lld\n", es.tokens_prefilled);
+    llmc_sb_printf(&b, "# TYPE llmc_generated_tokens_total counter\nllmc_generated_tokens_total %lld\n", es.tokens_generated);
+    llmc_sb_printf(&b, "# TYPE llmc_requests_done_total counter\nllmc_requests_done_total %lld\n", es.requests_done);
+    llmc_sb_printf(&b, "# TYPE llmc_requests_rejected_total counter\nllmc_requests_rejected_total %lld\n", es.requests_rejected);
+    llmc_sb_printf(&b, "# TYPE llmc_prefix_cache_bytes gauge\nllmc_prefix_cache_bytes %zu\n", es.prefix.bytes);
+    llmc_sb_printf(&b, "# TYPE llmc_prefix_cache_hit_tokens_total counter\nllmc_prefix_cache_hit_tokens_total %lld\n", es.prefix.hit_tokens);
+    llmc_sb_printf(&b, "# TYPE llmc_prefix_cache_evicted_blocks_total counter\nllmc_prefix_cache_evicted_blocks_total %lld\n",
+                   es.prefix.evicted_blocks);
+    if (b.oom) { llmc_sb_free(&b); return MHD_NO; }
+    return send_text(c, 200, "text/plain; version=0.0.4", llmc_sb_take(&b));
+}
+
 /* Constant-time comparison of the bearer token. */
 static bool authorized(const llmc_server *s, struct MHD_Connection *c) {
     if (!s->api_key) return true;
@@ -618,12 +762,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     bool get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
     if (!strcmp(url, "/health")) {
         if (!get) return send_error(c, 405, "use GET /health", "invalid_request_error", NULL);
-        return send_text(c, 200, "application/json", strdup("{\"status\":\"ok\"}"));
+        return send_health(s, c);
+    }
+    if (!strcmp(url, "/metrics")) {
+        if (!get) return send_error(c, 405, "use GET /metrics", "invalid_request_error", NULL);
+        return send_metrics(s, c);
     }
     bool models = !strcmp(url, "/v1/models"), chat = !strcmp(url, "/v1/chat/completions"), compl = !strcmp(url, "/v1/completions");
     if (!models && !chat && !compl) {
         char msg[240];
-        snprintf(msg, sizeof msg, "no endpoint %.100s (llmc serves POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /health)",
+        snprintf(msg, sizeof msg,
+                 "no endpoint %.100s (llmc serves POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /health, GET /metrics)",
                  url);
         return send_error(c, 404, msg, "invalid_request_error", NULL);
     }
@@ -706,12 +855,36 @@ llmc_status llmc_server_start(llmc_pipeline *p, const llmc_server_opts *o, llmc_
     s->max_body = o->max_body ? o->max_body : (8u << 20);
     s->defaults = o->defaults;
     pthread_mutex_init(&s->gen_mu, NULL);
+    pthread_mutex_init(&s->prep_mu, NULL);
     pthread_mutex_init(&s->id_mu, NULL);
+    int max_conn = o->max_connections > 0 ? o->max_connections : 32;
+    llmc_model *m = llmc_pipeline_model(p);
+    if (llmc_model_can_batch(m)) {
+        llmc_engine_opts eo = {0};
+        eo.max_seqs = o->parallel > 0 ? o->parallel : 4;
+        eo.max_queue = o->max_queue;
+        eo.step_tokens = o->step_tokens;
+        eo.kv_budget = o->kv_budget;
+        eo.prefix_cache_bytes = o->prefix_cache == (size_t)-1 ? 0 : o->prefix_cache ? o->prefix_cache : (256u << 20);
+        llmc_status est = llmc_engine_new(m, llmc_pipeline_tokenizer(p), &eo, &s->eng, err);
+        if (est) {
+            freeaddrinfo(ai);
+            llmc_server_stop(s);
+            return est;
+        }
+        llmc_engine_stats es;
+        llmc_engine_get_stats(s->eng, &es);
+        /* every running and waiting request holds a connection: room for them all, so a
+           request past the queue gets its 429 instead of a refused connection */
+        if (o->max_connections <= 0) max_conn = es.max_seqs + es.max_queue + 32;
+    } else {
+        LLMC_INFO("serve: the model runs on a GPU: one generation at a time");
+    }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
     s->d = MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
                             MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)(o->max_connections > 0 ? o->max_connections : 32),
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)max_conn,
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(o->idle_timeout_s > 0 ? o->idle_timeout_s : 120),
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
     freeaddrinfo(ai);
@@ -729,8 +902,11 @@ llmc_status llmc_server_start(llmc_pipeline *p, const llmc_server_opts *o, llmc_
 void llmc_server_stop(llmc_server *s) {
     if (!s) return;
     s->stopping = 1;
+    llmc_engine_stop(s->eng); /* running requests end (cancelled), new ones are refused */
     if (s->d) MHD_stop_daemon(s->d);
+    llmc_engine_free(s->eng);
     pthread_mutex_destroy(&s->gen_mu);
+    pthread_mutex_destroy(&s->prep_mu);
     pthread_mutex_destroy(&s->id_mu);
     free(s->model_name);
     if (s->api_key) {

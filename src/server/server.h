@@ -1,8 +1,13 @@
 /* OpenAI-compatible HTTP server over one pipeline (libmicrohttpd): what `llmc serve`
  * runs. Endpoints: POST /v1/chat/completions and POST /v1/completions (plain text, no chat
- * template) — JSON or, with "stream": true, server-sent events — GET /v1/models, GET /health. One generation at a time (the model and its KV
- * cache are shared; requests queue); a client that disconnects mid-stream cancels its
- * generation. Bodies, connections and idle time are bounded; with an API key every
+ * template) — JSON or, with "stream": true, server-sent events — GET /v1/models, GET /health
+ * (with the engine's running/queued counts) and GET /metrics (Prometheus text). On a CPU model
+ * requests run on the multi-sequence engine (generate/engine.h): `parallel` sequences decode
+ * together in each step; further requests wait in a queue of max_queue and beyond that get
+ * HTTP 429 (never a dropped connection: the connection limit covers both); "n" > 1 samples
+ * share one prefill; a prefix cache keeps KV blocks of recent prompts. A model placed on a GPU
+ * runs one generation at a time (its backend holds one KV cache). A client that disconnects
+ * mid-stream cancels its generation and its KV memory is freed at the next step. Bodies, connections and idle time are bounded; with an API key every
  * /v1 request needs "Authorization: Bearer <key>" (compared in constant time, never
  * logged). Built when libmicrohttpd is found; otherwise llmc_server_start says so. */
 #ifndef LLMC_SERVER_SERVER_H
@@ -20,6 +25,11 @@ typedef struct {
     int max_connections;    /* 0 → 32 */
     int idle_timeout_s;     /* 0 → 120 */
     const llmc_gen_params *defaults; /* what a request leaves unset (NULL: the model's generation_config) */
+    int parallel;           /* sequences decoded together; 0 → 4 */
+    int max_queue;          /* requests waiting beyond those; 0 → 128; -1 → none (429 at once) */
+    int step_tokens;        /* tokens per engine step (decodes + prompt chunks); 0 → 64 */
+    size_t kv_budget;       /* KV bytes the running sequences may reserve; 0 → 4 GiB */
+    size_t prefix_cache;    /* prefix cache bytes; 0 → 256 MiB; (size_t)-1 → off */
 } llmc_server_opts;
 
 typedef struct llmc_server llmc_server;
@@ -39,6 +49,7 @@ typedef struct {
     char *stops[16];
     int n_stops;
     bool stream, include_usage;
+    int n;                  /* choices (OpenAI's n), 1..16 */
     char *prompt;           /* /v1/completions: the text (no chat template), or NULL for a chat */
     bool echo;              /* /v1/completions: the reply starts with the prompt */
 } llmc_server_request;

@@ -125,7 +125,8 @@ static void test_refusals(void) {
     BAD("\"stop\":[\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\",\"10\",\"11\",\"12\",\"13\",\"14\",\"15\",\"16\",\"17\"]", LLMC_ERR_FORMAT,
         "more than 16");
     BAD("\"tools\":{}", LLMC_ERR_FORMAT, "'tools'");
-    BAD("\"n\":2", LLMC_ERR_UNSUPPORTED, "'n'");
+    BAD("\"n\":17", LLMC_ERR_FORMAT, "'n'");
+    BAD("\"n\":0", LLMC_ERR_FORMAT, "'n'");
     BAD("\"frequency_penalty\":0.5", LLMC_ERR_UNSUPPORTED, "frequency_penalty");
     BAD("\"logprobs\":true", LLMC_ERR_UNSUPPORTED, "logprobs");
     BAD("\"response_format\":{\"type\":\"json_object\"}", LLMC_ERR_UNSUPPORTED, "response_format");

@@ -17,12 +17,23 @@ static void help(void) {
            "  POST /v1/completions        plain-text continuation of \"prompt\" (no chat template; echo)\n"
            "  GET  /v1/models             the model's id\n"
            "  GET  /health                {\"status\": \"ok\"}\n"
-           "One reply is generated at a time; the KV cache of a conversation's common prefix is reused.\n\n"
+           "  GET  /metrics                running/queued requests, KV and prefix-cache use (Prometheus text)\n"
+           "On the CPU, --parallel requests decode together in every step (continuous batching): each\n"
+           "one's reply is the same ids as if it ran alone. Further requests wait in a queue; past\n"
+           "--max-queue they get HTTP 429 (the connection limit leaves room for all of them). Prompts\n"
+           "that begin with recently seen text reuse its KV blocks (--prefix-cache). A model on a GPU\n"
+           "generates one reply at a time.\n\n"
            "  --host ADDR          address to listen on (default 127.0.0.1: this machine only)\n"
            "  --port N             TCP port (default 8080; 0: any free port, printed at start)\n"
            "  --api-key KEY        require \"Authorization: Bearer KEY\" (default: LLMC_API_KEY, else none)\n"
            "  --name ID            the model id reported to clients (default: MODEL)\n"
-           "  --max-body BYTES     largest request body accepted (default 8388608)\n\n"
+           "  --max-body BYTES     largest request body accepted (default 8388608)\n"
+           "  --parallel N         sequences decoded together (default 4, at most 64)\n"
+           "  --max-queue N        requests that may wait for a sequence (default 128; 0: none, 429 at once)\n"
+           "  --step-tokens N      tokens per step: decodes first, then prompt chunks (default 64, at most 256)\n"
+           "  --kv-budget MIB      KV-cache memory the running requests may reserve (default 4096); a request\n"
+           "                       that can never fit is refused with an error naming it\n"
+           "  --prefix-cache MIB   memory for cached prompt KV blocks, least recently used evicted (default 256; 0: off)\n\n"
            "Generation options below are defaults for requests that do not set them.\n\n");
     cli_model_args_help(stdout, true);
 }
@@ -59,6 +70,26 @@ int cmd_serve(int argc, char **argv) {
             if (missing) return 2;
             if (!cli_parse_int(v, 1024, 1LL << 30, &n)) return cli_fail("serve: --max-body needs a byte count from 1024 to 1073741824, not '%s'", v);
             so.max_body = (size_t)n;
+        } else if (cli_opt(argc, argv, &i, "--parallel", &v, &missing)) {
+            if (missing) return 2;
+            if (!cli_parse_int(v, 1, 64, &n)) return cli_fail("serve: --parallel needs a number from 1 to 64, not '%s'", v);
+            so.parallel = (int)n;
+        } else if (cli_opt(argc, argv, &i, "--max-queue", &v, &missing)) {
+            if (missing) return 2;
+            if (!cli_parse_int(v, 0, 100000, &n)) return cli_fail("serve: --max-queue needs a number from 0 to 100000, not '%s'", v);
+            so.max_queue = n == 0 ? -1 : (int)n;
+        } else if (cli_opt(argc, argv, &i, "--step-tokens", &v, &missing)) {
+            if (missing) return 2;
+            if (!cli_parse_int(v, 1, 256, &n)) return cli_fail("serve: --step-tokens needs a number from 1 to 256, not '%s'", v);
+            so.step_tokens = (int)n;
+        } else if (cli_opt(argc, argv, &i, "--kv-budget", &v, &missing)) {
+            if (missing) return 2;
+            if (!cli_parse_int(v, 1, 1 << 20, &n)) return cli_fail("serve: --kv-budget needs MiB from 1 to 1048576, not '%s'", v);
+            so.kv_budget = (size_t)n << 20;
+        } else if (cli_opt(argc, argv, &i, "--prefix-cache", &v, &missing)) {
+            if (missing) return 2;
+            if (!cli_parse_int(v, 0, 1 << 20, &n)) return cli_fail("serve: --prefix-cache needs MiB from 0 to 1048576, not '%s'", v);
+            so.prefix_cache = n == 0 ? (size_t)-1 : (size_t)n << 20;
         } else if (argv[i][0] == '-' && argv[i][1]) return cli_fail("serve: unknown option '%s' (see llmc serve --help)", argv[i]);
         else if (!a.pipe.model) a.pipe.model = argv[i];
         else return cli_fail("serve: more than one model given");
