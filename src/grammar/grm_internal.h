@@ -8,6 +8,8 @@
 #ifndef LLMC_GRM_INTERNAL_H
 #define LLMC_GRM_INTERNAL_H
 #include "grammar/grammar.h"
+#include "base/strbuf.h"
+#include <cjson/cJSON.h>
 #include <stdint.h>
 
 enum { GRM_END = 0, GRM_ALT = 1, GRM_REF = 2, GRM_BYTES = 3 };
@@ -32,5 +34,13 @@ struct llmc_grammar {
 
 static inline int grm_set_has(const grm_set *s, uint8_t b) { return (int)((s->w[b >> 6] >> (b & 63)) & 1u); }
 static inline int grm_is_end(const grm_elem *e) { return e->type == GRM_END || e->type == GRM_ALT; }
+
+/* JSON Schema pieces for grammars that combine several schemas (tool calls): the shared
+ * base rules (ws, jstr, jnum, jvalue, ...) and, for one schema (doc NULL: any object), its
+ * rules named prefix + "s<N>" appended to out and the expression for a value in expr.
+ * path names the schema in errors ("$", "$[0].function.parameters"). */
+const char *grm_schema_base_rules(void);
+llmc_status grm_schema_rules(const cJSON *doc, const char *prefix, const char *path, llmc_strbuf *out, llmc_strbuf *expr,
+                             llmc_error *err);
 
 #endif

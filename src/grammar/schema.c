@@ -8,7 +8,7 @@
  * validates whether additionalProperties is absent, true or false). Anything else is an
  * error naming the schema path. Numbers are bounded in length (16 integer digits, 16
  * fraction digits, 3 exponent digits) so every reply parses as a double. */
-#include "grammar/grammar.h"
+#include "grammar/grm_internal.h"
 #include "base/error.h"
 #include "base/json.h"
 #include "base/strbuf.h"
@@ -28,6 +28,7 @@ typedef struct { char *ref; int rule; } sc_ref;
 
 typedef struct {
     llmc_strbuf out;
+    const char *pfx;            /* rule name prefix (several schemas in one grammar) */
     const cJSON *doc;
     sc_ref *refs; int n_refs, cap_refs;
     int n_rules, depth;
@@ -87,7 +88,7 @@ static int new_rule(sc *c, const char *path) {
 }
 
 static bool emit_rule(sc *c, int id, llmc_strbuf *body, const char *path) {
-    llmc_sb_printf(&c->out, "s%d ::= %s\n", id, body->data ? body->data : "");
+    llmc_sb_printf(&c->out, "%ss%d ::= %s\n", c->pfx, id, body->data ? body->data : "");
     if (c->out.oom) return sc_fail(c, LLMC_ERR_NOMEM, path, "out of memory");
     if (c->out.len > SC_MAX_TEXT) return sc_fail(c, LLMC_ERR_NOMEM, path, "the grammar would be over 8 MiB");
     return true;
@@ -121,7 +122,7 @@ static const cJSON *resolve(const cJSON *doc, const char *ref) {
 
 static bool gen_ref(sc *c, const char *ref, const char *path, llmc_strbuf *o) {
     for (int i = 0; i < c->n_refs; i++)
-        if (!strcmp(c->refs[i].ref, ref)) { llmc_sb_printf(o, "s%d", c->refs[i].rule); return true; }
+        if (!strcmp(c->refs[i].ref, ref)) { llmc_sb_printf(o, "%ss%d", c->pfx, c->refs[i].rule); return true; }
     const cJSON *t = resolve(c->doc, ref);
     if (!t) return sc_fail(c, LLMC_ERR_FORMAT, path, "$ref does not point into this schema (only \"#...\" references are supported)");
     if (c->n_refs == c->cap_refs) {
@@ -144,7 +145,7 @@ static bool gen_ref(sc *c, const char *ref, const char *path, llmc_strbuf *o) {
     llmc_sb_init(&body);
     bool ok = gen(c, t, tpath, &body) && emit_rule(c, id, &body, tpath);
     llmc_sb_free(&body);
-    if (ok) llmc_sb_printf(o, "s%d", id);
+    if (ok) llmc_sb_printf(o, "%ss%d", c->pfx, id);
     return ok;
 }
 
@@ -207,10 +208,10 @@ static bool gen_object(sc *c, const cJSON *s, const char *path, llmc_strbuf *o) 
         llmc_sb_init(&kv);
         llmc_sb_init(&body);
         put_literal(&kv, keys[k]);
-        llmc_sb_printf(&kv, " ws \":\" ws s%d ws", vr[k]);
+        llmc_sb_printf(&kv, " ws \":\" ws %ss%d ws", c->pfx, vr[k]);
         char an[32] = "", fn[32] = "";
-        if (a_next >= 0) snprintf(an, sizeof an, " s%d", a_next);
-        if (f_next >= 0) snprintf(fn, sizeof fn, "s%d", f_next);
+        if (a_next >= 0) snprintf(an, sizeof an, " %.8ss%d", c->pfx, a_next);
+        if (f_next >= 0) snprintf(fn, sizeof fn, "%.8ss%d", c->pfx, f_next);
         llmc_sb_printf(&body, "\",\" ws %s%s%s%s", kv.data, an, rq[k] ? "" : " | ", rq[k] ? "" : (a_next >= 0 ? an + 1 : "\"\""));
         ok = emit_rule(c, a, &body, path);
         body.len = 0;
@@ -221,7 +222,7 @@ static bool gen_object(sc *c, const cJSON *s, const char *path, llmc_strbuf *o) 
         a_next = a;
         f_next = f;
     }
-    if (ok) llmc_sb_printf(o, "\"{\" ws s%d \"}\"", f_next);
+    if (ok) llmc_sb_printf(o, "\"{\" ws %ss%d \"}\"", c->pfx, f_next);
     for (int k = 0; keys && k < n; k++) free(keys[k]);
     free(keys); free(vr); free(rq);
     return ok;
@@ -263,7 +264,7 @@ static bool gen_array(sc *c, const cJSON *s, const char *path, llmc_strbuf *o) {
         llmc_sb_init(&body);
         ok = id >= 0 && gen(c, items, p2, &body) && emit_rule(c, id, &body, p2);
         llmc_sb_free(&body);
-        llmc_sb_printf(&it, "s%d", id);
+        llmc_sb_printf(&it, "%ss%d", c->pfx, id);
     } else llmc_sb_puts(&it, "jvalue");
     if (ok) {
         if (max == 0) llmc_sb_puts(o, "\"[\" ws \"]\"");
@@ -413,34 +414,47 @@ static bool gen(sc *c, const cJSON *s, const char *path, llmc_strbuf *o) {
     return ok;
 }
 
-llmc_status llmc_grammar_schema_to_gbnf(const char *schema_json, size_t len, char **gbnf, llmc_error *err) {
-    *gbnf = NULL;
+const char *grm_schema_base_rules(void) { return SC_BASE; }
+
+llmc_status grm_schema_rules(const cJSON *doc, const char *prefix, const char *path, llmc_strbuf *out, llmc_strbuf *expr,
+                             llmc_error *err) {
     sc c;
     memset(&c, 0, sizeof c);
     c.err = err;
+    c.pfx = prefix;
+    c.doc = doc;
     llmc_sb_init(&c.out);
+    if (!doc) llmc_sb_puts(expr, "jobject");
+    else gen(&c, doc, path, expr);
+    if (!c.st && (c.out.oom || expr->oom)) c.st = llmc_err(err, LLMC_ERR_NOMEM, "json schema: out of memory");
+    if (!c.st) llmc_sb_append(out, c.out.data ? c.out.data : "", c.out.len);
+    for (int i = 0; i < c.n_refs; i++) free(c.refs[i].ref);
+    free(c.refs);
+    llmc_sb_free(&c.out);
+    return c.st;
+}
+
+llmc_status llmc_grammar_schema_to_gbnf(const char *schema_json, size_t len, char **gbnf, llmc_error *err) {
+    *gbnf = NULL;
     cJSON *doc = NULL;
     bool empty = true;
     for (size_t i = 0; schema_json && i < len; i++)
         if (schema_json[i] != ' ' && schema_json[i] != '\n' && schema_json[i] != '\t' && schema_json[i] != '\r') empty = false;
     if (!empty) {
         doc = llmc_json_parse(schema_json, len, "json schema", err);
-        if (!doc) { llmc_sb_free(&c.out); return err ? err->code : LLMC_ERR_FORMAT; }
+        if (!doc) return err ? err->code : LLMC_ERR_FORMAT;
     }
-    c.doc = doc;
-    llmc_sb_puts(&c.out, SC_BASE);
-    llmc_strbuf root;
+    llmc_strbuf out, root;
+    llmc_sb_init(&out);
     llmc_sb_init(&root);
-    if (!doc) llmc_sb_puts(&root, "jobject");
-    else gen(&c, doc, "$", &root);
-    if (!c.st) llmc_sb_printf(&c.out, "root ::= ws %s ws\n", root.data);
+    llmc_sb_puts(&out, SC_BASE);
+    llmc_status st = grm_schema_rules(doc, "", "$", &out, &root, err);
+    if (!st) llmc_sb_printf(&out, "root ::= ws %s ws\n", root.data);
+    if (!st && out.oom) st = llmc_err(err, LLMC_ERR_NOMEM, "json schema: out of memory");
     llmc_sb_free(&root);
-    if (!c.st && c.out.oom) c.st = llmc_err(err, LLMC_ERR_NOMEM, "json schema: out of memory");
-    for (int i = 0; i < c.n_refs; i++) free(c.refs[i].ref);
-    free(c.refs);
     cJSON_Delete(doc);
-    if (c.st) { llmc_sb_free(&c.out); return c.st; }
-    *gbnf = llmc_sb_take(&c.out);
+    if (st) { llmc_sb_free(&out); return st; }
+    *gbnf = llmc_sb_take(&out);
     return LLMC_OK;
 }
 

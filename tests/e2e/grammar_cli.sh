@@ -58,6 +58,43 @@ if "$BIN" run "$SMOLLM2" --grammar "$tmp/yn.gbnf" --seed 9 "Is the sea salty?" >
    && grep -qxE '(yes|no|maybe)\.' "$tmp/out"; then ok "grammar"
 else bad "grammar: $(cat "$tmp/out") $(cat "$tmp/err")"; fi
 
+# Tool calls: tool_choice required / a named function force a valid call even from this small model.
+cat > "$tmp/tools.json" <<'EOF'
+[{"type": "function", "function": {"name": "get_weather", "description": "Current weather in a city",
+  "parameters": {"type": "object", "properties": {"city": {"type": "string", "maxLength": 40},
+                 "unit": {"enum": ["celsius", "fahrenheit"]}}, "required": ["city", "unit"]}}},
+ {"type": "function", "function": {"name": "add", "description": "Add two numbers",
+  "parameters": {"type": "object", "properties": {"a": {"type": "number"}, "b": {"type": "number"}}, "required": ["a", "b"]}}}]
+EOF
+cat > "$tmp/tcheck.py" <<'EOF'
+import json, sys
+m = json.load(open(sys.argv[1]))
+want = sys.argv[2]
+calls = m["tool_calls"]
+assert len(calls) >= 1, "no call"
+f = calls[0]["function"]
+args = json.loads(f["arguments"])
+if want != "any":
+    assert f["name"] == want, f["name"]
+if f["name"] == "get_weather":
+    assert isinstance(args["city"], str) and args["unit"] in ("celsius", "fahrenheit"), args
+else:
+    assert f["name"] == "add" and all(isinstance(args[k], (int, float)) for k in "ab"), args
+EOF
+for tc in "required any --greedy" "add add --seed 4" "get_weather get_weather --seed 7"; do
+    # shellcheck disable=SC2086
+    set -- $tc
+    if "$BIN" run "$SMOLLM2" --tools "$tmp/tools.json" --tool-choice "$1" "$3" ${4:-} --max-new-tokens 120 \
+         "What is the weather in Paris? Also, what is 2 plus 3?" > "$tmp/out" 2> "$tmp/err" \
+       && python3 "$tmp/tcheck.py" "$tmp/out" "$2" 2> "$tmp/perr"; then ok "tools $1"
+    else bad "tools $1: $(cat "$tmp/out") $(cat "$tmp/err") $(cat "$tmp/perr")"; fi
+done
+# tool_choice auto: the reply comes back as an assistant message
+if "$BIN" run "$SMOLLM2" --tools "$tmp/tools.json" --greedy --max-new-tokens 30 "Say hello." > "$tmp/out" 2> "$tmp/err" \
+   && python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); assert m["role"] == "assistant" and (m["content"] or m.get("tool_calls"))' "$tmp/out"; then
+    ok "tools auto"
+else bad "tools auto: $(cat "$tmp/out") $(cat "$tmp/err")"; fi
+
 # Errors: the schema path, a GBNF position; non-zero exit.
 echo '{"type": "object", "properties": {"age": {"type": "int"}}}' > "$tmp/bad.json"
 if ! "$BIN" run "$SMOLLM2" --json-schema "$tmp/bad.json" "x" > /dev/null 2> "$tmp/err" && grep -q '\$.properties.age.type' "$tmp/err"; then
