@@ -49,11 +49,15 @@ static bool is_cjk(uint32_t c) {
            (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x2F800 && c <= 0x2FA1F);
 }
 
+/* tokenizers' StripAccents / BertNormalizer strip_accents: drops every combining mark
+ * (is_combining_mark: general categories Mn, Mc and Me). */
 static void strip_marks(const char *s, size_t len, llmc_strbuf *out) {
     for (size_t i = 0; i < len;) {
         uint32_t c;
         int n = tok_u8(s + i, len - i, &c);
-        if (utf8proc_category((utf8proc_int32_t)c) != UTF8PROC_CATEGORY_MN) llmc_sb_append(out, s + i, (size_t)n);
+        utf8proc_category_t k = utf8proc_category((utf8proc_int32_t)c);
+        if (k != UTF8PROC_CATEGORY_MN && k != UTF8PROC_CATEGORY_MC && k != UTF8PROC_CATEGORY_ME)
+            llmc_sb_append(out, s + i, (size_t)n);
         i += (size_t)n;
     }
 }
@@ -191,7 +195,8 @@ static llmc_status normalize_one(const tok_node *n, const char *s, size_t len, l
                 if (c == 0 || c == 0xFFFD) continue;
                 if (c != '\t' && c != '\n' && c != '\r') {
                     utf8proc_category_t cat = utf8proc_category((utf8proc_int32_t)c);
-                    if (cat == UTF8PROC_CATEGORY_CC || cat == UTF8PROC_CATEGORY_CF || cat == UTF8PROC_CATEGORY_CN ||
+                    /* tokenizers' is_control: Cc, Cf, Co, Cs (unassigned code points are kept) */
+                    if (cat == UTF8PROC_CATEGORY_CC || cat == UTF8PROC_CATEGORY_CF ||
                         cat == UTF8PROC_CATEGORY_CO || cat == UTF8PROC_CATEGORY_CS) continue;
                 }
                 if (tok_is_whitespace(c)) c = ' ';
@@ -373,13 +378,44 @@ oom:
     return llmc_err(err, LLMC_ERR_NOMEM, "tokenizer: out of memory while splitting");
 }
 
-static OnigRegex g_gpt2_re, g_ws_re;
+/* Rust regex's Unicode \w: Alphabetic, marks, decimal digits, connector punctuation,
+ * Join_Control (Other_Alphabetic beyond marks approximated by the enclosed letters). */
+static bool rust_word_char(uint32_t c) {
+    if (c < 0x80) return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+    if (c == 0x200C || c == 0x200D || (c >= 0x24B6 && c <= 0x24E9) || (c >= 0x1F130 && c <= 0x1F189)) return true;
+    switch (utf8proc_category((utf8proc_int32_t)c)) {
+    case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT: case UTF8PROC_CATEGORY_LM:
+    case UTF8PROC_CATEGORY_LO: case UTF8PROC_CATEGORY_NL: case UTF8PROC_CATEGORY_MN: case UTF8PROC_CATEGORY_MC:
+    case UTF8PROC_CATEGORY_ME: case UTF8PROC_CATEGORY_ND: case UTF8PROC_CATEGORY_PC: return true;
+    default: return false;
+    }
+}
+
+/* tokenizers' Whitespace pre-tokenizer: the Rust-regex matches of \w+|[^\w\s]+, i.e. runs
+ * of word chars and runs of other non-space chars; whitespace is dropped. */
+static llmc_status whitespace_split(const char *s, size_t len, tok_ranges *out, llmc_error *err) {
+    size_t start = 0;
+    int cur = 0; /* 0 space, 1 word, 2 other */
+    for (size_t i = 0; i <= len;) {
+        uint32_t c = 0;
+        int n = i < len ? tok_u8(s + i, len - i, &c) : 1;
+        int k = i == len ? 0 : tok_is_whitespace(c) ? 0 : rust_word_char(c) ? 1 : 2;
+        if (k != cur) {
+            if (cur && !tok_ranges_push(out, start, i - start, false))
+                return llmc_err(err, LLMC_ERR_NOMEM, "tokenizer: out of memory while splitting");
+            start = i;
+            cur = k;
+        }
+        i += (size_t)n;
+    }
+    return LLMC_OK;
+}
+
+static OnigRegex g_gpt2_re;
 static pthread_once_t re_once = PTHREAD_ONCE_INIT;
 static void re_init(void) {
     static const char gpt2[] = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
-    static const char ws[] = "\\w+|[^\\w\\s]+";
     g_gpt2_re = tok_regex_new(gpt2, sizeof gpt2 - 1, NULL, "ByteLevel");
-    g_ws_re = tok_regex_new(ws, sizeof ws - 1, NULL, "Whitespace");
 }
 
 llmc_status tok_pretok_stage(const tok_node *n, const char *s, size_t len, bool at_start, tok_stage_out *o,
@@ -401,14 +437,8 @@ llmc_status tok_pretok_stage(const tok_node *n, const char *s, size_t len, bool 
         tok_u8(n->a, n->a_len, &ch);
         return split_pred(PRED_CHAR, ch, TB_REMOVED, false, s, len, &o->tmp, &o->ranges, err);
     }
-    case TK_P_WHITESPACE: {
-        pthread_once(&re_once, re_init);
-        if (!g_ws_re) return llmc_err(err, LLMC_ERR_INTERNAL, "tokenizer: Whitespace regex failed to compile");
-        tok_node tmpn = {0};
-        tmpn.kind = TK_P_WHITESPACE;
-        tmpn.re = g_ws_re;
-        return split_by(&tmpn, TB_REMOVED, true, s, len, &o->tmp, &o->ranges, o->bud, err);
-    }
+    case TK_P_WHITESPACE:
+        return whitespace_split(s, len, &o->ranges, err);
     case TK_P_BYTELEVEL: {
         /* f1 add_prefix_space, f2 use_regex */
         const char *src = s;

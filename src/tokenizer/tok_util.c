@@ -379,12 +379,11 @@ void tok_budget_free(tok_budget *b) {
     b->mp = NULL;
 }
 
-/* One bounded search for the leftmost match starting at or after pos. Start positions are
- * tried in windows of TOK_RE_WINDOW bytes (onig_search's range), with the clock checked
- * between windows: a pattern whose every attempt scans to the end of the piece (`a.*b`
- * does that without any backtracking the retry limits would count) then costs at most
- * one window's attempts past the budget. Returns onig's result or TOK_RE_TIMEOUT. */
-#define TOK_RE_WINDOW 256
+/* One bounded search for the leftmost match starting at or after pos, over the whole piece
+ * (onig_search's range also ends the data it may match in Oniguruma 6.9, so start
+ * positions cannot be windowed without changing matches). Returns onig's result
+ * (the retry limits end runaway backtracking) or TOK_RE_TIMEOUT once the encode's
+ * searches together ran past the budget. */
 int tok_budget_search(tok_budget *b, OnigRegex re, const char *s, size_t len, size_t pos, OnigRegion *region) {
     if (!b->mp) {
         b->mp = onig_new_match_param();
@@ -395,14 +394,9 @@ int tok_budget_search(tok_budget *b, OnigRegex re, const char *s, size_t len, si
     }
     if (!b->started) { b->t0 = now_s(); b->started = true; }
     const OnigUChar *st = (const OnigUChar *)s, *end = st + len;
-    for (;;) {
-        size_t wend = len - pos > TOK_RE_WINDOW ? pos + TOK_RE_WINDOW : len;
-        while (wend < len && ((unsigned char)s[wend] & 0xC0) == 0x80) wend++;
-        int r = onig_search_with_param(re, st, end, st + pos, st + wend, region, ONIG_OPTION_NONE, b->mp);
-        if (now_s() - b->t0 > b->limit_s) return TOK_RE_TIMEOUT;
-        if (r != ONIG_MISMATCH || wend >= len) return r;
-        pos = wend;
-    }
+    int r = onig_search_with_param(re, st, end, st + pos, end, region, ONIG_OPTION_NONE, b->mp);
+    if (now_s() - b->t0 > b->limit_s) return TOK_RE_TIMEOUT;
+    return r;
 }
 
 void tok_node_clear(tok_node *n) {
