@@ -12,19 +12,21 @@ fi
 if [[ " ${need[*]-} " == *" python3 "* ]] && command -v python3 >/dev/null; then need=("${need[@]/python3}"); fi
 pkgs=()
 for p in "${need[@]-}"; do [ -n "$p" ] && pkgs+=("$p"); done
-# Optional: libmicrohttpd-dev (the HTTP server, `llmc serve`). Tried, never fatal: without it the
-# build leaves the server out and says so.
+# Optional: libmicrohttpd-dev (the HTTP server, `llmc serve`) and libedit-dev (line editing in
+# `llmc chat`). Tried, never fatal: without them the build leaves those parts out and says so.
 optional=()
-dpkg-query -W -f='${Status}' libmicrohttpd-dev 2>/dev/null | grep -q "ok installed" || optional+=(libmicrohttpd-dev)
+for p in libmicrohttpd-dev libedit-dev; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || optional+=("$p")
+done
 if [ ${#optional[@]} -gt 0 ]; then
   OSUDO=""; [ "$(id -u)" != 0 ] && command -v sudo >/dev/null && OSUDO="sudo -n"
   if [ "$(id -u)" = 0 ] || [ -n "$OSUDO" ]; then
     DEBIAN_FRONTEND=noninteractive $OSUDO apt-get install -y -qq "${optional[@]}" >/dev/null 2>&1 ||
       { DEBIAN_FRONTEND=noninteractive $OSUDO apt-get update -qq >/dev/null 2>&1 &&
         DEBIAN_FRONTEND=noninteractive $OSUDO apt-get install -y -qq "${optional[@]}" >/dev/null 2>&1; } ||
-      echo "llmc: note: could not install ${optional[*]}; \`llmc serve\` will be left out of the build" >&2
+      echo "llmc: note: could not install ${optional[*]}; the build leaves out what needs them" >&2
   else
-    echo "llmc: note: ${optional[*]} is not installed (apt-get install ${optional[*]}); \`llmc serve\` will be left out of the build" >&2
+    echo "llmc: note: ${optional[*]} is not installed (apt-get install ${optional[*]}); the build leaves out what needs them" >&2
   fi
 fi
 [ ${#pkgs[@]} -eq 0 ] && exit 0
