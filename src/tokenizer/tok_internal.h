@@ -130,6 +130,12 @@ struct llmc_tokenizer {
     tok_added *added; size_t n_added;
     tok_smap added_map;      /* added content → id */
     tok_trie trie_raw, trie_norm;
+    /* model */
+    int model;               /* TOK_M_* */
+    /* WordPiece: cont_prefix, max_input_chars_per_word; Unigram: scores by id, piece trie */
+    size_t wp_max_chars;
+    double *uni_score; double uni_min_score;
+    tok_trie uni_trie;
     /* BPE model */
     tok_umap merges;         /* (a << 32 | b) → (rank << 32 | new id) */
     bool byte_fallback, fuse_unk, ignore_merges;
@@ -148,6 +154,8 @@ struct llmc_tokenizer {
     char **retired; size_t n_retired; /* replaced id strings the vocab map may still point to */
 };
 
+enum { TOK_M_BPE, TOK_M_WORDPIECE, TOK_M_WORDLEVEL, TOK_M_UNIGRAM };
+
 /* Internal entry points between files. */
 llmc_status tok_finish(llmc_tokenizer *t, llmc_error *err);           /* tries, char ids */
 /* bud: the encode's regex budget, NULL for one of its own. */
@@ -155,6 +163,13 @@ llmc_status tok_normalize(const tok_node *n, const char *s, size_t len, llmc_str
                           llmc_error *err);
 llmc_status tok_bpe_word(const llmc_tokenizer *t, const char *w, size_t len, int32_t **ids, size_t *n, size_t *cap,
                          llmc_error *err);
+/* WordPiece, WordLevel and Unigram (tok_models.c): one pre-tokenized word → ids. */
+llmc_status tok_wordpiece_word(const llmc_tokenizer *t, const char *w, size_t len, int32_t **ids, size_t *n, size_t *cap,
+                               llmc_error *err);
+llmc_status tok_wordlevel_word(const llmc_tokenizer *t, const char *w, size_t len, int32_t **ids, size_t *n, size_t *cap,
+                               llmc_error *err);
+llmc_status tok_unigram_word(const llmc_tokenizer *t, const char *w, size_t len, int32_t **ids, size_t *n, size_t *cap,
+                             llmc_error *err);
 /* Decodes token strings through the decoder into out. */
 llmc_status tok_decode_tokens(const llmc_tokenizer *t, const char **toks, const size_t *lens, size_t n, llmc_strbuf *out,
                               llmc_error *err);

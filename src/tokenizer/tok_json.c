@@ -608,6 +608,11 @@ static llmc_status llama_class_pipeline(llmc_tokenizer *t, const cJSON *cfg, llm
     return LLMC_OK;
 }
 
+static llmc_status load_unigram(llmc_tokenizer *t, const cJSON *root, const cJSON *cfg, const cJSON *model, const char *what,
+                                llmc_error *err);
+static llmc_status load_merges(llmc_tokenizer *t, const cJSON *merges, const tok_fj_spans *fj, const char *what, llmc_error *err);
+static llmc_status load_rest(llmc_tokenizer *t, const cJSON *root, const cJSON *cfg, const char *what, llmc_error *err);
+
 static llmc_status load_json(llmc_tokenizer *t, const cJSON *root, const cJSON *cfg, const tok_fj_spans *fj,
                              const char *what, llmc_error *err) {
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
@@ -615,19 +620,33 @@ static llmc_status load_json(llmc_tokenizer *t, const cJSON *root, const cJSON *
     const char *mt = jstr(model, "type");
     const cJSON *vocab = cJSON_GetObjectItemCaseSensitive(model, "vocab");
     const cJSON *merges = cJSON_GetObjectItemCaseSensitive(model, "merges");
-    if (mt ? strcmp(mt, "BPE") != 0 : !merges)
-        return llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: model type '%s' is not supported (only BPE)", what, mt ? mt : "?");
-    if (!cJSON_IsObject(vocab)) return llmc_err(err, LLMC_ERR_FORMAT, "%s: model.vocab must be an object", what);
     llmc_status rc;
-    const cJSON *dropout = cJSON_GetObjectItemCaseSensitive(model, "dropout");
-    if (cJSON_IsNumber(dropout) && dropout->valuedouble > 0 && dropout->valuedouble < 1)
-        return llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: BPE dropout is not supported", what);
-    t->byte_fallback = jbool(model, "byte_fallback", false);
-    t->fuse_unk = jbool(model, "fuse_unk", false);
-    t->ignore_merges = jbool(model, "ignore_merges", false);
+    if (mt ? !strcmp(mt, "BPE") : merges != NULL) t->model = TOK_M_BPE;
+    else if (mt && !strcmp(mt, "WordPiece")) t->model = TOK_M_WORDPIECE;
+    else if (mt && !strcmp(mt, "WordLevel")) t->model = TOK_M_WORDLEVEL;
+    else if (mt && !strcmp(mt, "Unigram")) return load_unigram(t, root, cfg, model, what, err);
+    else return llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: model type '%s' is not supported (BPE, WordPiece, WordLevel, Unigram are)",
+                         what, mt ? mt : "?");
+    if (!cJSON_IsObject(vocab)) return llmc_err(err, LLMC_ERR_FORMAT, "%s: model.vocab must be an object", what);
+    if (t->model == TOK_M_BPE) {
+        const cJSON *dropout = cJSON_GetObjectItemCaseSensitive(model, "dropout");
+        if (cJSON_IsNumber(dropout) && dropout->valuedouble > 0 && dropout->valuedouble < 1)
+            return llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: BPE dropout is not supported", what);
+        t->byte_fallback = jbool(model, "byte_fallback", false);
+        t->fuse_unk = jbool(model, "fuse_unk", false);
+        t->ignore_merges = jbool(model, "ignore_merges", false);
+    }
     const char *s;
     if ((s = jstr(model, "continuing_subword_prefix")) && *s) { t->cont_prefix = strdup(s); t->cont_prefix_len = strlen(s); }
-    if ((s = jstr(model, "end_of_word_suffix")) && *s) { t->eow_suffix = strdup(s); t->eow_suffix_len = strlen(s); }
+    else if (t->model == TOK_M_WORDPIECE && !s) { t->cont_prefix = strdup("##"); t->cont_prefix_len = 2; }
+    if (t->model == TOK_M_BPE && (s = jstr(model, "end_of_word_suffix")) && *s) { t->eow_suffix = strdup(s); t->eow_suffix_len = strlen(s); }
+    if (t->model == TOK_M_WORDPIECE) {
+        long long mc = 100;
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(model, "max_input_chars_per_word");
+        if (m && !(llmc_json_is_int(m, 0, 1 << 30) && (mc = (long long)m->valuedouble, true)))
+            return llmc_err(err, LLMC_ERR_FORMAT, "%s: model.max_input_chars_per_word is not a valid count", what);
+        t->wp_max_chars = (size_t)mc;
+    }
     if (fj && fj->vocab) {
         if ((rc = fast_vocab(t, fj, what, err))) return rc;
     } else {
@@ -641,8 +660,49 @@ static llmc_status load_json(llmc_tokenizer *t, const cJSON *root, const cJSON *
     }
     if ((s = jstr(model, "unk_token"))) {
         t->unk_id = tok_smap_get(&t->vocab, s, strlen(s));
-        if (t->unk_id < 0) return llmc_err(err, LLMC_ERR_FORMAT, "%s: unk_token '%s' is not in the vocabulary", what, s);
+        /* BPE needs it at load; WordPiece/WordLevel only fail (by name) when a word needs it */
+        if (t->unk_id < 0 && t->model == TOK_M_BPE) return llmc_err(err, LLMC_ERR_FORMAT, "%s: unk_token '%s' is not in the vocabulary", what, s);
+    } else if (t->model == TOK_M_WORDPIECE) t->unk_id = tok_smap_get(&t->vocab, "[UNK]", 5);
+    else if (t->model == TOK_M_WORDLEVEL) t->unk_id = -1;
+    if (t->model == TOK_M_BPE && (rc = load_merges(t, merges, fj, what, err))) return rc;
+    return load_rest(t, root, cfg, what, err);
+}
+
+/* Unigram: vocab [[piece, score], ...] (id = index), unk_id, byte_fallback. */
+static llmc_status load_unigram(llmc_tokenizer *t, const cJSON *root, const cJSON *cfg, const cJSON *model, const char *what,
+                                llmc_error *err) {
+    t->model = TOK_M_UNIGRAM;
+    const cJSON *vocab = cJSON_GetObjectItemCaseSensitive(model, "vocab");
+    if (!cJSON_IsArray(vocab)) return llmc_err(err, LLMC_ERR_FORMAT, "%s: Unigram model.vocab must be an array of [piece, score]", what);
+    size_t nv = (size_t)cJSON_GetArraySize(vocab);
+    if (nv > TOK_MAX_VOCAB) return llmc_err(err, LLMC_ERR_FORMAT, "%s: vocabulary of %zu tokens is too large", what, nv);
+    if (!tok_smap_init(&t->vocab, nv)) return llmc_err(err, LLMC_ERR_NOMEM, "out of memory");
+    t->uni_score = malloc((nv ? nv : 1) * sizeof *t->uni_score);
+    if (!t->uni_score) return llmc_err(err, LLMC_ERR_NOMEM, "out of memory");
+    t->uni_min_score = nv ? 1e300 : 0;
+    size_t i = 0;
+    llmc_status rc;
+    for (const cJSON *c = vocab->child; c; c = c->next, i++) {
+        const cJSON *p = cJSON_GetArrayItem(c, 0), *sc = cJSON_GetArrayItem(c, 1);
+        if (!cJSON_IsArray(c) || !cJSON_IsString(p) || !cJSON_IsNumber(sc) || !(sc->valuedouble == sc->valuedouble))
+            return llmc_err(err, LLMC_ERR_FORMAT, "%s: Unigram model.vocab[%zu] is not [piece, score]", what, i);
+        size_t pl = strlen(p->valuestring);
+        if ((rc = tok_add_vocab(t, p->valuestring, pl, (int32_t)i, err))) return rc;
+        t->uni_score[i] = sc->valuedouble;
+        if (sc->valuedouble < t->uni_min_score) t->uni_min_score = sc->valuedouble;
+        if (!tok_trie_add(&t->uni_trie, p->valuestring, pl, (int32_t)i)) return llmc_err(err, LLMC_ERR_NOMEM, "out of memory");
     }
+    const cJSON *u = cJSON_GetObjectItemCaseSensitive(model, "unk_id");
+    if (u && !cJSON_IsNull(u)) {
+        if (!llmc_json_is_int(u, 0, (long long)nv - 1)) return llmc_err(err, LLMC_ERR_FORMAT, "%s: Unigram unk_id is not an id of the vocabulary", what);
+        t->unk_id = (int32_t)u->valuedouble;
+    }
+    t->byte_fallback = jbool(model, "byte_fallback", false);
+    return load_rest(t, root, cfg, what, err);
+}
+
+static llmc_status load_merges(llmc_tokenizer *t, const cJSON *merges, const tok_fj_spans *fj, const char *what, llmc_error *err) {
+    llmc_status rc;
     if (fj && fj->merges) {
         if ((rc = fast_merges(t, fj, what, err))) return rc;
     } else {
@@ -661,6 +721,12 @@ static llmc_status load_json(llmc_tokenizer *t, const cJSON *root, const cJSON *
             } else return llmc_err(err, LLMC_ERR_FORMAT, "%s: merge %u is neither 'a b' nor [a, b]", what, rank);
         }
     }
+    return LLMC_OK;
+}
+
+/* Added tokens, normalizer, pre-tokenizer, decoder, post-processor and config, for every model. */
+static llmc_status load_rest(llmc_tokenizer *t, const cJSON *root, const cJSON *cfg, const char *what, llmc_error *err) {
+    llmc_status rc;
     const cJSON *added = cJSON_GetObjectItemCaseSensitive(root, "added_tokens");
     for (const cJSON *c = cJSON_IsArray(added) ? added->child : NULL; c; c = c->next) {
         const cJSON *idj = cJSON_GetObjectItemCaseSensitive(c, "id");

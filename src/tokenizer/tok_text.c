@@ -51,12 +51,12 @@ static bool is_cjk(uint32_t c) {
 
 /* tokenizers' StripAccents / BertNormalizer strip_accents: drops every combining mark
  * (is_combining_mark: general categories Mn, Mc and Me). */
-static void strip_marks(const char *s, size_t len, llmc_strbuf *out) {
+static void strip_marks(const char *s, size_t len, llmc_strbuf *out, bool nonspacing_only) {
     for (size_t i = 0; i < len;) {
         uint32_t c;
         int n = tok_u8(s + i, len - i, &c);
         utf8proc_category_t k = utf8proc_category((utf8proc_int32_t)c);
-        if (k != UTF8PROC_CATEGORY_MN && k != UTF8PROC_CATEGORY_MC && k != UTF8PROC_CATEGORY_ME)
+        if (k != UTF8PROC_CATEGORY_MN && (nonspacing_only || (k != UTF8PROC_CATEGORY_MC && k != UTF8PROC_CATEGORY_ME)))
             llmc_sb_append(out, s + i, (size_t)n);
         i += (size_t)n;
     }
@@ -180,7 +180,7 @@ static llmc_status normalize_one(const tok_node *n, const char *s, size_t len, l
         llmc_sb_append(out, s + b, e - b);
         return sb_ok(out, err);
     }
-    case TK_N_STRIP_ACCENTS: strip_marks(s, len, out); return sb_ok(out, err);
+    case TK_N_STRIP_ACCENTS: strip_marks(s, len, out, false); return sb_ok(out, err);
     case TK_N_BYTELEVEL:
         for (size_t i = 0; i < len; i++) put_cp(out, tok_byte_to_cp[(unsigned char)s[i]]);
         return sb_ok(out, err);
@@ -210,7 +210,7 @@ static llmc_status normalize_one(const tok_node *n, const char *s, size_t len, l
             rc = unicode_form(UTF8PROC_STABLE | UTF8PROC_DECOMPOSE, a.data ? a.data : "", a.len, &d, err);
             llmc_sb_free(&a);
             a.len = 0; a.data = NULL; a.cap = 0;
-            if (!rc) strip_marks(d.data ? d.data : "", d.len, &a);
+            if (!rc) strip_marks(d.data ? d.data : "", d.len, &a, true); /* Bert: Mn only */
             llmc_sb_free(&d);
         }
         if (!rc) {

@@ -20,6 +20,8 @@ void llmc_tokenizer_free(llmc_tokenizer *t) {
     tok_smap_free(&t->added_map);
     tok_trie_free(&t->trie_raw); tok_trie_free(&t->trie_norm);
     tok_umap_free(&t->merges);
+    free(t->uni_score);
+    tok_trie_free(&t->uni_trie);
     free(t->cont_prefix); free(t->eow_suffix);
     if (t->normalizer) { tok_node_clear(t->normalizer); free(t->normalizer); }
     tok_node_clear(&t->pretok_root);
@@ -133,7 +135,13 @@ static llmc_status model_word(enc_ctx *c, const char *s, size_t len) {
         }
     }
     size_t before = c->n;
-    llmc_status rc = tok_bpe_word(c->t, s, len, &c->ids, &c->n, &c->cap, c->err);
+    llmc_status rc;
+    switch (c->t->model) {
+    case TOK_M_WORDPIECE: rc = tok_wordpiece_word(c->t, s, len, &c->ids, &c->n, &c->cap, c->err); break;
+    case TOK_M_WORDLEVEL: rc = tok_wordlevel_word(c->t, s, len, &c->ids, &c->n, &c->cap, c->err); break;
+    case TOK_M_UNIGRAM: rc = tok_unigram_word(c->t, s, len, &c->ids, &c->n, &c->cap, c->err); break;
+    default: rc = tok_bpe_word(c->t, s, len, &c->ids, &c->n, &c->cap, c->err); break;
+    }
     if (rc == LLMC_ERR_INVALID_ARG) {
         if (s >= c->text && s < c->text + c->text_len) llmc_err_prefix(c->err, "input byte %zu: ", (size_t)(s - c->text));
         else llmc_err_prefix(c->err, "input segment at byte %zu (normalized): ", c->seg_off);
