@@ -83,10 +83,10 @@ typedef enum {
     TK_N_STRIP, TK_N_STRIP_ACCENTS, TK_N_BERT, TK_N_BYTELEVEL, TK_N_SEQ,
     /* pre-tokenizers */
     TK_P_SPLIT, TK_P_BYTELEVEL, TK_P_METASPACE, TK_P_DIGITS, TK_P_WHITESPACE, TK_P_WSPLIT, TK_P_PUNCT,
-    TK_P_BERT, TK_P_CHARDELIM, TK_P_SEQ,
+    TK_P_BERT, TK_P_CHARDELIM, TK_P_FIXED, TK_P_SCRIPTS, TK_P_SEQ,
     /* decoders */
     TK_D_BYTELEVEL, TK_D_METASPACE, TK_D_REPLACE, TK_D_BYTEFALLBACK, TK_D_FUSE, TK_D_STRIP, TK_D_WORDPIECE,
-    TK_D_BPE, TK_D_SEQ
+    TK_D_BPE, TK_D_CTC, TK_D_SEQ
 } tok_kind;
 
 /* Split behaviours (tokenizers SplitDelimiterBehavior). */

@@ -144,6 +144,16 @@ static llmc_status parse_pretok(const cJSON *o, tok_node *n, int depth, const ch
         if (n->behavior < 0) return llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: Punctuation behavior is not supported", what);
         return LLMC_OK;
     }
+    if (!strcmp(ty, "FixedLength")) {
+        n->kind = TK_P_FIXED;
+        long long l = 5;
+        const cJSON *lj = cJSON_GetObjectItemCaseSensitive(o, "length");
+        if (lj && !(llmc_json_is_int(lj, 1, 1 << 20) && (l = (long long)lj->valuedouble, true)))
+            return llmc_err(err, LLMC_ERR_FORMAT, "%s: FixedLength length must be 1..%d", what, 1 << 20);
+        n->n1 = (long)l;
+        return LLMC_OK;
+    }
+    if (!strcmp(ty, "UnicodeScripts")) { n->kind = TK_P_SCRIPTS; return LLMC_OK; }
     if (!strcmp(ty, "CharDelimiterSplit")) {
         n->kind = TK_P_CHARDELIM;
         return set_str(&n->a, &n->a_len, jstr(o, "delimiter"), what, "delimiter", err);
@@ -197,6 +207,13 @@ static llmc_status parse_decoder(const cJSON *o, tok_node *n, int depth, const c
         n->f1 = jbool(o, "cleanup", true);
         const char *p = jstr(o, "prefix");
         return set_str(&n->a, &n->a_len, p ? p : "##", what, "prefix", err);
+    }
+    if (!strcmp(ty, "CTC")) {
+        n->kind = TK_D_CTC;
+        n->f1 = jbool(o, "cleanup", true);
+        const char *p = jstr(o, "pad_token"), *w = jstr(o, "word_delimiter_token");
+        llmc_status rc = set_str(&n->a, &n->a_len, p ? p : "<pad>", what, "pad_token", err);
+        return rc ? rc : set_str(&n->b, &n->b_len, w ? w : "|", what, "word_delimiter_token", err);
     }
     if (!strcmp(ty, "BPEDecoder")) {
         n->kind = TK_D_BPE;

@@ -411,6 +411,78 @@ static llmc_status whitespace_split(const char *s, size_t len, tok_ranges *out, 
     return LLMC_OK;
 }
 
+/* Unicode scripts through Oniguruma's script properties (tokenizers' UnicodeScripts). */
+static const char *const script_names[] = {
+    "Common", "Latin", "Han", "Hiragana", "Katakana", "Hangul", "Inherited", "Cyrillic", "Greek", "Arabic", "Hebrew",
+    "Devanagari", "Thai", "Bengali", "Tamil", "Telugu", "Kannada", "Malayalam", "Gujarati", "Gurmukhi", "Oriya",
+    "Sinhala", "Lao", "Tibetan", "Myanmar", "Georgian", "Armenian", "Ethiopic", "Khmer", "Mongolian", "Thaana",
+    "Syriac", "Cherokee", "Canadian_Aboriginal", "Ogham", "Runic", "Bopomofo", "Yi", "Braille", "Coptic", "Tifinagh",
+    "Nko", "Javanese", "Balinese", "Sundanese", "Tagalog", "Vai", "Cham", "Lisu", "Adlam", "Gothic", "Glagolitic",
+    "Old_Italic", "Deseret", "Shavian", "Osmanya", "Cuneiform", "Egyptian_Hieroglyphs", "Samaritan", "Mandaic",
+    "Tai_Le", "New_Tai_Lue", "Tai_Tham", "Tai_Viet", "Buginese", "Batak", "Lepcha", "Ol_Chiki", "Saurashtra",
+    "Kayah_Li", "Rejang", "Limbu", "Syloti_Nagri", "Meetei_Mayek", "Bamum", "Hanunoo", "Buhid", "Tagbanwa",
+};
+#define N_SCRIPTS (sizeof script_names / sizeof script_names[0])
+static OnigCtype script_ctype[N_SCRIPTS];
+static pthread_once_t script_once = PTHREAD_ONCE_INIT;
+static void script_init(void) {
+    for (size_t i = 0; i < N_SCRIPTS; i++) {
+        const OnigUChar *p = (const OnigUChar *)script_names[i];
+        int r = ONIGENC_PROPERTY_NAME_TO_CTYPE(ONIG_ENCODING_UTF8, (OnigUChar *)p, (OnigUChar *)p + strlen(script_names[i]));
+        script_ctype[i] = r < 0 ? (OnigCtype)-1 : (OnigCtype)r;
+    }
+}
+/* tokenizers' fixed_script: -1 Any (the space), 0 Unknown, else 1 + index; kana and U+30FC count as Han. */
+static int fixed_script(uint32_t c) {
+    if (c == ' ') return -1;
+    if (c == 0x30FC) return 3;
+    if (c < 0x80) return ((c | 32) >= 'a' && (c | 32) <= 'z') ? 2 : 1;
+    for (size_t i = 0; i < N_SCRIPTS; i++) {
+        if (script_ctype[i] == (OnigCtype)-1 || !ONIGENC_IS_CODE_CTYPE(ONIG_ENCODING_UTF8, c, script_ctype[i])) continue;
+        return i == 3 || i == 4 ? 3 : (int)i + 1;
+    }
+    return 0;
+}
+
+/* Splits where the script changes (spaces join either side). As tokenizers does, text
+ * before the first split point (a leading run of spaces) is not part of any piece. */
+static llmc_status scripts_split(const char *s, size_t len, tok_ranges *out, llmc_error *err) {
+    pthread_once(&script_once, script_init);
+    int last = -2; /* none yet */
+    size_t prev = SIZE_MAX;
+    for (size_t i = 0; i < len;) {
+        uint32_t c;
+        int n = tok_u8(s + i, len - i, &c);
+        int sc = fixed_script(c);
+        if (sc != -1 && last != -1 && last != sc) {
+            if (prev != SIZE_MAX && !tok_ranges_push(out, prev, i - prev, false)) goto oom;
+            prev = i;
+        }
+        if (sc != -1) last = sc;
+        i += (size_t)n;
+    }
+    if (prev != SIZE_MAX && prev < len && !tok_ranges_push(out, prev, len - prev, false)) goto oom;
+    return LLMC_OK;
+oom:
+    return llmc_err(err, LLMC_ERR_NOMEM, "tokenizer: out of memory while splitting");
+}
+
+/* FixedLength: pieces of n chars (the last one shorter). */
+static llmc_status fixed_split(const char *s, size_t len, long n, tok_ranges *out, llmc_error *err) {
+    size_t start = 0;
+    long k = 0;
+    for (size_t i = 0; i < len;) {
+        uint32_t c;
+        i += (size_t)tok_u8(s + i, len - i, &c);
+        if (++k == n || i == len) {
+            if (!tok_ranges_push(out, start, i - start, false)) return llmc_err(err, LLMC_ERR_NOMEM, "tokenizer: out of memory");
+            start = i;
+            k = 0;
+        }
+    }
+    return LLMC_OK;
+}
+
 static OnigRegex g_gpt2_re;
 static pthread_once_t re_once = PTHREAD_ONCE_INIT;
 static void re_init(void) {
@@ -439,6 +511,10 @@ llmc_status tok_pretok_stage(const tok_node *n, const char *s, size_t len, bool 
     }
     case TK_P_WHITESPACE:
         return whitespace_split(s, len, &o->ranges, err);
+    case TK_P_SCRIPTS:
+        return scripts_split(s, len, &o->ranges, err);
+    case TK_P_FIXED:
+        return fixed_split(s, len, n->n1, &o->ranges, err);
     case TK_P_BYTELEVEL: {
         /* f1 add_prefix_space, f2 use_regex */
         const char *src = s;

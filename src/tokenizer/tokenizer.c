@@ -356,6 +356,33 @@ static const char *utf8_next(const char *p, const char *end, uint32_t *cp) {
     return p + (k ? k : 1);
 }
 
+/* Every occurrence of pat (non-empty) in s replaced by rep, appended to out. */
+static void str_replace(const char *s, size_t len, const char *pat, size_t pl, const char *rep, size_t rl, llmc_strbuf *out) {
+    size_t i = 0;
+    while (pl && i + pl <= len) {
+        const char *q = memmem(s + i, len - i, pat, pl);
+        if (!q) break;
+        llmc_sb_append(out, s + i, (size_t)(q - (s + i)));
+        llmc_sb_append(out, rep, rl);
+        i = (size_t)(q - s) + pl;
+    }
+    llmc_sb_append(out, s + i, len - i);
+}
+
+/* tokenizers' wordpiece::cleanup: the fixed spacing replacements, in order, in place. */
+static void wp_cleanup(llmc_strbuf *b) {
+    static const char *pairs[][2] = {{" .", "."}, {" ?", "?"}, {" !", "!"}, {" ,", ","}, {" ' ", "'"},
+                                     {" n't", "n't"}, {" 'm", "'m"}, {" do not", " don't"}, {" 's", "'s"},
+                                     {" 've", "'ve"}, {" 're", "'re"}};
+    for (size_t k = 0; k < sizeof pairs / sizeof pairs[0]; k++) {
+        llmc_strbuf nx; llmc_sb_init(&nx);
+        str_replace(b->data ? b->data : "", b->len, pairs[k][0], strlen(pairs[k][0]), pairs[k][1], strlen(pairs[k][1]), &nx);
+        if (b->oom) nx.oom = true;
+        llmc_sb_free(b);
+        *b = nx;
+    }
+}
+
 static llmc_status decode_step(const tok_node *d, dlist *in, dlist *out, llmc_error *err) {
     bool ok = true;
     switch (d->kind) {
@@ -447,26 +474,25 @@ static llmc_status decode_step(const tok_node *d, dlist *in, dlist *out, llmc_er
                 if (l >= d->a_len && !memcmp(p, d->a, d->a_len)) { p += d->a_len; l -= d->a_len; }
                 else llmc_sb_putc(&o, ' ');
             }
-            if (d->f1) {
-                static const char *pairs[][2] = {{" .", "."}, {" ?", "?"}, {" !", "!"}, {" ,", ","}, {" ' ", "'"},
-                                                 {" n't", "n't"}, {" 'm", "'m"}, {" do not", " don't"}, {" 's", "'s"},
-                                                 {" 've", "'ve"}, {" 're", "'re"}};
-                llmc_strbuf cur; llmc_sb_init(&cur);
-                llmc_sb_append(&cur, p, l);
-                for (size_t k = 0; k < sizeof pairs / sizeof pairs[0]; k++) {
-                    tok_node rn = {0};
-                    rn.kind = TK_N_REPLACE;
-                    rn.a = (char *)pairs[k][0]; rn.a_len = strlen(pairs[k][0]);
-                    rn.b = (char *)pairs[k][1]; rn.b_len = strlen(pairs[k][1]);
-                    llmc_strbuf nx; llmc_sb_init(&nx);
-                    tok_normalize(&rn, cur.data ? cur.data : "", cur.len, &nx, NULL, err);
-                    llmc_sb_free(&cur);
-                    cur = nx;
-                }
-                llmc_sb_append(&o, cur.data ? cur.data : "", cur.len);
-                llmc_sb_free(&cur);
-            } else llmc_sb_append(&o, p, l);
+            llmc_sb_append(&o, p, l);
+            if (d->f1) wp_cleanup(&o);
             ok = dl_push_sb(out, &o);
+        }
+        break;
+    case TK_D_CTC:
+        /* consecutive duplicates collapse; pad tokens vanish; cleanup, then the word delimiter is a space */
+        for (size_t i = 0; i < in->n && ok; i++) {
+            if (i > 0 && in->v[i].len == in->v[i - 1].len && !memcmp(in->v[i].s, in->v[i - 1].s, in->v[i].len)) continue;
+            llmc_strbuf o; llmc_sb_init(&o);
+            str_replace(in->v[i].s, in->v[i].len, d->a, d->a_len, "", 0, &o);
+            if (d->f1) {
+                wp_cleanup(&o);
+                llmc_strbuf r; llmc_sb_init(&r);
+                str_replace(o.data ? o.data : "", o.len, d->b, d->b_len, " ", 1, &r);
+                llmc_sb_free(&o);
+                o = r;
+            }
+            if (o.len || o.oom) ok = dl_push_sb(out, &o); else llmc_sb_free(&o);
         }
         break;
     case TK_D_BPE:
