@@ -134,7 +134,7 @@ struct llmc_tokenizer {
     int model;               /* TOK_M_* */
     /* WordPiece: cont_prefix, max_input_chars_per_word; Unigram: scores by id, piece trie */
     size_t wp_max_chars;
-    double *uni_score; double uni_min_score;
+    double *uni_score; double uni_min_score; size_t uni_n;
     tok_trie uni_trie;
     /* BPE model */
     tok_umap merges;         /* (a << 32 | b) → (rank << 32 | new id) */

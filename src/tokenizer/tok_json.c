@@ -403,12 +403,14 @@ static llmc_status add_added(llmc_tokenizer *t, const char *s, size_t len, int32
        gets max(added ids) + 1, or the model's vocab size when that is larger. */
     int32_t vid = tok_smap_get(&t->added_map, s, len);
     if (vid < 0) vid = tok_smap_get(&t->vocab, s, len);
+    /* the model's vocab size: distinct tokens, or a Unigram's entry count (duplicates included) */
+    size_t vs = t->model == TOK_M_UNIGRAM ? t->uni_n : t->vocab.n;
     if (vid >= 0) id = vid;
     else if (json_ids) {
         int64_t mx = -1;
         for (size_t i = 0; i < t->n_added; i++) if (t->added[i].id > mx) mx = t->added[i].id;
-        id = mx >= (int64_t)t->vocab.n || t->vocab.n == 0 ? (int32_t)(mx + 1) : (int32_t)t->vocab.n;
-        if (mx < 0) id = (int32_t)t->vocab.n;
+        id = mx >= (int64_t)vs || vs == 0 ? (int32_t)(mx + 1) : (int32_t)vs;
+        if (mx < 0) id = (int32_t)vs;
     }
     llmc_status rc = ensure_ids(t, (size_t)id + 1, err);
     if (rc) return rc;
@@ -697,6 +699,7 @@ static llmc_status load_unigram(llmc_tokenizer *t, const cJSON *root, const cJSO
     t->uni_score = malloc((nv ? nv : 1) * sizeof *t->uni_score);
     if (!t->uni_score) return llmc_err(err, LLMC_ERR_NOMEM, "out of memory");
     t->uni_min_score = nv ? 1e300 : 0;
+    t->uni_n = nv;
     size_t i = 0;
     llmc_status rc;
     for (const cJSON *c = vocab->child; c; c = c->next, i++) {

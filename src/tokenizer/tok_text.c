@@ -432,7 +432,8 @@ static void script_init(void) {
         script_ctype[i] = r < 0 ? (OnigCtype)-1 : (OnigCtype)r;
     }
 }
-/* tokenizers' fixed_script: -1 Any (the space), 0 Unknown, else 1 + index; kana and U+30FC count as Han. */
+/* tokenizers' fixed_script: -1 Any (the space, and code points its script table does not
+   list: unassigned, private use), else 1 + index; kana and U+30FC count as Han. */
 static int fixed_script(uint32_t c) {
     if (c == ' ') return -1;
     if (c == 0x30FC) return 3;
@@ -441,7 +442,7 @@ static int fixed_script(uint32_t c) {
         if (script_ctype[i] == (OnigCtype)-1 || !ONIGENC_IS_CODE_CTYPE(ONIG_ENCODING_UTF8, c, script_ctype[i])) continue;
         return i == 3 || i == 4 ? 3 : (int)i + 1;
     }
-    return 0;
+    return -1;
 }
 
 /* Splits where the script changes (spaces join either side). As tokenizers does, text
