@@ -126,6 +126,8 @@ typedef struct {
        max_new_tokens stops with reason "length"; otherwise it ends only where the grammar accepts. */
     const char *json_schema;
     const char *grammar;
+    bool ignore_eos;           /* keep generating past end-of-sequence tokens, to max_new_tokens (llama.cpp's
+                                  --ignore-eos, vLLM's ignore_eos); stop strings still stop */
 } llmc_gen_params;
 
 void llmc_gen_params_default(llmc_gen_params *g);

@@ -341,7 +341,8 @@ static llmc_status generate_ids(llmc_pipeline *p, int32_t *ids, size_t n_ids, co
     memset(&go, 0, sizeof go);
     merge_params(p, g, (int)n_ids, &go.sampling, &go.max_new_tokens);
     go.eos_ids = p->gen.eos_ids;
-    go.n_eos = p->gen.n_eos;
+    /* ignore_eos runs to max_new_tokens; a grammar still needs end-of-sequence to finish its reply */
+    go.n_eos = g->ignore_eos && !g->json_schema && !g->grammar ? 0 : p->gen.n_eos;
     go.stop_strings = g->stop_strings;
     go.n_stop_strings = g->n_stop_strings;
     go.tok = p->tok;

@@ -15,28 +15,20 @@ static void generate_usage(FILE *f) {
     fprintf(f, "usage: llmc generate MODEL --ids 1,2,3 -n N [options]\n\n"
                "Prints a JSON array of the generated token ids (greedy unless sampling flags are given).\n"
                "MODEL: a model directory, a .gguf file or a Hub id (org/name).\n\n"
-               "  --ids LIST                  comma-separated prompt token ids (required)\n"
-               "  -n N                        tokens to generate (default 32; same as --max-new-tokens)\n"
-               "  --ignore-eos                keep going past end-of-sequence tokens\n\n");
-    cli_model_args_help(f, true);
+               "  --ids LIST                  comma-separated prompt token ids (required)\n\n");
+    cli_model_args_help_ex(f, true, "32");
 }
 
 int cmd_generate(int argc, char **argv) {
     const char *ids_s = NULL, *v;
     long long nnew = 32;
-    bool bad = false, ignore_eos = false;
+    bool bad = false;
     cli_model_args a;
     cli_model_args_init(&a);
     for (int i = 1; i < argc; i++) {
         int r;
         if (cli_is_help(argv[i])) { generate_usage(stdout); return 0; }
         if (cli_opt(argc, argv, &i, "--ids", &v, &bad)) { if (bad) return 2; ids_s = v; continue; }
-        if (cli_opt(argc, argv, &i, "-n", &v, &bad)) {
-            if (bad) return 2;
-            if (!cli_parse_int(v, 0, 1 << 30, &nnew)) return cli_fail("-n: expected a non-negative integer (got '%s')", v);
-            continue;
-        }
-        if (cli_flag(argv, i, "--ignore-eos")) { ignore_eos = true; continue; }
         if ((r = cli_model_args_parse(&a, argc, argv, &i)) != 0) { if (r < 0) return 2; continue; }
         if (argv[i][0] == '-' && argv[i][1]) return cli_fail("generate: unknown option '%s' (see llmc generate --help)", argv[i]);
         if (a.pipe.model) return cli_fail("generate: more than one MODEL given ('%s', '%s')", a.pipe.model, argv[i]);
@@ -55,7 +47,7 @@ int cmd_generate(int argc, char **argv) {
     llmc_error err = {0};
     /* generate() produces its first token from the prompt's last position, so the cache
      * needs n + N - 1 positions. */
-    if (nnew > 0 && (long long)n + nnew - 1 > llmc_model_context(m)) {
+    if ((long long)n + nnew - 1 > llmc_model_context(m)) {
         llmc_err(&err, LLMC_ERR_RANGE, "prompt of %d tokens + %lld new tokens needs %lld positions, more than the context of %d",
                  n, nnew, (long long)n + nnew - 1, llmc_model_context(m));
         rc = cli_error(&err);
@@ -66,14 +58,12 @@ int cmd_generate(int argc, char **argv) {
         cli_sampling_from_flags(&a, &go.sampling);
         go.max_new_tokens = (int)nnew;
         go.eos_ids = gc->eos_ids;
-        go.n_eos = ignore_eos ? 0 : gc->n_eos;
+        go.n_eos = a.gen.ignore_eos ? 0 : gc->n_eos;
         go.stop_strings = a.gen.stop_strings;
         go.n_stop_strings = a.gen.n_stop_strings;
         go.tok = a.gen.n_stop_strings ? llmc_pipeline_tokenizer(p) : NULL;
         llmc_generate_result res;
-        if (nnew == 0) {
-            puts("[]");
-        } else if (llmc_generate(m, ids, n, 0, &go, &res, &err) != LLMC_OK) {
+        if (llmc_generate(m, ids, n, 0, &go, &res, &err) != LLMC_OK) {
             rc = cli_error(&err);
         } else {
             fputc('[', stdout);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void help(void) {
     printf("usage: llmc run MODEL [--system TEXT] [PROMPT]\n"
@@ -96,6 +97,56 @@ static int print_tool_reply(const char *reply) {
     return 0;
 }
 
+/* --json --raw: as the pipeline returns for a string, the prompt and its continuation. */
+static void print_json_text(const char *prompt, const char *reply) {
+    cJSON *out = cJSON_CreateArray(), *rec = cJSON_CreateObject();
+    size_t a1 = strlen(prompt), b1 = strlen(reply);
+    char *joined = malloc(a1 + b1 + 1);
+    if (joined) {
+        memcpy(joined, prompt, a1);
+        memcpy(joined + a1, reply, b1 + 1);
+    }
+    cJSON_AddStringToObject(rec, "generated_text", joined ? joined : "");
+    free(joined);
+    cJSON_AddItemToArray(out, rec);
+    char *o = cJSON_Print(out);
+    printf("%s\n", o);
+    free(o);
+    cJSON_Delete(out);
+}
+
+/* --json: the conversation out, the assistant's reply appended (or the final assistant message
+   continued), as [{"generated_text": [messages...]}]. Takes msgs. */
+static void print_json_conversation(cJSON *msgs, const char *reply) {
+    int n = cJSON_GetArraySize(msgs);
+    cJSON *last = cJSON_GetArrayItem(msgs, n - 1);
+    cJSON *role = cJSON_GetObjectItemCaseSensitive(last, "role");
+    if (cJSON_IsString(role) && !strcmp(role->valuestring, "assistant")) {
+        cJSON *c = cJSON_GetObjectItemCaseSensitive(last, "content");
+        const char *old = cJSON_IsString(c) ? c->valuestring : "";
+        size_t a1 = strlen(old), b1 = strlen(reply);
+        char *joined = malloc(a1 + b1 + 1);
+        if (joined) {
+            memcpy(joined, old, a1);
+            memcpy(joined + a1, reply, b1 + 1);
+            cJSON_ReplaceItemInObjectCaseSensitive(last, "content", cJSON_CreateString(joined));
+            free(joined);
+        }
+    } else {
+        cJSON *m = cJSON_CreateObject();
+        cJSON_AddStringToObject(m, "role", "assistant");
+        cJSON_AddStringToObject(m, "content", reply);
+        cJSON_AddItemToArray(msgs, m);
+    }
+    cJSON *out = cJSON_CreateArray(), *rec = cJSON_CreateObject();
+    cJSON_AddItemToObject(rec, "generated_text", msgs);
+    cJSON_AddItemToArray(out, rec);
+    char *s = cJSON_Print(out);
+    printf("%s\n", s);
+    free(s);
+    cJSON_Delete(out);
+}
+
 int cmd_run(int argc, char **argv) {
     cli_model_args a;
     cli_model_args_init(&a);
@@ -141,6 +192,7 @@ int cmd_run(int argc, char **argv) {
         if (!cJSON_IsArray(msgs)) { cJSON_Delete(msgs); free(msgs_text); return cli_fail("%s: expected a JSON array of messages", messages_file); }
     } else {
         if (!prompt) {
+            if (isatty(0)) fprintf(stderr, "llmc: reading the prompt from stdin (end it with Ctrl-D; or give PROMPT as an argument)\n");
             owned_prompt = read_stdin();
             if (!owned_prompt) return cli_fail("run: could not read the prompt from stdin");
             prompt = owned_prompt;
@@ -188,51 +240,17 @@ int cmd_run(int argc, char **argv) {
     } else if (tools_file) {
         rc = print_tool_reply(reply);
     } else if (json && raw) {
-        /* As the pipeline returns for a string: the prompt and its continuation. */
-        cJSON *out = cJSON_CreateArray(), *rec = cJSON_CreateObject();
-        size_t a1 = strlen(prompt), b1 = strlen(reply);
-        char *joined = malloc(a1 + b1 + 1);
-        if (joined) {
-            memcpy(joined, prompt, a1);
-            memcpy(joined + a1, reply, b1 + 1);
-        }
-        cJSON_AddStringToObject(rec, "generated_text", joined ? joined : "");
-        free(joined);
-        cJSON_AddItemToArray(out, rec);
-        char *o = cJSON_Print(out);
-        printf("%s\n", o);
-        free(o);
-        cJSON_Delete(out);
+        print_json_text(prompt, reply);
     } else if (json) {
-        /* Conversation out: the assistant's reply appended, or the final assistant message continued. */
-        int n = cJSON_GetArraySize(msgs);
-        cJSON *last = cJSON_GetArrayItem(msgs, n - 1);
-        cJSON *role = cJSON_GetObjectItemCaseSensitive(last, "role");
-        if (cJSON_IsString(role) && !strcmp(role->valuestring, "assistant")) {
-            cJSON *c = cJSON_GetObjectItemCaseSensitive(last, "content");
-            const char *old = cJSON_IsString(c) ? c->valuestring : "";
-            size_t a1 = strlen(old), b1 = strlen(reply);
-            char *joined = malloc(a1 + b1 + 1);
-            memcpy(joined, old, a1);
-            memcpy(joined + a1, reply, b1 + 1);
-            cJSON_ReplaceItemInObjectCaseSensitive(last, "content", cJSON_CreateString(joined));
-            free(joined);
-        } else {
-            cJSON *m = cJSON_CreateObject();
-            cJSON_AddStringToObject(m, "role", "assistant");
-            cJSON_AddStringToObject(m, "content", reply);
-            cJSON_AddItemToArray(msgs, m);
-        }
-        cJSON *out = cJSON_CreateArray(), *rec = cJSON_CreateObject();
-        cJSON_AddItemToObject(rec, "generated_text", msgs);
+        print_json_conversation(msgs, reply);
         msgs = NULL;
-        cJSON_AddItemToArray(out, rec);
-        char *s = cJSON_Print(out);
-        printf("%s\n", s);
-        free(s);
-        cJSON_Delete(out);
     } else {
         printf("\n");
+    }
+    if (!st && stats.stop == LLMC_STOP_CANCELLED) {
+        fflush(stdout);
+        fprintf(stderr, "llmc: interrupted after %d tokens\n", stats.generated_tokens);
+        rc = 130; /* as a shell reports SIGINT: scripts can tell the reply was cut */
     }
     if (!st && a.verbose)
         fprintf(stderr, "llmc: prompt %d tokens (%d reused), %d generated, stop: %s; time to first token %.1f ms, "

@@ -1,7 +1,8 @@
-/* Options every model-running command shares (run, chat, generate, logits, bench):
- * model loading (--dtype, --device, --threads, --token, --revision, --max-context) and
- * generation (--max-new-tokens, --greedy, --temperature, --top-p, --top-k, --min-p,
- * --repetition-penalty, --seed, --stop). */
+/* Options every model-running command shares (run, chat, generate, logits, bench), with the same
+ * short flags everywhere: model loading (--dtype, --device, -t/--threads, --token, --revision,
+ * -c/--max-context) and generation (-n/--max-new-tokens, --greedy, --temperature, --top-p,
+ * --top-k, --min-p, --repetition-penalty, -s/--seed, --stop, --ignore-eos). A bad value's
+ * message names the valid range. */
 #ifndef LLMC_CLI_MODEL_ARGS_H
 #define LLMC_CLI_MODEL_ARGS_H
 #include "llmc.h"
@@ -13,6 +14,8 @@ typedef struct {
     llmc_gen_params gen;
     const char *stops[16];
     int verbose;
+    bool greedy_flag;                       /* --greedy was given */
+    const char *sampling_flag, *sampling_value; /* the first sampling flag given (for the --greedy warning) */
 } cli_model_args;
 
 void cli_model_args_init(cli_model_args *a);
@@ -20,6 +23,8 @@ void cli_model_args_init(cli_model_args *a);
  * not one of ours; -1 on a bad value (message printed). */
 int cli_model_args_parse(cli_model_args *a, int argc, char **argv, int *i);
 void cli_model_args_help(FILE *f, bool with_generation);
+/* The same, naming the command's own default for -n (NULL: the model's). */
+void cli_model_args_help_ex(FILE *f, bool with_generation, const char *max_new_default);
 /* Creates the pipeline with a loading notice on a terminal; prints the error and returns NULL on
  * failure. model_only: for id-level commands, a checkpoint without tokenizer files is fine. */
 llmc_pipeline *cli_open_pipeline(cli_model_args *a, bool model_only);
