@@ -72,7 +72,10 @@ void llmc_get_build_info(llmc_build_info *out);
  * ---------------------------------------------------------------------- */
 typedef struct llmc_pipeline llmc_pipeline;
 
+/* Progress of a pipeline's creation: Hub downloads (what = the file), then reading the weights
+ * from disk (what = LLMC_PROGRESS_LOADING; only when they are not in the page cache yet). */
 typedef void (*llmc_progress_fn)(void *user, const char *what, uint64_t done, uint64_t total, int finished);
+#define LLMC_PROGRESS_LOADING "loading weights"
 
 typedef struct {
     const char *model;     /* Hub id ("org/name"), model directory, or .gguf file */
@@ -82,7 +85,7 @@ typedef struct {
     const char *revision;  /* Hub revision; NULL → "main" */
     int n_threads;         /* 0 → all cores */
     int max_context;       /* 0 → the model's max_position_embeddings, bounded by memory */
-    llmc_progress_fn progress; void *progress_user;  /* download progress (Hub ids) */
+    llmc_progress_fn progress; void *progress_user;  /* download and loading progress (see llmc_progress_fn) */
     int gpu_layers;        /* -1 (default) → as many layers as fit on the GPU; N → the first N, the rest on the CPU */
     int fast_activations;  /* quantized (GGUF) weights on the CPU: 0 (default) → ~15-bit activations, logits match
                               f32 math on the dequantized weights; 1 → 8-bit activations as llama.cpp: faster

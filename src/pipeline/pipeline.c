@@ -12,6 +12,7 @@
 #include "grammar/grammar.h"
 #include "hub/hub.h"
 #include <math.h>
+#include <dirent.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -148,6 +149,40 @@ out:
 }
 
 /* ---- HF directory ---- */
+#define LLMC_PREFETCH_MAX 1024 /* weight files of one checkpoint */
+typedef struct { llmc_progress_fn fn; void *user; } prefetch_cb;
+static void prefetch_progress(void *user, const char *path, uint64_t done, uint64_t total, int finished) {
+    (void)path;
+    const prefetch_cb *cb = user;
+    cb->fn(cb->user, LLMC_PROGRESS_LOADING, done, total, finished);
+}
+
+/* The weight files (a .gguf, or a directory's *.safetensors) read into the page cache before they
+ * are mapped, with progress reported as LLMC_PROGRESS_LOADING: on a cold cache the user sees the
+ * load, as transformers shows "Loading checkpoint shards". Errors are left to the loader. */
+static void prefetch_weights(const llmc_pipeline_opts *o, const char *path) {
+    if (!o->progress) return;
+    const char *files[LLMC_PREFETCH_MAX];
+    char *owned[LLMC_PREFETCH_MAX];
+    int n = 0, n_owned = 0;
+    if (llmc_str_endswith(path, ".gguf")) {
+        files[n++] = path;
+    } else {
+        DIR *d = opendir(path);
+        struct dirent *e;
+        while (d && (e = readdir(d)) && n < LLMC_PREFETCH_MAX) {
+            if (!llmc_str_endswith(e->d_name, ".safetensors")) continue;
+            char *f = llmc_path_join(path, e->d_name);
+            if (f) { owned[n_owned++] = f; files[n++] = f; }
+        }
+        if (d) closedir(d);
+    }
+    prefetch_cb cb = {o->progress, o->progress_user};
+    llmc_error ignored = {0};
+    llmc_file_prefetch(files, n, prefetch_progress, &cb, &ignored);
+    for (int i = 0; i < n_owned; i++) free(owned[i]);
+}
+
 static llmc_status open_dir(llmc_pipeline *p, const char *dir, const llmc_model_opts *mo, bool model_only, llmc_error *err) {
     char *cfgp = llmc_path_join(dir, "config.json");
     bool has_cfg = cfgp && llmc_file_exists(cfgp);
@@ -208,6 +243,7 @@ llmc_status llmc_pipeline_create_ex(const llmc_pipeline_opts *o, bool model_only
     llmc_pipeline *p = calloc(1, sizeof *p);
     if (!p) return llmc_err(err, LLMC_ERR_NOMEM, "out of memory");
     const char *m = o->model;
+    if (llmc_file_exists(m) || llmc_dir_exists(m)) prefetch_weights(o, m);
     if (llmc_file_exists(m)) {
         if (!llmc_str_endswith(m, ".gguf")) {
             st = llmc_err(err, LLMC_ERR_INVALID_ARG, "%s: a model file must be a .gguf (for safetensors give the model directory)", m);
@@ -225,6 +261,7 @@ llmc_status llmc_pipeline_create_ex(const llmc_pipeline_opts *o, bool model_only
         ho.progress_user = o->progress_user;
         char *dir = NULL;
         st = llmc_hub_snapshot(m, &ho, &dir, err); /* a GGUF repo gives the chosen .gguf file */
+        if (!st) prefetch_weights(o, dir);
         if (!st) st = llmc_str_endswith(dir, ".gguf") ? open_gguf(p, dir, &mo, err) : open_dir(p, dir, &mo, model_only, err);
         free(dir);
     } else {

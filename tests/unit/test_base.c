@@ -1,5 +1,8 @@
 /* base/: UTF-8, string buffer, JSON errors, half-precision conversions, tensor set. */
 #include "test.h"
+#include "base/file.h"
+#include <unistd.h>
+#include <fcntl.h>
 #include "base/json.h"
 #include "base/strbuf.h"
 #include "base/utf8.h"
@@ -83,7 +86,46 @@ static void test_tensor_set(void) {
     llmc_tensor_set_free(s);
 }
 
+typedef struct { int calls, finished; uint64_t done, total; } prefetch_seen;
+static void on_prefetch(void *user, const char *path, uint64_t done, uint64_t total, int finished) {
+    (void)path;
+    prefetch_seen *s = user;
+    s->calls++;
+    s->finished += finished;
+    s->done = done;
+    s->total = total;
+}
+
+/* llmc_file_prefetch: a file out of the page cache is read with progress to its size; a file in
+ * memory is skipped without a call; a missing file is left to its loader. */
+static void test_prefetch(void) {
+    char path[4096]; /* in the build tree, on disk: a tmpfs /tmp keeps every page "in memory" */
+    snprintf(path, sizeof path, "%s/llmc_prefetch_XXXXXX", test_env("LLMC_BUILD_DIR", "."));
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    if (fd < 0) return;
+    size_t size = 24u << 20;
+    char *buf = calloc(1, 1 << 20);
+    for (size_t off = 0; buf && off < size; off += 1 << 20) CHECK(write(fd, buf, 1 << 20) == 1 << 20);
+    free(buf);
+    fsync(fd);
+    const char *files[] = {path, "/nonexistent/llmc.gguf"};
+    llmc_error err = {0};
+    prefetch_seen warm = {0};
+    CHECK(llmc_file_prefetch(files, 2, on_prefetch, &warm, &err) == LLMC_OK);
+    CHECK_INT(warm.calls, 0); /* just written: in memory */
+    posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED); /* clean pages: dropped */
+    prefetch_seen cold = {0};
+    CHECK(llmc_file_prefetch(files, 2, on_prefetch, &cold, &err) == LLMC_OK);
+    CHECK_INT(cold.finished, 1);
+    CHECK(cold.calls >= 3); /* 8 MiB chunks */
+    CHECK(cold.done == size && cold.total == size);
+    close(fd);
+    unlink(path);
+}
+
 int main(void) {
+    test_prefetch();
     test_utf8();
     test_strbuf();
     test_json();

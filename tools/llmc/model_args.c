@@ -5,6 +5,7 @@
 #include "base/file.h"
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 void cli_model_args_init(cli_model_args *a) {
@@ -175,9 +176,36 @@ int cli_model_args_parse(cli_model_args *a, int argc, char **argv, int *i) {
     return 0;
 }
 
-/* Download progress: one line per file, redrawn in place on a terminal. */
+static double mono_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Reading the weights from disk: a bar once it has taken more than a second (a warm page cache
+ * never shows one), as transformers shows "Loading checkpoint shards". */
+static void loading_progress(uint64_t done, uint64_t total, int finished) {
+    static double t0, last;
+    static bool shown;
+    double t = mono_s();
+    if (!t0) t0 = t;
+    if (!shown && (finished || t - t0 < 1.0)) return;
+    if (!finished && t - last < 0.1) return;
+    shown = true;
+    last = t;
+    double pct = total ? 100.0 * (double)done / (double)total : 100;
+    int w = 30, fill = (int)(pct / 100 * w + 0.5);
+    char bar[64];
+    for (int i = 0; i < w; i++) bar[i] = i < fill ? '#' : '.';
+    bar[w] = 0;
+    if (isatty(2)) fprintf(stderr, "\r\033[Kloading weights [%s] %5.1f%% %.2f/%.2f GB%s", bar, pct, done / 1e9, total / 1e9, finished ? "\n" : "");
+    else if (finished) fprintf(stderr, "llmc: loaded %.2f GB of weights from disk in %.1f s\n", total / 1e9, t - t0);
+}
+
+/* Download progress: one line per file, redrawn in place on a terminal; then the loading bar. */
 static void progress(void *user, const char *what, uint64_t done, uint64_t total, int finished) {
     (void)user;
+    if (!strcmp(what, LLMC_PROGRESS_LOADING)) { loading_progress(done, total, finished); return; }
     if (!isatty(2)) {
         if (finished) fprintf(stderr, "llmc: fetched %s (%.1f MB)\n", what, done / 1e6);
         return;
