@@ -152,6 +152,7 @@ struct llmc_tokenizer {
     int32_t *post_pre, *post_suf; size_t n_post_pre, n_post_suf;
     char *special_str[4];    /* bos, eos, unk, pad */
     char **retired; size_t n_retired; /* replaced id strings the vocab map may still point to */
+    bool roundtrip;          /* byte-level pipeline where decode(encode(x)) == x must hold (checked in debug builds) */
 };
 
 enum { TOK_M_BPE, TOK_M_WORDPIECE, TOK_M_WORDLEVEL, TOK_M_UNIGRAM };

@@ -59,6 +59,18 @@ llmc_status tok_finish(llmc_tokenizer *t, llmc_error *err) {
         } else if (!tok_trie_add(a->normalized ? &t->trie_norm : &t->trie_raw, a->content, a->len, (int32_t)i))
             return llmc_err(err, LLMC_ERR_NOMEM, "out of memory");
     }
+    /* decode(encode(x)) == x holds for a plain byte-level pipeline: no normalizer, Split
+       (never Removed) / ByteLevel stages without an added prefix space, ByteLevel decoder,
+       added tokens that absorb no whitespace. */
+    bool rt = !t->normalizer && t->decoder && t->decoder->kind == TK_D_BYTELEVEL && t->n_stages > 0;
+    bool has_bl = false;
+    for (size_t i = 0; rt && i < t->n_stages; i++) {
+        const tok_node *n = t->stages[i];
+        if (n->kind == TK_P_BYTELEVEL && !n->f1) has_bl = true;
+        else if (!(n->kind == TK_P_SPLIT && n->behavior != TB_REMOVED)) rt = false;
+    }
+    for (size_t i = 0; rt && i < t->n_added; i++) if (t->added[i].lstrip || t->added[i].rstrip) rt = false;
+    t->roundtrip = rt && has_bl;
     for (int b = 0; b < 256; b++) {
         char name[8];
         snprintf(name, sizeof name, "<0x%02X>", b);
@@ -293,6 +305,21 @@ llmc_status llmc_tokenizer_encode(const llmc_tokenizer *t, const char *text, siz
     for (size_t i = 0; i < c->nblocks; i++) free(c->blocks[i]);
     free(c->blocks);
     if (rc) { free(c->ids); return rc; }
+#ifndef NDEBUG
+    /* Debug builds check that a byte-level encode lost nothing. */
+    if (t->roundtrip && !add_special_tokens) {
+        char *back = NULL;
+        size_t bl = 0;
+        llmc_error e2 = {0};
+        bool same = llmc_tokenizer_decode(t, c->ids, c->n, false, &back, &bl, &e2) == LLMC_OK && bl == len &&
+                    (len == 0 || memcmp(back, text, len) == 0);
+        free(back);
+        if (!same) {
+            free(c->ids);
+            return llmc_err(err, LLMC_ERR_INTERNAL, "tokenizer: invariant broken: decode(encode(text)) differs from the %zu-byte input", len);
+        }
+    }
+#endif
     *ids = c->ids;
     *n_ids = c->n;
     return LLMC_OK;

@@ -6,6 +6,7 @@ whitespace runs), then records tokenizers' ids for texts none of the training sa
 ones included (combining marks, zero-width joiners, CR/LF mixes, long runs, special-token
 look-alikes, controls; no NUL, which a C string cannot carry). tests/unit/test_tok_diff.c compares llmc against all of it.
 
+Also writes tests/golden/tokenizer/issue13.json (small acceptance cases; --issue13-only writes just that).
 Writes tests/fixtures/tokdiff/tokdiff.json.xz (the test reads $LLMC_FIXTURE_DIR/tokdiff/tokdiff.json,
 unpacked at configure time). Deterministic: a fixed seed, no clock, no network.
 Run in the pinned venv: $(tests/golden/venv.sh) tests/golden/make_tok_diff_fixtures.py
@@ -254,8 +255,48 @@ def build(name, c, corpus, idx):
     return tok
 
 
+KOREAN_TUTORIAL = ("LLM을 활용하면 코드 생성, 문서 요약, 번역 같은 작업을 자동화할 수 있습니다.\r\n"
+                   "---\nlayout: post\ntitle: \"LLM 튜토리얼\"\n---\n\n## 1. 설치\n\n```bash\npip install transformers\n```\n"
+                   "모델을 불러온 뒤 `pipeline(\"text-generation\")`으로 텍스트를 생성합니다. 日本語とカタカナ、中文也可以。\n")
+
+
+def issue13():
+    """Small acceptance goldens (tests/golden/tokenizer/issue13.json) for the cases issue 13 names."""
+    corpus = train_corpus() + [KOREAN_TUTORIAL] * 5
+    S, BL = pre_tokenizers.Split, pre_tokenizers.ByteLevel
+    ds = Tokenizer(models.BPE())
+    ds.pre_tokenizer = pre_tokenizers.Sequence([S(Regex(r"\p{N}{1,3}"), "isolated"), S(Regex("[一-龥぀-ゟ゠-ヿ]+"), "isolated"),
+                                                S(Regex(DS_GPT), "isolated"), BL(add_prefix_space=False, use_regex=False)])
+    ds.decoder = decoders.ByteLevel()
+    ds.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=400, initial_alphabet=BL.alphabet(), show_progress=False,
+                                                       special_tokens=["<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>"]))
+    ms = Tokenizer(models.BPE(byte_fallback=True, fuse_unk=True))
+    ms.pre_tokenizer = pre_tokenizers.Metaspace(prepend_scheme="first", split=False)
+    ms.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(), decoders.Strip(" ", 1, 0)])
+    ms.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=600, show_progress=False,
+                                                       special_tokens=["<unk>", "<s>", "</s>"] + [f"<0x{b:02X}>" for b in range(256)]))
+    ms.add_special_tokens([AddedToken("<|im_start|>", special=True, normalized=False)])
+    legacy = Tokenizer.from_str(ms.to_str())
+    legacy.pre_tokenizer = None
+    legacy.normalizer = normalizers.Sequence([normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")])
+    texts = ["LLM을 활용하면 코드 생성", "---\nlayout: post", KOREAN_TUTORIAL, "a\r\nb\rc\n\rd", "  leading and trailing  ",
+             "</s> <|im_start|>", "</s><|im_start|>user\nhi", " x", "   three", "<s> a </s> b", ""]
+    out = []
+    for name, tok, cfg in [("deepseek_crlf", ds, None), ("deepseek_crlf_llama_class", ds, {"tokenizer_class": "LlamaTokenizerFast"}),
+                           ("metaspace_first", ms, None), ("metaspace_legacy_normalizer", legacy, None)]:
+        out.append({"name": name, "tokenizer_json": tok.to_str(), "config_json": json.dumps(cfg) if cfg else None,
+                    "cases": [{"text": t, "ids": tok.encode(t, add_special_tokens=False).ids} for t in texts]})
+    path = os.path.join(ROOT, "tests", "golden", "tokenizer", "issue13.json")
+    with open(path, "w") as f:
+        json.dump(out, f, ensure_ascii=False)
+    print("issue13: %d tokenizers x %d texts -> %s" % (len(out), len(texts), path), file=sys.stderr)
+
+
 def main():
     print("tokenizers", tokenizers.__version__, file=sys.stderr)
+    issue13()
+    if "--issue13-only" in sys.argv:
+        return
     corpus = train_corpus()
     tx = texts()
     out = {"tokenizers_version": tokenizers.__version__, "texts": tx, "configs": []}
@@ -283,7 +324,7 @@ def main():
             except BaseException:
                 lossless = False
                 break
-        out["configs"].append({"name": name, "tokenizer": json.loads(tok.to_str()), "ids": ids, "decoded": dec,
+        out["configs"].append({"name": name, "tokenizer_json": tok.to_str(), "ids": ids, "decoded": dec,
                                "lossless": lossless})
         print("%-32s vocab %4d  ids %d%s" % (name, tok.get_vocab_size(), sum(len(x or []) for x in ids),
                                              "  lossless" if lossless else ""), file=sys.stderr)
