@@ -5,6 +5,7 @@
 #ifndef LLMC_FUZZ_COMMON_H
 #define LLMC_FUZZ_COMMON_H
 #include "llmc.h"
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -49,16 +50,36 @@ static inline char *fz_strdup(const char *p, size_t n) {
 
 static void fz_quiet_log(llmc_log_level level, const char *msg, void *user) { (void)level; (void)msg; (void)user; }
 
-/* This process's private directory (created once, under $TMPDIR or /tmp). */
+static char fz_dir[512];
+
+/* Removes the private directory and the files in it (at exit). */
+static void fz_cleanup(void) {
+    if (!fz_dir[0]) return;
+    DIR *d = opendir(fz_dir);
+    if (d) {
+        struct dirent *e;
+        char path[1024];
+        while ((e = readdir(d)))
+            if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+                snprintf(path, sizeof path, "%s/%s", fz_dir, e->d_name);
+                unlink(path);
+            }
+        closedir(d);
+    }
+    rmdir(fz_dir);
+    fz_dir[0] = 0;
+}
+
+/* This process's private directory (created once, under $TMPDIR or /tmp, removed at exit). */
 static inline const char *fz_tmpdir(void) {
-    static char dir[512];
-    if (!dir[0]) {
+    if (!fz_dir[0]) {
         const char *base = getenv("TMPDIR");
-        snprintf(dir, sizeof dir, "%s/llmc-fuzz-XXXXXX", base && *base ? base : "/tmp");
-        if (!mkdtemp(dir)) abort();
+        snprintf(fz_dir, sizeof fz_dir, "%s/llmc-fuzz-XXXXXX", base && *base ? base : "/tmp");
+        if (!mkdtemp(fz_dir)) abort();
+        atexit(fz_cleanup);
         llmc_set_log_callback(fz_quiet_log, NULL);
     }
-    return dir;
+    return fz_dir;
 }
 
 /* Writes data to <tmpdir>/<name> (replacing it); returns the path in a static buffer slot. */

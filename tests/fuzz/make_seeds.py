@@ -342,7 +342,27 @@ def hub_seeds():
         b"https://huggingface.co/a/b" + SEP + b"**\n")
 
 
+def repro_inputs():
+    """Inputs of faults found (tests/fuzz/repro/TARGET/NAME, replayed by tests/unit/test_fuzz_repro.c)."""
+    rd = os.path.join(ROOT, "tests", "fuzz", "repro")
+    def rput(target, name, data):
+        os.makedirs(os.path.join(rd, target), exist_ok=True)
+        with open(os.path.join(rd, target, name), "wb") as f:
+            f.write(data)
+    chain = b"{{ 1" + b"|e" * 12000 + b" }}"  # issue 19: 12,000 chained filters overflowed the stack
+    rput("jinja", "issue19-12000-filters", chain)
+    rput("jinja", "issue19-filter-block", b"{% filter e" + b"|e" * 12000 + b" %}x{% endfilter %}")
+    rput("jinja", "issue19-macro-default", b"{% macro m(a=1" + b"|e" * 12000 + b") %}{{ a }}{% endmacro %}{{ m() }}")
+    kv = cut_kv(gguf_kv(os.path.join(GOLD, "gguf", "tiny.gguf")), dims={b"embedding_length": 32, b"feed_forward_length": 64,
+                                                                      b"rope.dimension_count": 8, b"context_length": 64})
+    for e in kv:
+        if e[0] == b"tokenizer.chat_template":
+            e[2] = chain
+    rput("gguf", "issue19-chat-template", gguf_write(kv, []))
+
+
 def main():
+    repro_inputs()
     tokenizer_seeds()
     gguf_seeds()
     safetensors_seeds()
