@@ -4,8 +4,16 @@
  * continuation position below; nodes are hash-consed, so equal stacks are one id, and
  * node 0 is the empty stack (the grammar has accepted). A state is a sorted set of stack
  * ids, interned; each visited state gets a lazily filled 256-entry transition row, so the
- * automaton determinizes itself as it runs. The token mask of a state is a DFS over the
- * vocabulary trie along those rows, memoized per state (a small ring of mask slots).
+ * automaton determinizes itself as it runs.
+ *
+ * Masks, XGrammar's idea in this form: a state's mask is the union of its stacks' masks.
+ * A stack deeper than M_TRUNC_K is cut to its top M_TRUNC_K nodes over node 1, the
+ * "unknown context" bottom; a DFS over the vocabulary trie from the cut stack splits the
+ * tokens into accepted (whatever lies below), rejected, and uncertain (the walk popped
+ * into the context with bytes left: whole trie subtrees, kept as ranges of the sorted
+ * vocabulary). Cut stacks recur across contexts (inside any JSON string the top three
+ * frames are the same), so this per-cut-stack entry is cached; only the few uncertain
+ * tokens are walked against the full stack. Whole-state masks are memoized too.
  * When the tables pass 3/4 of their bounds, the current state is rebuilt into fresh
  * tables (compaction); hitting a bound mid-step is an error. */
 #include "grammar/grm_internal.h"
@@ -23,9 +31,12 @@
 #define M_MAX_WORK    (1u << 18)   /* expansions in one transition */
 #define M_MAX_CREC    2000         /* C recursion in expand */
 #define M_MASK_SLOTS  128
+#define M_ENT_SLOTS   256          /* cached cut-stack entries */
+#define M_TRUNC_K     3            /* nodes kept when cutting a stack */
+#define M_CUT         1u           /* node 1: the unknown context below a cut stack */
 
-typedef struct { uint32_t pos, parent, depth; } mnode;
-typedef struct { uint32_t off, n; int32_t *row; int32_t slot; uint8_t accepting; } mstate;
+typedef struct { uint32_t pos, parent, depth; int32_t entry; } mnode;
+typedef struct { uint32_t off, n; int32_t *row; int32_t slot; uint8_t accepting, cut; } mstate;
 
 struct llmc_grammar_matcher {
     const llmc_grammar *g;
@@ -43,7 +54,10 @@ struct llmc_grammar_matcher {
     llmc_status fail; const char *fail_what;
     int32_t start, cur;
     bool ended;
-    uint32_t *dfs_node, *dfs_it; int32_t *dfs_state; int dfs_cap;
+    int32_t *dfs_state; uint8_t *dfs_unc; int dfs_cap;   /* per trie depth */
+    /* cut-stack entries: accepted bits, uncertain ranges of v->sorted (lo, hi pairs) */
+    uint32_t *ent_mask; uint32_t ent_owner[M_ENT_SLOTS]; uint32_t *ent_rng[M_ENT_SLOTS];
+    uint32_t ent_nrng[M_ENT_SLOTS], ent_caprng[M_ENT_SLOTS]; int next_ent;
 };
 
 static uint32_t hash2(uint32_t a, uint32_t b) {
@@ -68,8 +82,13 @@ static bool tables_init(llmc_grammar_matcher *m) {
     m->spool = malloc(M_MAX_SPOOL * sizeof *m->spool);
     m->states = malloc(M_MAX_STATES * sizeof *m->states);
     m->smap = calloc(m->smap_cap, sizeof *m->smap);
-    m->n_nodes = 1;   /* node 0: the empty stack */
-    m->nodes[0] = (mnode){0, 0, 0};
+    m->n_nodes = 2;   /* node 0: the empty stack; node 1: the cut (depth M_MAX_DEPTH/2, see trunc_stack) */
+    if (m->nodes) {
+        m->nodes[0] = (mnode){0, 0, 0, -1};
+        m->nodes[1] = (mnode){0, 0, M_MAX_DEPTH / 2, -1};
+    }
+    for (int i = 0; i < M_ENT_SLOTS; i++) m->ent_owner[i] = 0;
+    m->next_ent = 0;
     m->n_spool = 0;
     m->n_states = 0;
     m->n_rows = 0;
@@ -109,7 +128,7 @@ static uint32_t node_get(llmc_grammar_matcher *m, uint32_t pos, uint32_t parent)
     if (depth > M_MAX_DEPTH) return UINT32_MAX;
     if (m->n_nodes >= M_MAX_NODES) { m_fail(m, LLMC_ERR_NOMEM, "too many stack nodes"); return 0; }
     uint32_t id = m->n_nodes++;
-    m->nodes[id] = (mnode){pos, parent, depth};
+    m->nodes[id] = (mnode){pos, parent, depth, -1};
     m->nmap[h] = id;
     if (!map_grow(&m->nmap, &m->nmap_cap, m->n_nodes, node_hash, m, 0)) { m_fail(m, LLMC_ERR_NOMEM, "out of memory"); return 0; }
     return id;
@@ -142,7 +161,8 @@ static int32_t intern_tmp(llmc_grammar_matcher *m) {
     if (m->n_states >= M_MAX_STATES || m->n_spool + n > M_MAX_SPOOL) { m_fail(m, LLMC_ERR_NOMEM, "too many automaton states"); return -1; }
     uint32_t id = m->n_states++;
     memcpy(m->spool + m->n_spool, m->tmp, n * sizeof *m->tmp);
-    m->states[id] = (mstate){(uint32_t)m->n_spool, n, NULL, -1, (uint8_t)(m->tmp[0] == 0)};
+    m->states[id] = (mstate){(uint32_t)m->n_spool, n, NULL, -1, (uint8_t)(m->tmp[0] == 0),
+                             (uint8_t)(m->tmp[0] == M_CUT || (n > 1 && m->tmp[1] == M_CUT))};
     m->n_spool += n;
     m->smap[h] = id + 1;
     if (!map_grow(&m->smap, &m->smap_cap, m->n_states, state_hash, m, 1)) { m_fail(m, LLMC_ERR_NOMEM, "out of memory"); return -1; }
@@ -171,7 +191,7 @@ static void expand(llmc_grammar_matcher *m, uint32_t pos, uint32_t parent) {
     const llmc_grammar *g = m->g;
     const grm_elem *e = &g->el[pos];
     if (grm_is_end(e)) {
-        if (!parent) tmp_push(m, 0);
+        if (parent <= M_CUT) tmp_push(m, parent);   /* accepted, or popped into the unknown context */
         else { mnode pn = m->nodes[parent]; expand(m, pn.pos, pn.parent); }
     } else if (e->type == GRM_BYTES) {
         uint32_t id = node_get(m, pos, parent);
@@ -212,7 +232,7 @@ static int32_t step(llmc_grammar_matcher *m, int32_t s, uint8_t b) {
     const mstate st = m->states[s];
     for (uint32_t i = 0; i < st.n; i++) {
         uint32_t id = m->spool[st.off + i];
-        if (!id) continue;
+        if (id <= M_CUT) continue;
         mnode nd = m->nodes[id];
         const grm_elem *e = &m->g->el[nd.pos];
         if (grm_set_has(&m->g->sets[e->v], b)) expand(m, nd.pos + 1, nd.parent);
@@ -262,25 +282,126 @@ static void mark_tokens(const llmc_grammar_vocab *v, uint32_t tn, uint32_t *mask
     }
 }
 
+/* The state of one stack alone (-1 on failure). */
+static int32_t singleton(llmc_grammar_matcher *m, uint32_t id) {
+    m->n_tmp = 0;
+    tmp_push(m, id);
+    return intern_tmp(m);
+}
+
+/* State s without the context marker (-1 when nothing real is left). */
+static int32_t strip_cut(llmc_grammar_matcher *m, int32_t s) {
+    const mstate st = m->states[s];
+    m->n_tmp = 0;
+    for (uint32_t i = 0; i < st.n; i++)
+        if (m->spool[st.off + i] > M_CUT) tmp_push(m, m->spool[st.off + i]);
+    return m->n_tmp ? intern_tmp(m) : -1;
+}
+
+/* Stack id cut to its top M_TRUNC_K nodes over M_CUT; the stack itself when it is that short,
+   or deeper than half the depth bound (the cut node's depth keeps the bound exact: a cut stack
+   may grow M_MAX_DEPTH/2 levels within a token, the real one at least as many). */
+static uint32_t trunc_stack(llmc_grammar_matcher *m, uint32_t id) {
+    if (m->nodes[id].depth <= M_TRUNC_K || m->nodes[id].depth > M_MAX_DEPTH / 2) return id;
+    uint32_t pos[M_TRUNC_K], x = id;
+    for (int k = 0; k < M_TRUNC_K; k++) { pos[k] = m->nodes[x].pos; x = m->nodes[x].parent; }
+    uint32_t t = M_CUT;
+    for (int k = M_TRUNC_K - 1; k >= 0; k--) {
+        t = node_get(m, pos[k], t);
+        if (!t || t == UINT32_MAX) { m_fail(m, LLMC_ERR_NOMEM, "too many stack nodes"); return 0; }
+    }
+    return t;
+}
+
+static void add_range(llmc_grammar_matcher *m, int e, uint32_t lo, uint32_t hi) {
+    if (lo >= hi) return;
+    if (m->ent_nrng[e] + 2 > m->ent_caprng[e]) {
+        uint32_t cap = m->ent_caprng[e] ? m->ent_caprng[e] * 2 : 64;
+        uint32_t *r = realloc(m->ent_rng[e], cap * sizeof *r);
+        if (!r) { m_fail(m, LLMC_ERR_NOMEM, "out of memory"); return; }
+        m->ent_rng[e] = r;
+        m->ent_caprng[e] = cap;
+    }
+    m->ent_rng[e][m->ent_nrng[e]++] = lo;
+    m->ent_rng[e][m->ent_nrng[e]++] = hi;
+}
+
+/* The entry of cut stack t: a DFS over the trie from its state. Returns the slot (-1: failure). */
+static int compute_entry(llmc_grammar_matcher *m, uint32_t t) {
+    const llmc_grammar_vocab *v = m->v;
+    int e = m->next_ent;
+    m->next_ent = (m->next_ent + 1) % M_ENT_SLOTS;
+    if (m->ent_owner[e] && m->ent_owner[e] < m->n_nodes) m->nodes[m->ent_owner[e]].entry = -1;
+    m->ent_owner[e] = 0;
+    m->ent_nrng[e] = 0;
+    uint32_t *mask = m->ent_mask + (size_t)e * m->n_words;
+    memset(mask, 0, (size_t)m->n_words * sizeof *mask);
+    int32_t s = singleton(m, t);
+    if (s < 0) return -1;
+    /* One forward scan of the pre-order trie; st[d] / unc[d]: the state after the first d bytes
+       and whether that prefix's subtree is already in an uncertain range. */
+    int32_t *st = m->dfs_state;
+    uint8_t *unc = m->dfs_unc;
+    st[0] = s;
+    unc[0] = 0;
+    for (uint32_t k = 1; k < v->n_tn && !m->fail;) {
+        uint32_t d = v->tn_depth[k];
+        int32_t x = st[d - 1], y;
+        const int32_t *row = m->states[x].row;
+        uint8_t b = v->tn_byte[k];
+        y = row && row[b] != -2 ? row[b] : step(m, x, b);
+        if (y < 0) { k = v->tn_end[k]; continue; }
+        mark_tokens(v, k, mask);
+        uint8_t u = unc[d - 1];
+        if (m->states[y].cut) {
+            if (!u) add_range(m, e, v->tn_tok[k] + v->tn_ntok[k], v->tn_hi[k]);
+            u = 1;
+            y = strip_cut(m, y);
+            if (y < 0) { k = v->tn_end[k]; continue; }
+        }
+        st[d] = y;
+        unc[d] = u;
+        k++;
+    }
+    if (m->fail) return -1;
+    m->ent_owner[e] = t;
+    m->nodes[t].entry = e;
+    return e;
+}
+
+/* Whether the token's bytes can follow state s. */
+static bool walk_ok(llmc_grammar_matcher *m, int32_t s, uint32_t id) {
+    const llmc_grammar_vocab *v = m->v;
+    for (uint32_t i = v->off[id]; i < v->off[id + 1] && s >= 0; i++) s = step(m, s, v->bytes[i]);
+    return s >= 0;
+}
+
+/* The mask of state s: the union over its stacks of the cut stacks' accepted tokens and the
+   uncertain ones that the full stack takes. */
 static void compute_mask(llmc_grammar_matcher *m, int32_t s, uint32_t *mask) {
     const llmc_grammar_vocab *v = m->v;
     memset(mask, 0, (size_t)m->n_words * sizeof *mask);
-    int sp = 0;
-    m->dfs_node[0] = 0; m->dfs_it[0] = 0; m->dfs_state[0] = s;
-    while (sp >= 0 && !m->fail) {
-        uint32_t n = m->dfs_node[sp];
-        if (m->dfs_it[sp] >= v->tn_nchild[n]) { sp--; continue; }
-        uint32_t c = v->tn_child[n] + m->dfs_it[sp]++;
-        int32_t t = step(m, m->dfs_state[sp], v->tn_byte[c]);
-        if (t < 0) continue;
-        mark_tokens(v, c, mask);
-        if (v->tn_nchild[c]) {
-            if (sp + 1 >= m->dfs_cap) { m_fail(m, LLMC_ERR_INTERNAL, "trie deeper than expected"); break; }
-            sp++;
-            m->dfs_node[sp] = c; m->dfs_it[sp] = 0; m->dfs_state[sp] = t;
-        }
+    const mstate st = m->states[s];
+    for (uint32_t i = 0; i < st.n && !m->fail; i++) {
+        uint32_t id = m->spool[st.off + i];
+        if (id <= M_CUT) continue;
+        uint32_t t = trunc_stack(m, id);
+        if (!t) return;
+        int e = m->nodes[t].entry;
+        if (e < 0 && (e = compute_entry(m, t)) < 0) return;
+        const uint32_t *em = m->ent_mask + (size_t)e * m->n_words;
+        for (int w = 0; w < m->n_words; w++) mask[w] |= em[w];
+        if (!m->ent_nrng[e]) continue;
+        int32_t one = singleton(m, id);
+        if (one < 0) return;
+        for (uint32_t r = 0; r + 1 < m->ent_nrng[e]; r += 2)
+            for (uint32_t k = m->ent_rng[e][r]; k < m->ent_rng[e][r + 1] && !m->fail; k++) {
+                uint32_t tok = v->sorted[k];
+                if ((mask[tok >> 5] >> (tok & 31)) & 1u) continue;
+                if (walk_ok(m, one, tok)) mask[tok >> 5] |= 1u << (tok & 31);
+            }
     }
-    if (m->states[s].accepting)
+    if (st.accepting)
         for (int i = 0; i < m->n_eos; i++)
             if (m->eos[i] >= 0 && m->eos[i] < v->n) mask[m->eos[i] >> 5] |= 1u << (m->eos[i] & 31);
 }
@@ -325,14 +446,11 @@ llmc_status llmc_grammar_matcher_new(const llmc_grammar *g, const llmc_grammar_v
     m->n_words = (v->n + 31) / 32;
     m->masks = malloc((size_t)M_MASK_SLOTS * m->n_words * sizeof *m->masks);
     m->eos = malloc(((size_t)n_eos + 1) * sizeof *m->eos);
-    int maxlen = 0;
-    for (int i = 0; i < v->n; i++)
-        if ((int)(v->off[i + 1] - v->off[i]) > maxlen) maxlen = (int)(v->off[i + 1] - v->off[i]);
-    m->dfs_cap = maxlen + 2;
-    m->dfs_node = malloc((size_t)m->dfs_cap * sizeof *m->dfs_node);
-    m->dfs_it = malloc((size_t)m->dfs_cap * sizeof *m->dfs_it);
+    m->dfs_cap = (int)v->max_depth + 2;
     m->dfs_state = malloc((size_t)m->dfs_cap * sizeof *m->dfs_state);
-    if (!m->masks || !m->eos || !m->dfs_node || !m->dfs_it || !m->dfs_state || !tables_init(m)) {
+    m->dfs_unc = malloc((size_t)m->dfs_cap);
+    m->ent_mask = malloc((size_t)M_ENT_SLOTS * m->n_words * sizeof *m->ent_mask);
+    if (!m->masks || !m->eos || !m->dfs_state || !m->dfs_unc || !m->ent_mask || !tables_init(m)) {
         llmc_grammar_matcher_free(m);
         return llmc_err(err, LLMC_ERR_NOMEM, "grammar matcher: out of memory");
     }
@@ -353,7 +471,9 @@ void llmc_grammar_matcher_free(llmc_grammar_matcher *m) {
     for (uint32_t i = 0; m->states && i < m->n_states; i++) free(m->states[i].row);
     free(m->nodes); free(m->nmap); free(m->spool); free(m->states); free(m->smap);
     free(m->masks); free(m->eos); free(m->tmp);
-    free(m->dfs_node); free(m->dfs_it); free(m->dfs_state);
+    free(m->dfs_state); free(m->dfs_unc);
+    free(m->ent_mask);
+    for (int i = 0; i < M_ENT_SLOTS; i++) free(m->ent_rng[i]);
     free(m);
 }
 

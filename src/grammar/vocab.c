@@ -10,7 +10,7 @@
 void llmc_grammar_vocab_free(llmc_grammar_vocab *v) {
     if (!v) return;
     free(v->bytes); free(v->off); free(v->sorted);
-    free(v->tn_byte); free(v->tn_child); free(v->tn_nchild); free(v->tn_tok); free(v->tn_ntok);
+    free(v->tn_byte); free(v->tn_depth); free(v->tn_end); free(v->tn_tok); free(v->tn_ntok); free(v->tn_hi);
     free(v);
 }
 
@@ -31,8 +31,9 @@ static int cmp_tok(const void *a, const void *b) {
     return x->len != y->len ? (x->len < y->len ? -1 : 1) : (x->id < y->id ? -1 : x->id > y->id);
 }
 
-/* Builds the trie from bytes/off (token ids with no bytes are left out). BFS: node k's
- * children are allocated together when k is processed; lo/hi/depth are per-node scratch. */
+/* Builds the pre-order trie from bytes/off (token ids with no bytes are left out): with the
+ * tokens sorted by bytes, each token opens nodes for its bytes past the longest common
+ * prefix with the previous one, and closes the deeper ones still open. */
 static llmc_status build_trie(llmc_grammar_vocab *v, llmc_error *err) {
     uint32_t n_tok = 0;
     v->sorted = malloc(((size_t)v->n + 1) * sizeof *v->sorted);
@@ -48,45 +49,48 @@ static llmc_status build_trie(llmc_grammar_vocab *v, llmc_error *err) {
     }
     qsort(keys, n_tok, sizeof *keys, cmp_tok);
     for (uint32_t i = 0; i < n_tok; i++) v->sorted[i] = keys[i].id;
-    free(keys);
     size_t cap = (size_t)v->off[v->n] + 2;
+    uint32_t maxlen = 0;
+    for (uint32_t i = 0; i < n_tok; i++) if (keys[i].len > maxlen) maxlen = keys[i].len;
     v->tn_byte = malloc(cap);
-    v->tn_child = malloc(cap * sizeof *v->tn_child);
-    v->tn_nchild = malloc(cap * sizeof *v->tn_nchild);
+    v->tn_depth = malloc(cap * sizeof *v->tn_depth);
+    v->tn_end = malloc(cap * sizeof *v->tn_end);
     v->tn_tok = malloc(cap * sizeof *v->tn_tok);
     v->tn_ntok = malloc(cap * sizeof *v->tn_ntok);
-    uint32_t *lo = malloc(cap * sizeof *lo), *hi = malloc(cap * sizeof *hi), *dep = malloc(cap * sizeof *dep);
+    v->tn_hi = malloc(cap * sizeof *v->tn_hi);
+    uint32_t *open = malloc(((size_t)maxlen + 2) * sizeof *open);
     llmc_status st = LLMC_OK;
-    if (!v->tn_byte || !v->tn_child || !v->tn_nchild || !v->tn_tok || !v->tn_ntok || !lo || !hi || !dep) {
+    if (!v->tn_byte || !v->tn_depth || !v->tn_end || !v->tn_tok || !v->tn_ntok || !v->tn_hi || !open) {
         st = llmc_err(err, LLMC_ERR_NOMEM, "grammar vocab: out of memory");
         goto out;
     }
-    uint32_t nn = 1;
-    v->tn_byte[0] = 0;
-    lo[0] = 0; hi[0] = n_tok; dep[0] = 0;
-    for (uint32_t k = 0; k < nn; k++) {
-        uint32_t a = lo[k], b = hi[k], d = dep[k];
-        uint32_t t = a;
-        while (t < b && v->off[v->sorted[t] + 1] - v->off[v->sorted[t]] == d) t++;
-        v->tn_tok[k] = a;
-        v->tn_ntok[k] = t - a;
-        v->tn_child[k] = nn;
-        v->tn_nchild[k] = 0;
-        while (t < b) {
-            uint8_t by = v->bytes[v->off[v->sorted[t]] + d];
-            uint32_t e = t;
-            while (e < b && v->bytes[v->off[v->sorted[e]] + d] == by) e++;
-            if (nn >= cap) { st = llmc_err(err, LLMC_ERR_INTERNAL, "grammar vocab: trie overflow"); goto out; }
-            v->tn_byte[nn] = by;
-            lo[nn] = t; hi[nn] = e; dep[nn] = d + 1;
-            nn++;
-            v->tn_nchild[k]++;
-            t = e;
+    uint32_t nn = 1, depth = 0;
+    v->tn_byte[0] = 0; v->tn_depth[0] = 0; v->tn_tok[0] = 0; v->tn_ntok[0] = 0;
+    open[0] = 0;
+    for (uint32_t k = 0; k < n_tok; k++) {
+        const tokkey *t = &keys[k];
+        uint32_t lcp = 0;
+        if (k) {
+            const tokkey *p = &keys[k - 1];
+            while (lcp < p->len && lcp < t->len && p->p[lcp] == t->p[lcp]) lcp++;
         }
+        for (; depth > lcp; depth--) { v->tn_end[open[depth]] = nn; v->tn_hi[open[depth]] = k; }
+        for (uint32_t d = lcp + 1; d <= t->len; d++) {
+            v->tn_byte[nn] = t->p[d - 1];
+            v->tn_depth[nn] = (uint16_t)d;
+            v->tn_tok[nn] = k;
+            v->tn_ntok[nn] = 0;
+            open[d] = nn++;
+        }
+        depth = t->len;
+        v->tn_ntok[open[depth]]++;
     }
+    for (;; depth--) { v->tn_end[open[depth]] = nn; v->tn_hi[open[depth]] = n_tok; if (!depth) break; }
     v->n_tn = nn;
+    v->max_depth = maxlen;
 out:
-    free(lo); free(hi); free(dep);
+    free(open);
+    free(keys);
     return st;
 }
 

@@ -9,11 +9,14 @@ struct llmc_grammar_vocab {
     int n;                     /* ids 0..n-1 (the mask's width) */
     uint8_t *bytes; uint32_t *off;   /* token i: bytes[off[i] .. off[i+1]); empty: special */
     uint32_t *sorted; uint32_t n_sorted;   /* ids with bytes, in byte order */
-    /* trie node k (0 = root): edge byte, children [child, child+nchild), tokens ending here
-       sorted[tok .. tok+ntok) */
-    uint32_t n_tn;
+    /* The byte trie in pre-order (node 0 = root): node k has edge byte tn_byte[k] at depth
+       tn_depth[k]; its subtree is nodes k .. tn_end[k]-1 (a dead prefix skips to tn_end);
+       tokens ending at k are sorted[tn_tok[k] .. +tn_ntok[k]); the subtree's tokens are
+       sorted[tn_tok[k] .. tn_hi[k]). A DFS is one forward scan. */
+    uint32_t n_tn, max_depth;
     uint8_t *tn_byte;
-    uint32_t *tn_child, *tn_nchild, *tn_tok, *tn_ntok;
+    uint16_t *tn_depth;
+    uint32_t *tn_end, *tn_tok, *tn_ntok, *tn_hi;
 };
 
 #endif

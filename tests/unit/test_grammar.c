@@ -29,6 +29,11 @@ static const finite_case CASES[] = {
      {"\xe0\xa0\x80x", "\xe0\xa0\x81x", "\xf0\x9f\x98\x80x"}},
     {"root ::= item (\",\" item)?\nitem ::= \"[\" (\"1\" | item) \"]\"",
      {"[1]", "[[1]]", "[[[1]]]", "[1],[1]", "[[1]],[1]", "[1],[[1]]", "[[1]],[[1]]"}},  /* item limited below */
+    /* stacks deeper than the matcher's cut (3 nodes): cut-stack entries and their uncertain tokens */
+    {"root ::= a \"\"\na ::= \"(\" b \")\" | \"<\" b \">\"\nb ::= \"[\" c \"]\"\nc ::= d \"!\"?\nd ::= \"x\" | \"y\" e\ne ::= \"z\"?",
+     {"([x])", "([x!])", "([y])", "([y!])", "([yz])", "([yz!])", "<[x]>", "<[x!]>", "<[y]>", "<[y!]>", "<[yz]>", "<[yz!]>"}},
+    {"root ::= (w \",\")* w\nw ::= \"{\" v \"}\"\nv ::= \"a\" | \"b\" v",
+     {"{a}", "{ba}", "{bba}", "{a},{a}", "{ba},{a}", "{a},{ba}", "{a},{a},{a}"}},
 };
 
 /* Bytes of a language string are a prefix of one of the words? (item case: depth ≤ 3). */
@@ -102,7 +107,7 @@ static void test_brute_force(void) {
                     }
                     bool got = (mask[t >> 5] >> (t & 31)) & 1u;
                     /* Words deeper than the listed ones are in the grammar but not the list (item case). */
-                    if (got != want && !(ci == 6 && got && !want)) {
+                    if (got != want && !((ci == 6 || ci == 8) && got && !want)) {
                         if (mismatches < 5)
                             fprintf(stderr, "case %zu prefix '%.*s' token '%.*s': mask %d, brute force %d\n", ci, (int)plen, prefix,
                                     (int)lens[t], toks[t], got, want);

@@ -295,7 +295,7 @@ int main(void) {
     test_token_bytes("llama3");
     test_token_bytes("qwen3");
     test_token_bytes("llama2");
-    run_vocab("llama3", 128009, 12);
-    run_vocab("qwen3", 151645, 8);
+    run_vocab("llama3", 128009, 10);
+    run_vocab("qwen3", 151645, 6);
     return test_summary();
 }
