@@ -7,12 +7,28 @@
  * message names the byte offset of the first invalid sequence (no replacement).
  *
  * Semantics: llmc_tokenizer_from_json without a config = the `tokenizers` library's
- * Tokenizer.from_str. With tokenizer_config.json (llmc_tokenizer_load does this when the
- * file is beside), what transformers 5 changes on top is followed too: the post-processor
- * is rebuilt from add_bos_token/add_eos_token when the config sets either, and
- * tokenizer_class LlamaTokenizer(Fast) rebuilds the pipeline as transformers' LlamaTokenizer
- * does (Metaspace pre-tokenizer, no normalizer). Unsupported components (Unigram/WordPiece
- * models, Precompiled charsmaps, UnicodeScripts, ...) are LLMC_ERR_UNSUPPORTED naming them.
+ * Tokenizer.from_str (checked id for id against tokenizers 0.23 by tests/unit/test_tok_diff.c).
+ * With tokenizer_config.json (llmc_tokenizer_load does this when the file is beside), what
+ * transformers 5 changes on top is followed too: the post-processor is rebuilt from
+ * add_bos_token/add_eos_token when the config sets either, and tokenizer_class
+ * LlamaTokenizer(Fast) rebuilds a SentencePiece-style pipeline as transformers' LlamaTokenizer
+ * does (Metaspace pre-tokenizer, no normalizer: so "  x" and the space after a special token
+ * encode as transformers does, not as the file's Prepend normalizer would); a byte-level
+ * tokenizer.json under that class (DeepSeek V3/R1) is kept as the file says, as
+ * transformers 5.23 does.
+ * Models: BPE, WordPiece, WordLevel, Unigram. Components: normalizers NFC/NFD/NFKC/NFKD,
+ * Lowercase, Strip, StripAccents, Replace, Prepend, Append, ByteLevel, BertNormalizer,
+ * Sequence; pre-tokenizers ByteLevel, Metaspace, Whitespace, WhitespaceSplit, Punctuation,
+ * Digits, Split (every behaviour, invert), UnicodeScripts, CharDelimiterSplit,
+ * BertPreTokenizer, FixedLength, Sequence; post-processors TemplateProcessing, ByteLevel,
+ * BertProcessing, RobertaProcessing, Sequence; decoders ByteLevel, Metaspace, WordPiece,
+ * BPEDecoder, ByteFallback, Fuse, Strip, Replace, CTC, Sequence. Anything else (a non-empty
+ * Precompiled charsmap, BPE dropout, ...) is LLMC_ERR_UNSUPPORTED naming it.
+ * Input is never dropped: text the model cannot represent (no token, no byte fallback, no
+ * unk) is LLMC_ERR_INVALID_ARG naming its byte position, where tokenizers would silently
+ * skip it. Regex searches are bounded (see tok_internal.h: counted repetitions at load,
+ * Oniguruma retry limits and a per-encode time budget); exceeding them is an error naming
+ * the component and its pattern.
  * A loaded tokenizer is immutable: encode/decode may run concurrently from many threads
  * (each stream object belongs to one thread). */
 #ifndef LLMC_TOKENIZER_H
