@@ -33,7 +33,7 @@ schema); *sampled* — $reps seeded random-logit replies (≤ 400 tokens) under 
 advancing the matcher are not included. Schemas (bench/grammar_bench.c): *person* (4 properties, 2 required, string array),
 *order* (nested array of objects, enum, nullable string), *json_object* (any object). Setup once per vocabulary (token bytes +
 trie): ${rows_vocab%, }; schema compile < 1 ms. Target: median ≤ 50 µs per token on Llama 3's 128k vocabulary.
-The cold maxima are the first mask inside a JSON string (a scan of the whole trie, ~2–6 ms), paid once per matcher.
+The cold maxima are the first masks inside a JSON string (a scan of the whole trie), paid once per matcher; wall-clock on a shared machine (see the load average).
 
 | vocab | case | steps | median µs | p90 µs | p99 µs | max µs | mean µs |
 |---|---|---|---|---|---|---|---|
