@@ -224,7 +224,66 @@ static void test_real_roundtrip(void) {
     }
 }
 
+/* Hostile variants of every model type's tokenizer.json (from the differential goldens):
+ * truncations, changed digits and byte flips load with an error or give a working tokenizer, never a crash. */
+static void test_hostile_models(void) {
+    const char *fx = test_env("LLMC_FIXTURE_DIR", "build/fixtures");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/tokdiff/tokdiff.json", fx);
+    char *data = NULL;
+    size_t len = 0;
+    llmc_error err = {0};
+    if (llmc_read_file(path, (size_t)1 << 30, &data, &len, &err) != LLMC_OK) { CHECK_MSG(0, "%s", err.msg); return; }
+    cJSON *root = cJSON_ParseWithLength(data, len);
+    free(data);
+    const char *want[] = {"wordpiece_bert", "wordlevel_ws", "unigram_metaspace", "unigram_bytelevel", "bpe_unicode_scripts",
+                          "bpe_fixed_length", "bpe_ctc_decoder", "bpe_bert_suffix"};
+    size_t refused = 0, loaded = 0;
+    uint32_t rng = 12345;
+    for (const cJSON *c = cJSON_GetObjectItemCaseSensitive(root, "configs")->child; c; c = c->next) {
+        const char *name = llmc_json_get_string(c, "name"), *tj = llmc_json_get_string(c, "tokenizer_json");
+        bool pick = false;
+        for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) pick = pick || !strcmp(name, want[i]);
+        if (!pick || !tj) continue;
+        size_t tl = strlen(tj);
+        char *m = malloc(tl + 1);
+        for (int round = 0; round < 60; round++) {
+            memcpy(m, tj, tl + 1);
+            size_t ml = tl;
+            rng = rng * 1103515245u + 12345u;
+            if (round % 3 == 0) ml = (rng >> 8) % tl;                      /* truncation */
+            else if (round % 3 == 1) for (int k = 0; k < 40; k++) {         /* digits changed: ids, scores, lengths */
+                rng = rng * 1103515245u + 12345u;
+                size_t at = (rng >> 8) % tl;
+                while (at < tl && (m[at] < '0' || m[at] > '9')) at++;
+                if (at < tl) m[at] = (char)('0' + (rng >> 4) % 10);
+            } else for (int k = 0; k < 4; k++) {                            /* byte flips */
+                rng = rng * 1103515245u + 12345u;
+                m[(rng >> 8) % tl] = (char)"0{}[]\",:-9ae\x01"[(rng >> 3) % 14];
+            }
+            llmc_tokenizer *t = NULL;
+            if (llmc_tokenizer_from_json(m, ml, NULL, 0, name, &t, &err) != LLMC_OK) { refused++; continue; }
+            loaded++;
+            const char *text = "hello world 한국어 <|im_start|> 123";
+            int32_t *ids = NULL;
+            size_t n = 0;
+            if (llmc_tokenizer_encode(t, text, strlen(text), true, &ids, &n, &err) == LLMC_OK) {
+                char *back = NULL;
+                llmc_tokenizer_decode(t, ids, n, true, &back, NULL, &err);
+                free(back);
+            }
+            free(ids);
+            llmc_tokenizer_free(t);
+        }
+        free(m);
+    }
+    printf("hostile model files: %zu refused, %zu loaded\n", refused, loaded);
+    CHECK(refused + loaded == 8 * 60);
+    cJSON_Delete(root);
+}
+
 int main(void) {
+    test_hostile_models();
     test_issue13_goldens();
     test_no_silent_drop();
     test_regex_bounds();
