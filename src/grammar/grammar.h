@@ -76,11 +76,14 @@ void llmc_grammar_mask_apply(const uint32_t *mask, float *logits, int n);
 /* ---- Glue for generation: a grammar + matcher bound to a tokenizer, as the sampler's
  * mask/accept hooks (generate/sampler.h). ---- */
 typedef struct llmc_grammar_constraint llmc_grammar_constraint;
-/* Exactly one of json_schema (JSON Schema text; "" or "{}"-like any-object also fine) and
+/* Repeated calls reuse a process-wide cache (bounded): the vocab trie per tokenizer, and per
+ * grammar text a compiled grammar with a warm idle matcher. llmc_grammar_cache_clear frees
+ * what no constraint is using. Exactly one of json_schema (JSON Schema text; "" or "{}"-like any-object also fine) and
  * gbnf (a GBNF string) is used; json_schema wins when both are given. */
 llmc_status llmc_grammar_constraint_new(const llmc_tokenizer *t, int n_vocab, const char *json_schema, const char *gbnf,
                                         const int32_t *eos, int n_eos, llmc_grammar_constraint **out, llmc_error *err);
 void llmc_grammar_constraint_free(llmc_grammar_constraint *c);
+void llmc_grammar_cache_clear(void);
 /* Sampler hooks (user = the constraint). mask: sets forbidden logits to -inf; accept:
  * advances. A failure inside either is kept and reported by llmc_grammar_constraint_status. */
 int llmc_grammar_constraint_mask_cb(void *user, float *logits, int vocab);

@@ -290,7 +290,52 @@ static void test_schema_errors(void) {
     llmc_grammar_free(g);
 }
 
+/* The constraint cache: constraints alive together have their own matchers; a reused (idle,
+   warm) matcher starts from the beginning again. */
+static void test_cache(void) {
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/tokenizers/llama3", test_fixture_dir());
+    llmc_tokenizer *tok = NULL;
+    llmc_error err = {0};
+    CHECK(llmc_tokenizer_load(dir, &tok, &err) == LLMC_OK);
+    if (!tok) return;
+    int vocab = (int)llmc_tokenizer_vocab_size(tok);
+    int32_t eos = 128009, t_true = llmc_tokenizer_token_to_id(tok, "true"), t_false = llmc_tokenizer_token_to_id(tok, "false");
+    CHECK(t_true >= 0 && t_false >= 0);
+    const char *schema = "{\"type\": \"boolean\"}";
+    float *lg = calloc((size_t)vocab, sizeof *lg);
+    llmc_grammar_constraint *a = NULL, *b = NULL, *c = NULL;
+    CHECK(llmc_grammar_constraint_new(tok, vocab, schema, NULL, &eos, 1, &a, &err) == LLMC_OK);
+    CHECK(llmc_grammar_constraint_new(tok, vocab, schema, NULL, &eos, 1, &b, &err) == LLMC_OK);
+    if (a && b) {
+        memset(lg, 0, (size_t)vocab * sizeof *lg);
+        CHECK(llmc_grammar_constraint_mask_cb(a, lg, vocab) == 0);
+        CHECK(isfinite(lg[t_true]) && isfinite(lg[t_false]) && !isfinite(lg[eos]));
+        llmc_grammar_constraint_accept_cb(a, t_true);
+        memset(lg, 0, (size_t)vocab * sizeof *lg);
+        CHECK(llmc_grammar_constraint_mask_cb(a, lg, vocab) == 0);
+        CHECK(!isfinite(lg[t_false]) && isfinite(lg[eos]));   /* a: done, only the end */
+        memset(lg, 0, (size_t)vocab * sizeof *lg);
+        CHECK(llmc_grammar_constraint_mask_cb(b, lg, vocab) == 0);
+        CHECK(isfinite(lg[t_false]) && !isfinite(lg[eos]));   /* b: its own matcher, at the start */
+        CHECK(llmc_grammar_constraint_status(a, &err) == LLMC_OK);
+    }
+    llmc_grammar_constraint_free(a);
+    CHECK(llmc_grammar_constraint_new(tok, vocab, schema, NULL, &eos, 1, &c, &err) == LLMC_OK);   /* takes a's matcher */
+    if (c) {
+        memset(lg, 0, (size_t)vocab * sizeof *lg);
+        CHECK(llmc_grammar_constraint_mask_cb(c, lg, vocab) == 0);
+        CHECK(isfinite(lg[t_false]) && !isfinite(lg[eos]));
+    }
+    llmc_grammar_constraint_free(b);
+    llmc_grammar_constraint_free(c);
+    llmc_grammar_cache_clear();
+    free(lg);
+    llmc_tokenizer_free(tok);
+}
+
 int main(void) {
+    test_cache();
     test_schema_errors();
     test_token_bytes("llama3");
     test_token_bytes("qwen3");
