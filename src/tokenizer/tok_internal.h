@@ -5,6 +5,7 @@
 #include "tokenizer/tokenizer.h"
 #include "base/error.h"
 #include "base/strbuf.h"
+#include "base/utf8.h"
 #include <oniguruma.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -59,7 +60,7 @@ int tok_u8_cut(const char *s, size_t len, size_t max);
 
 /* Per-encode regex budget: each search runs with Oniguruma retry limits (backtracking
  * in one match and in one whole search), and the searches of one encode together get a
- * wall-clock budget (TOK_RE_BUDGET_BASE_S + TOK_RE_BUDGET_PER_MB_S per MB of input).
+ * time budget (time spent inside them) (TOK_RE_BUDGET_BASE_S + TOK_RE_BUDGET_PER_MB_S per MB of input).
  * Exceeding either is an error naming the component and its pattern, never a hang. */
 #define TOK_RE_RETRY_MATCH   10000000ul  /* Oniguruma's default, as tokenizers runs */
 #define TOK_RE_RETRY_SEARCH  100000000ul
@@ -67,8 +68,7 @@ int tok_u8_cut(const char *s, size_t len, size_t max);
 #define TOK_RE_BUDGET_PER_MB_S 5.0
 typedef struct {
     OnigMatchParam *mp;
-    double t0, limit_s;
-    bool started;
+    double spent_s, limit_s;  /* time inside this encode's searches so far, and the cap */
     unsigned long retry_match, retry_search; /* overridable by tests */
 } tok_budget;
 void tok_budget_init(tok_budget *b, size_t input_len);
@@ -80,7 +80,7 @@ int tok_budget_search(tok_budget *b, OnigRegex re, const char *s, size_t len, si
 typedef enum {
     /* normalizers */
     TK_N_NFC = 1, TK_N_NFD, TK_N_NFKC, TK_N_NFKD, TK_N_LOWER, TK_N_PREPEND, TK_N_APPEND, TK_N_REPLACE,
-    TK_N_STRIP, TK_N_STRIP_ACCENTS, TK_N_BERT, TK_N_BYTELEVEL, TK_N_SEQ,
+    TK_N_STRIP, TK_N_STRIP_ACCENTS, TK_N_BERT, TK_N_BYTELEVEL, TK_N_PRECOMPILED, TK_N_SEQ,
     /* pre-tokenizers */
     TK_P_SPLIT, TK_P_BYTELEVEL, TK_P_METASPACE, TK_P_DIGITS, TK_P_WHITESPACE, TK_P_WSPLIT, TK_P_PUNCT,
     TK_P_BERT, TK_P_CHARDELIM, TK_P_FIXED, TK_P_SCRIPTS, TK_P_SEQ,
@@ -171,6 +171,10 @@ llmc_status tok_wordlevel_word(const llmc_tokenizer *t, const char *w, size_t le
                                llmc_error *err);
 llmc_status tok_unigram_word(const llmc_tokenizer *t, const char *w, size_t len, int32_t **ids, size_t *n, size_t *cap,
                              llmc_error *err);
+/* Precompiled normalizer (tok_precompiled.c): n takes the decoded charsmap (a = trie units,
+   n1 = their count, b = normalized strings). */
+llmc_status tok_precompiled_load(tok_node *n, const char *b64, const char *what, llmc_error *err);
+llmc_status tok_precompiled_apply(const tok_node *n, const char *s, size_t len, llmc_strbuf *out, llmc_error *err);
 /* Decodes token strings through the decoder into out. */
 llmc_status tok_decode_tokens(const llmc_tokenizer *t, const char **toks, const size_t *lens, size_t n, llmc_strbuf *out,
                               llmc_error *err);

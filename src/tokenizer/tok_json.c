@@ -101,7 +101,7 @@ static llmc_status parse_normalizer(const cJSON *o, tok_node *n, int depth, cons
         n->f3 = jbool(o, "strip_accents", n->f4);
     } else if (!strcmp(ty, "Precompiled")) {
         const char *m = jstr(o, "precompiled_charsmap");
-        if (m && *m) return llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: normalizer 'Precompiled' (SentencePiece charsmap) is not supported", what);
+        if (m && *m) return tok_precompiled_load(n, m, what, err);
         n->kind = TK_N_SEQ; /* empty map: identity */
     } else if (!strcmp(ty, "Sequence")) {
         n->kind = TK_N_SEQ;

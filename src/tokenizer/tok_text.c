@@ -181,6 +181,7 @@ static llmc_status normalize_one(const tok_node *n, const char *s, size_t len, l
         return sb_ok(out, err);
     }
     case TK_N_STRIP_ACCENTS: strip_marks(s, len, out, false); return sb_ok(out, err);
+    case TK_N_PRECOMPILED: return tok_precompiled_apply(n, s, len, out, err);
     case TK_N_BYTELEVEL:
         for (size_t i = 0; i < len; i++) put_cp(out, tok_byte_to_cp[(unsigned char)s[i]]);
         return sb_ok(out, err);

@@ -10,7 +10,7 @@ Also writes tests/golden/tokenizer/issue13.json (small acceptance cases; --issue
 Writes tests/fixtures/tokdiff/tokdiff.json.xz (the test reads $LLMC_FIXTURE_DIR/tokdiff/tokdiff.json,
 unpacked at configure time). Deterministic: a fixed seed, no clock, no network.
 Run in the pinned venv: $(tests/golden/venv.sh) tests/golden/make_tok_diff_fixtures.py
-(only `tokenizers` is needed)."""
+(`tokenizers`, plus `sentencepiece` and `protobuf` for the Precompiled charsmaps)."""
 import json
 import lzma
 import os
@@ -108,6 +108,22 @@ LLAMA3 = (r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| 
 DS_GPT = "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| ?[\\p{P}\\p{S}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+"
 
 
+def spm_charsmap(rule):
+    """A SentencePiece precompiled charsmap for one of its built-in rules (needs sentencepiece)."""
+    import tempfile
+    import sentencepiece as spm
+    from sentencepiece import sentencepiece_model_pb2 as pb
+    with tempfile.TemporaryDirectory() as d:
+        with open(os.path.join(d, "c.txt"), "w") as f:
+            f.write("\n".join(train_corpus()[:500]))
+        spm.SentencePieceTrainer.train(input=os.path.join(d, "c.txt"), model_prefix=os.path.join(d, "m"), vocab_size=400, hard_vocab_limit=False,
+                                       normalization_rule_name=rule, character_coverage=1.0, minloglevel=2)
+        proto = pb.ModelProto()
+        with open(os.path.join(d, "m.model"), "rb") as f:
+            proto.ParseFromString(f.read())
+    return proto.normalizer_spec.precompiled_charsmap
+
+
 def bytelevel_bpe(pre, vocab=700, **kw):
     return dict(model="bpe", pre=pre, dec=decoders.ByteLevel(), vocab=vocab, alphabet=pre_tokenizers.ByteLevel.alphabet(), **kw)
 
@@ -196,6 +212,13 @@ def configs():
     C.append(("unigram_ws_nfkc", dict(model="unigram", norm=normalizers.NFKC(), pre=pre_tokenizers.Whitespace(), vocab=800)))
     C.append(("unigram_bytelevel", dict(model="unigram", pre=pre_tokenizers.ByteLevel(add_prefix_space=False), dec=decoders.ByteLevel(), vocab=800,
                                         alphabet=pre_tokenizers.ByteLevel.alphabet())))
+    for rule in ["nmt_nfkc", "nmt_nfkc_cf"]:
+        cm = spm_charsmap(rule)
+        C.append((f"unigram_precompiled_{rule}", dict(model="unigram", norm=normalizers.Sequence([normalizers.Precompiled(cm),
+                                                      normalizers.Replace(Regex(" {2,}"), " ")]),
+                                                      pre=pre_tokenizers.Metaspace(), dec=decoders.Metaspace(), vocab=800)))
+    C.append(("bpe_precompiled_ws", dict(model="bpe", unk="<unk>", norm=normalizers.Precompiled(spm_charsmap("nfkc")),
+                                         pre=pre_tokenizers.Whitespace())))
     C.append(("bpe_ctc_decoder", dict(model="bpe", unk="<unk>", pre=pre_tokenizers.Whitespace(), dec=decoders.CTC(pad_token="<pad>", word_delimiter_token="|"))))
     C.append(("bpe_decoder_replace_strip", dict(model="bpe", unk="<unk>", pre=pre_tokenizers.Metaspace(),
                                                 dec=decoders.Sequence([decoders.Replace("▁", " "), decoders.Fuse(), decoders.Strip(" ", 1, 0)]))))
