@@ -171,6 +171,44 @@ llmc_status llmc_pipeline_complete(llmc_pipeline *p, const char *prompt, const l
 int llmc_pipeline_context(const llmc_pipeline *p);
 const char *llmc_pipeline_describe(const llmc_pipeline *p);
 
+/* ------------------------------------------------------------------------
+ * The loaded model's tokenizer and chat template (what pipe.tokenizer offers in transformers),
+ * for bindings. They behave exactly as `llmc tokenize`, `llmc detokenize` and `llmc template`.
+ * Strings and arrays they return are malloc'd: free them with llmc_free.
+ * ---------------------------------------------------------------------- */
+void llmc_free(void *ptr);
+/* tokenizer.encode(text, add_special_tokens=...). */
+llmc_status llmc_pipeline_encode(const llmc_pipeline *p, const char *text, size_t len, bool add_special_tokens,
+                                 int32_t **ids, size_t *n, llmc_error *err);
+/* tokenizer.decode(ids, skip_special_tokens=...). */
+llmc_status llmc_pipeline_decode(const llmc_pipeline *p, const int32_t *ids, size_t n, bool skip_special_tokens,
+                                 char **text, llmc_error *err);
+/* tokenizer.apply_chat_template(messages, tools=..., tokenize=False, add_generation_prompt=...):
+ * messages and tools are JSON arrays (tools may be NULL). */
+llmc_status llmc_pipeline_apply_template(const llmc_pipeline *p, const char *messages_json, const char *tools_json,
+                                         bool add_generation_prompt, char **text, llmc_error *err);
+/* A JSON object: bos_token, eos_token, unk_token, pad_token (string or null) and their *_id,
+ * vocab_size, generation_eos_token_ids (what ends a reply), chat_template (text or null). */
+llmc_status llmc_pipeline_tokenizer_info(const llmc_pipeline *p, char **json, llmc_error *err);
+/* Bindings: options and results as JSON objects, so a binding mirrors no C struct.
+ * opts_json: {"model": required, "dtype", "device", "token", "revision", "quantize" (strings),
+ *             "n_threads", "max_context", "gpu_layers", "fast_activations" (integers)}.
+ * An unknown key, or a value of the wrong type or range, is an error naming the key. */
+llmc_status llmc_pipeline_create_json(const char *opts_json, llmc_progress_fn progress, void *progress_user,
+                                      llmc_pipeline **out, llmc_error *err);
+/* One generation: a conversation (messages_json, a JSON array; tools_json a JSON array or NULL),
+ * or plain text (messages_json NULL, request "text"). request_json holds the generation options
+ * (max_new_tokens, do_sample, temperature, top_k, top_p, min_p, repetition_penalty, seed,
+ * stop_strings (list), ignore_eos, json_schema, grammar; unset ones come from the model's
+ * generation_config). on_text streams the reply; *cancel (may be NULL) non-zero stops it.
+ * *result_json: {"text", "stop" (eos|length|stop_string|cancelled), "prompt_tokens",
+ * "reused_tokens", "generated_tokens", "ttft_ms", "prefill_tokens_per_s", "decode_tokens_per_s"}. */
+llmc_status llmc_pipeline_generate_json(llmc_pipeline *p, const char *messages_json, const char *tools_json,
+                                        const char *request_json, llmc_text_fn on_text, void *user, volatile int *cancel,
+                                        char **result_json, llmc_error *err);
+/* Stores a Hub access token where huggingface_hub reads it ($HF_HOME/token), as huggingface_hub.login. */
+llmc_status llmc_login(const char *token, llmc_error *err);
+
 #ifdef __cplusplus
 }
 #endif

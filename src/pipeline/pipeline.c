@@ -36,6 +36,10 @@ llmc_model *llmc_pipeline_take_model(llmc_pipeline *p) {
     return m;
 }
 const llmc_tokenizer *llmc_pipeline_tokenizer(const llmc_pipeline *p) { return p->tok; }
+const llmc_chat_template *llmc_pipeline_chat_template(const llmc_pipeline *p, llmc_error *why) {
+    if (!p->tmpl && why) *why = p->tmpl_err;
+    return p->tmpl;
+}
 const llmc_gen_config *llmc_pipeline_gen_config(const llmc_pipeline *p) { return &p->gen; }
 int llmc_pipeline_context(const llmc_pipeline *p) { return llmc_model_context(p->model); }
 const char *llmc_pipeline_describe(const llmc_pipeline *p) { return p->describe; }

@@ -15,6 +15,8 @@ llmc_model *llmc_pipeline_model(llmc_pipeline *p);
 /* Detaches the model: the caller owns it; the pipeline is then only good for freeing. */
 llmc_model *llmc_pipeline_take_model(llmc_pipeline *p);
 const llmc_tokenizer *llmc_pipeline_tokenizer(const llmc_pipeline *p); /* NULL: none (model_only) */
+/* The chat template; NULL when the model has none, and then *why (may be NULL) says why. */
+const llmc_chat_template *llmc_pipeline_chat_template(const llmc_pipeline *p, llmc_error *why);
 const llmc_gen_config *llmc_pipeline_gen_config(const llmc_pipeline *p);
 /* The prompt ids a request renders to (malloc'd): text != NULL → as llmc_pipeline_complete
    encodes it; else the chat messages (JSON array) and tools (or NULL) through the template,

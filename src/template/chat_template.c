@@ -23,6 +23,8 @@ struct llmc_chat_template {
     long long now;            /* strftime_now's clock (0: real) */
 };
 
+const char *llmc_chat_template_text(const llmc_chat_template *ct) { return ct ? ct->text : NULL; }
+
 void llmc_chat_template_set_now(llmc_chat_template *ct, long long now) {
     if (ct) ct->now = now;
 }

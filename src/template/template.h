@@ -58,6 +58,8 @@ llmc_status llmc_chat_template_apply(const llmc_chat_template *ct, const cJSON *
 #define LLMC_TEMPLATE_JSON_FLOAT (1 << 12)
 bool llmc_template_json_mark_floats(cJSON *root, const char *text, size_t len);
 
+/* The default template's source text (owned by ct), as tokenizer.chat_template shows it. */
+const char *llmc_chat_template_text(const llmc_chat_template *ct);
 /* Fixes the clock strftime_now reads in later applies (llmc_template_limits.now; 0: the real
  * clock). Call before sharing ct between threads. */
 void llmc_chat_template_set_now(llmc_chat_template *ct, long long now);
