@@ -96,7 +96,11 @@ static const char *pc_lookup(const tok_node *n, const unsigned char *key, size_t
     return NULL;
 }
 
+/* Output bound: no real charsmap grows text more than ~11x (U+FDFA: 3 bytes -> 33). */
+#define PC_MAX_GROWTH 64
+
 llmc_status tok_precompiled_apply(const tok_node *n, const char *s, size_t len, llmc_strbuf *out, llmc_error *err) {
+    const size_t start_len = out->len, cap = PC_MAX_GROWTH * len + 1024;
     utf8proc_int32_t state = 0;
     size_t g = 0;
     uint32_t prev = 0;
@@ -116,6 +120,8 @@ llmc_status tok_precompiled_apply(const tok_node *n, const char *s, size_t len, 
                 j += (size_t)kk;
             }
             g = i;
+            if (out->len - start_len > cap)
+                return llmc_err(err, LLMC_ERR_INVALID_ARG, "tokenizer: normalizer Precompiled grows the %zu-byte input past %zu bytes", len, cap);
         }
         if (i == len) break;
         prev = c;

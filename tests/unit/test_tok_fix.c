@@ -237,7 +237,7 @@ static void test_hostile_models(void) {
     cJSON *root = cJSON_ParseWithLength(data, len);
     free(data);
     const char *want[] = {"wordpiece_bert", "wordlevel_ws", "unigram_metaspace", "unigram_bytelevel", "bpe_unicode_scripts",
-                          "bpe_fixed_length", "bpe_ctc_decoder", "bpe_bert_suffix"};
+                          "bpe_fixed_length", "bpe_ctc_decoder", "bpe_bert_suffix", "unigram_precompiled_nmt_nfkc"};
     size_t refused = 0, loaded = 0;
     uint32_t rng = 12345;
     for (const cJSON *c = cJSON_GetObjectItemCaseSensitive(root, "configs")->child; c; c = c->next) {
@@ -278,11 +278,56 @@ static void test_hostile_models(void) {
         free(m);
     }
     printf("hostile model files: %zu refused, %zu loaded\n", refused, loaded);
-    CHECK(refused + loaded == 8 * 60);
+    CHECK(refused + loaded == sizeof want / sizeof want[0] * 60);
     cJSON_Delete(root);
 }
 
+static void b64(const unsigned char *p, size_t n, char *out) {
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0) | (i + 2 < n ? p[i + 2] : 0);
+        out[o++] = tab[v >> 18 & 63]; out[o++] = tab[v >> 12 & 63];
+        out[o++] = i + 1 < n ? tab[v >> 6 & 63] : '=';
+        out[o++] = i + 2 < n ? tab[v & 63] : '=';
+    }
+    out[o] = 0;
+}
+
+/* Precompiled charsmaps whose trie points anywhere: refused at load or normalizing without
+ * reading outside the map. */
+static void test_precompiled_hostile(void) {
+    uint32_t rng = 777;
+    size_t loaded = 0;
+    for (int round = 0; round < 300; round++) {
+        unsigned char blob[4 + 4 * 8 + 8];
+        size_t nu = 1 + (size_t)round % 8;
+        uint32_t tb = (uint32_t)(4 * nu);
+        if (round % 17 == 0) tb = 1000; /* a trie larger than the map */
+        blob[0] = (unsigned char)tb; blob[1] = (unsigned char)(tb >> 8); blob[2] = 0; blob[3] = 0;
+        for (size_t i = 0; i < 4 * nu + 8; i++) { rng = rng * 1103515245u + 12345u; blob[4 + i] = (unsigned char)(rng >> 16); }
+        memcpy(blob + 4 + 4 * nu, "a\0bc\0\xC3\xA9\0", 8);
+        char enc[128], js[512];
+        b64(blob, 4 + 4 * nu + 8, enc);
+        snprintf(js, sizeof js, "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[],\"unk_token\":\"a\"},"
+                 "\"normalizer\":{\"type\":\"Precompiled\",\"precompiled_charsmap\":\"%s\"}}", enc);
+        llmc_error err = {0};
+        llmc_tokenizer *t = load_str(js, &err);
+        if (!t) continue;
+        loaded++;
+        const char *text = "abc \xC3\xA9\xCC\x81 \xED\x95\x9C\xEA\xB5\xAD zz";
+        int32_t *ids = NULL;
+        size_t n = 0;
+        llmc_tokenizer_encode(t, text, strlen(text), false, &ids, &n, &err);
+        free(ids);
+        llmc_tokenizer_free(t);
+    }
+    printf("hostile charsmaps: %zu of 300 loaded\n", loaded);
+    CHECK(loaded > 0);
+}
+
 int main(void) {
+    test_precompiled_hostile();
     test_hostile_models();
     test_issue13_goldens();
     test_no_silent_drop();
