@@ -332,7 +332,7 @@ static void eng_step(llmc_engine *e) {
         e->prefilled += k;
     }
     if (n == 0) return;
-    llmc_batch bt = {n, b.ids, b.seq, b.pos, b.want, true};
+    llmc_batch bt = {n, b.ids, b.seq, b.pos, b.want, true, e->o.f32_tiles};
     llmc_error err = {0};
     llmc_status st = llmc_model_forward_batch(e->m, &bt, e->logits, &err);
     e->steps++;
@@ -494,6 +494,22 @@ void llmc_engine_free(llmc_engine *e) {
     free(e);
 }
 
+/* Under mu: one more request can wait (requests the free sequences will take next do not
+   count against max_queue). */
+static bool llmc_engine_has_room_locked(const llmc_engine *e) {
+    int free_seqs = e->o.max_seqs - e->n_running;
+    if (free_seqs < 0) free_seqs = 0;
+    return e->n_queued < e->o.max_queue + free_seqs;
+}
+
+bool llmc_engine_has_room(llmc_engine *e) {
+    if (!e) return false;
+    pthread_mutex_lock(&e->mu);
+    bool ok = !e->stop && llmc_engine_has_room_locked(e);
+    pthread_mutex_unlock(&e->mu);
+    return ok;
+}
+
 llmc_status llmc_engine_run(llmc_engine *e, const int32_t *prompt, int n, const llmc_engine_params *params, llmc_engine_result *res,
                             llmc_error *err) {
     memset(res, 0, sizeof *res);
@@ -531,9 +547,8 @@ llmc_status llmc_engine_run(llmc_engine *e, const int32_t *prompt, int n, const 
     r.t_submit = eng_now_ms();
     pthread_mutex_lock(&e->mu);
     llmc_status st = LLMC_OK;
-    bool must_wait = e->q_head || e->n_running + nc > e->o.max_seqs || e->kv_used + r.reserve > e->o.kv_budget;
     if (e->stop) st = llmc_err(err, LLMC_ERR_CANCELLED, "the server is shutting down");
-    else if (must_wait && e->n_queued >= e->o.max_queue) {
+    else if (!llmc_engine_has_room_locked(e)) {
         e->rejected++;
         st = llmc_err(err, LLMC_ERR_BUSY, "%d requests are running and %d waiting, the most the queue takes (--max-queue %d): try again later",
                       e->n_running, e->n_queued, e->o.max_queue);

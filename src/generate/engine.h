@@ -33,6 +33,8 @@ typedef struct {
     size_t kv_budget;          /* bytes of KV reserved by running sequences; 0 → LLMC_MODEL_KV_BUDGET */
     size_t prefix_cache_bytes; /* 0 → no prefix cache */
     int prefix_block;          /* tokens per cached block; 0 → LLMC_PREFIX_BLOCK_DEFAULT */
+    bool f32_tiles;            /* quantized weights as f32 tiles in every step (llmc_batch.f32_tiles):
+                                  exact f32 math, more tokens/s from ~8 sequences, slower alone */
 } llmc_engine_opts;
 
 typedef struct llmc_engine llmc_engine;
@@ -83,6 +85,9 @@ typedef struct {
 llmc_status llmc_engine_run(llmc_engine *e, const int32_t *prompt, int n, const llmc_engine_params *params, llmc_engine_result *res,
                             llmc_error *err);
 void llmc_engine_result_free(llmc_engine_result *r);
+/* Whether a request submitted now would be taken (run or queued) rather than refused busy;
+   a hint (another caller may take the room first). */
+bool llmc_engine_has_room(llmc_engine *e);
 void llmc_engine_params_default(llmc_engine_params *p);
 
 typedef struct {

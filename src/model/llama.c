@@ -584,7 +584,7 @@ typedef struct {
     int16_t seg_of[LM_BATCH];
     int16_t out_rows[LM_BATCH];
     lm_seg seg[LM_BATCH];
-    bool invariant;
+    bool invariant, f32_tiles;
 } lm_step;
 
 typedef struct {
@@ -667,8 +667,15 @@ static void lm_attention_rows_task(void *vctx, int64_t begin, int64_t end, int t
     }
 }
 
+/* The kernels' mode for this step (ops.h). */
+static llmc_act_mode lm_act(const llmc_model *m, const lm_step *s) {
+    int a = (int)m->act;
+    if (s->invariant) a |= LLMC_ACT_INVARIANT | (s->f32_tiles ? LLMC_ACT_DEQUANT : 0);
+    return (llmc_act_mode)a;
+}
+
 static void lm_matmul(const llmc_model *m, const lm_step *s, const llmc_tensor *W, const llmc_tensor *bias, const float *x, int n, float *y) {
-    llmc_cpu_matmul_act(m->tp, W, bias, x, n, y, (llmc_act_mode)((int)m->act | (s->invariant ? LLMC_ACT_INVARIANT : 0)));
+    llmc_cpu_matmul_act(m->tp, W, bias, x, n, y, lm_act(m, s));
 }
 
 /* Causal attention of layer l for every token over its own sequence's KV. Batch-invariant
@@ -746,7 +753,7 @@ static void lm_forward_step(llmc_model *m, const lm_step *s, float *logits, int 
         { /* q, k, v: one pass over the normed input */
             const llmc_tensor *w[3] = {L->wq, L->wk, L->wv}, *b[3] = {L->bq, L->bk, L->bv};
             float *y[3] = {m->q, m->k, m->v};
-            llmc_cpu_matmul_n(m->tp, 3, w, b, m->xn, n, y, (llmc_act_mode)((int)m->act | (s->invariant ? LLMC_ACT_INVARIANT : 0)));
+            llmc_cpu_matmul_n(m->tp, 3, w, b, m->xn, n, y, lm_act(m, s));
         }
         lm_qk_rope_store(m, s, l);
         lm_attention(m, s, l);
@@ -758,7 +765,7 @@ static void lm_forward_step(llmc_model *m, const lm_step *s, float *logits, int 
         { /* gate and up: one pass */
             const llmc_tensor *w[2] = {L->wg, L->wu}, *b[2] = {L->bg, L->bu};
             float *y[2] = {m->g, m->u};
-            llmc_cpu_matmul_n(m->tp, 2, w, b, m->xn, n, y, (llmc_act_mode)((int)m->act | (s->invariant ? LLMC_ACT_INVARIANT : 0)));
+            llmc_cpu_matmul_n(m->tp, 2, w, b, m->xn, n, y, lm_act(m, s));
         }
         lm_mlp_act(c, m->g, m->u, (size_t)n * I);
         lm_matmul(m, s, L->wd, L->bd, m->g, n, m->xn);
@@ -788,6 +795,7 @@ static llmc_status lm_plan_step(const llmc_model *m, const llmc_batch *b, lm_ste
     s->n_out = 0;
     s->ids = b->ids;
     s->invariant = b->invariant;
+    s->f32_tiles = b->f32_tiles;
     for (int t = 0; t < b->n; t++) {
         llmc_kv_cache *kv = b->seq[t];
         if (!kv || kv->n_layers != m->cfg.num_layers || kv->kv_dim != m->kv_dim)
@@ -886,7 +894,7 @@ static llmc_status lm_single_step(llmc_model *m, const int32_t *ids, int b, int 
         want[t] = all_rows || t == b - 1;
         seq[t] = m->kv0;
     }
-    llmc_batch bt = {b, ids, seq, p, want, false};
+    llmc_batch bt = {b, ids, seq, p, want, false, false};
     return lm_plan_step(m, &bt, s, err);
 }
 

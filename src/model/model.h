@@ -64,6 +64,7 @@ typedef struct {
     const bool *want_logits;
     bool invariant;                 /* batch-invariant kernels: a row's results are bit for bit
                                        the same whatever else shares the call (ops.h) */
+    bool f32_tiles;                 /* with invariant: quantized weights as f32 tiles (LLMC_ACT_DEQUANT) */
 } llmc_batch;
 /* Runs the batch: each weight matrix is read once for all its rows (one GEMM), attention runs
  * per sequence over that sequence's own KV. logits: vocab floats per asked row, in token order

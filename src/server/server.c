@@ -655,6 +655,10 @@ static void stream_free(void *cls) {
 }
 
 static enum MHD_Result chat_stream(llmc_server *s, struct MHD_Connection *c, llmc_server_request *rq) {
+    /* a full queue answers 429 before the event stream starts (a race past this check still
+       gets its error as an event) */
+    if (s->eng && !llmc_engine_has_room(s->eng))
+        return send_error(c, 429, "the request queue is full (--max-queue): try again later", "rate_limit_error", "queue_full");
     stream_job *jb = calloc(1, sizeof *jb);
     if (!jb) return send_error(c, 500, "out of memory", "server_error", NULL);
     jb->s = s;
@@ -865,6 +869,7 @@ llmc_status llmc_server_start(llmc_pipeline *p, const llmc_server_opts *o, llmc_
         eo.max_queue = o->max_queue;
         eo.step_tokens = o->step_tokens;
         eo.kv_budget = o->kv_budget;
+        eo.f32_tiles = o->batch_f32;
         eo.prefix_cache_bytes = o->prefix_cache == (size_t)-1 ? 0 : o->prefix_cache ? o->prefix_cache : (256u << 20);
         llmc_status est = llmc_engine_new(m, llmc_pipeline_tokenizer(p), &eo, &s->eng, err);
         if (est) {

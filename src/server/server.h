@@ -30,6 +30,7 @@ typedef struct {
     int step_tokens;        /* tokens per engine step (decodes + prompt chunks); 0 → 64 */
     size_t kv_budget;       /* KV bytes the running sequences may reserve; 0 → 4 GiB */
     size_t prefix_cache;    /* prefix cache bytes; 0 → 256 MiB; (size_t)-1 → off */
+    bool batch_f32;         /* engine steps with quantized weights as f32 tiles (engine.h f32_tiles) */
 } llmc_server_opts;
 
 typedef struct llmc_server llmc_server;

@@ -89,8 +89,12 @@ typedef void (*cpu_fdot_fn)(const void *w, const float *const *x, int64_t cols, 
  * once, out[row][token]; optional (NULL: the 1-row kernels are used). */
 typedef void (*cpu_fdot4_fn)(const void *w, size_t row_bytes, const float *const *x, int64_t cols,
                              float out[4][CPU_NT]);
+/* Float weights, batch-invariant (LLMC_ACT_INVARIANT): 4 rows given by pointer × nt tokens
+ * ([dtype][nt-1]), out[row][token]; each (row, token) computed the same way whatever nt. */
+typedef void (*cpu_fdoti_fn)(const void *const *w, const float *const *x, int64_t cols, float out[4][CPU_NT]);
 typedef struct {
     cpu_qdot_fn q[LLMC_DT_COUNT][CPU_NT];
+    cpu_fdoti_fn fi[LLMC_DT_COUNT][CPU_NT]; /* optional (NULL: invariant mode runs f one token at a time) */
     cpu_fdot_fn f[LLMC_DT_COUNT][CPU_NT];
     cpu_fdot4_fn f4[LLMC_DT_COUNT];
     void (*quantize)(const float *x, int64_t n, int8_t *qs, float *d, float *s, bool pairs);

@@ -89,6 +89,29 @@ static void mm_quant_task(void *p, int64_t t0, int64_t t1, int tid) {
     }
 }
 
+/* Rows [r0, r1) × tokens [t0, t1) of float weights (or a dequantized tile) with the batch-
+   invariant kernels: rows in fours (a short group repeats its first row; the extra results
+   are dropped), tokens in calls of up to CPU_NT. */
+static void mm_float_invariant(const mm_ctx *c, const uint8_t *wbase, size_t row_bytes, int64_t roff, int dt, int64_t r0, int64_t r1, int64_t t0,
+                               int64_t t1, int64_t rows, const llmc_tensor *bias, float *y) {
+    for (int64_t r = r0; r < r1; r += 4) {
+        const void *wr[4];
+        int nr = r1 - r < 4 ? (int)(r1 - r) : 4;
+        for (int j = 0; j < 4; j++) wr[j] = wbase + (size_t)(r + (j < nr ? j : 0) - roff) * row_bytes;
+        for (int64_t t = t0; t < t1; t += CPU_NT) {
+            int nt = t1 - t < CPU_NT ? (int)(t1 - t) : CPU_NT;
+            const float *xf[CPU_NT];
+            for (int k = 0; k < nt; k++) xf[k] = c->x + (t + k) * c->cols;
+            float out[4][CPU_NT];
+            c->tab->fi[dt][nt - 1](wr, xf, c->cols, out);
+            for (int j = 0; j < nr; j++) {
+                float b = bias ? cpu_bias_at(bias, r + j) : 0.f;
+                for (int k = 0; k < nt; k++) y[(t + k) * rows + r + j] = out[j][k] + b;
+            }
+        }
+    }
+}
+
 static void mm_task(void *p, int64_t i0, int64_t i1, int tid) {
     const mm_ctx *c = p;
     int m = 0;
@@ -121,7 +144,11 @@ static void mm_task(void *p, int64_t i0, int64_t i1, int tid) {
             roff = r0;
         }
         /* Quantized: each kernel call takes CPU_NT Q8 rows = CPU_NT/rep tokens. */
-        /* Float kernels unroll by how many tokens share a call, so invariant mode runs them one token at a time. */
+        if (!c->xq && c->invariant && c->tab->fi[dt][0]) { /* invariant float: 4 rows × up to 4 tokens */
+            mm_float_invariant(c, wbase, row_bytes, roff, dt, r0, r1, t0, t1, rows, bias, y);
+            continue;
+        }
+        /* Float kernels unroll by how many tokens share a call, so invariant mode without fi runs them one token at a time. */
         const int step = c->xq ? CPU_NT / c->rep : c->invariant ? 1 : CPU_NT;
         for (int64_t t = t0; t < t1; t += step) {
             int nt = t1 - t < step ? (int)(t1 - t) : step;
@@ -165,8 +192,8 @@ static void mm_task(void *p, int64_t i0, int64_t i1, int tid) {
 bool cpu_matmul_tiled(const cpu_dot_table *tab, llmc_threadpool *tp, int nw, const llmc_tensor *const *W,
                       const llmc_tensor *const *bias, const float *x, int n_tok, float *const *y, llmc_act_mode act) {
     if (nw < 1 || nw > MM_MAXW) return false;
-    const bool inv = ((int)act & LLMC_ACT_INVARIANT) != 0;
-    act = (llmc_act_mode)((int)act & ~LLMC_ACT_INVARIANT);
+    const bool inv = ((int)act & LLMC_ACT_INVARIANT) != 0, dq = ((int)act & LLMC_ACT_DEQUANT) != 0;
+    act = (llmc_act_mode)((int)act & ~(LLMC_ACT_INVARIANT | LLMC_ACT_DEQUANT));
     int dt = W[0]->dtype;
     if ((unsigned)dt >= LLMC_DT_COUNT) return false;
     for (int m = 0; m < nw; m++) /* one input: same dtype (one quantization) and width */
@@ -198,7 +225,10 @@ bool cpu_matmul_tiled(const cpu_dot_table *tab, llmc_threadpool *tp, int nw, con
     for (int m = 0; m < nw && tiles; m++) tiles = c.rows[m] % MM_RT == 0;
     if (tiles && (c.xp = malloc(sizeof(uint16_t) * CPU_PACK_BF16_ELEMS(n_tok, c.cols))) != NULL)
         cpu_pack_bf16(x, n_tok, c.cols, c.xp);
-    if (quant && !inv && act == LLMC_ACT_PRECISE && n_tok >= MM_DEQ_MIN && tab->deq[dt]) {
+    /* Invariant mode: the integer dots at every batch size, or with LLMC_ACT_DEQUANT f32 tiles at
+       every batch size (where the invariant float kernels exist): either way one path whatever n_tok. */
+    bool deq = inv ? dq && tab->fi[LLMC_DT_F32][0] != NULL : n_tok >= MM_DEQ_MIN;
+    if (quant && act == LLMC_ACT_PRECISE && deq && tab->deq[dt]) {
         c.wtile = malloc(sizeof(float) * MM_RT * (size_t)c.cols * (size_t)nth);
     }
     if (quant && !c.wtile) {

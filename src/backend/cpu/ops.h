@@ -38,6 +38,11 @@ typedef enum { LLMC_ACT_PRECISE = 0, LLMC_ACT_FAST = 1 } llmc_act_mode;
  * engine's guarantee): no f32 dequantized-tile path, no AMX bf16 tiles, no 4-row float
  * blocking — every (row, token) dot runs the same micro-kernel accumulation. Slower prefill. */
 #define LLMC_ACT_INVARIANT 0x100
+/* With LLMC_ACT_INVARIANT and LLMC_ACT_PRECISE: Q8_0/Q4_0/Q4_1 weights become f32 row tiles at
+ * every batch size (exact f32 math; faster for batches of ~8+, slower for one token) on the
+ * families with invariant float kernels (AVX-512, AMX); elsewhere the integer dots. Float
+ * weights there run 4 rows × 4 tokens per call in invariant mode. */
+#define LLMC_ACT_DEQUANT 0x200
 void llmc_cpu_matmul_act(llmc_threadpool *tp, const llmc_tensor *W, const llmc_tensor *bias,
                          const float *x, int n_tok, float *y, llmc_act_mode act);
 /* y[m] = W[m]·x (+ bias[m]) for m < nw (≤ 4), all W[m] with x's width: one pass that
