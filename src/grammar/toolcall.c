@@ -146,7 +146,7 @@ llmc_status llmc_tool_calls_parse(const char *reply, char **calls_out, char **co
         while (a < b && strchr(" \n\t\r", content.data[a])) a++;
         while (b > a && strchr(" \n\t\r", content.data[b - 1])) b--;
         *content_out = malloc(b - a + 1);
-        if (*content_out) { memcpy(*content_out, content.data + a, b - a); (*content_out)[b - a] = 0; }
+        if (*content_out) { if (b > a) memcpy(*content_out, content.data + a, b - a); (*content_out)[b - a] = 0; }
         if (cJSON_GetArraySize(calls) > 0) *calls_out = cJSON_PrintUnformatted(calls);
         if (!*content_out || (cJSON_GetArraySize(calls) > 0 && !*calls_out)) {
             free(*content_out); free(*calls_out);
