@@ -649,8 +649,8 @@ static llmc_status load_json(llmc_tokenizer *t, const cJSON *root, const cJSON *
     if (!cJSON_IsObject(vocab)) return llmc_err(err, LLMC_ERR_FORMAT, "%s: model.vocab must be an object", what);
     if (t->model == TOK_M_BPE) {
         const cJSON *dropout = cJSON_GetObjectItemCaseSensitive(model, "dropout");
-        if (cJSON_IsNumber(dropout) && dropout->valuedouble > 0 && dropout->valuedouble < 1)
-            return llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: BPE dropout is not supported", what);
+        if (dropout && !cJSON_IsNull(dropout) && !(cJSON_IsNumber(dropout) && dropout->valuedouble == 0))
+            return llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: BPE dropout is not supported (only null or 0: encoding is deterministic)", what);
         t->byte_fallback = jbool(model, "byte_fallback", false);
         t->fuse_unk = jbool(model, "fuse_unk", false);
         t->ignore_merges = jbool(model, "ignore_merges", false);
