@@ -26,6 +26,8 @@ typedef struct {
     jv *kwv;
     int nkw;
 } A;
+/* What a method or filter group answers for a name it does not hold (no jv has this type). */
+#define NOT_HANDLED ((jv){.t = 0xFF})
 
 static bool arg(const A *a, int idx, const char *name, jv *out) {
     if (idx >= 0 && idx < a->nargs) { *out = a->args[idx]; return true; }
@@ -923,161 +925,168 @@ static int64_t str_find(jctx *c, jstr *s, jstr *sub, const A *a, int i0, bool re
     return -1;
 }
 
+/* The str methods (Python's, as the sandbox allows them); NOT_HANDLED for a name str does not have. */
+static jv str_method(jctx *c, jv self, int m, const char *mname, A a) {
+    jstr *s = JS(self);
+    switch (m) {
+    case M_STRIP: return str_strip(c, s, opt_chars(c, &a, 0, "chars"), true, true);
+    case M_LSTRIP: return str_strip(c, s, opt_chars(c, &a, 0, "chars"), true, false);
+    case M_RSTRIP: return str_strip(c, s, opt_chars(c, &a, 0, "chars"), false, true);
+    case M_SPLIT: case M_RSPLIT:
+        jstep(c, s->len / 16);
+        return str_split(c, s, argd(&a, 0, "sep", jv_none()), arg_int(c, &a, 1, "maxsplit", -1), m == M_RSPLIT);
+    case M_STARTSWITH: case M_ENDSWITH: {
+        jv p;
+        if (!arg(&a, 0, "prefix", &p) && !arg(&a, 0, "suffix", &p)) jfail(c, LLMC_ERR_TEMPLATE, "%s() takes at least 1 argument", mname);
+        int64_t b, e;
+        norm_range(c, s, &a, 1, &b, &e);
+        if (e < b) return jv_bool(false);
+        return jv_bool(prefix_match(c, s, p, cp_to_byte(s, b), cp_to_byte(s, e), m == M_ENDSWITH));
+    }
+    case M_UPPER: return str_upper(c, s);
+    case M_LOWER: case M_CASEFOLD: return str_lower(c, s);
+    case M_TITLE: return str_pytitle(c, s);
+    case M_CAPITALIZE: return str_capitalize(c, s);
+    case M_SWAPCASE: {
+        jbuf *b = jbuf_new(c);
+        for (size_t i = 0; i < s->len;) {
+            uint32_t cp;
+            size_t j = jutf8_next(s->s, s->len, i, &cp);
+            uint32_t up = (uint32_t)utf8proc_toupper((utf8proc_int32_t)cp);
+            if (up != cp) put_cp(c, b, up); else put_lower(c, b, cp);
+            i = j;
+        }
+        return jstr_take_buf(c, b);
+    }
+    case M_REPLACE: {
+        jv o, n;
+        if (!arg(&a, 0, "old", &o) || !arg(&a, 1, "new", &n)) jfail(c, LLMC_ERR_TEMPLATE, "replace() takes at least 2 arguments");
+        return str_replace(c, s, need_str(c, o, "replace() argument 1"), need_str(c, n, "replace() argument 2"), arg_int(c, &a, 2, "count", -1));
+    }
+    case M_FIND: case M_RFIND: case M_INDEX: case M_RINDEX: {
+        jv sub;
+        if (!arg(&a, 0, "sub", &sub)) jfail(c, LLMC_ERR_TEMPLATE, "%s() takes at least 1 argument", mname);
+        int64_t r = str_find(c, s, need_str(c, sub, "substring"), &a, 1, m == M_RFIND || m == M_RINDEX);
+        if (r < 0 && (m == M_INDEX || m == M_RINDEX)) jfail(c, LLMC_ERR_TEMPLATE, "substring not found");
+        return jv_int(r);
+    }
+    case M_COUNT: {
+        jv subv;
+        if (!arg(&a, 0, "sub", &subv)) jfail(c, LLMC_ERR_TEMPLATE, "count() takes at least 1 argument");
+        jstr *sub = need_str(c, subv, "substring");
+        int64_t b, e;
+        norm_range(c, s, &a, 1, &b, &e);
+        if (e < b) return jv_int(0);
+        size_t bb = cp_to_byte(s, b), eb = cp_to_byte(s, e);
+        if (!sub->len) return jv_int(e - b + 1);
+        int64_t n = 0;
+        for (size_t i = bb; i + sub->len <= eb;) {
+            char *f = memmem(s->s + i, eb - i, sub->s, sub->len);
+            if (!f) break;
+            n++;
+            i = (size_t)(f - s->s) + sub->len;
+        }
+        return jv_int(n);
+    }
+    case M_FORMAT: return str_format(c, s, &a);
+    case M_JOIN: {
+        jv it;
+        if (!arg(&a, 0, "iterable", &it)) jfail(c, LLMC_ERR_TEMPLATE, "join() takes exactly one argument");
+        jv l = jiter_list(c, it);
+        jbuf *b = jbuf_new(c);
+        for (size_t i = 0; i < JL(l)->n; i++) {
+            if (i) jbuf_add(c, b, s->s, s->len);
+            jv e = JL(l)->v[i];
+            if (e.t != JV_STR) jfail(c, LLMC_ERR_TEMPLATE, "sequence item %zu: expected str instance, %s found", i, jv_type_name(e));
+            jbuf_add(c, b, JS(e)->s, JS(e)->len);
+        }
+        junref(c, l);
+        return jstr_take_buf(c, b);
+    }
+    case M_SPLITLINES: return str_splitlines(c, s, arg_bool(&a, 0, "keepends", false));
+    case M_ISDIGIT: case M_ISALPHA: case M_ISALNUM: case M_ISSPACE: case M_ISUPPER: case M_ISLOWER:
+    case M_ISNUMERIC: case M_ISDECIMAL:
+        return jv_bool(str_pred(s, m));
+    case M_ISTITLE: {
+        jv t = str_pytitle(c, s);
+        bool r = jv_eq(c, t, self) && str_pred(s, M_ISALPHA) ? true : jv_eq(c, t, self);
+        bool anyc = false;
+        for (size_t i = 0; i < s->len;) { uint32_t cp; i = jutf8_next(s->s, s->len, i, &cp); if (cp_cased(cp)) anyc = true; }
+        junref(c, t);
+        return jv_bool(r && anyc);
+    }
+    case M_ZFILL: {
+        int64_t w = arg_int(c, &a, 0, "width", 0);
+        int64_t n = (int64_t)jstr_ncp(s);
+        if (w <= n) return jref(self);
+        jcheck_str(c, (size_t)w);
+        jbuf *b = jbuf_new(c);
+        size_t st = 0;
+        if (s->len && (s->s[0] == '-' || s->s[0] == '+')) { jbuf_addc(c, b, s->s[0]); st = 1; }
+        for (int64_t i = 0; i < w - n; i++) jbuf_addc(c, b, '0');
+        jbuf_add(c, b, s->s + st, s->len - st);
+        return jstr_take_buf(c, b);
+    }
+    case M_CENTER: case M_LJUST: case M_RJUST: {
+        int64_t w = arg_int(c, &a, 0, "width", 0);
+        jv fv = argd(&a, 1, "fillchar", jv_none());
+        const char *fill = " ";
+        size_t fl = 1;
+        if (fv.t == JV_STR) { fill = JS(fv)->s; fl = JS(fv)->len; }
+        jbuf *b = jbuf_new(c);
+        int64_t n = (int64_t)jstr_ncp(s);
+        if (m == M_CENTER && w > n) {
+            /* CPython: left = pad/2 + (pad & width & 1) */
+            int64_t pad = w - n, left = pad / 2 + (pad & w & 1);
+            for (int64_t i = 0; i < left; i++) jbuf_add(c, b, fill, fl);
+            jbuf_add(c, b, s->s, s->len);
+            for (int64_t i = 0; i < pad - left; i++) jbuf_add(c, b, fill, fl);
+        } else pad_to(c, b, s->s, s->len, w, m == M_LJUST ? '<' : m == M_RJUST ? '>' : '<', fill, fl);
+        return jstr_take_buf(c, b);
+    }
+    case M_PARTITION: case M_RPARTITION: {
+        jv sepv;
+        if (!arg(&a, 0, "sep", &sepv)) jfail(c, LLMC_ERR_TEMPLATE, "%s() takes exactly one argument", mname);
+        jstr *sep = need_str(c, sepv, "separator");
+        if (!sep->len) jfail(c, LLMC_ERR_TEMPLATE, "empty separator");
+        char *f = NULL;
+        if (m == M_PARTITION) f = memmem(s->s, s->len, sep->s, sep->len);
+        else if (sep->len <= s->len)
+            for (size_t k = s->len - sep->len + 1; k-- > 0;) if (memcmp(s->s + k, sep->s, sep->len) == 0) { f = s->s + k; break; }
+        jv t = jtuple_new(c, 3);
+        if (!f) {
+            if (m == M_PARTITION) { jlist_push(c, t, jref(self)); jlist_push(c, t, jstr_new(c, "", 0)); jlist_push(c, t, jstr_new(c, "", 0)); }
+            else { jlist_push(c, t, jstr_new(c, "", 0)); jlist_push(c, t, jstr_new(c, "", 0)); jlist_push(c, t, jref(self)); }
+            return t;
+        }
+        size_t off = (size_t)(f - s->s);
+        jlist_push(c, t, jstr_new(c, s->s, off));
+        jlist_push(c, t, jstr_new(c, sep->s, sep->len));
+        jlist_push(c, t, jstr_new(c, s->s + off + sep->len, s->len - off - sep->len));
+        return t;
+    }
+    case M_REMOVEPREFIX: case M_REMOVESUFFIX: {
+        jv pv;
+        if (!arg(&a, 0, "prefix", &pv)) jfail(c, LLMC_ERR_TEMPLATE, "%s() takes exactly one argument", mname);
+        jstr *p = need_str(c, pv, "argument");
+        if (p->len <= s->len) {
+            if (m == M_REMOVEPREFIX && memcmp(s->s, p->s, p->len) == 0) return jstr_new(c, s->s + p->len, s->len - p->len);
+            if (m == M_REMOVESUFFIX && p->len && memcmp(s->s + s->len - p->len, p->s, p->len) == 0) return jstr_new(c, s->s, s->len - p->len);
+        }
+        return jref(self);
+    }
+    }
+    return NOT_HANDLED;
+}
+
 jv jcall_method(jctx *c, jv self, int m, const char *mname, jv *args, int nargs, const char **kwn, jv *kwv, int nkw) {
     A a = { args, nargs, kwn, kwv, nkw };
     jstep(c, 1);
     if (m == M_UNSAFE)
         jfail(c, LLMC_ERR_TEMPLATE, "access to attribute '%s' of '%s' object is unsafe (the sandbox forbids modifying values)", mname, jv_type_name(self));
     if (self.t == JV_STR) {
-        jstr *s = JS(self);
-        switch (m) {
-        case M_STRIP: return str_strip(c, s, opt_chars(c, &a, 0, "chars"), true, true);
-        case M_LSTRIP: return str_strip(c, s, opt_chars(c, &a, 0, "chars"), true, false);
-        case M_RSTRIP: return str_strip(c, s, opt_chars(c, &a, 0, "chars"), false, true);
-        case M_SPLIT: case M_RSPLIT:
-            jstep(c, s->len / 16);
-            return str_split(c, s, argd(&a, 0, "sep", jv_none()), arg_int(c, &a, 1, "maxsplit", -1), m == M_RSPLIT);
-        case M_STARTSWITH: case M_ENDSWITH: {
-            jv p;
-            if (!arg(&a, 0, "prefix", &p) && !arg(&a, 0, "suffix", &p)) jfail(c, LLMC_ERR_TEMPLATE, "%s() takes at least 1 argument", mname);
-            int64_t b, e;
-            norm_range(c, s, &a, 1, &b, &e);
-            if (e < b) return jv_bool(false);
-            return jv_bool(prefix_match(c, s, p, cp_to_byte(s, b), cp_to_byte(s, e), m == M_ENDSWITH));
-        }
-        case M_UPPER: return str_upper(c, s);
-        case M_LOWER: case M_CASEFOLD: return str_lower(c, s);
-        case M_TITLE: return str_pytitle(c, s);
-        case M_CAPITALIZE: return str_capitalize(c, s);
-        case M_SWAPCASE: {
-            jbuf *b = jbuf_new(c);
-            for (size_t i = 0; i < s->len;) {
-                uint32_t cp;
-                size_t j = jutf8_next(s->s, s->len, i, &cp);
-                uint32_t up = (uint32_t)utf8proc_toupper((utf8proc_int32_t)cp);
-                if (up != cp) put_cp(c, b, up); else put_lower(c, b, cp);
-                i = j;
-            }
-            return jstr_take_buf(c, b);
-        }
-        case M_REPLACE: {
-            jv o, n;
-            if (!arg(&a, 0, "old", &o) || !arg(&a, 1, "new", &n)) jfail(c, LLMC_ERR_TEMPLATE, "replace() takes at least 2 arguments");
-            return str_replace(c, s, need_str(c, o, "replace() argument 1"), need_str(c, n, "replace() argument 2"), arg_int(c, &a, 2, "count", -1));
-        }
-        case M_FIND: case M_RFIND: case M_INDEX: case M_RINDEX: {
-            jv sub;
-            if (!arg(&a, 0, "sub", &sub)) jfail(c, LLMC_ERR_TEMPLATE, "%s() takes at least 1 argument", mname);
-            int64_t r = str_find(c, s, need_str(c, sub, "substring"), &a, 1, m == M_RFIND || m == M_RINDEX);
-            if (r < 0 && (m == M_INDEX || m == M_RINDEX)) jfail(c, LLMC_ERR_TEMPLATE, "substring not found");
-            return jv_int(r);
-        }
-        case M_COUNT: {
-            jv subv;
-            if (!arg(&a, 0, "sub", &subv)) jfail(c, LLMC_ERR_TEMPLATE, "count() takes at least 1 argument");
-            jstr *sub = need_str(c, subv, "substring");
-            int64_t b, e;
-            norm_range(c, s, &a, 1, &b, &e);
-            if (e < b) return jv_int(0);
-            size_t bb = cp_to_byte(s, b), eb = cp_to_byte(s, e);
-            if (!sub->len) return jv_int(e - b + 1);
-            int64_t n = 0;
-            for (size_t i = bb; i + sub->len <= eb;) {
-                char *f = memmem(s->s + i, eb - i, sub->s, sub->len);
-                if (!f) break;
-                n++;
-                i = (size_t)(f - s->s) + sub->len;
-            }
-            return jv_int(n);
-        }
-        case M_FORMAT: return str_format(c, s, &a);
-        case M_JOIN: {
-            jv it;
-            if (!arg(&a, 0, "iterable", &it)) jfail(c, LLMC_ERR_TEMPLATE, "join() takes exactly one argument");
-            jv l = jiter_list(c, it);
-            jbuf *b = jbuf_new(c);
-            for (size_t i = 0; i < JL(l)->n; i++) {
-                if (i) jbuf_add(c, b, s->s, s->len);
-                jv e = JL(l)->v[i];
-                if (e.t != JV_STR) jfail(c, LLMC_ERR_TEMPLATE, "sequence item %zu: expected str instance, %s found", i, jv_type_name(e));
-                jbuf_add(c, b, JS(e)->s, JS(e)->len);
-            }
-            junref(c, l);
-            return jstr_take_buf(c, b);
-        }
-        case M_SPLITLINES: return str_splitlines(c, s, arg_bool(&a, 0, "keepends", false));
-        case M_ISDIGIT: case M_ISALPHA: case M_ISALNUM: case M_ISSPACE: case M_ISUPPER: case M_ISLOWER:
-        case M_ISNUMERIC: case M_ISDECIMAL:
-            return jv_bool(str_pred(s, m));
-        case M_ISTITLE: {
-            jv t = str_pytitle(c, s);
-            bool r = jv_eq(c, t, self) && str_pred(s, M_ISALPHA) ? true : jv_eq(c, t, self);
-            bool anyc = false;
-            for (size_t i = 0; i < s->len;) { uint32_t cp; i = jutf8_next(s->s, s->len, i, &cp); if (cp_cased(cp)) anyc = true; }
-            junref(c, t);
-            return jv_bool(r && anyc);
-        }
-        case M_ZFILL: {
-            int64_t w = arg_int(c, &a, 0, "width", 0);
-            int64_t n = (int64_t)jstr_ncp(s);
-            if (w <= n) return jref(self);
-            jcheck_str(c, (size_t)w);
-            jbuf *b = jbuf_new(c);
-            size_t st = 0;
-            if (s->len && (s->s[0] == '-' || s->s[0] == '+')) { jbuf_addc(c, b, s->s[0]); st = 1; }
-            for (int64_t i = 0; i < w - n; i++) jbuf_addc(c, b, '0');
-            jbuf_add(c, b, s->s + st, s->len - st);
-            return jstr_take_buf(c, b);
-        }
-        case M_CENTER: case M_LJUST: case M_RJUST: {
-            int64_t w = arg_int(c, &a, 0, "width", 0);
-            jv fv = argd(&a, 1, "fillchar", jv_none());
-            const char *fill = " ";
-            size_t fl = 1;
-            if (fv.t == JV_STR) { fill = JS(fv)->s; fl = JS(fv)->len; }
-            jbuf *b = jbuf_new(c);
-            int64_t n = (int64_t)jstr_ncp(s);
-            if (m == M_CENTER && w > n) {
-                /* CPython: left = pad/2 + (pad & width & 1) */
-                int64_t pad = w - n, left = pad / 2 + (pad & w & 1);
-                for (int64_t i = 0; i < left; i++) jbuf_add(c, b, fill, fl);
-                jbuf_add(c, b, s->s, s->len);
-                for (int64_t i = 0; i < pad - left; i++) jbuf_add(c, b, fill, fl);
-            } else pad_to(c, b, s->s, s->len, w, m == M_LJUST ? '<' : m == M_RJUST ? '>' : '<', fill, fl);
-            return jstr_take_buf(c, b);
-        }
-        case M_PARTITION: case M_RPARTITION: {
-            jv sepv;
-            if (!arg(&a, 0, "sep", &sepv)) jfail(c, LLMC_ERR_TEMPLATE, "%s() takes exactly one argument", mname);
-            jstr *sep = need_str(c, sepv, "separator");
-            if (!sep->len) jfail(c, LLMC_ERR_TEMPLATE, "empty separator");
-            char *f = NULL;
-            if (m == M_PARTITION) f = memmem(s->s, s->len, sep->s, sep->len);
-            else if (sep->len <= s->len)
-                for (size_t k = s->len - sep->len + 1; k-- > 0;) if (memcmp(s->s + k, sep->s, sep->len) == 0) { f = s->s + k; break; }
-            jv t = jtuple_new(c, 3);
-            if (!f) {
-                if (m == M_PARTITION) { jlist_push(c, t, jref(self)); jlist_push(c, t, jstr_new(c, "", 0)); jlist_push(c, t, jstr_new(c, "", 0)); }
-                else { jlist_push(c, t, jstr_new(c, "", 0)); jlist_push(c, t, jstr_new(c, "", 0)); jlist_push(c, t, jref(self)); }
-                return t;
-            }
-            size_t off = (size_t)(f - s->s);
-            jlist_push(c, t, jstr_new(c, s->s, off));
-            jlist_push(c, t, jstr_new(c, sep->s, sep->len));
-            jlist_push(c, t, jstr_new(c, s->s + off + sep->len, s->len - off - sep->len));
-            return t;
-        }
-        case M_REMOVEPREFIX: case M_REMOVESUFFIX: {
-            jv pv;
-            if (!arg(&a, 0, "prefix", &pv)) jfail(c, LLMC_ERR_TEMPLATE, "%s() takes exactly one argument", mname);
-            jstr *p = need_str(c, pv, "argument");
-            if (p->len <= s->len) {
-                if (m == M_REMOVEPREFIX && memcmp(s->s, p->s, p->len) == 0) return jstr_new(c, s->s + p->len, s->len - p->len);
-                if (m == M_REMOVESUFFIX && p->len && memcmp(s->s + s->len - p->len, p->s, p->len) == 0) return jstr_new(c, s->s, s->len - p->len);
-            }
-            return jref(self);
-        }
-        }
+        jv r = str_method(c, self, m, mname, a);
+        if (r.t != NOT_HANDLED.t) return r;
     }
     if (self.t == JV_DICT) {
         jdict *d = JD(self);
@@ -1630,9 +1639,12 @@ jv jfilter_apply(jctx *c, jscope *s, int id, const char *name, jv v, jv *args, i
     return r;
 }
 
-static jv filter_impl(jctx *c, jscope *s, int id, const char *name, jv v, jv *args, int nargs, const char **kwn, jv *kwv, int nkw) {
+/* Filters in four groups (each a switch over its own ids), so that no function runs to hundreds of
+ * lines; a group answers NOT_HANDLED for the ids it does not hold. */
+
+/* abs .. format */
+static jv filters_a_to_f(jctx *c, jscope *s, int id, const char *name, jv v, jv *args, int nargs, const char **kwn, jv *kwv, int nkw) {
     A a = { args, nargs, kwn, kwv, nkw };
-    jstep(c, 1);
     switch (id) {
     case F_ABS:
         if (v.t == JV_FLOAT) return jv_float(fabs(v.u.f));
@@ -1756,6 +1768,15 @@ static jv filter_impl(jctx *c, jscope *s, int id, const char *name, jv v, jv *ar
         junref(c, sv);
         return r;
     }
+    default: break;
+    }
+    return NOT_HANDLED;
+}
+
+/* groupby .. pprint */
+static jv filters_g_to_p(jctx *c, jscope *s, int id, const char *name, jv v, jv *args, int nargs, const char **kwn, jv *kwv, int nkw) {
+    A a = { args, nargs, kwn, kwv, nkw };
+    switch (id) {
     case F_GROUPBY: {
         jv attr = argd(&a, 0, "attribute", jv_undef());
         jv def = argd(&a, 1, "default", jv_undef());
@@ -1895,6 +1916,15 @@ static jv filter_impl(jctx *c, jscope *s, int id, const char *name, jv v, jv *ar
         return r;
     }
     case F_PPRINT: { jbuf *b = jbuf_new(c); jv_repr(c, v, b); return jstr_take_buf(c, b); }
+    default: break;
+    }
+    return NOT_HANDLED;
+}
+
+/* select .. tojson */
+static jv filters_r_to_t(jctx *c, jscope *s, int id, const char *name, jv v, jv *args, int nargs, const char **kwn, jv *kwv, int nkw) {
+    A a = { args, nargs, kwn, kwv, nkw };
+    switch (id) {
     case F_SELECT: return select_impl(c, s, v, &a, false, true);
     case F_REJECT: return select_impl(c, s, v, &a, false, false);
     case F_SELECTATTR: return select_impl(c, s, v, &a, true, true);
@@ -2011,6 +2041,15 @@ static jv filter_impl(jctx *c, jscope *s, int id, const char *name, jv v, jv *ar
         jv_tojson(c, v, b, indent, item_sep, key_sep, sort_keys, ensure_ascii, 0);
         return jstr_take_buf(c, b);
     }
+    default: break;
+    }
+    return NOT_HANDLED;
+}
+
+/* trim .. striptags */
+static jv filters_t_to_w(jctx *c, jscope *s, int id, const char *name, jv v, jv *args, int nargs, const char **kwn, jv *kwv, int nkw) {
+    A a = { args, nargs, kwn, kwv, nkw };
+    switch (id) {
     case F_TRIM: {
         jv sv = jv_str(c, v);
         jv r = str_strip(c, JS(sv), opt_chars(c, &a, 0, "chars"), true, true);
@@ -2097,6 +2136,17 @@ static jv filter_impl(jctx *c, jscope *s, int id, const char *name, jv v, jv *ar
         junref(c, sv);
         return jstr_take_buf(c, b);
     }
+    default: break;
+    }
+    return NOT_HANDLED;
+}
+
+static jv filter_impl(jctx *c, jscope *s, int id, const char *name, jv v, jv *args, int nargs, const char **kwn, jv *kwv, int nkw) {
+    jstep(c, 1);
+    static jv (*const groups[])(jctx *c, jscope *s, int id, const char *name, jv v, jv *args, int nargs, const char **kwn, jv *kwv, int nkw) = { filters_a_to_f, filters_g_to_p, filters_r_to_t, filters_t_to_w };
+    for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++) {
+        jv r = groups[g](c, s, id, name, v, args, nargs, kwn, kwv, nkw);
+        if (r.t != NOT_HANDLED.t) return r;
     }
     jfail(c, LLMC_ERR_TEMPLATE, "no filter named '%s'", name);
 }
