@@ -410,6 +410,27 @@ static void wp_cleanup(llmc_strbuf *b) {
     }
 }
 
+/* tokenizers' CTC decoder: consecutive duplicates collapse, pad tokens vanish, then
+   cleanup and the word delimiter becomes a space; empty results are dropped. */
+static bool decode_ctc(const tok_node *d, const dlist *in, dlist *out) {
+    bool ok = true;
+    for (size_t i = 0; i < in->n && ok; i++) {
+        if (i > 0 && in->v[i].len == in->v[i - 1].len && !memcmp(in->v[i].s, in->v[i - 1].s, in->v[i].len)) continue;
+        llmc_strbuf o; llmc_sb_init(&o);
+        str_replace(in->v[i].s, in->v[i].len, d->a, d->a_len, "", 0, &o);
+        if (d->f1) {
+            wp_cleanup(&o);
+            llmc_strbuf r; llmc_sb_init(&r);
+            str_replace(o.data ? o.data : "", o.len, d->b, d->b_len, " ", 1, &r);
+            if (o.oom) r.oom = true;
+            llmc_sb_free(&o);
+            o = r;
+        }
+        if (o.len || o.oom) ok = dl_push_sb(out, &o); else llmc_sb_free(&o);
+    }
+    return ok;
+}
+
 static llmc_status decode_step(const tok_node *d, dlist *in, dlist *out, llmc_error *err) {
     bool ok = true;
     switch (d->kind) {
@@ -507,20 +528,7 @@ static llmc_status decode_step(const tok_node *d, dlist *in, dlist *out, llmc_er
         }
         break;
     case TK_D_CTC:
-        /* consecutive duplicates collapse; pad tokens vanish; cleanup, then the word delimiter is a space */
-        for (size_t i = 0; i < in->n && ok; i++) {
-            if (i > 0 && in->v[i].len == in->v[i - 1].len && !memcmp(in->v[i].s, in->v[i - 1].s, in->v[i].len)) continue;
-            llmc_strbuf o; llmc_sb_init(&o);
-            str_replace(in->v[i].s, in->v[i].len, d->a, d->a_len, "", 0, &o);
-            if (d->f1) {
-                wp_cleanup(&o);
-                llmc_strbuf r; llmc_sb_init(&r);
-                str_replace(o.data ? o.data : "", o.len, d->b, d->b_len, " ", 1, &r);
-                llmc_sb_free(&o);
-                o = r;
-            }
-            if (o.len || o.oom) ok = dl_push_sb(out, &o); else llmc_sb_free(&o);
-        }
+        ok = decode_ctc(d, in, out);
         break;
     case TK_D_BPE:
         for (size_t i = 0; i < in->n && ok; i++) {
