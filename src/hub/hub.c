@@ -1036,6 +1036,47 @@ static llmc_status list_repo(hub_job *j, CURL *c, llmc_error *err) {
 
 /* ------------------------------------------------------------------ public */
 
+/* Keeps only the listed files the caller asked for: o->include, else a GGUF pick (*gguf_rel gets the
+ * file to open), else what text generation needs. A named --include file that is absent is an error. */
+static llmc_status keep_selected(hub_job *j, const llmc_hub_opts *o, const char *quant, char **gguf_rel, llmc_error *err) {
+    llmc_status st = LLMC_OK;
+    const char **paths = calloc((size_t)j->n_files + 1, sizeof *paths);
+    unsigned char *sel = calloc((size_t)j->n_files + 1, 1);
+    if (!paths || !sel) { free(paths); free(sel); return llmc_err(err, LLMC_ERR_NOMEM, "out of memory"); }
+    for (int i = 0; i < j->n_files; i++) paths[i] = j->files[i].path;
+    if (wants_gguf(paths, j->n_files, o, quant)) {
+        st = hub_select_gguf(paths, j->n_files, quant, j->repo_id, sel, err);
+        const char *first = st == LLMC_OK ? hub_gguf_first_selected(paths, j->n_files, sel) : NULL;
+        if (first && !(*gguf_rel = strdup(first))) st = llmc_err(err, LLMC_ERR_NOMEM, "out of memory");
+        if (st != LLMC_OK) { free(paths); free(sel); return st; }
+    } else {
+        hub_select_files(paths, j->n_files, o->include, o->n_include, sel);
+    }
+    for (int k = 0; o->include && k < o->n_include; k++) {
+        if (has_glob(o->include[k])) continue;
+        bool found = false;
+        for (int i = 0; i < j->n_files; i++) if (sel[i] && strcmp(paths[i], o->include[k]) == 0) found = true;
+        size_t pl = strlen(o->include[k]);
+        for (int i = 0; i < j->n_files && !found; i++)
+            if (o->include[k][pl - 1] == '/' && sel[i] && strncmp(paths[i], o->include[k], pl) == 0) found = true;
+        if (!found) {
+            st = llmc_err(err, LLMC_ERR_NOT_FOUND, "file '%s' not found in %s at revision '%s'", o->include[k],
+                          j->repo_id, j->revision);
+            free(paths); free(sel);
+            return st;
+        }
+    }
+    int w = 0;
+    for (int i = 0; i < j->n_files; i++) {
+        if (sel[i]) { j->files[w++] = j->files[i]; }
+        else { free(j->files[i].path); free(j->files[i].lfs_sha256); free(j->files[i].etag); }
+    }
+    j->n_files = w;
+    free(paths);
+    free(sel);
+    return LLMC_OK;
+}
+
 void llmc_hub_opts_default(llmc_hub_opts *o) {
     memset(o, 0, sizeof *o);
     o->offline = -1;
@@ -1141,43 +1182,8 @@ llmc_status llmc_hub_snapshot(const char *repo_id, const llmc_hub_opts *opts, ch
     }
     if (st != LLMC_OK) goto out;
 
-    /* Keep only the selected files. */
-    {
-        const char **paths = calloc((size_t)j.n_files + 1, sizeof *paths);
-        unsigned char *sel = calloc((size_t)j.n_files + 1, 1);
-        if (!paths || !sel) { free(paths); free(sel); st = llmc_err(err, LLMC_ERR_NOMEM, "out of memory"); goto out; }
-        for (int i = 0; i < j.n_files; i++) paths[i] = j.files[i].path;
-        if (wants_gguf(paths, j.n_files, &o, quant)) {
-            st = hub_select_gguf(paths, j.n_files, quant, repo_id, sel, err);
-            const char *first = st == LLMC_OK ? hub_gguf_first_selected(paths, j.n_files, sel) : NULL;
-            if (first && !(gguf_rel = strdup(first))) st = llmc_err(err, LLMC_ERR_NOMEM, "out of memory");
-            if (st != LLMC_OK) { free(paths); free(sel); goto out; }
-        } else {
-            hub_select_files(paths, j.n_files, o.include, o.n_include, sel);
-        }
-        for (int k = 0; o.include && k < o.n_include; k++) {
-            if (has_glob(o.include[k])) continue;
-            bool found = false;
-            for (int i = 0; i < j.n_files; i++) if (sel[i] && strcmp(paths[i], o.include[k]) == 0) found = true;
-            size_t pl = strlen(o.include[k]);
-            for (int i = 0; i < j.n_files && !found; i++)
-                if (o.include[k][pl - 1] == '/' && sel[i] && strncmp(paths[i], o.include[k], pl) == 0) found = true;
-            if (!found) {
-                st = llmc_err(err, LLMC_ERR_NOT_FOUND, "file '%s' not found in %s at revision '%s'", o.include[k],
-                              repo_id, revision);
-                free(paths); free(sel);
-                goto out;
-            }
-        }
-        int w = 0;
-        for (int i = 0; i < j.n_files; i++) {
-            if (sel[i]) { j.files[w++] = j.files[i]; }
-            else { free(j.files[i].path); free(j.files[i].lfs_sha256); free(j.files[i].etag); }
-        }
-        j.n_files = w;
-        free(paths);
-        free(sel);
-    }
+    st = keep_selected(&j, &o, quant, &gguf_rel, err);
+    if (st != LLMC_OK) goto out;
     if (j.n_files == 0) {
         st = llmc_err(err, LLMC_ERR_NOT_FOUND, "%s at revision '%s' has no files matching %s", repo_id, revision,
                       o.include ? "the --include patterns" : "what text generation needs (config.json, *.safetensors, tokenizer files)");
