@@ -167,6 +167,50 @@ void llmc_messages_free(llmc_message *m, int n);
 llmc_status llmc_pipeline_complete(llmc_pipeline *p, const char *prompt, const llmc_gen_params *g, char **reply,
                                    llmc_gen_stats *stats, llmc_error *err);
 
+/* ------------------------------------------------------------------------
+ * Many conversations on one loaded model at once (continuous batching; a model on the CPU).
+ * After llmc_pipeline_enable_batching, any number of threads may each drive their own
+ * sessions (or call llmc_pipeline_chat_batch): their turns are decoded together, one token
+ * of every running conversation per step, prompts prefilled in chunks between them. A reply
+ * is the same ids whether its turn ran alone or beside others (batch-invariant kernels).
+ * Prompts that begin with recently seen tokens (a shared system prompt, a session's previous
+ * turns) load those KV blocks from a prefix cache instead of recomputing them. While batching
+ * is on, use sessions or llmc_pipeline_chat_batch rather than llmc_pipeline_chat, whose single
+ * cache must not run at the same time.
+ * ---------------------------------------------------------------------- */
+typedef struct {
+    int parallel;              /* conversations decoded together; 0 → 4 (at most 64) */
+    int max_queue;             /* turns that may wait for a slot; 0 → 128; beyond: LLMC_ERR_BUSY */
+    size_t kv_budget_bytes;    /* KV memory the running turns may reserve; 0 → 4 GiB; a turn that
+                                  can never fit fails with LLMC_ERR_NOMEM naming it */
+    size_t prefix_cache_bytes; /* 0 → 256 MiB; (size_t)-1 → no prefix cache */
+} llmc_batching_opts;
+
+/* Starts the scheduler (once per pipeline; a second call is LLMC_ERR_INVALID_ARG). o may be NULL.
+   A model placed on a GPU → LLMC_ERR_UNSUPPORTED. */
+llmc_status llmc_pipeline_enable_batching(llmc_pipeline *p, const llmc_batching_opts *o, llmc_error *err);
+
+/* A conversation: its messages so far. One thread at a time per session; sessions on one
+   pipeline are independent and thread-safe to use together. */
+typedef struct llmc_session llmc_session;
+/* system_prompt may be NULL. Needs llmc_pipeline_enable_batching first. */
+llmc_status llmc_session_new(llmc_pipeline *p, const char *system_prompt, llmc_session **out, llmc_error *err);
+/* Adds a user message, generates the assistant's reply (blocking; g may be NULL: the model's
+   defaults) and adds it too. *reply: malloc'd copy. g->on_text streams the pieces (called on
+   the scheduler thread), g->cancel stops the turn. On failure the user message is not kept. */
+llmc_status llmc_session_chat(llmc_session *s, const char *user_text, const llmc_gen_params *g, char **reply, llmc_gen_stats *stats,
+                              llmc_error *err);
+/* The conversation so far (valid until the next llmc_session_chat or llmc_session_free). */
+int llmc_session_messages(const llmc_session *s, const llmc_message **msgs);
+void llmc_session_free(llmc_session *s);
+
+/* n conversations (each a JSON messages array, as llmc_pipeline_chat_json takes) generated
+   together; replies[i] gets each reply (malloc'd, NULL on failure), stats[i] / status[i] (either
+   may be NULL) each outcome. Enables batching with the defaults when it is not on yet.
+   Returns LLMC_OK when every conversation succeeded, else the first failure (err describes it). */
+llmc_status llmc_pipeline_chat_batch(llmc_pipeline *p, const char *const *conversations_json, int n, const llmc_gen_params *g,
+                                     char **replies, llmc_gen_stats *stats, llmc_status *status, llmc_error *err);
+
 /* Facts about the loaded model, for --verbose. */
 int llmc_pipeline_context(const llmc_pipeline *p);
 const char *llmc_pipeline_describe(const llmc_pipeline *p);

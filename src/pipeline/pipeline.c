@@ -27,7 +27,14 @@ struct llmc_pipeline {
     int32_t *cached;               /* ids whose KV entries are in the model, in order */
     int n_cached, cap_cached;
     char describe[512];
+    void *batch;                   /* sessions' engine state (session.c), freed first */
+    void (*batch_free)(void *);
 };
+
+void **llmc_pipeline_batch_slot(llmc_pipeline *p, void (*free_fn)(void *)) {
+    if (free_fn) p->batch_free = free_fn;
+    return &p->batch;
+}
 
 llmc_model *llmc_pipeline_model(llmc_pipeline *p) { return p->model; }
 llmc_model *llmc_pipeline_take_model(llmc_pipeline *p) {
@@ -283,6 +290,7 @@ llmc_status llmc_pipeline_create_ex(const llmc_pipeline_opts *o, bool model_only
 
 void llmc_pipeline_free(llmc_pipeline *p) {
     if (!p) return;
+    if (p->batch_free) p->batch_free(p->batch); /* the engine stops before the model goes */
     llmc_model_free(p->model);
     llmc_tokenizer_free(p->tok);
     llmc_chat_template_free(p->tmpl);

@@ -26,6 +26,9 @@ llmc_status llmc_pipeline_prompt_ids(llmc_pipeline *p, const char *messages_json
                                      size_t *n, llmc_error *err);
 /* g over the model's generation_config over the pipeline's defaults, as a call would resolve them. */
 void llmc_pipeline_resolve_params(const llmc_pipeline *p, const llmc_gen_params *g, int n_prompt, llmc_sampling *s, int *max_new);
+/* Where session.c keeps its engine state on p; free_fn (when non-NULL) is recorded and runs
+   first in llmc_pipeline_free. */
+void **llmc_pipeline_batch_slot(llmc_pipeline *p, void (*free_fn)(void *));
 /* Parses "auto|bf16|f16|f32" → -1 or an llmc_dtype; false if unknown. */
 bool llmc_parse_dtype(const char *s, int *out);
 
