@@ -152,6 +152,7 @@ struct llmc_tokenizer {
     int32_t *post_pre, *post_suf; size_t n_post_pre, n_post_suf;
     char *special_str[4];    /* bos, eos, unk, pad */
     char **retired; size_t n_retired; /* replaced id strings the vocab map may still point to */
+    bool meta_first;         /* a Metaspace stage with prepend_scheme "first" */
     bool roundtrip;          /* byte-level pipeline where decode(encode(x)) == x must hold (checked in debug builds) */
 };
 

@@ -71,6 +71,9 @@ llmc_status tok_finish(llmc_tokenizer *t, llmc_error *err) {
     }
     for (size_t i = 0; rt && i < t->n_added; i++) if (t->added[i].lstrip || t->added[i].rstrip) rt = false;
     t->roundtrip = rt && has_bl;
+    t->meta_first = false;
+    for (size_t i = 0; i < t->n_stages; i++)
+        if (t->stages[i]->kind == TK_P_METASPACE && t->stages[i]->scheme == TS_FIRST) t->meta_first = true;
     for (int b = 0; b < 256; b++) {
         char name[8];
         snprintf(name, sizeof name, "<0x%02X>", b);
@@ -268,6 +271,19 @@ static llmc_status raw_piece(enc_ctx *c, const char *s, size_t len, size_t off, 
     c2->seg_start = off == 0;
     c->seg_off = off;
     const llmc_tokenizer *t = c->t;
+    if (c2->seg_start && t->normalizer && t->meta_first && len) {
+        /* Metaspace prepend_scheme "first" looks at the piece's offset in the original text:
+           when the normalizer removes the leading char (Strip, a Replace with ""), the text
+           left starts past offset 0. */
+        uint32_t cp;
+        int k = tok_u8(s, len, &cp);
+        llmc_strbuf fb; llmc_sb_init(&fb);
+        llmc_status rc = tok_normalize(t->normalizer, s, (size_t)k, &fb, &c->bud, c->err);
+        bool gone = fb.len == 0;
+        llmc_sb_free(&fb);
+        if (rc) return rc;
+        if (gone) c2->seg_start = false;
+    }
     if (!t->normalizer) return split_added(c, &t->trie_norm, s, len, norm_piece);
     llmc_strbuf nb; llmc_sb_init(&nb);
     llmc_status rc = tok_normalize(t->normalizer, s, len, &nb, &c->bud, c->err);

@@ -219,6 +219,14 @@ def configs():
                                                       pre=pre_tokenizers.Metaspace(), dec=decoders.Metaspace(), vocab=800)))
     C.append(("bpe_precompiled_ws", dict(model="bpe", unk="<unk>", norm=normalizers.Precompiled(spm_charsmap("nfkc")),
                                          pre=pre_tokenizers.Whitespace())))
+    C.append(("bpe_strip_metaspace_first", dict(model="bpe", byte_fallback=True, extra_special=bytes_fb, vocab=700,
+                                                norm=normalizers.Sequence([normalizers.Strip(), normalizers.Replace("\u200b", "")]),
+                                                pre=pre_tokenizers.Metaspace(prepend_scheme="first", split=True),
+                                                dec=decoders.Sequence([decoders.Metaspace(prepend_scheme="first"), decoders.ByteFallback(), decoders.Fuse()]))))
+    C.append(("bpe_bertnorm_metaspace_first", dict(model="bpe", unk="<unk>", norm=normalizers.BertNormalizer(lowercase=False),
+                                                   pre=pre_tokenizers.Metaspace(prepend_scheme="first", split=False))))
+    C.append(("unigram_byte_fallback", dict(model="unigram", pre=pre_tokenizers.Metaspace(), dec=decoders.Sequence([
+        decoders.Metaspace(), decoders.ByteFallback(), decoders.Fuse()]), vocab=500, unigram_byte_fallback=True)))
     C.append(("bpe_ctc_decoder", dict(model="bpe", unk="<unk>", pre=pre_tokenizers.Whitespace(), dec=decoders.CTC(pad_token="<pad>", word_delimiter_token="|"))))
     C.append(("bpe_decoder_replace_strip", dict(model="bpe", unk="<unk>", pre=pre_tokenizers.Metaspace(),
                                                 dec=decoders.Sequence([decoders.Replace("▁", " "), decoders.Fuse(), decoders.Strip(" ", 1, 0)]))))
@@ -268,6 +276,10 @@ def build(name, c, corpus, idx):
     if c.get("norm"): tok.normalizer = c["norm"]
     if c.get("pre"): tok.pre_tokenizer = c["pre"]
     tok.train_from_iterator(corpus, tr)
+    if c.get("unigram_byte_fallback"):  # the trainer cannot: rebuild the model with <0xXX> pieces and byte_fallback
+        m = json.loads(tok.to_str())["model"]
+        voc = [tuple(v) for v in m["vocab"]] + [(f"<0x{b:02X}>", -20.0) for b in range(256)]
+        tok.model = models.Unigram(voc, m["unk_id"], True)
     if c.get("drop_pre"): tok.pre_tokenizer = None
     if c.get("dec"): tok.decoder = c["dec"]
     if c.get("post"): tok.post_processor = c["post"]
