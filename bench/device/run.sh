@@ -7,7 +7,9 @@
 #      random checkpoint (bf16 and f32);
 #  (b) speed: a Llama-3.2-3B-shaped random bf16 checkpoint made here by transformers, the
 #      seed's pirate prompt (52 tokens), 256 new tokens at batch 1: transformers (pipeline
-#      when a Llama 3 tokenizer is at hand, else generate on the same ids) vs llmc.
+#      when a Llama 3 tokenizer is at hand, else generate on the same ids) vs llmc;
+#  (a4) with LLMC_SERVE_MODEL: llmc serve --device cuda under 1 and 4 concurrent streams
+#      (bench/serve_bench.py: replies equal to the lone ones, tok/s, TTFT).
 # Results: $OUT/results.json and $OUT/results.md (OUT defaults to bench/device/out).
 # usage (repo root): bash bench/device/run.sh
 # env: SKIP_SPEED=1; SKIP_BUILD=1 BUILD=dir to use a build made elsewhere (llmc, tests/test_cuda);
@@ -50,6 +52,17 @@ say "== (a2) core fixtures: --device cuda vs transformers' reference and vs --de
 say "== (a3) greedy ids vs transformers on the GPU (random checkpoint)"
 "$PY" bench/device/device_bench.py greedy --llmc "$LLMC" --out "$OUT" 2>&1 | tee -a "$LOG"
 say "   parity done at +$(( $(date +%s) - START ))s"
+
+say "== (a4) llmc serve on the GPU: concurrent streams = each alone, and their speed (1, 4 streams)"
+# The CUDA backend holds one sequence's KV, so the server runs one generation at a time there
+# (src/server/server.h); this step checks that concurrent replies stay the lone ones and records
+# the speed, for when a batched GPU path lands. Needs a chat model: LLMC_SERVE_MODEL=file.gguf|dir.
+if [ -n "${LLMC_SERVE_MODEL:-}" ]; then
+  timeout 900 "$PY" bench/serve_bench.py --llmc "$LLMC" --model "$LLMC_SERVE_MODEL" --streams 1,4 --max-tokens 32 \
+    --llmc-args "--device cuda" --json "$OUT/serve_gpu.json" 2>&1 | tee -a "$LOG"
+else
+  say "   skipped: set LLMC_SERVE_MODEL to a chat model (GGUF file or HF directory) on this machine"
+fi
 
 if [ "${SKIP_SPEED:-0}" != 1 ]; then
   say "== (b) speed: Llama-3.2-3B shape, bf16, pirate prompt (52 tokens), 256 new tokens, batch 1"

@@ -86,7 +86,12 @@ llmc_status llmc_cuda_attach(const llmc_cuda_src *src, const char *device, int g
 int llmc_cuda_gpu_layers(const llmc_cuda_model *cm);
 bool llmc_cuda_has_head(const llmc_cuda_model *cm);
 /* As llmc_model_forward for n <= batch tokens; without the head, fills hidden (n*hidden f32)
-   for the CPU to continue from layer llmc_cuda_gpu_layers. */
+   for the CPU to continue from layer llmc_cuda_gpu_layers.
+   Multi-sequence batches (llmc_model_forward_batch) are not implemented on the GPU yet: the
+   GPU copy holds one KV cache of ctx positions for one sequence, so a model placed here
+   refuses batched calls (LLMC_ERR_UNSUPPORTED) and `llmc serve` runs its requests one at a
+   time. A batched path needs per-sequence KV on the device (paged blocks) and attention over
+   a block table; until then callers that need many sequences load the model on the CPU. */
 llmc_status llmc_cuda_forward(llmc_cuda_model *cm, const int32_t *ids, int n, int pos, float *logits, bool all_logits,
                               float *hidden, llmc_error *err);
 /* With the head on the GPU: the forward for the last position and the token choice of
