@@ -59,46 +59,58 @@ static void expect_out(const char *what, const char *src, const char *want) {
     free(out);
 }
 
-typedef struct { const char *name, *head, *unit, *mid, *close, *tail; } chain;
+/* Either renders to `want` or fails with the C stack limit. */
+static void expect_out_or_limit(const char *what, const char *src, const char *want) {
+    llmc_error err = { 0 };
+    char *out = NULL;
+    llmc_status st = compile_render(src, &out, &err);
+    CHECK_MSG((st == LLMC_OK && out && strcmp(out, want) == 0) || (st == LLMC_ERR_RANGE && strstr(err.msg, "limit")),
+              "%s: status %d, error '%s'", what, (int)st, err.msg);
+    free(out);
+}
+
+/* may_render: the output, for constructs an optimizing compiler may run without recursion (the
+ * elif chain's tail call becomes a loop under gcc -O2); NULL: must fail. */
+typedef struct { const char *name, *head, *unit, *mid, *close, *tail, *may_render; } chain;
 
 /* One template per construct whose nesting the source length alone sets. */
 static const chain chains[] = {
-    { "filter |e", "{{ 1", "|e", " }}", "", "" },
-    { "filter |string", "{{ 1", "|string", " }}", "", "" },
-    { "filter |replace", "{{ 'a'", "|replace('a','b')", " }}", "", "" },
-    { "set with filters", "{% set x = 1", "|e", " %}{{ x }}", "", "" },
-    { "filter block", "{% filter e", "|e", " %}x{% endfilter %}", "", "" },
-    { "set block with filters", "{% set x | e", "|e", " %}x{% endset %}{{ x }}", "", "" },
-    { "macro default argument", "{% macro m(a=1", "|e", ") %}{{ a }}{% endmacro %}{{ m() }}", "", "" },
-    { "tests and filters", "{{ 1", " is number|string", " }}", "", "" },
-    { "test chain", "{{ 1", " is divisibleby 1|e", " }}", "", "" },
-    { "call chain", "{{ x", "()", " }}", "", "" },
-    { "attribute chain", "{{ x", ".a", " }}", "", "" },
-    { "item chain", "{{ x", "[0]", " }}", "", "" },
-    { "slice chain", "{{ x", "[:]", " }}", "", "" },
-    { "method call chain", "{{ 'a'", ".upper()", " }}", "", "" },
-    { "addition chain", "{{ 1", "+1", " }}", "", "" },
-    { "power of a constant sum", "{{ -1 ** (1", "+1", ") }}", "", "" },
-    { "and chain", "{{ 1", " and 1", " }}", "", "" },
-    { "or chain", "{{ 0", " or 0", " }}", "", "" },
-    { "comparison chain", "{{ 1", " < 2", " }}", "", "" },
-    { "elif chain", "{% if 0 %}", "{% elif 0 %}", "{% else %}z{% endif %}", "", "" },
-    { "parentheses", "{{ ", "(", "1", ")", " }}" },
-    { "nested lists", "{{ ", "[", "1", "]", " }}" },
-    { "nested dicts", "{{ ", "{1: ", "1", "}", " }}" },
-    { "nested call arguments", "{{ x", "(x", "", ")", " }}" },
-    { "nested subscripts", "{{ x", "[x", "", "]", " }}" },
-    { "nested filter arguments", "{{ 1", "|default(1", "", ")", " }}" },
-    { "nested conditionals", "{{ ", "1 if 1 else ", "1", "", " }}" },
-    { "unary minus", "{{ ", "-", "1 }}", "", "" },
-    { "not chain", "{{ ", "not ", "1 }}", "", "" },
-    { "nested if blocks", "", "{% if 1 %}", "x", "{% endif %}", "" },
-    { "nested for blocks", "", "{% for i in [1] %}", "x", "{% endfor %}", "" },
-    { "nested filter blocks", "", "{% filter e %}", "x", "{% endfilter %}", "" },
-    { "nested with blocks", "", "{% with a = 1 %}", "x", "{% endwith %}", "" },
-    { "nested macro definitions", "", "{% macro m() %}", "x", "{% endmacro %}", "" },
-    { "nested call blocks", "{% macro m() %}{{ caller() }}{% endmacro %}", "{% call m() %}", "x", "{% endcall %}", "" },
-    { "nested macro calls", "{% macro m(a) %}{{ a }}{% endmacro %}{{ ", "m(", "1", ")", " }}" },
+    { "filter |e", "{{ 1", "|e", " }}", "", "", NULL },
+    { "filter |string", "{{ 1", "|string", " }}", "", "", NULL },
+    { "filter |replace", "{{ 'a'", "|replace('a','b')", " }}", "", "", NULL },
+    { "set with filters", "{% set x = 1", "|e", " %}{{ x }}", "", "", NULL },
+    { "filter block", "{% filter e", "|e", " %}x{% endfilter %}", "", "", NULL },
+    { "set block with filters", "{% set x | e", "|e", " %}x{% endset %}{{ x }}", "", "", NULL },
+    { "macro default argument", "{% macro m(a=1", "|e", ") %}{{ a }}{% endmacro %}{{ m() }}", "", "", NULL },
+    { "tests and filters", "{{ 1", " is number|string", " }}", "", "", NULL },
+    { "test chain", "{{ 1", " is divisibleby 1|e", " }}", "", "", NULL },
+    { "call chain", "{{ x", "()", " }}", "", "", NULL },
+    { "attribute chain", "{{ x", ".a", " }}", "", "", NULL },
+    { "item chain", "{{ x", "[0]", " }}", "", "", NULL },
+    { "slice chain", "{{ x", "[:]", " }}", "", "", NULL },
+    { "method call chain", "{{ 'a'", ".upper()", " }}", "", "", NULL },
+    { "addition chain", "{{ 1", "+1", " }}", "", "", NULL },
+    { "power of a constant sum", "{{ -1 ** (1", "+1", ") }}", "", "", NULL },
+    { "and chain", "{{ 1", " and 1", " }}", "", "", NULL },
+    { "or chain", "{{ 0", " or 0", " }}", "", "", NULL },
+    { "comparison chain", "{{ 1", " < 2", " }}", "", "", NULL },
+    { "elif chain", "{% if 0 %}", "{% elif 0 %}", "{% else %}z{% endif %}", "", "", "z" },
+    { "parentheses", "{{ ", "(", "1", ")", " }}", NULL },
+    { "nested lists", "{{ ", "[", "1", "]", " }}", NULL },
+    { "nested dicts", "{{ ", "{1: ", "1", "}", " }}", NULL },
+    { "nested call arguments", "{{ x", "(x", "", ")", " }}", NULL },
+    { "nested subscripts", "{{ x", "[x", "", "]", " }}", NULL },
+    { "nested filter arguments", "{{ 1", "|default(1", "", ")", " }}", NULL },
+    { "nested conditionals", "{{ ", "1 if 1 else ", "1", "", " }}", NULL },
+    { "unary minus", "{{ ", "-", "1 }}", "", "", NULL },
+    { "not chain", "{{ ", "not ", "1 }}", "", "", NULL },
+    { "nested if blocks", "", "{% if 1 %}", "x", "{% endif %}", "", NULL },
+    { "nested for blocks", "", "{% for i in [1] %}", "x", "{% endfor %}", "", NULL },
+    { "nested filter blocks", "", "{% filter e %}", "x", "{% endfilter %}", "", NULL },
+    { "nested with blocks", "", "{% with a = 1 %}", "x", "{% endwith %}", "", NULL },
+    { "nested macro definitions", "", "{% macro m() %}", "x", "{% endmacro %}", "", NULL },
+    { "nested call blocks", "{% macro m() %}{{ caller() }}{% endmacro %}", "{% call m() %}", "x", "{% endcall %}", "", NULL },
+    { "nested macro calls", "{% macro m(a) %}{{ a }}{% endmacro %}{{ ", "m(", "1", ")", " }}", NULL },
 };
 
 static void test_chains(size_t n) {
@@ -106,7 +118,8 @@ static void test_chains(size_t n) {
         char *src = repeat2(chains[i].head, chains[i].unit, n, chains[i].mid, chains[i].close, chains[i].tail);
         char what[96];
         snprintf(what, sizeof what, "%s x %zu", chains[i].name, n);
-        expect_limit(what, src);
+        if (chains[i].may_render) expect_out_or_limit(what, src, chains[i].may_render);
+        else expect_limit(what, src);
         free(src);
     }
 }
