@@ -422,6 +422,17 @@ static const char *const script_names[] = {
     "Old_Italic", "Deseret", "Shavian", "Osmanya", "Cuneiform", "Egyptian_Hieroglyphs", "Samaritan", "Mandaic",
     "Tai_Le", "New_Tai_Lue", "Tai_Tham", "Tai_Viet", "Buginese", "Batak", "Lepcha", "Ol_Chiki", "Saurashtra",
     "Kayah_Li", "Rejang", "Limbu", "Syloti_Nagri", "Meetei_Mayek", "Bamum", "Hanunoo", "Buhid", "Tagbanwa",
+    "Ahom", "Anatolian_Hieroglyphs", "Avestan", "Bassa_Vah", "Bhaiksuki", "Brahmi", "Carian", "Caucasian_Albanian",
+    "Chakma", "Chorasmian", "Cypriot", "Cypro_Minoan", "Dives_Akuru", "Dogra", "Duployan", "Elbasan", "Elymaic",
+    "Grantha", "Gunjala_Gondi", "Hanifi_Rohingya", "Hatran", "Imperial_Aramaic", "Inscriptional_Pahlavi",
+    "Inscriptional_Parthian", "Kaithi", "Kawi", "Kharoshthi", "Khitan_Small_Script", "Khojki", "Khudawadi", "Linear_A",
+    "Linear_B", "Lycian", "Lydian", "Mahajani", "Makasar", "Manichaean", "Marchen", "Masaram_Gondi", "Medefaidrin",
+    "Mende_Kikakui", "Meroitic_Cursive", "Meroitic_Hieroglyphs", "Miao", "Modi", "Mro", "Multani", "Nabataean",
+    "Nag_Mundari", "Nandinagari", "Newa", "Nushu", "Nyiakeng_Puachue_Hmong", "Old_Hungarian", "Old_North_Arabian",
+    "Old_Permic", "Old_Persian", "Old_Sogdian", "Old_South_Arabian", "Old_Turkic", "Old_Uyghur", "Osage",
+    "Pahawh_Hmong", "Palmyrene", "Pau_Cin_Hau", "Phags_Pa", "Phoenician", "Psalter_Pahlavi", "Sharada", "Siddham",
+    "SignWriting", "Sogdian", "Sora_Sompeng", "Soyombo", "Takri", "Tangsa", "Tangut", "Tirhuta", "Toto", "Ugaritic",
+    "Vithkuqi", "Wancho", "Warang_Citi", "Yezidi", "Zanabazar_Square",
 };
 #define N_SCRIPTS (sizeof script_names / sizeof script_names[0])
 static OnigCtype script_ctype[N_SCRIPTS];
