@@ -43,4 +43,8 @@ const char *grm_schema_base_rules(void);
 llmc_status grm_schema_rules(const cJSON *doc, const char *prefix, const char *path, llmc_strbuf *out, llmc_strbuf *expr,
                              llmc_error *err);
 
+/* A JSON Schema pattern → a GBNF expression for a JSON string's content (regex.c), appended
+ * to out; false with why filled when the pattern uses something unsupported. */
+bool grm_regex_to_gbnf(const char *re, llmc_strbuf *out, char *why, size_t why_len);
+
 #endif

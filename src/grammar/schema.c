@@ -280,7 +280,19 @@ static bool gen_array(sc *c, const cJSON *s, const char *path, llmc_strbuf *o) {
 
 static bool gen_string(sc *c, const cJSON *s, const char *path, llmc_strbuf *o) {
     char p2[SC_PATH];
-    if (cJSON_GetObjectItemCaseSensitive(s, "pattern")) { path_join(p2, path, ".pattern%s", ""); return sc_fail(c, LLMC_ERR_UNSUPPORTED, p2, "regular expression patterns are not supported yet"); }
+    const cJSON *pat = cJSON_GetObjectItemCaseSensitive(s, "pattern");
+    if (pat) {
+        path_join(p2, path, ".pattern%s", "");
+        if (!cJSON_IsString(pat)) return sc_fail(c, LLMC_ERR_FORMAT, p2, "expected a string");
+        if (cJSON_GetObjectItemCaseSensitive(s, "minLength") || cJSON_GetObjectItemCaseSensitive(s, "maxLength") ||
+            cJSON_GetObjectItemCaseSensitive(s, "format"))
+            return sc_fail(c, LLMC_ERR_UNSUPPORTED, p2, "a pattern together with minLength/maxLength/format");
+        char why[200];
+        llmc_sb_puts(o, "\"\\\"\" ");
+        if (!grm_regex_to_gbnf(pat->valuestring, o, why, sizeof why)) return sc_fail(c, LLMC_ERR_UNSUPPORTED, p2, why);
+        llmc_sb_puts(o, " \"\\\"\"");
+        return true;
+    }
     const char *fmt = llmc_json_get_string(s, "format");
     if (fmt) {
         const char *r = !strcmp(fmt, "date") ? "jdate" : !strcmp(fmt, "time") ? "jtime" : !strcmp(fmt, "date-time") ? "jdate \"T\" jtime"
