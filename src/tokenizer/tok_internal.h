@@ -134,6 +134,7 @@ struct llmc_tokenizer {
     int model;               /* TOK_M_* */
     /* WordPiece: cont_prefix, max_input_chars_per_word; Unigram: scores by id, piece trie */
     size_t wp_max_chars;
+    size_t max_tok_len;      /* longest model-vocab token in bytes (bounds WordPiece's longest-match search) */
     double *uni_score; double uni_min_score; size_t uni_n;
     tok_trie uni_trie;
     /* BPE model */

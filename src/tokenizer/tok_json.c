@@ -358,6 +358,7 @@ llmc_status tok_add_vocab(llmc_tokenizer *t, const char *s, size_t len, int32_t 
     t->id_str[id] = dupn(s, len);
     if (!t->id_str[id]) return llmc_err(err, LLMC_ERR_NOMEM, "out of memory");
     t->id_len[id] = (uint32_t)len;
+    if (len > t->max_tok_len) t->max_tok_len = len;
     if (!tok_smap_put(&t->vocab, t->id_str[id], len, id)) return llmc_err(err, LLMC_ERR_NOMEM, "out of memory");
     return LLMC_OK;
 }

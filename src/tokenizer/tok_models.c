@@ -48,7 +48,11 @@ llmc_status tok_wordpiece_word(const llmc_tokenizer *t, const char *w, size_t le
     size_t start = 0;
     bool bad = false;
     while (start < len) {
-        size_t end = len;
+        /* nothing longer than the longest vocab token can match: start there (same result,
+           O(word x longest token) lookups instead of O(word^2)) */
+        size_t maxsub = start > 0 ? (t->max_tok_len > pl ? t->max_tok_len - pl : 0) : t->max_tok_len;
+        size_t end = len - start > maxsub ? start + maxsub : len;
+        while (end > start && end < len && ((unsigned char)w[end] & 0xC0) == 0x80) end--;
         int32_t found = -1;
         while (start < end) {
             memcpy(buf + pl, w + start, end - start);

@@ -326,7 +326,30 @@ static void test_precompiled_hostile(void) {
     CHECK(loaded > 0);
 }
 
+/* A WordPiece word of 1 MB (max_input_chars_per_word raised): bounded by the longest token. */
+static void test_wordpiece_long_word(void) {
+    llmc_error err = {0};
+    llmc_tokenizer *t = load_str("{\"model\":{\"type\":\"WordPiece\",\"unk_token\":\"[UNK]\",\"max_input_chars_per_word\":100000000,"
+                                 "\"vocab\":{\"[UNK]\":0,\"a\":1,\"##a\":2,\"##aa\":3}},\"pre_tokenizer\":{\"type\":\"WhitespaceSplit\"}}", &err);
+    CHECK_MSG(t != NULL, "%s", err.msg);
+    if (!t) return;
+    size_t n = 1u << 20;
+    char *w = malloc(n);
+    memset(w, 'a', n);
+    int32_t *ids = NULL;
+    size_t ni = 0;
+    double t0 = now_s();
+    CHECK_INT(llmc_tokenizer_encode(t, w, n, false, &ids, &ni, &err), LLMC_OK);
+    double dt = now_s() - t0;
+    CHECK_INT(ni, 1 + (n - 1) / 2 + (n - 1) % 2); /* a, then ##aa greedily, a last ##a */
+    CHECK_MSG(dt < 10, "1 MB WordPiece word took %.1f s", dt);
+    free(ids);
+    free(w);
+    llmc_tokenizer_free(t);
+}
+
 int main(void) {
+    test_wordpiece_long_word();
     test_precompiled_hostile();
     test_hostile_models();
     test_issue13_goldens();
