@@ -33,9 +33,10 @@
 #define M_MASK_SLOTS  128
 #define M_ENT_SLOTS   256          /* cached cut-stack entries */
 #define M_TRUNC_K     3            /* nodes kept when cutting a stack */
+#define M_MANY_STACKS 32           /* above: mask the state by one direct scan */
 #define M_CUT         1u           /* node 1: the unknown context below a cut stack */
 
-typedef struct { uint32_t pos, parent, depth; int32_t entry; } mnode;
+typedef struct { uint32_t pos, parent, depth; int32_t entry; uint32_t stamp; } mnode;
 typedef struct { uint32_t off, n; int32_t *row; int32_t slot; uint8_t accepting, cut; } mstate;
 
 struct llmc_grammar_matcher {
@@ -50,7 +51,7 @@ struct llmc_grammar_matcher {
     uint32_t n_rows;
     uint32_t *masks; int n_words; int next_slot; int32_t slot_owner[M_MASK_SLOTS];
     uint32_t *tmp; size_t n_tmp, cap_tmp;
-    uint32_t work; int crec;
+    uint32_t work, stamp; int crec;   /* stamp: per transition, so a popped-to stack expands once */
     llmc_status fail; const char *fail_what;
     int32_t start, cur;
     bool ended;
@@ -84,8 +85,8 @@ static bool tables_init(llmc_grammar_matcher *m) {
     m->smap = calloc(m->smap_cap, sizeof *m->smap);
     m->n_nodes = 2;   /* node 0: the empty stack; node 1: the cut (depth M_MAX_DEPTH/2, see trunc_stack) */
     if (m->nodes) {
-        m->nodes[0] = (mnode){0, 0, 0, -1};
-        m->nodes[1] = (mnode){0, 0, M_MAX_DEPTH / 2, -1};
+        m->nodes[0] = (mnode){0, 0, 0, -1, 0};
+        m->nodes[1] = (mnode){0, 0, M_MAX_DEPTH / 2, -1, 0};
     }
     for (int i = 0; i < M_ENT_SLOTS; i++) m->ent_owner[i] = 0;
     m->next_ent = 0;
@@ -128,7 +129,7 @@ static uint32_t node_get(llmc_grammar_matcher *m, uint32_t pos, uint32_t parent)
     if (depth > M_MAX_DEPTH) return UINT32_MAX;
     if (m->n_nodes >= M_MAX_NODES) { m_fail(m, LLMC_ERR_NOMEM, "too many stack nodes"); return 0; }
     uint32_t id = m->n_nodes++;
-    m->nodes[id] = (mnode){pos, parent, depth, -1};
+    m->nodes[id] = (mnode){pos, parent, depth, -1, 0};
     m->nmap[h] = id;
     if (!map_grow(&m->nmap, &m->nmap_cap, m->n_nodes, node_hash, m, 0)) { m_fail(m, LLMC_ERR_NOMEM, "out of memory"); return 0; }
     return id;
@@ -192,7 +193,11 @@ static void expand(llmc_grammar_matcher *m, uint32_t pos, uint32_t parent) {
     const grm_elem *e = &g->el[pos];
     if (grm_is_end(e)) {
         if (parent <= M_CUT) tmp_push(m, parent);   /* accepted, or popped into the unknown context */
-        else { mnode pn = m->nodes[parent]; expand(m, pn.pos, pn.parent); }
+        else if (m->nodes[parent].stamp != m->stamp) {   /* expanding the same stack again adds nothing */
+            m->nodes[parent].stamp = m->stamp;
+            mnode pn = m->nodes[parent];
+            expand(m, pn.pos, pn.parent);
+        }
     } else if (e->type == GRM_BYTES) {
         uint32_t id = node_get(m, pos, parent);
         if (id && id != UINT32_MAX) tmp_push(m, id);
@@ -210,6 +215,7 @@ static void expand(llmc_grammar_matcher *m, uint32_t pos, uint32_t parent) {
 static int32_t start_state(llmc_grammar_matcher *m) {
     m->n_tmp = 0;
     m->work = 0;
+    m->stamp++;
     const llmc_grammar *g = m->g;
     for (uint32_t a = g->alt_off[g->root]; a < g->alt_off[g->root + 1]; a++) expand(m, g->alts[a], 0);
     return intern_tmp(m);
@@ -229,6 +235,7 @@ static int32_t step(llmc_grammar_matcher *m, int32_t s, uint8_t b) {
     }
     m->n_tmp = 0;
     m->work = 0;
+    m->stamp++;
     const mstate st = m->states[s];
     for (uint32_t i = 0; i < st.n; i++) {
         uint32_t id = m->spool[st.off + i];
@@ -327,19 +334,12 @@ static void add_range(llmc_grammar_matcher *m, int e, uint32_t lo, uint32_t hi) 
 }
 
 /* The entry of cut stack t: a DFS over the trie from its state. Returns the slot (-1: failure). */
-static int compute_entry(llmc_grammar_matcher *m, uint32_t t) {
+/* One forward scan of the pre-order trie from state s, setting the bits of the tokens it
+   takes; with e >= 0, prefixes that pop into the unknown context add their subtrees to
+   entry e's uncertain ranges. st[d] / unc[d]: the state after the first d bytes and
+   whether that prefix's subtree is already in an uncertain range. */
+static void scan_trie(llmc_grammar_matcher *m, int32_t s, uint32_t *mask, int e) {
     const llmc_grammar_vocab *v = m->v;
-    int e = m->next_ent;
-    m->next_ent = (m->next_ent + 1) % M_ENT_SLOTS;
-    if (m->ent_owner[e] && m->ent_owner[e] < m->n_nodes) m->nodes[m->ent_owner[e]].entry = -1;
-    m->ent_owner[e] = 0;
-    m->ent_nrng[e] = 0;
-    uint32_t *mask = m->ent_mask + (size_t)e * m->n_words;
-    memset(mask, 0, (size_t)m->n_words * sizeof *mask);
-    int32_t s = singleton(m, t);
-    if (s < 0) return -1;
-    /* One forward scan of the pre-order trie; st[d] / unc[d]: the state after the first d bytes
-       and whether that prefix's subtree is already in an uncertain range. */
     int32_t *st = m->dfs_state;
     uint8_t *unc = m->dfs_unc;
     st[0] = s;
@@ -354,7 +354,7 @@ static int compute_entry(llmc_grammar_matcher *m, uint32_t t) {
         mark_tokens(v, k, mask);
         uint8_t u = unc[d - 1];
         if (m->states[y].cut) {
-            if (!u) add_range(m, e, v->tn_tok[k] + v->tn_ntok[k], v->tn_hi[k]);
+            if (!u && e >= 0) add_range(m, e, v->tn_tok[k] + v->tn_ntok[k], v->tn_hi[k]);
             u = 1;
             y = strip_cut(m, y);
             if (y < 0) { k = v->tn_end[k]; continue; }
@@ -363,6 +363,20 @@ static int compute_entry(llmc_grammar_matcher *m, uint32_t t) {
         unc[d] = u;
         k++;
     }
+}
+
+/* The entry of cut stack t. Returns the slot (-1: failure). */
+static int compute_entry(llmc_grammar_matcher *m, uint32_t t) {
+    int e = m->next_ent;
+    m->next_ent = (m->next_ent + 1) % M_ENT_SLOTS;
+    if (m->ent_owner[e] && m->ent_owner[e] < m->n_nodes) m->nodes[m->ent_owner[e]].entry = -1;
+    m->ent_owner[e] = 0;
+    m->ent_nrng[e] = 0;
+    uint32_t *mask = m->ent_mask + (size_t)e * m->n_words;
+    memset(mask, 0, (size_t)m->n_words * sizeof *mask);
+    int32_t s = singleton(m, t);
+    if (s < 0) return -1;
+    scan_trie(m, s, mask, e);
     if (m->fail) return -1;
     m->ent_owner[e] = t;
     m->nodes[t].entry = e;
@@ -382,7 +396,10 @@ static void compute_mask(llmc_grammar_matcher *m, int32_t s, uint32_t *mask) {
     const llmc_grammar_vocab *v = m->v;
     memset(mask, 0, (size_t)m->n_words * sizeof *mask);
     const mstate st = m->states[s];
-    for (uint32_t i = 0; i < st.n && !m->fail; i++) {
+    /* Many stacks (a big enum, an ambiguous grammar): one scan of the whole state is cheaper
+       than an entry per stack. */
+    if (st.n > M_MANY_STACKS) scan_trie(m, s, mask, -1);
+    for (uint32_t i = 0; i < st.n && st.n <= M_MANY_STACKS && !m->fail; i++) {
         uint32_t id = m->spool[st.off + i];
         if (id <= M_CUT) continue;
         uint32_t t = trunc_stack(m, id);

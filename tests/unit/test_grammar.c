@@ -191,6 +191,58 @@ static void test_depth_bound(void) {
     llmc_grammar_free(g);
 }
 
+/* Ambiguity is bounded work, not an explosion: 1000 identical alternatives repeated up to 200
+   times (each step pops into the same continuation 1000 times), and a 4000-value enum. */
+static void test_ambiguity(void) {
+    static char bytes[256][1];
+    const char *toks[257];
+    size_t lens[257];
+    for (int i = 0; i < 256; i++) { bytes[i][0] = (char)i; toks[i] = bytes[i]; lens[i] = 1; }
+    toks[256] = "";
+    lens[256] = 0;
+    llmc_grammar_vocab *v = NULL;
+    llmc_error err = {0};
+    CHECK(llmc_grammar_vocab_from_bytes(toks, lens, 257, &v, &err) == LLMC_OK);
+    char *big = malloc(1 << 20), *p = big;
+    p += sprintf(p, "root ::= (");
+    for (int i = 0; i < 1000; i++) p += sprintf(p, "%s\"a\"", i ? " | " : "");
+    sprintf(p, "){0,200}");
+    llmc_grammar *g = NULL;
+    llmc_grammar_matcher *m = NULL;
+    int32_t eos = 256;
+    CHECK(llmc_grammar_from_gbnf(big, strlen(big), NULL, &g, &err) == LLMC_OK);
+    CHECK(g && llmc_grammar_matcher_new(g, v, &eos, 1, &m, &err) == LLMC_OK);
+    int n = 0;
+    for (; m && n < 250; n++) {
+        const uint32_t *mask;
+        if (llmc_grammar_matcher_mask(m, &mask, &err) || !((mask['a' >> 5] >> ('a' & 31)) & 1u)) break;
+        if (llmc_grammar_matcher_accept(m, 'a', &err)) break;
+    }
+    CHECK_MSG(n == 200, "took %d a's (%s)", n, err.msg);
+    llmc_grammar_matcher_free(m);
+    llmc_grammar_free(g);
+    char *schema = big;
+    p = schema;
+    p += sprintf(p, "{\"enum\":[");
+    for (int i = 0; i < 4000; i++) p += sprintf(p, "%s\"item %d\"", i ? "," : "", i);
+    sprintf(p, "]}");
+    CHECK(llmc_grammar_from_json_schema(schema, strlen(schema), &g, &err) == LLMC_OK);
+    CHECK(g && llmc_grammar_matcher_new(g, v, &eos, 1, &m, &err) == LLMC_OK);
+    const char *doc = "\"item 3999\"";
+    bool ok = m != NULL;
+    for (size_t i = 0; ok && doc[i]; i++) {
+        const uint32_t *mask;
+        ok = llmc_grammar_matcher_mask(m, &mask, &err) == LLMC_OK && ((mask[(uint8_t)doc[i] >> 5] >> (doc[i] & 31)) & 1u) &&
+             llmc_grammar_matcher_accept(m, (uint8_t)doc[i], &err) == LLMC_OK;
+    }
+    CHECK_MSG(ok && llmc_grammar_matcher_can_end(m), "enum walk: %s", err.msg);
+    CHECK(m && !llmc_grammar_matcher_accept_bytes(m, "x", 1));
+    llmc_grammar_matcher_free(m);
+    llmc_grammar_free(g);
+    free(big);
+    llmc_grammar_vocab_free(v);
+}
+
 /* ---------------- the sampler hook ---------------- */
 
 typedef struct { llmc_grammar_matcher *m; int calls, accepted; } hook_ctx;
@@ -255,6 +307,7 @@ int main(void) {
     test_brute_force();
     test_gbnf_errors();
     test_depth_bound();
+    test_ambiguity();
     test_sampler_hook();
     return test_summary();
 }
