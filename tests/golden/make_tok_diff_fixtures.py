@@ -363,6 +363,23 @@ def main():
                                "lossless": lossless})
         print("%-32s vocab %4d  ids %d%s" % (name, tok.get_vocab_size(), sum(len(x or []) for x in ids),
                                              "  lossless" if lossless else ""), file=sys.stderr)
+    # the real tokenizers the tests ship, on the same texts (paths: under $LLMC_FIXTURE_DIR, or the source tree)
+    out["real"] = []
+    for name, rel, fixture in [("llama2", "tokenizers/llama2/tokenizer.json", True), ("llama3", "tokenizers/llama3/tokenizer.json", True),
+                               ("qwen3", "tokenizers/qwen3/tokenizer.json", True),
+                               ("smollm2", "tests/golden/tokenizer/smollm2/tokenizer.json", False)]:
+        src = os.path.join(ROOT, "tests", "fixtures", rel) if fixture else os.path.join(ROOT, rel)
+        if os.path.exists(src):
+            tok = Tokenizer.from_file(src)
+        elif os.path.exists(src + ".xz"):
+            with lzma.open(src + ".xz") as f:
+                tok = Tokenizer.from_str(f.read().decode())
+        else:
+            print("real tokenizer %s not found, skipped" % src, file=sys.stderr)
+            continue
+        out["real"].append({"name": name, "path": rel, "in_fixture_dir": fixture,
+                            "ids": [tok.encode(t, add_special_tokens=False).ids for t in tx]})
+        print("real %-8s %d texts" % (name, len(tx)), file=sys.stderr)
     os.makedirs(OUT, exist_ok=True)
     data = json.dumps(out, ensure_ascii=False, separators=(",", ":")).encode()
     with lzma.open(os.path.join(OUT, "tokdiff.json.xz"), "wb", preset=9 | lzma.PRESET_EXTREME) as f:

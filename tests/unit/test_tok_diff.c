@@ -4,7 +4,8 @@
  * none of them saw, adversarial ones included. For every config and text, llmc's ids
  * must equal tokenizers' (a recorded null = tokenizers failed, llmc must fail too);
  * decode of the recorded ids must equal tokenizers' decode; and where tokenizers
- * round-trips every text losslessly, llmc must too. Prints the counts. */
+ * round-trips every text losslessly, llmc must too. The real tokenizers the tests ship
+ * are checked on the same texts. Prints the counts. */
 #include "test.h"
 #include "tokenizer/tokenizer.h"
 #include "base/json.h"
@@ -120,6 +121,50 @@ static size_t run_config(const cJSON *cfg, const cJSON *texts, counts *c) {
     return bad;
 }
 
+/* The real tokenizers the tests ship (Mistral-style llama2, Llama 3, Qwen3, SmolLM2) on the
+ * same texts: tokenizers' ids (no special tokens), loaded as Tokenizer.from_file does. */
+static void run_real(const cJSON *real, const cJSON *texts, const char *fx, size_t *n_tok, size_t *cases, size_t *bad) {
+    for (const cJSON *r = real ? real->child : NULL; r; r = r->next) {
+        const char *name = llmc_json_get_string(r, "name"), *rel = llmc_json_get_string(r, "path");
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s", cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "in_fixture_dir")) ? fx : ".", rel);
+        char *js = NULL;
+        size_t jl = 0;
+        llmc_error err = {0};
+        llmc_tokenizer *t = NULL;
+        if (llmc_read_file(path, 64u << 20, &js, &jl, &err) != LLMC_OK ||
+            llmc_tokenizer_from_json(js, jl, NULL, 0, path, &t, &err) != LLMC_OK) {
+            CHECK_MSG(0, "%s: %s", path, err.msg);
+            free(js);
+            continue;
+        }
+        free(js);
+        (*n_tok)++;
+        size_t b = 0, shown = 0;
+        const cJSON *e = cJSON_GetObjectItemCaseSensitive(r, "ids")->child;
+        for (const cJSON *tx = texts->child; tx && e; tx = tx->next, e = e->next) {
+            int32_t *got = NULL;
+            size_t ng = 0, nr = 0;
+            int32_t *ref = arr_ids(e, &nr);
+            llmc_status rc = llmc_tokenizer_encode(t, tx->valuestring, strlen(tx->valuestring), false, &got, &ng, &err);
+            (*cases)++;
+            if (rc || ng != nr || (nr && memcmp(got, ref, nr * sizeof *ref))) {
+                b++;
+                if (shown++ < 3) {
+                    fprintf(stderr, "  %s: \"%.60s\"\n", name, tx->valuestring);
+                    show("llmc      ", got, ng);
+                    show("tokenizers", ref, nr);
+                }
+            }
+            free(got);
+            free(ref);
+        }
+        CHECK_MSG(b == 0, "real %s: %zu texts differ from tokenizers", name, b);
+        *bad += b;
+        llmc_tokenizer_free(t);
+    }
+}
+
 int main(void) {
     const char *fx = test_env("LLMC_FIXTURE_DIR", "build/fixtures");
     char path[1024];
@@ -142,6 +187,10 @@ int main(void) {
     for (const cJSON *cfg = cfgs ? cfgs->child : NULL; cfg; cfg = cfg->next, n_cfg++)
         if (run_config(cfg, texts, &c)) cfg_bad++;
     size_t n_texts = (size_t)cJSON_GetArraySize(texts);
+    size_t n_real = 0, real_cases = 0, real_bad = 0;
+    run_real(cJSON_GetObjectItemCaseSensitive(root, "real"), texts, fx, &n_real, &real_cases, &real_bad);
+    CHECK_MSG(n_real >= 4, "only %zu real tokenizers checked", n_real);
+    printf("tokdiff real tokenizers: %zu x %zu texts, %zu mismatches\n", n_real, n_texts, real_bad);
     CHECK_MSG(n_cfg >= 50 && n_texts >= 2000, "differential suite too small: %zu configs x %zu texts", n_cfg, n_texts);
     printf("tokdiff (tokenizers %s): %zu configs x %zu texts = %zu encodes, %zu mismatches (%zu configs differ, %zu fail to load); "
            "%zu decodes, %zu differ; %zu lossless round trips, %zu lost text\n",
