@@ -1,6 +1,7 @@
 /* JSON Schema → GBNF (then compiled by gbnf.c). The subset OpenAI's strict mode and vLLM
  * accept: type (one or a list), object properties / required / additionalProperties,
- * array items / minItems / maxItems, string minLength / maxLength and a few formats,
+ * array items / minItems / maxItems, string minLength / maxLength, pattern (regex.c) and
+ * the formats date, time, date-time, uuid,
  * number, integer, boolean, null, enum, const, anyOf / oneOf (as anyOf), allOf of one
  * schema, $ref into the document ($defs, definitions, any JSON pointer; recursion becomes a
  * recursive rule, bounded by the matcher's stack depth). Properties come out in schema
