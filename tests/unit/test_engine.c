@@ -422,7 +422,7 @@ static void test_engine(llmc_model *m, const seq_t *alone, int nc, const llmc_to
 
     /* the KV budget: a request that can never fit is refused by name; one queue slot: busy */
     o = (llmc_engine_opts){.max_seqs = 1, .max_queue = -1, .kv_budget = 200 * llmc_model_pos_bytes(m)};
-    CHECK_INT(llmc_engine_new(m, NULL, &o, &e, &err), LLMC_OK);
+    CHECK_INT(llmc_engine_new(m, tok, &o, &e, &err), LLMC_OK); /* tok: the text callback counts pieces */
     if (!e) return;
     job_t big = {.e = e, .prompt = alone[1].ids, .n = alone[1].n_prompt, .max_new = 150, .n_choices = 1};
     job_run(&big);
