@@ -40,6 +40,12 @@ class Chat:
     def send(self, text):
         os.write(self.fd, text.encode() if isinstance(text, str) else text)
 
+    def key(self, seq):
+        """A key the line editor must see (arrow, Ctrl-C): give it time to put the terminal in raw
+        mode after drawing the prompt, or a loaded machine's tty still cooks the bytes."""
+        time.sleep(1.0)
+        self.send(seq)
+
     def wait(self, timeout=30):
         end = time.time() + timeout
         while time.time() < end:
@@ -90,11 +96,11 @@ check([m["role"] for m in saved] == ["user", "assistant", "user", "assistant"], 
 check(saved[2]["content"] == "Write two words:\nred blue", f"the multi-line message is one message: {saved[2]['content']!r}")
 c.send(f"/load {conv}\n")
 check(b"(loaded 4 messages" in c.expect(b">>> "), "/load")
-c.send(b"\x1b[A\n")  # the up arrow recalls the last line (/load ...); the editor redraws the prompt
+c.key(b"\x1b[A\n")  # the up arrow recalls the last line (/load ...); the editor redraws the prompt
 got = c.expect(b"(loaded 4 messages")
 c.expect(b">>> ")
 check(b"^[[A" not in got, "the up arrow recalls history (line editing)")
-c.send(b"\x03")  # Ctrl-C at the prompt does not quit
+c.key(b"\x03")  # Ctrl-C at the prompt does not quit
 c.expect(b"(use /bye")
 c.expect(b">>> ")
 c.send("/set\n")
