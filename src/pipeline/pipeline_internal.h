@@ -7,6 +7,7 @@
 #include "model/model.h"
 #include "template/template.h"
 #include "tokenizer/tokenizer.h"
+#include "generate/engine.h"
 
 /* model_only: a directory without tokenizer files still opens (tokenizer NULL) — for the
  * id-level commands. */
@@ -29,6 +30,11 @@ void llmc_pipeline_resolve_params(const llmc_pipeline *p, const llmc_gen_params 
 /* Where session.c keeps its engine state on p; free_fn (when non-NULL) is recorded and runs
    first in llmc_pipeline_free. */
 void **llmc_pipeline_batch_slot(llmc_pipeline *p, void (*free_fn)(void *));
+/* One engine request for p's model (session.c): with json_schema or grammar set, the sampler's mask
+   hook keeps the reply in the grammar, and a grammar failure is the call's error (r is then freed).
+   ep's other fields as the caller set them. */
+llmc_status llmc_pipeline_engine_run(llmc_pipeline *p, llmc_engine *eng, const int32_t *ids, int n, llmc_engine_params *ep,
+                                     const char *json_schema, const char *grammar, llmc_engine_result *r, llmc_error *err);
 /* Parses "auto|bf16|f16|f32" → -1 or an llmc_dtype; false if unknown. */
 bool llmc_parse_dtype(const char *s, int *out);
 

@@ -81,24 +81,9 @@ static llmc_status pl_engine_turn(llmc_pipeline *p, const char *messages_json, c
     ep.on_text = pl_on_text;
     ep.user = &tx;
     ep.cancel = g->cancel;
-    llmc_grammar_constraint *con = NULL;
-    if (g->json_schema || g->grammar) {
-        st = llmc_grammar_constraint_new(llmc_pipeline_tokenizer(p), llmc_model_config(llmc_pipeline_model(p))->vocab_size, g->json_schema,
-                                         g->grammar, gc->eos_ids, gc->n_eos, &con, err);
-        if (st) { free(ids); return st; }
-        ep.sampling.mask = llmc_grammar_constraint_mask_cb;
-        ep.sampling.accept = llmc_grammar_constraint_accept_cb;
-        ep.sampling.mask_user = con;
-    }
     llmc_engine_result r;
-    st = llmc_engine_run(b->eng, ids, (int)n, &ep, &r, err);
+    st = llmc_pipeline_engine_run(p, b->eng, ids, (int)n, &ep, g->json_schema, g->grammar, &r, err);
     free(ids);
-    if (con) {
-        llmc_status gs = llmc_grammar_constraint_status(con, err);
-        llmc_grammar_constraint_free(con);
-        if (gs && !st) llmc_engine_result_free(&r);
-        if (gs) st = gs;
-    }
     if (st) return st;
     if (stats) {
         memset(stats, 0, sizeof *stats);
@@ -272,4 +257,26 @@ llmc_status llmc_pipeline_chat_batch(llmc_pipeline *p, const char *const *conver
     free(th);
     free(started);
     return first;
+}
+
+llmc_status llmc_pipeline_engine_run(llmc_pipeline *p, llmc_engine *eng, const int32_t *ids, int n, llmc_engine_params *ep,
+                                     const char *json_schema, const char *grammar, llmc_engine_result *r, llmc_error *err) {
+    llmc_grammar_constraint *con = NULL;
+    if (json_schema || grammar) { /* constrained decoding: the sampler's mask hook */
+        const llmc_gen_config *gc = llmc_pipeline_gen_config(p);
+        llmc_status st = llmc_grammar_constraint_new(llmc_pipeline_tokenizer(p), llmc_model_config(llmc_pipeline_model(p))->vocab_size,
+                                                     json_schema, grammar, gc->eos_ids, gc->n_eos, &con, err);
+        if (st) return st;
+        ep->sampling.mask = llmc_grammar_constraint_mask_cb;
+        ep->sampling.accept = llmc_grammar_constraint_accept_cb;
+        ep->sampling.mask_user = con;
+    }
+    llmc_status st = llmc_engine_run(eng, ids, n, ep, r, err);
+    if (con) {
+        llmc_status gs = llmc_grammar_constraint_status(con, err);
+        llmc_grammar_constraint_free(con);
+        if (gs && !st) llmc_engine_result_free(r);
+        if (gs) st = gs;
+    }
+    return st;
 }

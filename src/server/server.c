@@ -357,25 +357,13 @@ static llmc_status run_engine(llmc_server *s, llmc_server_request *rq, srv_piece
     ep.on_text = fn;
     ep.user = user;
     ep.cancel = cancel;
-    llmc_grammar_constraint *con = NULL;
-    if (rq->g.json_schema || rq->g.grammar) { /* constrained decoding: the sampler's mask hook, one choice */
-        if (rq->n > 1) { free(ids); return llmc_err(err, LLMC_ERR_UNSUPPORTED, "request body: 'n' > 1 with a grammar or JSON schema is not supported"); }
-        st = llmc_grammar_constraint_new(llmc_pipeline_tokenizer(s->p), llmc_model_config(llmc_pipeline_model(s->p))->vocab_size, rq->g.json_schema,
-                                         rq->g.grammar, gc->eos_ids, gc->n_eos, &con, err);
-        if (st) { free(ids); return st; }
-        ep.sampling.mask = llmc_grammar_constraint_mask_cb;
-        ep.sampling.accept = llmc_grammar_constraint_accept_cb;
-        ep.sampling.mask_user = con;
+    if ((rq->g.json_schema || rq->g.grammar) && rq->n > 1) {
+        free(ids);
+        return llmc_err(err, LLMC_ERR_UNSUPPORTED, "request body: 'n' > 1 with a grammar or JSON schema is not supported");
     }
     llmc_engine_result r;
-    st = llmc_engine_run(s->eng, ids, (int)n_ids, &ep, &r, err);
+    st = llmc_pipeline_engine_run(s->p, s->eng, ids, (int)n_ids, &ep, rq->g.json_schema, rq->g.grammar, &r, err);
     free(ids);
-    if (con) {
-        llmc_status gs = llmc_grammar_constraint_status(con, err);
-        llmc_grammar_constraint_free(con);
-        if (gs && !st) llmc_engine_result_free(&r);
-        if (gs) st = gs;
-    }
     if (st) return st;
     out->n = r.n_choices;
     out->stats.prompt_tokens = r.prompt_tokens;
