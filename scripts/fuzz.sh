@@ -43,8 +43,9 @@ fuzzer_links() {
   echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { (void)d; (void)n; return 0; }' > "$B/probe.c"
   clang -fsanitize=fuzzer,address,undefined "$B/probe.c" -o "$B/probe" >/dev/null 2>&1
 }
+# The library's own Debian packages first (install-deps.sh installs what is missing).
+pkg-config --exists libcjson oniguruma libutf8proc libcurl 2>/dev/null || bash scripts/install-deps.sh
 if ! fuzzer_links; then
-  bash scripts/install-deps.sh
   SUDO=""; [ "$(id -u)" != 0 ] && SUDO=sudo
   echo "fuzz.sh: installing clang and libFuzzer (clang, libclang-rt-dev)" >&2
   export DEBIAN_FRONTEND=noninteractive
