@@ -250,6 +250,17 @@ llmc_status llmc_pipeline_create_json(const char *opts_json, llmc_progress_fn pr
 llmc_status llmc_pipeline_generate_json(llmc_pipeline *p, const char *messages_json, const char *tools_json,
                                         const char *request_json, llmc_text_fn on_text, void *user, volatile int *cancel,
                                         char **result_json, llmc_error *err);
+/* Several generations at once on the multi-sequence engine (llmc_pipeline_chat_batch; batching
+ * is enabled when it is off): input i is the conversation messages_json[i] (a JSON array), or,
+ * when texts[i] is non-NULL, the plain text texts[i] (messages_json[i] NULL); exactly one of the
+ * two per input. request_json: the options of llmc_pipeline_generate_json, shared by every input;
+ * *cancel (may be NULL) non-zero stops every input.
+ * *results_json: a JSON array, one entry per input in order: the object llmc_pipeline_generate_json
+ * returns, or {"error": {"code", "message"}} for an input that failed. Returns LLMC_OK when every
+ * input succeeded, else the first failure (*results_json is still set when the inputs ran). A
+ * reply is the same ids whatever else shares the call (batch-invariant kernels). */
+llmc_status llmc_pipeline_generate_batch_json(llmc_pipeline *p, int n, const char *const *messages_json, const char *const *texts,
+                                              const char *request_json, volatile int *cancel, char **results_json, llmc_error *err);
 /* Stores a Hub access token where huggingface_hub reads it ($HF_HOME/token), as huggingface_hub.login. */
 llmc_status llmc_login(const char *token, llmc_error *err);
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds llmc and runs every test (ctest), then the unit tests again under ASan+UBSan, then each
+# Builds llmc and runs every test (ctest), then the unit tests and the concurrent-server test
+# (label asan) again under ASan+UBSan, then each
 # fuzz target for 20 s, and ends with one summary line. This is the README's test command; .ci/run calls it too.
 # Warnings are errors here (LLMC_WERROR). Only a test that needs a GPU may skip; it says why.
 set -euo pipefail
@@ -15,7 +16,7 @@ if [ "${LLMC_SKIP_ASAN:-0}" != 1 ]; then
   cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DLLMC_SANITIZE=ON -DLLMC_CUDA=OFF -DLLMC_WERROR=ON >/dev/null
   cmake --build build-asan -j"$jobs"
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-    ctest --test-dir build-asan --output-on-failure -j"$jobs" -L unit --output-junit "$results/asan.xml" || status=1
+    ctest --test-dir build-asan --output-on-failure -j"$jobs" -L 'unit|asan' --output-junit "$results/asan.xml" || status=1
 fi
 # Every fuzz target briefly on its committed corpus (libFuzzer; docs/RELIABILITY.md has the campaign).
 if [ "${LLMC_SKIP_FUZZ:-0}" != 1 ]; then

@@ -108,6 +108,8 @@ for name, res, args in [
     ("llmc_pipeline_free", None, [_P]),
     ("llmc_pipeline_generate_json", ctypes.c_int,
      [_P, _S, _S, _S, TEXT_FN, _P, ctypes.POINTER(ctypes.c_int), ctypes.POINTER(_P), _E]),
+    ("llmc_pipeline_generate_batch_json", ctypes.c_int,
+     [_P, ctypes.c_int, ctypes.POINTER(_S), ctypes.POINTER(_S), _S, ctypes.POINTER(ctypes.c_int), ctypes.POINTER(_P), _E]),
     ("llmc_pipeline_encode", ctypes.c_int,
      [_P, _S, ctypes.c_size_t, ctypes.c_bool, ctypes.POINTER(ctypes.POINTER(ctypes.c_int32)),
       ctypes.POINTER(ctypes.c_size_t), _E]),

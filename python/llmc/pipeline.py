@@ -265,21 +265,63 @@ class TextGenerationPipeline:
         if isinstance(inputs, str):
             return [self._text(inputs, gen, streamer, return_full_text)]
         if isinstance(inputs, (list, tuple)) and inputs and all(_is_conversation(c) or isinstance(c, str) for c in inputs):
-            # a list of inputs: one result list per input, as transformers returns them
+            # a list of inputs: one result list per input, as transformers returns them; decoded
+            # together on the multi-sequence engine unless a streamer wants one reply at a time
+            if streamer is None and len(inputs) > 1:
+                return [[r] for r in self._batch(list(inputs), gen, return_full_text)]
             return [[self._chat(c, gen, streamer, return_full_text)] if _is_conversation(c)
                     else [self._text(c, gen, streamer, return_full_text)] for c in inputs]
         raise TypeError("llmc pipeline: inputs must be a string, a conversation (a list of {'role', 'content'} dicts), "
                         "or a list of those")
 
-    def _chat(self, messages, gen, streamer, return_full_text):
-        messages = [dict(m) for m in messages]
-        r = self._generate(messages, None, gen, streamer)
+    def _batch(self, inputs, gen, return_full_text):
+        """Every input at once (llmc_pipeline_generate_batch_json); the call runs on a helper thread so
+        that Ctrl-C in the main thread cancels it; the first failed input's error is raised."""
+        request = {k: v for k, v in gen.items() if v is not None}
+        n = len(inputs)
+        convs = [[dict(m) for m in c] if _is_conversation(c) else None for c in inputs]
+        msgs = (ctypes.c_char_p * n)(*[json.dumps(c, ensure_ascii=False).encode() if c is not None else None for c in convs])
+        texts = (ctypes.c_char_p * n)(*[c.encode() if isinstance(c, str) else None for c in inputs])
+        err, out, flag, done = _lib.CError(), ctypes.c_void_p(), ctypes.c_int(0), []
+
+        def call():
+            done.append(lib.llmc_pipeline_generate_batch_json(self._h, n, msgs, texts, json.dumps(request, ensure_ascii=False).encode(),
+                                                              ctypes.byref(flag), ctypes.byref(out), ctypes.byref(err)))
+
+        with self._lock:
+            t = threading.Thread(target=call, name="llmc-batch", daemon=True)
+            t.start()
+            try:
+                while t.is_alive():
+                    t.join(0.05)
+            except KeyboardInterrupt:
+                flag.value = 1
+                t.join()
+                if out:
+                    lib.llmc_free(out)
+                raise
+        results = take_json(out) if out else None
+        if results is None:
+            raise_for(done[0] if done else 1, err)
+        for r in results:
+            if "error" in r:
+                raise _lib._BY_CODE.get(r["error"]["code"], _lib.Error)(r["error"]["message"])
+        return [self._chat_result(c, r, return_full_text) if c is not None else
+                {"generated_text": inputs[i] + r["text"] if return_full_text else r["text"]}
+                for i, (c, r) in enumerate(zip(convs, results))]
+
+    @staticmethod
+    def _chat_result(messages, r, return_full_text):
         if messages[-1].get("role") == "assistant":  # continue_final_message, as transformers does
             out = [dict(m) for m in messages]
             out[-1]["content"] = out[-1].get("content", "") + r["text"]
         else:
             out = messages + [{"role": "assistant", "content": r["text"]}]
         return {"generated_text": out if return_full_text else r["text"]}
+
+    def _chat(self, messages, gen, streamer, return_full_text):
+        messages = [dict(m) for m in messages]
+        return self._chat_result(messages, self._generate(messages, None, gen, streamer), return_full_text)
 
     def _text(self, text, gen, streamer, return_full_text):
         r = self._generate(None, text, gen, streamer)

@@ -35,6 +35,14 @@ void **llmc_pipeline_batch_slot(llmc_pipeline *p, void (*free_fn)(void *));
    ep's other fields as the caller set them. */
 llmc_status llmc_pipeline_engine_run(llmc_pipeline *p, llmc_engine *eng, const int32_t *ids, int n, llmc_engine_params *ep,
                                      const char *json_schema, const char *grammar, llmc_engine_result *r, llmc_error *err);
+/* n turns generated together on p's engine (batching enabled with up to 16 parallel when it is
+   off): turn i is the conversation messages_json[i] (a JSON array), or, when texts and texts[i]
+   are non-NULL, the plain text texts[i] (messages_json[i] then ignored; may be NULL). replies[i]
+   (malloc'd, NULL on failure), stats[i], status[i], errs[i] (each array may be NULL) get each
+   outcome; returns LLMC_OK when all succeeded, else the first failure (err describes it). */
+llmc_status llmc_pipeline_turns_batch(llmc_pipeline *p, int n, const char *const *messages_json, const char *const *texts,
+                                      const llmc_gen_params *g, char **replies, llmc_gen_stats *stats, llmc_status *status,
+                                      llmc_error *errs, llmc_error *err);
 /* Parses "auto|bf16|f16|f32" → -1 or an llmc_dtype; false if unknown. */
 bool llmc_parse_dtype(const char *s, int *out);
 

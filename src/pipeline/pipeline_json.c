@@ -164,3 +164,69 @@ llmc_status llmc_pipeline_generate_json(llmc_pipeline *p, const char *messages_j
     cJSON_Delete(o);
     return st;
 }
+/* One result of a batch: the result object, or {"error": {"code", "message"}}. */
+static cJSON *pj_batch_item(const char *reply, const llmc_gen_stats *s, llmc_status st, const llmc_error *e) {
+    if (st) {
+        cJSON *r = cJSON_CreateObject(), *eo = cJSON_AddObjectToObject(r, "error");
+        if (eo) {
+            cJSON_AddNumberToObject(eo, "code", st);
+            cJSON_AddStringToObject(eo, "message", e && e->msg[0] ? e->msg : llmc_status_name(st));
+        }
+        return r;
+    }
+    char *txt = pj_result(reply, s);
+    cJSON *r = txt ? cJSON_Parse(txt) : NULL;
+    free(txt);
+    return r;
+}
+
+llmc_status llmc_pipeline_generate_batch_json(llmc_pipeline *p, int n, const char *const *messages_json, const char *const *texts,
+                                              const char *request_json, volatile int *cancel, char **results_json, llmc_error *err) {
+    *results_json = NULL;
+    static const char *const keys[] = {"max_new_tokens", "do_sample", "temperature", "top_k", "top_p", "min_p",
+                                       "repetition_penalty", "seed", "stop_strings", "ignore_eos", "json_schema", "grammar", NULL};
+    if (!p || !request_json || n < 1 || !messages_json)
+        return llmc_err(err, LLMC_ERR_INVALID_ARG, "generate_batch: a pipeline, at least one input and a request are needed");
+    for (int i = 0; i < n; i++)
+        if (!messages_json[i] == !(texts && texts[i]))
+            return llmc_err(err, LLMC_ERR_INVALID_ARG, "generate_batch: input %d: give either messages or a text", i);
+    if (strlen(request_json) > PJ_MAX_JSON) return llmc_err(err, LLMC_ERR_NOMEM, "generate_batch: the request is over %u bytes", PJ_MAX_JSON);
+    cJSON *o = llmc_json_parse(request_json, strlen(request_json), "generation request", err);
+    if (!o) return err ? err->code : LLMC_ERR_INVALID_ARG;
+    llmc_gen_params g;
+    llmc_gen_params_default(&g);
+    g.cancel = cancel;
+    const char *stops[PJ_MAX_STOPS];
+    llmc_status st = LLMC_OK;
+    if (!cJSON_IsObject(o) || !pj_known(o, keys, "generate_batch", err) || !pj_gen(o, &g, stops, err))
+        st = err && err->code ? err->code : llmc_err(err, LLMC_ERR_INVALID_ARG, "the generation request must be a JSON object");
+    char **replies = NULL;
+    llmc_gen_stats *stats = NULL;
+    llmc_status *status = NULL;
+    llmc_error *errs = NULL;
+    if (!st && (!(replies = calloc((size_t)n, sizeof *replies)) || !(stats = calloc((size_t)n, sizeof *stats)) ||
+                !(status = calloc((size_t)n, sizeof *status)) || !(errs = calloc((size_t)n, sizeof *errs))))
+        st = llmc_err(err, LLMC_ERR_NOMEM, "out of memory");
+    llmc_status first = LLMC_OK;
+    if (!st) first = llmc_pipeline_turns_batch(p, n, messages_json, texts, &g, replies, stats, status, errs, err);
+    /* a failure with no turn's status set is the call's own (too many inputs, no engine): no results */
+    bool some_failed = false;
+    for (int i = 0; !st && i < n; i++) some_failed |= status[i] != LLMC_OK;
+    if (!st && first && !some_failed) st = first;
+    cJSON *arr = st ? NULL : cJSON_CreateArray();
+    if (!st && !arr) st = llmc_err(err, LLMC_ERR_NOMEM, "out of memory");
+    for (int i = 0; !st && i < n; i++) {
+        cJSON *item = pj_batch_item(replies[i], &stats[i], status[i], &errs[i]);
+        if (!item || !cJSON_AddItemToArray(arr, item)) { cJSON_Delete(item); st = llmc_err(err, LLMC_ERR_NOMEM, "out of memory"); }
+    }
+    if (!st && !(*results_json = cJSON_PrintUnformatted(arr))) st = llmc_err(err, LLMC_ERR_NOMEM, "out of memory");
+    if (!st) st = first;
+    for (int i = 0; replies && i < n; i++) free(replies[i]);
+    free(replies);
+    free(stats);
+    free(status);
+    free(errs);
+    cJSON_Delete(arr);
+    cJSON_Delete(o);
+    return st;
+}

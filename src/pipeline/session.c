@@ -55,9 +55,9 @@ static int pl_on_text(void *user, int choice, const char *piece, size_t len) {
     return t->fn ? t->fn(t->user, piece, len) : 0;
 }
 
-/* One turn on the engine: messages (JSON) → prompt → reply. */
-static llmc_status pl_engine_turn(llmc_pipeline *p, const char *messages_json, const llmc_gen_params *g, char **reply, llmc_gen_stats *stats,
-                                  llmc_error *err) {
+/* One turn on the engine: messages (JSON) or plain text (text != NULL) → prompt → reply. */
+static llmc_status pl_engine_turn(llmc_pipeline *p, const char *messages_json, const char *text, const llmc_gen_params *g, char **reply,
+                                  llmc_gen_stats *stats, llmc_error *err) {
     *reply = NULL;
     pl_batch *b = pl_batch_of(p);
     if (!b) return llmc_err(err, LLMC_ERR_INVALID_ARG, "batching is not on for this pipeline (llmc_pipeline_enable_batching)");
@@ -66,7 +66,7 @@ static llmc_status pl_engine_turn(llmc_pipeline *p, const char *messages_json, c
     int32_t *ids = NULL;
     size_t n = 0;
     pthread_mutex_lock(&b->prep_mu);
-    llmc_status st = llmc_pipeline_prompt_ids(p, messages_json, NULL, NULL, &ids, &n, err);
+    llmc_status st = llmc_pipeline_prompt_ids(p, messages_json, NULL, text, &ids, &n, err);
     pthread_mutex_unlock(&b->prep_mu);
     if (st) return st;
     const llmc_gen_config *gc = llmc_pipeline_gen_config(p);
@@ -187,7 +187,7 @@ llmc_status llmc_session_chat(llmc_session *s, const char *user_text, const llmc
     char *json = sess_json(s);
     if (!json) { sess_pop(s); return llmc_err(err, LLMC_ERR_NOMEM, "out of memory"); }
     char *r = NULL;
-    st = pl_engine_turn(s->p, json, g, &r, stats, err);
+    st = pl_engine_turn(s->p, json, NULL, g, &r, stats, err);
     free(json);
     if (!st) st = sess_push(s, "assistant", r, err);
     if (st) {
@@ -203,7 +203,7 @@ llmc_status llmc_session_chat(llmc_session *s, const char *user_text, const llmc
 
 typedef struct {
     llmc_pipeline *p;
-    const char *json;
+    const char *json, *text;
     const llmc_gen_params *g;
     char *reply;
     llmc_gen_stats stats;
@@ -213,13 +213,14 @@ typedef struct {
 
 static void *batch_worker(void *arg) {
     batch_job *j = arg;
-    j->st = pl_engine_turn(j->p, j->json, j->g, &j->reply, &j->stats, &j->err);
+    j->st = pl_engine_turn(j->p, j->json, j->text, j->g, &j->reply, &j->stats, &j->err);
     return NULL;
 }
 
-llmc_status llmc_pipeline_chat_batch(llmc_pipeline *p, const char *const *conversations_json, int n, const llmc_gen_params *g, char **replies,
-                                     llmc_gen_stats *stats, llmc_status *status, llmc_error *err) {
-    if (!p || n < 0 || (n > 0 && (!conversations_json || !replies)))
+llmc_status llmc_pipeline_turns_batch(llmc_pipeline *p, int n, const char *const *messages_json, const char *const *texts,
+                                      const llmc_gen_params *g, char **replies, llmc_gen_stats *stats, llmc_status *status,
+                                      llmc_error *errs, llmc_error *err) {
+    if (!p || n < 0 || (n > 0 && (!messages_json || !replies)))
         return llmc_err(err, LLMC_ERR_INVALID_ARG, "chat_batch: a pipeline, conversations and room for the replies are needed");
     if (n > BATCH_MAX_CONVERSATIONS) return llmc_err(err, LLMC_ERR_RANGE, "chat_batch: %d conversations, at most %d a call", n, BATCH_MAX_CONVERSATIONS);
     for (int i = 0; i < n; i++) replies[i] = NULL;
@@ -238,7 +239,7 @@ llmc_status llmc_pipeline_chat_batch(llmc_pipeline *p, const char *const *conver
         return llmc_err(err, LLMC_ERR_NOMEM, "out of memory");
     }
     for (int i = 0; i < n; i++) {
-        jobs[i] = (batch_job){.p = p, .json = conversations_json[i], .g = g};
+        jobs[i] = (batch_job){.p = p, .json = messages_json[i], .text = texts ? texts[i] : NULL, .g = g};
         started[i] = pthread_create(&th[i], NULL, batch_worker, &jobs[i]) == 0;
         if (!started[i]) batch_worker(&jobs[i]); /* no thread to spare: this one waits its turn here */
     }
@@ -248,6 +249,7 @@ llmc_status llmc_pipeline_chat_batch(llmc_pipeline *p, const char *const *conver
         replies[i] = jobs[i].reply;
         if (stats) stats[i] = jobs[i].stats;
         if (status) status[i] = jobs[i].st;
+        if (errs) errs[i] = jobs[i].err;
         if (jobs[i].st && !first) {
             first = jobs[i].st;
             if (err) *err = jobs[i].err;
@@ -257,6 +259,11 @@ llmc_status llmc_pipeline_chat_batch(llmc_pipeline *p, const char *const *conver
     free(th);
     free(started);
     return first;
+}
+
+llmc_status llmc_pipeline_chat_batch(llmc_pipeline *p, const char *const *conversations_json, int n, const llmc_gen_params *g, char **replies,
+                                     llmc_gen_stats *stats, llmc_status *status, llmc_error *err) {
+    return llmc_pipeline_turns_batch(p, n, conversations_json, NULL, g, replies, stats, status, NULL, err);
 }
 
 llmc_status llmc_pipeline_engine_run(llmc_pipeline *p, llmc_engine *eng, const int32_t *ids, int n, llmc_engine_params *ep,

@@ -206,7 +206,7 @@ try:
     check(hits1 - hits0 >= 640, f"the repeat loaded {hits1 - hits0} prompt tokens from the prefix cache")
     check(o1["choices"][0]["message"]["content"] == o2["choices"][0]["message"]["content"], "the same reply with and without the cache")
     print(f"     700-token system prompt: first reply {t_cold * 1000:.0f} ms, cached {t_warm * 1000:.0f} ms ({t_warm / t_cold:.2f}x)")
-    check(t_warm < t_cold / 2, "the cached prompt answers in under half the time")
+    # speed is for bench/serve_bench.py (tests never assert on time); the hit count above is the check
 finally:
     rc = s.stop()
 check(rc == 0, "SIGTERM stops the server (rc 0)")

@@ -58,3 +58,25 @@ def test_a_list_of_conversations(pipe):
     assert len(got) == 2 and all(len(r) == 1 for r in got)
     for conv, r in zip(convs, got):
         assert r == pipe(conv, max_new_tokens=8, do_sample=False)
+
+
+def test_a_mixed_list_runs_together_and_matches_one_by_one(pipe):
+    inputs = ["The capital of France is", CONV, [{"role": "user", "content": "안녕하세요! 자기소개 해 주세요."}], "1, 2, 3,"]
+    got = pipe(inputs, max_new_tokens=12, do_sample=False)
+    assert len(got) == 4
+    for x, r in zip(inputs, got):
+        assert r == pipe(x, max_new_tokens=12, do_sample=False)
+    cont = pipe(inputs, max_new_tokens=12, do_sample=False, return_full_text=False)
+    assert [c[0]["generated_text"] for c in cont] == [
+        r[0]["generated_text"][len(x):] if isinstance(x, str) else r[0]["generated_text"][-1]["content"] for x, r in zip(inputs, got)]
+
+
+def test_a_list_with_a_bad_input_raises_its_error(pipe):
+    import llmc
+    bad = [{"role": "user", "content": "hi"}, {"role": "user", "content": "again"}, {"role": "nobody", "content": 1}]
+    try:
+        pipe([CONV, bad], max_new_tokens=4, do_sample=False)
+    except llmc.Error as e:
+        assert str(e)
+    else:
+        raise AssertionError("a conversation the template rejects must raise")

@@ -131,6 +131,45 @@ int main(void) {
     }
     free(r1);
     free(r2);
+
+    /* the JSON batch call (the Python package's list of inputs): a conversation, a plain text and
+       a conversation the template rejects; each result in order, the bad one an error entry */
+    {
+        char *conv0 = conv_json(convs->child);
+        const char *msgs[3] = {conv0, NULL, "[{\"role\": \"user\", \"content\": 1}]"};
+        const char *texts[3] = {NULL, "The capital of France is", NULL};
+        char *res = NULL;
+        CHECK_INT(llmc_pipeline_generate_batch_json(p, 3, msgs, texts, "{\"max_new_tokens\": 16, \"do_sample\": false}", NULL, &res, &err),
+                  LLMC_ERR_TEMPLATE);
+        cJSON *arr = res ? cJSON_Parse(res) : NULL;
+        CHECK_MSG(cJSON_IsArray(arr) && cJSON_GetArraySize(arr) == 3, "%s", res ? res : "(no results)");
+        if (cJSON_GetArraySize(arr) == 3) {
+            const cJSON *t0 = cJSON_GetObjectItem(cJSON_GetArrayItem(arr, 0), "text");
+            CHECK_MSG(cJSON_IsString(t0) && starts(t0->valuestring, want[0]), "batch conversation 0: %s", res);
+            const cJSON *t1 = cJSON_GetObjectItem(cJSON_GetArrayItem(arr, 1), "text");
+            char *alone = NULL;
+            llmc_gen_params gt;
+            llmc_gen_params_default(&gt);
+            gt.do_sample = 0;
+            gt.max_new_tokens = 16;
+            CHECK_INT(llmc_pipeline_complete(p, "The capital of France is", &gt, &alone, NULL, &err), LLMC_OK);
+            CHECK_MSG(cJSON_IsString(t1) && alone && strcmp(t1->valuestring, alone) == 0, "batch text '%s' vs alone '%s'",
+                      cJSON_IsString(t1) ? t1->valuestring : "?", alone ? alone : "?");
+            free(alone);
+            const cJSON *e2 = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetArrayItem(arr, 2), "error"), "message");
+            CHECK_MSG(cJSON_IsString(e2) && strlen(e2->valuestring) > 0, "the bad conversation's error entry: %s", res);
+        }
+        cJSON_Delete(arr);
+        free(res);
+        /* an input with both or neither of messages and text, an unknown key: refused by name */
+        const char *both_m[1] = {conv0}, *both_t[1] = {"x"};
+        CHECK_INT(llmc_pipeline_generate_batch_json(p, 1, both_m, both_t, "{}", NULL, &res, &err), LLMC_ERR_INVALID_ARG);
+        CHECK(strstr(err.msg, "input 0") != NULL);
+        CHECK_INT(llmc_pipeline_generate_batch_json(p, 1, both_m, NULL, "{\"tokens\": 3}", NULL, &res, &err), LLMC_ERR_INVALID_ARG);
+        CHECK(strstr(err.msg, "'tokens'") != NULL);
+        CHECK(res == NULL);
+        free(conv0);
+    }
     llmc_pipeline_free(p);
     cJSON_Delete(ref);
     return test_summary();
