@@ -18,7 +18,7 @@ typedef enum {
 typedef enum { LLMC_MLP_SILU = 0, LLMC_MLP_GELU_TANH } llmc_mlp_act; /* act(gate) * up */
 
 typedef struct {
-    char architecture[64];      /* "LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM" */
+    char architecture[64];      /* the family's HF architectures name (its row in formats/arch.h: llmc_arch_by_hf) */
     int hidden_size;
     int intermediate_size;
     int num_layers;
@@ -38,6 +38,7 @@ typedef struct {
     bool attention_bias;                /* q, k, v and o projections have biases */
     bool qkv_bias;                      /* Qwen2: q, k and v have biases (o has none) */
     bool qk_norm;                       /* Qwen3: RMSNorm over head_dim on every q and k head, before RoPE */
+    bool qk_norm_full;                  /* OLMoE: RMSNorm over the whole q and k projections, before RoPE */
     bool fused_proj;                    /* Phi-3: self_attn.qkv_proj and mlp.gate_up_proj hold q|k|v and gate|up rows */
     bool mlp_bias;
     int bos_token_id;                   /* -1 if none */
@@ -59,7 +60,22 @@ typedef struct {
     double attn_softcap, final_softcap; /* Gemma 2: cap·tanh(x/cap) on attention scores / logits (0 = none) */
     bool has_nope;                      /* SmolLM3: the layers set in nope_layers use no RoPE */
     uint64_t nope_layers[LLMC_MAX_LAYERS / 64];
+    /* Mixture-of-experts (num_experts 0: every layer has the dense MLP of intermediate_size) */
+    int num_experts;                    /* routed experts of an MoE layer */
+    int num_experts_per_tok;            /* top-k of the softmax router */
+    int moe_intermediate_size;          /* each expert's MLP width */
+    bool norm_topk_prob;                /* the k chosen probabilities rescaled to sum to 1 */
+    int shared_expert_intermediate_size; /* Qwen2-MoE: a shared expert gated by sigmoid(x·w); 0 = none */
+    uint64_t dense_layers[LLMC_MAX_LAYERS / 64]; /* with experts: layers whose MLP is dense anyway */
 } llmc_config;
+
+#define LLMC_MAX_EXPERTS 1024
+#define LLMC_MAX_EXPERTS_PER_TOK 64
+
+/* Whether layer l's MLP is a mixture of experts. */
+static inline bool llmc_config_layer_moe(const llmc_config *c, int l) {
+    return c->num_experts > 0 && l >= 0 && l < LLMC_MAX_LAYERS && !((c->dense_layers[l / 64] >> (l % 64)) & 1u);
+}
 
 /* Whether layer l rotates q and k (RoPE). */
 static inline bool llmc_config_layer_rope(const llmc_config *c, int l) {

@@ -4,7 +4,7 @@
  * n_kv × (string key, u32 type, value), n_tensors × (string name, u32 n_dims,
  * u64 ne[n_dims], u32 ggml type, u64 offset), padding to general.alignment, data. */
 #include "formats/gguf.h"
-#include "backend/cpu/ops.h"
+#include "formats/arch.h"
 #include "base/error.h"
 #include "base/file.h"
 #include "base/log.h"
@@ -786,24 +786,65 @@ static const char *arch_key(char *buf, size_t n, const char *arch, const char *s
 }
 #define AK(suffix) arch_key(kb, sizeof kb, arch, suffix)
 
+/* Mixture-of-experts metadata as llama.cpp writes it: <arch>.expert_count, .expert_used_count,
+ * the experts' width (.expert_feed_forward_length; Mixtral and OLMoE: feed_forward_length),
+ * Qwen2-MoE's .expert_shared_feed_forward_length; .expert_weights_norm when present, else
+ * llama.cpp's choice per architecture (Mixtral and Qwen3-MoE renormalize the top k). Layers
+ * without blk.N.ffn_gate_inp.weight are dense. */
+static llmc_status gguf_moe_config(const llmc_gguf *g, const char *arch, const llmc_arch *A, llmc_config *cfg, llmc_error *err) {
+    char kb[96];
+    llmc_status st;
+    if ((st = need_int(g, AK("expert_count"), 1, LLMC_MAX_EXPERTS, &cfg->num_experts, true, err)) ||
+        (st = need_int(g, AK("expert_used_count"), 1, LLMC_MAX_EXPERTS_PER_TOK, &cfg->num_experts_per_tok, true, err)))
+        return st;
+    if (cfg->num_experts_per_tok > cfg->num_experts)
+        return llmc_err(err, LLMC_ERR_FORMAT, "%s: %s %d exceeds the %d experts", g->file->map.path, AK("expert_used_count"),
+                        cfg->num_experts_per_tok, cfg->num_experts);
+    cfg->moe_intermediate_size = cfg->intermediate_size;
+    if ((st = need_int(g, AK("expert_feed_forward_length"), 1, 1 << 22, &cfg->moe_intermediate_size, false, err))) return st;
+    if (A->flags & LLMC_ARCH_SHARED_EXPERT) {
+        if ((st = need_int(g, AK("expert_shared_feed_forward_length"), 0, 1 << 22, &cfg->shared_expert_intermediate_size, false, err))) return st;
+        if (llmc_gguf_find_tensor(g, "blk.0.ffn_gate_shexp.weight") < 0) cfg->shared_expert_intermediate_size = 0;
+    }
+    cfg->norm_topk_prob = A->family == LLMC_FAM_MIXTRAL || A->family == LLMC_FAM_QWEN3_MOE;
+    bool b;
+    if (llmc_gguf_get_bool(g, AK("expert_weights_norm"), &b)) cfg->norm_topk_prob = b;
+    memset(cfg->dense_layers, 0, sizeof cfg->dense_layers);
+    for (int l = 0; l < cfg->num_layers; l++) {
+        char tn[64];
+        snprintf(tn, sizeof tn, "blk.%d.ffn_gate_inp.weight", l);
+        if (llmc_gguf_find_tensor(g, tn) < 0) cfg->dense_layers[l / 64] |= 1ull << (l % 64);
+    }
+    return LLMC_OK;
+}
+
 llmc_status llmc_gguf_config(const llmc_gguf *g, llmc_config *cfg, llmc_error *err) {
     memset(cfg, 0, sizeof *cfg);
     const char *path = g->file->map.path;
     const char *arch = llmc_gguf_get_str(g, "general.architecture");
     if (!arch) return llmc_err(err, LLMC_ERR_FORMAT, "%s: missing metadata key 'general.architecture'", path);
-    char kb[96];
-    bool qwen2 = strcmp(arch, "qwen2") == 0, qwen3 = strcmp(arch, "qwen3") == 0;
-    if (strcmp(arch, "llama") != 0 && !qwen2 && !qwen3)
-        return llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: GGUF architecture '%.64s' is not supported (llama, qwen2, qwen3 are)", path, arch);
+    char kb[96], names[256];
+    const llmc_arch *A = llmc_arch_by_gguf(arch);
+    if (!A)
+        return llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: GGUF architecture '%.64s' is not supported (%s are)", path, arch,
+                        llmc_arch_names(2, names, sizeof names));
     uint64_t parts = 0;
     if (llmc_gguf_get_u64(g, "split.count", &parts) && parts > 1)
         return llmc_err(err, LLMC_ERR_UNSUPPORTED,
                         "%s: this is one part of a GGUF split in %llu files, which llmc does not read; merge the parts "
                         "first (llama-gguf-split --merge)", path, (unsigned long long)parts);
     const char *name = llmc_gguf_get_str(g, "general.name");
-    /* transformers reads a llama GGUF named like Mistral as MistralForCausalLM; the graph is the same. */
-    snprintf(cfg->architecture, sizeof cfg->architecture, "%s",
-             qwen2 ? "Qwen2ForCausalLM" : qwen3 ? "Qwen3ForCausalLM" : name && strcmp(name, "mistral") == 0 ? "MistralForCausalLM" : "LlamaForCausalLM");
+    uint64_t experts = 0;
+    bool has_experts = llmc_gguf_get_u64(g, AK("expert_count"), &experts) && experts > 0;
+    /* llama.cpp writes Mixtral as "llama" with experts; transformers reads a llama GGUF named
+       like Mistral as MistralForCausalLM (the graph is the same). */
+    const int def_ctx = A->default_max_pos;
+    if (A->family == LLMC_FAM_LLAMA && has_experts) A = llmc_arch_by_family(LLMC_FAM_MIXTRAL);
+    else if (A->family == LLMC_FAM_LLAMA && name && strcmp(name, "mistral") == 0) A = llmc_arch_by_family(LLMC_FAM_MISTRAL);
+    if (has_experts && !(A->flags & LLMC_ARCH_MOE))
+        return llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: %s = %llu, but %s has no mixture-of-experts layers", path, AK("expert_count"),
+                        (unsigned long long)experts, A->label);
+    snprintf(cfg->architecture, sizeof cfg->architecture, "%s", A->hf_arch);
     llmc_status st;
     const int BIG = 1 << 30;
     if ((st = need_int(g, AK("embedding_length"), 1, 1 << 20, &cfg->hidden_size, true, err))) return st;
@@ -815,7 +856,7 @@ llmc_status llmc_gguf_config(const llmc_gguf *g, llmc_config *cfg, llmc_error *e
     if (cfg->num_heads % cfg->num_kv_heads != 0)
         return llmc_err(err, LLMC_ERR_FORMAT, "%s: head_count %d is not a multiple of head_count_kv %d", path,
                         cfg->num_heads, cfg->num_kv_heads);
-    cfg->max_position_embeddings = qwen2 || qwen3 ? 32768 : 2048;
+    cfg->max_position_embeddings = def_ctx;
     if ((st = need_int(g, AK("context_length"), 1, BIG, &cfg->max_position_embeddings, false, err))) return st;
     int head_dim = 0, key_len = 0, val_len = 0, rot = 0;
     if ((st = need_int(g, AK("attention.key_length"), 1, 1 << 16, &key_len, false, err))) return st;
@@ -830,10 +871,7 @@ llmc_status llmc_gguf_config(const llmc_gguf *g, llmc_config *cfg, llmc_error *e
         return llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: rope.dimension_count %d differs from the head dimension %d (partial rotary)",
                         path, rot, head_dim);
     cfg->head_dim = head_dim;
-    uint64_t experts = 0;
-    if (llmc_gguf_get_u64(g, AK("expert_count"), &experts) && experts > 0)
-        return llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: mixture-of-experts models (%s = %llu) are not supported",
-                        path, AK("expert_count"), (unsigned long long)experts);
+    if ((A->flags & LLMC_ARCH_MOE) && (st = gguf_moe_config(g, arch, A, cfg, err))) return st;
     cfg->rms_norm_eps = 1e-6; /* LlamaConfig's default, which transformers keeps when the key is absent */
     if (llmc_gguf_has_key(g, AK("attention.layer_norm_rms_epsilon")) &&
         !llmc_gguf_get_f64(g, AK("attention.layer_norm_rms_epsilon"), &cfg->rms_norm_eps))
@@ -871,10 +909,13 @@ llmc_status llmc_gguf_config(const llmc_gguf *g, llmc_config *cfg, llmc_error *e
         return llmc_err(err, LLMC_ERR_FORMAT, "%s: token_embd.weight is not [%d, vocab]", path, cfg->hidden_size);
 
     cfg->tie_word_embeddings = llmc_gguf_find_tensor(g, "output.weight") < 0;
-    /* Qwen2 always has q/k/v biases (and no o bias); Qwen3 normalizes q and k per head. */
-    cfg->qkv_bias = qwen2;
-    cfg->qk_norm = qwen3;
-    cfg->attention_bias = !qwen2 && llmc_gguf_find_tensor(g, "blk.0.attn_q.bias") >= 0;
+    /* From the table: Qwen2 always has q/k/v biases (and no o bias); Qwen3 normalizes q and k
+       per head, OLMoE over the whole projections. Other biases as the tensors say. */
+    cfg->qkv_bias = A->flags & LLMC_ARCH_QKV_BIAS;
+    if (A->family == LLMC_FAM_QWEN2_MOE) cfg->qkv_bias = llmc_gguf_find_tensor(g, "blk.0.attn_q.bias") >= 0;
+    cfg->qk_norm = A->flags & LLMC_ARCH_QK_NORM;
+    cfg->qk_norm_full = A->flags & LLMC_ARCH_QK_NORM_FULL;
+    cfg->attention_bias = !(A->flags & LLMC_ARCH_QKV_BIAS) && llmc_gguf_find_tensor(g, "blk.0.attn_q.bias") >= 0;
     cfg->mlp_bias = llmc_gguf_find_tensor(g, "blk.0.ffn_up.bias") >= 0;
     cfg->bos_token_id = cfg->pad_token_id = -1;
     int v = -1;
@@ -933,7 +974,12 @@ char *llmc_gguf_hf_name(const char *n) {
         {"attn_q", "self_attn.q_proj"},   {"attn_k", "self_attn.k_proj"},     {"attn_v", "self_attn.v_proj"},
         {"attn_output", "self_attn.o_proj"}, {"ffn_gate", "mlp.gate_proj"},   {"ffn_up", "mlp.up_proj"},
         {"ffn_down", "mlp.down_proj"},    {"attn_norm", "input_layernorm"}, {"ffn_norm", "post_attention_layernorm"},
-        {"attn_q_norm", "self_attn.q_norm"}, {"attn_k_norm", "self_attn.k_norm"}, /* Qwen3 */
+        {"attn_q_norm", "self_attn.q_norm"}, {"attn_k_norm", "self_attn.k_norm"}, /* Qwen3, OLMoE */
+        /* mixture of experts: the router, stacked experts ([E, out, in]), Qwen2-MoE's shared expert */
+        {"ffn_gate_inp", "mlp.gate"},     {"ffn_gate_exps", "mlp.experts.gate_proj"}, {"ffn_up_exps", "mlp.experts.up_proj"},
+        {"ffn_down_exps", "mlp.experts.down_proj"}, {"ffn_gate_shexp", "mlp.shared_expert.gate_proj"},
+        {"ffn_up_shexp", "mlp.shared_expert.up_proj"}, {"ffn_down_shexp", "mlp.shared_expert.down_proj"},
+        {"ffn_gate_inp_shexp", "mlp.shared_expert_gate"},
     };
     for (size_t i = 0; i < sizeof top / sizeof top[0]; i++)
         if (strcmp(n, top[i].gg) == 0) return strdup(top[i].hf);
@@ -964,7 +1010,7 @@ static llmc_status add_tensor(llmc_tensor_set *set, llmc_tensor *t, llmc_error *
     return st;
 }
 
-llmc_status llmc_gguf_tensors(llmc_gguf *g, bool dequant_f32, llmc_tensor_set **out, llmc_error *err) {
+llmc_status llmc_gguf_tensors(llmc_gguf *g, llmc_tensor_set **out, llmc_error *err) {
     *out = NULL;
     const char *path = g->file->map.path;
     llmc_config cfg;
@@ -1005,9 +1051,11 @@ llmc_status llmc_gguf_tensors(llmc_gguf *g, bool dequant_f32, llmc_tensor_set **
         t.nbytes = (size_t)ti->nbytes;
 
         /* llama.cpp's converter permuted llama's q/k rows per head: HF row (h, i, j) with
-         * i∈{0,1}, j<hd/2 sits at GGUF row h*hd + 2j + i. Qwen's rows are as in HF. */
+         * i∈{0,1}, j<hd/2 sits at GGUF row h*hd + 2j + i. The table says which families (Qwen's,
+         * OLMoE's rows are as in HF). */
         int n_head = 0;
-        bool permuted = strncmp(cfg.architecture, "Qwen", 4) != 0;
+        const llmc_arch *A = llmc_arch_by_hf(cfg.architecture);
+        bool permuted = A && A->gguf_permute_qk;
         const char *dot = strrchr(ti->name, '.');
         size_t stem = dot ? (size_t)(dot - ti->name) : strlen(ti->name);
         if (permuted && stem >= 7 && strncmp(ti->name + stem - 7, ".attn_q", 7) == 0) n_head = cfg.num_heads;
@@ -1030,42 +1078,7 @@ llmc_status llmc_gguf_tensors(llmc_gguf *g, bool dequant_f32, llmc_tensor_set **
             free(hf);
             goto fail;
         }
-        if (dequant_f32 && (t.dtype != LLMC_DT_F32 || n_head)) {
-            /* Whole tensor to f32, rows in HF order. */
-            int64_t numel = llmc_tensor_numel(&t);
-            float *o = malloc((size_t)numel * sizeof(float));
-            if (!o) {
-                st = llmc_err(err, LLMC_ERR_NOMEM, "%s: out of memory converting '%s' to f32", path, ti->name);
-                free(hf);
-                goto fail;
-            }
-            if (t.ndim == 1) {
-                llmc_cpu_dequantize(&t, o);
-                if (n_head) {
-                    float *tmp = malloc((size_t)numel * sizeof(float));
-                    if (!tmp) {
-                        free(o);
-                        free(hf);
-                        st = llmc_err(err, LLMC_ERR_NOMEM, "%s: out of memory converting '%s' to f32", path, ti->name);
-                        goto fail;
-                    }
-                    for (int64_t r = 0; r < rows; r++) tmp[r] = o[SRC_ROW(r)];
-                    memcpy(o, tmp, (size_t)numel * sizeof(float));
-                    free(tmp);
-                }
-            } else {
-                llmc_tensor v = t; /* a [rows, cols] view */
-                v.ndim = 2;
-                v.shape[0] = rows;
-                v.shape[1] = cols;
-                for (int64_t r = 0; r < rows; r++) llmc_cpu_get_row(&v, SRC_ROW(r), o + r * cols);
-            }
-            t.dtype = LLMC_DT_F32;
-            t.data = o;
-            t.owned = o;
-            t.mapped = false;
-            t.nbytes = (size_t)numel * sizeof(float);
-        } else if (n_head) {
+        if (n_head) {
             /* Same dtype, rows moved. A 1-D bias row is one element of a plain type. */
             size_t rb = t.ndim == 1 ? llmc_dtype_block_bytes(t.dtype) : llmc_dtype_row_bytes(t.dtype, cols);
             uint8_t *o = malloc((size_t)rows * rb);

@@ -67,14 +67,17 @@ bool llmc_gguf_tensor_at(const llmc_gguf *g, size_t i, llmc_gguf_tensor_info *in
 long llmc_gguf_find_tensor(const llmc_gguf *g, const char *name);
 
 /* The model description, as transformers' GGUF loader builds it. general.architecture
- * must be "llama" (anything else is LLMC_ERR_UNSUPPORTED naming it). Reads llama.*
+ * must be a GGUF name of the architecture table (formats/arch.h: llama, qwen2, qwen3,
+ * qwen2moe, qwen3moe, olmoe; anything else is LLMC_ERR_UNSUPPORTED naming it); a llama
+ * file with <arch>.expert_count is Mixtral, one named "mistral" Mistral. Reads <arch>.*
  * keys (context_length, embedding_length, block_count, feed_forward_length,
  * attention.head_count(_kv), attention.layer_norm_rms_epsilon, attention.key_length,
- * rope.freq_base, rope.dimension_count), vocab size from token_embd.weight (else
- * llama.vocab_size, else the token list), bos/eos/pad from tokenizer.ggml.*,
- * tie_word_embeddings = no output.weight tensor. Absent keys take LlamaConfig's
- * defaults. What would change the math and is not implemented (MoE experts,
- * partial rotary, per-layer head counts) is an error.
+ * rope.freq_base, rope.dimension_count; MoE: expert_count, expert_used_count,
+ * expert_feed_forward_length, expert_shared_feed_forward_length, expert_weights_norm),
+ * vocab size from token_embd.weight (else <arch>.vocab_size, else the token list),
+ * bos/eos/pad from tokenizer.ggml.*, tie_word_embeddings = no output.weight tensor.
+ * Absent keys take the family's config-class defaults. What would change the math and
+ * is not implemented (partial rotary, per-layer head counts) is an error.
  * Rope scaling (llama.rope.scaling.*, rope_freqs.weight) is NOT applied here,
  * because transformers 5.23 ignores it for GGUF llama files (a warning is logged):
  * call llmc_gguf_apply_rope_scaling to get the scaling the file describes. */
@@ -86,21 +89,27 @@ llmc_status llmc_gguf_config(const llmc_gguf *g, llmc_config *cfg, llmc_error *e
  * derived and every divisor checked). Other scaling types → LLMC_ERR_UNSUPPORTED. */
 llmc_status llmc_gguf_apply_rope_scaling(const llmc_gguf *g, llmc_config *cfg, llmc_error *err);
 
-/* Tensors renamed to Hugging Face llama names:
+/* Tensors renamed to Hugging Face names:
  *   token_embd.weight → model.embed_tokens.weight, output_norm.weight → model.norm.weight,
  *   output.weight → lm_head.weight, blk.N.attn_{q,k,v,output} → model.layers.N.self_attn.{q,k,v,o}_proj,
  *   blk.N.ffn_{gate,up,down} → model.layers.N.mlp.{gate,up,down}_proj,
- *   blk.N.attn_norm → model.layers.N.input_layernorm, blk.N.ffn_norm → model.layers.N.post_attention_layernorm
- * (.weight and .bias alike). Shapes are PyTorch order ([out, in]: GGUF's ne reversed).
- * attn_q / attn_k rows (weight and bias) are un-permuted into owned copies (rows are
- * whole blocks in every format, so quantized rows move as they are); every other
- * tensor is a view into the mmap. rope_freqs.weight (llama 3 frequency factors) is
- * not returned (see llmc_gguf_apply_rope_scaling); any other unknown tensor name is
- * an error (it would be silently ignored otherwise).
- * dequant_f32: every tensor converted to F32 owned copies (the exact --dtype f32 mode).
- * A tensor of a type llmc does not support → LLMC_ERR_UNSUPPORTED naming tensor and type.
- * The set holds its own reference to the mmap: g may be freed before the set. */
-llmc_status llmc_gguf_tensors(llmc_gguf *g, bool dequant_f32, llmc_tensor_set **out, llmc_error *err);
+ *   blk.N.attn_norm → model.layers.N.input_layernorm, blk.N.ffn_norm → model.layers.N.post_attention_layernorm,
+ *   blk.N.attn_{q,k}_norm → model.layers.N.self_attn.{q,k}_norm,
+ *   MoE: blk.N.ffn_gate_inp → model.layers.N.mlp.gate, blk.N.ffn_{gate,up,down}_exps →
+ *   model.layers.N.mlp.experts.{gate,up,down}_proj (stacked: [experts, out, in]; model/load.c
+ *   views them per expert), blk.N.ffn_{gate,up,down}_shexp → model.layers.N.mlp.shared_expert.*,
+ *   blk.N.ffn_gate_inp_shexp → model.layers.N.mlp.shared_expert_gate
+ * (.weight and .bias alike). Shapes are PyTorch order (GGUF's ne reversed). For the families
+ * whose q/k rows llama.cpp's converter permuted (formats/arch.h), attn_q / attn_k rows (weight
+ * and bias) are un-permuted into owned copies (a byte move: rows are whole blocks in every
+ * format, so quantized rows move as they are); every other tensor is a view into the mmap in
+ * its file type (llmc_model_tensors_f32, model/model.h, widens them to F32).
+ * rope_freqs.weight (llama 3 frequency factors) is not returned (see
+ * llmc_gguf_apply_rope_scaling); any other unknown tensor name is an error (it would be
+ * silently ignored otherwise). A tensor of a type llmc does not support →
+ * LLMC_ERR_UNSUPPORTED naming tensor and type. The set holds its own reference to the
+ * mmap: g may be freed before the set. */
+llmc_status llmc_gguf_tensors(llmc_gguf *g, llmc_tensor_set **out, llmc_error *err);
 
 /* The HF name for a GGUF llama tensor name (malloc'd), or NULL when unknown. */
 char *llmc_gguf_hf_name(const char *gguf_name);

@@ -1,7 +1,8 @@
-/* config.json → llmc_config for Llama-family checkpoints. Defaults follow
- * transformers' LlamaConfig / MistralConfig so a sparse config means what it
- * means to transformers; options llmc does not implement are refused. */
+/* config.json → llmc_config for the families of the architecture table (formats/arch.h).
+ * Defaults follow each family's transformers config class so a sparse config means what
+ * it means to transformers; options llmc does not implement are refused by name. */
 #include "formats/hf_config.h"
+#include "formats/arch.h"
 #include "base/error.h"
 #include "base/file.h"
 #include "base/json.h"
@@ -347,6 +348,104 @@ static bool hc_token_ids(const cJSON *j, const char *what, llmc_config *c, llmc_
     return true;
 }
 
+/* The family's row: architectures[0] (what from_pretrained instantiates), else model_type. */
+static const llmc_arch *hc_arch(const cJSON *j, const char *what, llmc_error *err) {
+    const cJSON *archs = hc_get(j, "architectures");
+    char names[512];
+    if (archs && !cJSON_IsNull(archs)) {
+        if (!cJSON_IsArray(archs) || cJSON_GetArraySize(archs) < 1 || !cJSON_IsString(archs->child)) {
+            llmc_err(err, LLMC_ERR_FORMAT, "%s: field 'architectures' must be a list of names", what);
+            return NULL;
+        }
+        const llmc_arch *a = llmc_arch_by_hf(archs->child->valuestring);
+        if (!a)
+            llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: architecture '%.64s' is not supported (%s are)", what, archs->child->valuestring,
+                     llmc_arch_names(0, names, sizeof names));
+        return a;
+    }
+    const char *mt = hc_str(j, "model_type");
+    const llmc_arch *a = llmc_arch_by_model_type(mt);
+    if (!a)
+        llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: no 'architectures' and model_type '%.64s' is not supported (%s are)", what, mt ? mt : "(none)",
+                 llmc_arch_names(1, names, sizeof names));
+    return a;
+}
+
+/* Qwen's windows are per layer: only with use_sliding_window and a sliding_window, on the
+   layers layer_types marks (by default those from max_window_layers on). Refused rather than
+   run such layers with full attention. */
+static bool hc_qwen_window(const cJSON *j, const char *what, const llmc_config *c, llmc_error *err) {
+    bool use_sw = false, sw = false;
+    int mwl = 0;
+    if (!hc_bool(j, "use_sliding_window", what, false, &use_sw, err) || !hc_int(j, "max_window_layers", what, false, 28, 0, 1 << 20, &mwl, err))
+        return false;
+    const cJSON *win = hc_get(j, "sliding_window"), *lt = hc_get(j, "layer_types");
+    if (use_sw && win && !cJSON_IsNull(win)) {
+        if (lt && cJSON_IsArray(lt)) {
+            for (const cJSON *e = lt->child; e && !sw; e = e->next) sw = cJSON_IsString(e) && strcmp(e->valuestring, "full_attention") != 0;
+        } else {
+            sw = mwl < c->num_layers;
+        }
+    }
+    if (sw) {
+        llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: per-layer sliding-window attention ('use_sliding_window' / 'layer_types') is not supported", what);
+        return false;
+    }
+    return true;
+}
+
+/* Mixture-of-experts fields, with each config class's defaults: Mixtral (num_local_experts,
+   always renormalized, experts of intermediate_size), Qwen2-/Qwen3-MoE (num_experts,
+   moe_intermediate_size, norm_topk_prob, decoder_sparse_step, mlp_only_layers; Qwen2-MoE's
+   shared expert), OLMoE (num_experts, experts of intermediate_size, norm_topk_prob). */
+static bool hc_moe(const cJSON *j, const char *what, const llmc_arch *A, llmc_config *c, llmc_error *err) {
+    const bool mixtral = A->family == LLMC_FAM_MIXTRAL, qwen = A->family == LLMC_FAM_QWEN2_MOE || A->family == LLMC_FAM_QWEN3_MOE;
+    const bool q2 = A->family == LLMC_FAM_QWEN2_MOE;
+    int def_e = mixtral ? 8 : q2 ? 60 : A->family == LLMC_FAM_QWEN3_MOE ? 128 : 64, def_k = mixtral ? 2 : q2 ? 4 : 8;
+    if (!hc_int(j, mixtral ? "num_local_experts" : "num_experts", what, false, def_e, 0, LLMC_MAX_EXPERTS, &c->num_experts, err) ||
+        !hc_int(j, "num_experts_per_tok", what, false, def_k, 1, LLMC_MAX_EXPERTS_PER_TOK, &c->num_experts_per_tok, err))
+        return false;
+    c->moe_intermediate_size = c->intermediate_size;
+    c->norm_topk_prob = mixtral;
+    if (!mixtral && !hc_bool(j, "norm_topk_prob", what, false, &c->norm_topk_prob, err)) return false;
+    if (qwen && !hc_int(j, "moe_intermediate_size", what, false, q2 ? 1408 : 768, 1, 1 << 22, &c->moe_intermediate_size, err)) return false;
+    if (q2 && !hc_int(j, "shared_expert_intermediate_size", what, false, 5632, 0, 1 << 22, &c->shared_expert_intermediate_size, err))
+        return false;
+    if (c->num_experts > 0 && c->num_experts_per_tok > c->num_experts) {
+        llmc_err(err, LLMC_ERR_FORMAT, "%s: num_experts_per_tok %d exceeds the %d experts", what, c->num_experts_per_tok, c->num_experts);
+        return false;
+    }
+    memset(c->dense_layers, 0, sizeof c->dense_layers);
+    if (qwen) { /* layer l is sparse iff l is not in mlp_only_layers and (l + 1) % decoder_sparse_step == 0 */
+        int step = 1;
+        if (!hc_int(j, "decoder_sparse_step", what, false, 1, 1, 1 << 20, &step, err)) return false;
+        for (int l = 0; l < c->num_layers; l++)
+            if ((l + 1) % step) hc_set_layer(c->dense_layers, l);
+        const cJSON *mo = hc_get(j, "mlp_only_layers");
+        if (mo && !cJSON_IsNull(mo)) {
+            if (!cJSON_IsArray(mo) || cJSON_GetArraySize(mo) > LLMC_MAX_LAYERS) {
+                llmc_err(err, LLMC_ERR_FORMAT, "%s: 'mlp_only_layers' must be a list of layer indices", what);
+                return false;
+            }
+            for (const cJSON *e = mo->child; e; e = e->next) {
+                if (!llmc_json_is_int(e, 0, (1LL << 31) - 1)) {
+                    llmc_err(err, LLMC_ERR_FORMAT, "%s: 'mlp_only_layers' must hold non-negative layer indices", what);
+                    return false;
+                }
+                if ((int)e->valuedouble < c->num_layers) hc_set_layer(c->dense_layers, (int)e->valuedouble);
+            }
+        }
+    }
+    if (A->family == LLMC_FAM_OLMOE) {
+        const cJSON *cq = hc_get(j, "clip_qkv");
+        if (cq && !cJSON_IsNull(cq)) {
+            llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: 'clip_qkv' is not supported", what);
+            return false;
+        }
+    }
+    return true;
+}
+
 llmc_status llmc_hf_config_parse(const char *json, size_t len, const char *what, llmc_config *cfg, llmc_error *err) {
     if (!what) what = "config.json";
     memset(cfg, 0, sizeof *cfg);
@@ -357,45 +456,11 @@ llmc_status llmc_hf_config_parse(const char *json, size_t len, const char *what,
     llmc_status st = LLMC_ERR_FORMAT;
     if (!cJSON_IsObject(j)) { llmc_err(err, LLMC_ERR_FORMAT, "%s: not a JSON object", what); goto done; }
 
-    /* Architecture: architectures[0] (what from_pretrained instantiates), else model_type. */
-    const cJSON *archs = hc_get(j, "architectures");
-    const char *arch = NULL;
-    if (archs && !cJSON_IsNull(archs)) {
-        if (!cJSON_IsArray(archs) || cJSON_GetArraySize(archs) < 1 || !cJSON_IsString(archs->child)) {
-            llmc_err(err, LLMC_ERR_FORMAT, "%s: field 'architectures' must be a list of names", what);
-            goto done;
-        }
-        arch = archs->child->valuestring;
-    } else {
-        const char *mt = hc_str(j, "model_type");
-        if (mt && strcmp(mt, "llama") == 0) arch = "LlamaForCausalLM";
-        else if (mt && strcmp(mt, "mistral") == 0) arch = "MistralForCausalLM";
-        else if (mt && strcmp(mt, "qwen2") == 0) arch = "Qwen2ForCausalLM";
-        else if (mt && strcmp(mt, "qwen3") == 0) arch = "Qwen3ForCausalLM";
-        else if (mt && strcmp(mt, "phi3") == 0) arch = "Phi3ForCausalLM";
-        else if (mt && strcmp(mt, "gemma3_text") == 0) arch = "Gemma3ForCausalLM";
-        else if (mt && strcmp(mt, "gemma2") == 0) arch = "Gemma2ForCausalLM";
-        else if (mt && strcmp(mt, "smollm3") == 0) arch = "SmolLM3ForCausalLM";
-        else {
-            llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: no 'architectures' and model_type '%.64s' is not supported (llama, mistral, qwen2, qwen3, phi3, gemma2, gemma3_text, smollm3 are)",
-                     what, mt ? mt : "(none)");
-            st = LLMC_ERR_UNSUPPORTED;
-            goto done;
-        }
-    }
-    bool mistral = strcmp(arch, "MistralForCausalLM") == 0, qwen2 = strcmp(arch, "Qwen2ForCausalLM") == 0,
-         qwen3 = strcmp(arch, "Qwen3ForCausalLM") == 0, phi3 = strcmp(arch, "Phi3ForCausalLM") == 0,
-         gemma3 = strcmp(arch, "Gemma3ForCausalLM") == 0, gemma2 = strcmp(arch, "Gemma2ForCausalLM") == 0, gemma = gemma2 || gemma3,
-         smollm3 = strcmp(arch, "SmolLM3ForCausalLM") == 0;
-    if (!mistral && !qwen2 && !qwen3 && !phi3 && !gemma && !smollm3 && strcmp(arch, "LlamaForCausalLM") != 0) {
-        llmc_err(err, LLMC_ERR_UNSUPPORTED,
-                 "%s: architecture '%.64s' is not supported (LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, "
-                 "Phi3ForCausalLM, Gemma2ForCausalLM, Gemma3ForCausalLM (text), SmolLM3ForCausalLM are)", what,
-                 arch);
-        st = LLMC_ERR_UNSUPPORTED;
-        goto done;
-    }
-    snprintf(c.architecture, sizeof c.architecture, "%s", arch);
+    const llmc_arch *A = hc_arch(j, what, err);
+    if (!A) { st = err ? err->code : LLMC_ERR_UNSUPPORTED; goto done; }
+    const unsigned F = A->flags;
+    const bool gemma = F & LLMC_ARCH_GEMMA;
+    snprintf(c.architecture, sizeof c.architecture, "%s", A->hf_arch);
 
     /* null is what transformers writes for "not quantized" (a model saved after loading a GGUF) */
     const cJSON *qc = hc_get(j, "quantization_config");
@@ -407,7 +472,8 @@ llmc_status llmc_hf_config_parse(const char *json, size_t len, const char *what,
     const char *act = hc_str(j, "hidden_act");
     if (!act) act = hc_str(j, "hidden_activation");
     if (gemma ? act && strcmp(act, "gelu_pytorch_tanh") != 0 : act && strcmp(act, "silu") != 0 && strcmp(act, "swish") != 0) {
-        llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: hidden_act '%.32s' is not supported (%s is)", what, act, gemma ? "gelu_pytorch_tanh" : "silu");
+        llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: hidden_act '%.32s' is not supported for %s (%s is)", what, act, A->label,
+                 gemma ? "gelu_pytorch_tanh" : "silu");
         st = LLMC_ERR_UNSUPPORTED;
         goto done;
     }
@@ -418,12 +484,12 @@ llmc_status llmc_hf_config_parse(const char *json, size_t len, const char *what,
         !hc_int(j, "num_attention_heads", what, true, 0, 1, 1 << 14, &c.num_heads, err) ||
         !hc_int(j, "num_key_value_heads", what, false, c.num_heads, 1, 1 << 14, &c.num_kv_heads, err) ||
         !hc_int(j, "vocab_size", what, true, 0, 1, 1 << 26, &c.vocab_size, err) ||
-        !hc_int(j, "max_position_embeddings", what, false, mistral || gemma3 ? 131072 : qwen2 || qwen3 || smollm3 ? 32768 : phi3 ? 4096 : gemma2 ? 8192 : 2048, 1, 1 << 30,
-                &c.max_position_embeddings, err) ||
+        !hc_int(j, "max_position_embeddings", what, false, A->default_max_pos, 1, 1 << 30, &c.max_position_embeddings, err) ||
         !hc_num(j, "rms_norm_eps", what, false, 1e-6, &c.rms_norm_eps, err))
         goto done;
     /* head_dim: explicit when present and non-null, else hidden_size // num_attention_heads (transformers). */
-    if (!hc_int(j, "head_dim", what, false, gemma ? 256 : c.hidden_size / c.num_heads, 1, 1 << 16, &c.head_dim, err)) goto done;
+    if (!hc_int(j, "head_dim", what, false, A->default_head_dim ? A->default_head_dim : c.hidden_size / c.num_heads, 1, 1 << 16, &c.head_dim, err))
+        goto done;
     if (c.head_dim < 2 || c.head_dim % 2) {
         llmc_err(err, LLMC_ERR_FORMAT, "%s: head_dim %d must be even and positive (RoPE rotates pairs)", what, c.head_dim);
         goto done;
@@ -433,43 +499,24 @@ llmc_status llmc_hf_config_parse(const char *json, size_t len, const char *what,
         goto done;
     }
     if (!(c.rms_norm_eps >= 0)) { llmc_err(err, LLMC_ERR_FORMAT, "%s: rms_norm_eps must be >= 0", what); goto done; }
-    if (!(gemma ? hc_gemma(j, what, gemma2 ? 2 : 3, &c, err) : hc_rope(j, what, &c, err))) { st = err ? err->code : LLMC_ERR_FORMAT; goto done; }
-    /* Gemma and SmolLM3 tie by default */
-    if (!hc_bool(j, "tie_word_embeddings", what, gemma || smollm3, &c.tie_word_embeddings, err)) goto done;
-    if (smollm3 && !hc_smollm3(j, what, &c, err)) goto done;
-    if (!mistral && !qwen2 && !phi3) {
-        if (!hc_bool(j, "attention_bias", what, false, &c.attention_bias, err)) goto done;
-        if (!qwen3 && !gemma && !hc_bool(j, "mlp_bias", what, false, &c.mlp_bias, err)) goto done;
+    if (!(gemma ? hc_gemma(j, what, A->family == LLMC_FAM_GEMMA2 ? 2 : 3, &c, err) : hc_rope(j, what, &c, err))) {
+        st = err ? err->code : LLMC_ERR_FORMAT;
+        goto done;
     }
-    /* Mistral always builds bias-free Linears, whatever the config says; Qwen2 always gives
-       q, k and v a bias and o none; Qwen3 normalizes each q and k head. */
-    c.qkv_bias = qwen2;
-    c.qk_norm = qwen3 || gemma3;
-    c.fused_proj = phi3; /* Phi-3 builds bias-free Linears and a window over every layer when sliding_window is set */
-    if (qwen2 || qwen3) {
-        /* Windows there are per layer: only with use_sliding_window and a sliding_window, on the
-           layers layer_types marks (by default those from max_window_layers on). Refuse rather
-           than run such layers with full attention. */
-        bool use_sw = false, sw = false;
-        int mwl = 0;
-        if (!hc_bool(j, "use_sliding_window", what, false, &use_sw, err) ||
-            !hc_int(j, "max_window_layers", what, false, 28, 0, 1 << 20, &mwl, err))
-            goto done;
-        const cJSON *win = hc_get(j, "sliding_window"), *lt = hc_get(j, "layer_types");
-        if (use_sw && win && !cJSON_IsNull(win)) {
-            if (lt && cJSON_IsArray(lt)) {
-                for (const cJSON *e = lt->child; e && !sw; e = e->next) sw = cJSON_IsString(e) && strcmp(e->valuestring, "full_attention") != 0;
-            } else {
-                sw = mwl < c.num_layers;
-            }
-        }
-        if (sw) {
-            llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: per-layer sliding-window attention ('use_sliding_window' / 'layer_types') is not supported", what);
-            st = LLMC_ERR_UNSUPPORTED;
-            goto done;
-        }
-    }
-    if ((mistral || phi3) && !hc_int(j, "sliding_window", what, false, 0, 0, 1LL << 31, &c.sliding_window, err)) goto done;
+    if (!hc_bool(j, "tie_word_embeddings", what, A->default_tie, &c.tie_word_embeddings, err)) goto done;
+    if ((F & LLMC_ARCH_NOPE) && !hc_smollm3(j, what, &c, err)) goto done;
+    /* Families whose Linears are bias-free whatever the config says read neither field. */
+    if ((F & LLMC_ARCH_ATTN_BIAS_FIELD) && !hc_bool(j, "attention_bias", what, false, &c.attention_bias, err)) goto done;
+    if ((F & LLMC_ARCH_MLP_BIAS_FIELD) && !hc_bool(j, "mlp_bias", what, false, &c.mlp_bias, err)) goto done;
+    /* Qwen2 always gives q, k and v a bias and o none (Qwen2-MoE: as its qkv_bias says) */
+    c.qkv_bias = F & LLMC_ARCH_QKV_BIAS;
+    if (A->family == LLMC_FAM_QWEN2_MOE && !hc_bool(j, "qkv_bias", what, true, &c.qkv_bias, err)) goto done;
+    c.qk_norm = F & LLMC_ARCH_QK_NORM;
+    c.qk_norm_full = F & LLMC_ARCH_QK_NORM_FULL;
+    c.fused_proj = F & LLMC_ARCH_FUSED_PROJ;
+    if ((F & LLMC_ARCH_QWEN_WINDOW) && !hc_qwen_window(j, what, &c, err)) { st = err ? err->code : LLMC_ERR_FORMAT; goto done; }
+    if ((F & LLMC_ARCH_WINDOW_ALL) && !hc_int(j, "sliding_window", what, false, 0, 0, 1LL << 31, &c.sliding_window, err)) goto done;
+    if ((F & LLMC_ARCH_MOE) && !hc_moe(j, what, A, &c, err)) { st = err ? err->code : LLMC_ERR_FORMAT; goto done; }
     if (!hc_token_ids(j, what, &c, err)) goto done;
     hc_dtype(j, what, &c.torch_dtype);
     *cfg = c;

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Fields are read by the forward pass (model/llama.c); everyone else uses the functions. */
+/* Fields are read by the forward pass (model/forward.c); everyone else uses the functions. */
 typedef struct llmc_kv_cache {
     int n_layers, kv_dim;
     int len;        /* positions filled: ids[0..len) and their K/V rows */

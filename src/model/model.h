@@ -1,5 +1,5 @@
-/* A loaded model ready to run: Llama-family graph (Llama, Mistral, SmolLM) over
- * CPU kernels. Three parts: the weights (loaded once, read-only, shared), sequence
+/* A loaded model ready to run: the families of the architecture table (formats/arch.h)
+ * over CPU kernels (model/load.c loads and validates, model/forward.c runs). Three parts: the weights (loaded once, read-only, shared), sequence
  * state (llmc_kv_cache, model/kv_cache.h: one per conversation, owned by the caller)
  * and the forward pass over a batch of tokens each tagged with its sequence and
  * position (llmc_model_forward_batch). llmc_model_forward is the one-sequence form over
@@ -36,6 +36,9 @@ llmc_status llmc_model_load(const char *dir, const llmc_model_opts *o, llmc_mode
 /* From an already-filled config and tensor set with HF tensor names (used by the GGUF loader);
    takes ownership of ts (also on failure). Validates every needed tensor's presence, dtype and shape. */
 llmc_status llmc_model_from_tensors(const llmc_config *cfg, llmc_tensor_set *ts, const llmc_model_opts *o, llmc_model **out, llmc_error *err);
+/* Every tensor of ts that is not F32 (float or quantized) as an owned F32 copy: the exact
+   --dtype f32 mode of a GGUF (llmc_gguf_tensors, then this, then llmc_model_from_tensors). */
+llmc_status llmc_model_tensors_f32(llmc_tensor_set *ts, llmc_error *err);
 const llmc_config *llmc_model_config(const llmc_model *m);
 int llmc_model_context(const llmc_model *m);      /* allocated KV positions */
 /* Runs ids[0..n) at positions pos..pos+n-1 (pos <= tokens already cached; a smaller pos rewinds the cache).

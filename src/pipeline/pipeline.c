@@ -151,7 +151,11 @@ static llmc_status open_gguf(llmc_pipeline *p, const char *path, const llmc_mode
     }
 
     llmc_tensor_set *ts = NULL;
-    if ((st = llmc_gguf_tensors(g, mo->dtype >= 0, &ts, err))) goto out;
+    if ((st = llmc_gguf_tensors(g, &ts, err))) goto out;
+    if (mo->dtype >= 0 && (st = llmc_model_tensors_f32(ts, err))) { /* exact f32 math on the dequantized weights */
+        llmc_tensor_set_free(ts);
+        goto out;
+    }
     st = llmc_model_from_tensors(&cfg, ts, mo, &p->model, err);
     if (st) llmc_err_prefix(err, "%s: ", path);
 out:

@@ -9,6 +9,17 @@
 #include "template/template.h"
 #include "tokenizer/tokenizer.h"
 #include <cjson/cJSON.h>
+#include "model/model.h"
+
+/* llmc_gguf_tensors, then (f32) every tensor widened to F32 as --dtype f32 loads a GGUF. */
+static llmc_status gguf_tensors_as(llmc_gguf *g, bool f32, llmc_tensor_set **ts, llmc_error *err) {
+    llmc_status st = llmc_gguf_tensors(g, ts, err);
+    if (st == LLMC_OK && f32 && (st = llmc_model_tensors_f32(*ts, err)) != LLMC_OK) {
+        llmc_tensor_set_free(*ts);
+        *ts = NULL;
+    }
+    return st;
+}
 
 static const char *const str_keys[] = { "general.architecture", "general.name", "tokenizer.ggml.model", "tokenizer.ggml.pre",
                                         "tokenizer.chat_template", "llama.rope.scaling.type" };
@@ -59,7 +70,7 @@ static void model_parts(llmc_gguf *g) {
     if (llmc_gguf_config(g, &cfg, &err) == LLMC_OK) llmc_gguf_apply_rope_scaling(g, &cfg, &err);
     for (int dq = 0; dq < 2; dq++) {
         llmc_tensor_set *set = NULL;
-        if (llmc_gguf_tensors(g, dq, &set, &err) == LLMC_OK) llmc_tensor_set_free(set);
+        if (gguf_tensors_as(g, dq, &set, &err) == LLMC_OK) llmc_tensor_set_free(set);
     }
 }
 

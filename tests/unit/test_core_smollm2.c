@@ -10,6 +10,16 @@
 #include "model/model.h"
 #include <unistd.h>
 
+/* llmc_gguf_tensors, then (f32) every tensor widened to F32 as --dtype f32 loads a GGUF. */
+static llmc_status gguf_tensors_as(llmc_gguf *g, bool f32, llmc_tensor_set **ts, llmc_error *err) {
+    llmc_status st = llmc_gguf_tensors(g, ts, err);
+    if (st == LLMC_OK && f32 && (st = llmc_model_tensors_f32(*ts, err)) != LLMC_OK) {
+        llmc_tensor_set_free(*ts);
+        *ts = NULL;
+    }
+    return st;
+}
+
 static int ints(const cJSON *a, int32_t *out, int max) {
     int n = 0;
     for (const cJSON *x = a ? a->child : NULL; x && n < max; x = x->next) out[n++] = (int32_t)x->valuedouble;
@@ -28,7 +38,7 @@ int main(void) {
     llmc_config cfg;
     llmc_tensor_set *ts = NULL;
     llmc_model *m = NULL;
-    if (llmc_gguf_open(path, &g, &err) || llmc_gguf_config(g, &cfg, &err) || llmc_gguf_tensors(g, true, &ts, &err)) {
+    if (llmc_gguf_open(path, &g, &err) || llmc_gguf_config(g, &cfg, &err) || gguf_tensors_as(g, true, &ts, &err)) {
         fprintf(stderr, "gguf: %s\n", err.msg);
         return 1;
     }

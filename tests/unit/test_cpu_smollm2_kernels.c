@@ -29,7 +29,7 @@ int main(void) {
     llmc_gguf *g = NULL;
     llmc_config cfg;
     llmc_tensor_set *ts = NULL;
-    if (llmc_gguf_open(path, &g, &err) || llmc_gguf_config(g, &cfg, &err) || llmc_gguf_tensors(g, false, &ts, &err)) {
+    if (llmc_gguf_open(path, &g, &err) || llmc_gguf_config(g, &cfg, &err) || llmc_gguf_tensors(g, &ts, &err)) {
         fprintf(stderr, "gguf: %s\n", err.msg);
         return 1;
     }

@@ -4,6 +4,17 @@
 #include "formats/gguf.h"
 #include "test.h"
 #include "test_gguf_writer.h"
+#include "model/model.h"
+
+/* llmc_gguf_tensors, then (f32) every tensor widened to F32 as --dtype f32 loads a GGUF. */
+static llmc_status gguf_tensors_as(llmc_gguf *g, bool f32, llmc_tensor_set **ts, llmc_error *err) {
+    llmc_status st = llmc_gguf_tensors(g, ts, err);
+    if (st == LLMC_OK && f32 && (st = llmc_model_tensors_f32(*ts, err)) != LLMC_OK) {
+        llmc_tensor_set_free(*ts);
+        *ts = NULL;
+    }
+    return st;
+}
 
 #define H 32   /* hidden: one Q8_0 block per row */
 #define NH 2   /* heads → head_dim 16 */
@@ -203,7 +214,7 @@ static void test_valid(void) {
 
     for (int mode = 0; mode < 2; mode++) {
         llmc_tensor_set *ts = NULL;
-        CHECK_MSG(llmc_gguf_tensors(g, mode == 1, &ts, &err) == LLMC_OK, "%s", err.msg);
+        CHECK_MSG(gguf_tensors_as(g, mode == 1, &ts, &err) == LLMC_OK, "%s", err.msg);
         if (!ts) continue;
         CHECK_INT(llmc_tensor_set_count(ts), 11);
         const llmc_tensor *q = llmc_tensor_set_find(ts, "model.layers.0.self_attn.q_proj.weight");
@@ -262,7 +273,7 @@ static void test_rope_freqs(void) {
                   "factor %g low %g high %g old %d", cfg.rope_factor, cfg.rope_low_freq_factor,
                   cfg.rope_high_freq_factor, cfg.rope_original_max_position);
         llmc_tensor_set *ts = NULL;
-        CHECK(llmc_gguf_tensors(g, false, &ts, &err) == LLMC_OK && ts && llmc_tensor_set_count(ts) == 11);
+        CHECK(llmc_gguf_tensors(g, &ts, &err) == LLMC_OK && ts && llmc_tensor_set_count(ts) == 11);
         llmc_tensor_set_free(ts);
     }
     llmc_gguf_free(g);
@@ -281,7 +292,7 @@ static void test_q8_unpermute(void) {
         CHECK(llmc_gguf_config(g, &cfg, &err) == LLMC_OK && !cfg.tie_word_embeddings);
         for (int mode = 0; mode < 2; mode++) {
             llmc_tensor_set *ts = NULL;
-            CHECK_MSG(llmc_gguf_tensors(g, mode == 1, &ts, &err) == LLMC_OK, "%s", err.msg);
+            CHECK_MSG(gguf_tensors_as(g, mode == 1, &ts, &err) == LLMC_OK, "%s", err.msg);
             if (!ts) continue;
             CHECK(llmc_tensor_set_find(ts, "lm_head.weight") != NULL);
             const llmc_tensor *q = llmc_tensor_set_find(ts, "model.layers.0.self_attn.q_proj.weight");
@@ -476,7 +487,7 @@ static void test_hostile(void) {
     CHECK(open_buf(&b, &e, &g) == LLMC_OK);
     if (g) {
         llmc_tensor_set *ts = NULL;
-        llmc_status st = llmc_gguf_tensors(g, false, &ts, &e);
+        llmc_status st = llmc_gguf_tensors(g, &ts, &e);
         CHECK_INT(st, LLMC_ERR_UNSUPPORTED);
         CHECK_MSG(strstr(e.msg, "blk.0.attn_v.weight") && strstr(e.msg, "Q5_0"), "%s", e.msg);
         CHECK(ts == NULL);
@@ -494,7 +505,7 @@ static void test_hostile(void) {
         CHECK_INT(llmc_gguf_config(g, &cfg, &e), LLMC_ERR_UNSUPPORTED);
         CHECK_MSG(strstr(e.msg, "gemma") != NULL, "%s", e.msg);
         llmc_tensor_set *ts = NULL;
-        CHECK_INT(llmc_gguf_tensors(g, false, &ts, &e), LLMC_ERR_UNSUPPORTED);
+        CHECK_INT(llmc_gguf_tensors(g, &ts, &e), LLMC_ERR_UNSUPPORTED);
         llmc_gguf_free(g);
     }
     free(b.p);
@@ -511,7 +522,7 @@ static void test_hostile(void) {
         CHECK_INT(llmc_gguf_config(g, &cfg, &e), LLMC_OK);
         if (!a) CHECK(!strcmp(cfg.architecture, "Qwen2ForCausalLM") && cfg.qkv_bias && !cfg.attention_bias && cfg.max_position_embeddings == 128);
         llmc_tensor_set *ts = NULL;
-        CHECK_INT(llmc_gguf_tensors(g, false, &ts, &e), LLMC_OK);
+        CHECK_INT(llmc_gguf_tensors(g, &ts, &e), LLMC_OK);
         const llmc_tensor *q = ts ? llmc_tensor_set_find(ts, "model.layers.0.self_attn.q_proj.weight") : NULL;
         CHECK_MSG(q && q->mapped == !a, "%s: q_proj %s", o.arch, q ? (q->mapped ? "mapped" : "copied") : "missing");
         llmc_tensor_set_free(ts);
@@ -540,7 +551,7 @@ static void test_hostile(void) {
     CHECK(open_buf(&b, &e, &g) == LLMC_OK);
     if (g) {
         llmc_tensor_set *ts = NULL;
-        CHECK_INT(llmc_gguf_tensors(g, false, &ts, &e), LLMC_ERR_UNSUPPORTED);
+        CHECK_INT(llmc_gguf_tensors(g, &ts, &e), LLMC_ERR_UNSUPPORTED);
         CHECK_MSG(strstr(e.msg, "blk.0.mystery.weight") != NULL, "%s", e.msg);
         llmc_gguf_free(g);
     }
@@ -581,7 +592,7 @@ static void test_corruption_arch(const char *arch) {
         (void)llmc_gguf_config(g, &cfg, &e);
         (void)llmc_gguf_apply_rope_scaling(g, &cfg, &e);
         llmc_tensor_set *ts = NULL;
-        if (llmc_gguf_tensors(g, it % 2 == 0, &ts, &e) == LLMC_OK) loaded++;
+        if (gguf_tensors_as(g, it % 2 == 0, &ts, &e) == LLMC_OK) loaded++;
         llmc_tensor_set_free(ts);
         llmc_gguf_free(g);
     }

@@ -7,6 +7,17 @@
 #include "base/json.h"
 #include "formats/gguf.h"
 #include "test.h"
+#include "model/model.h"
+
+/* llmc_gguf_tensors, then (f32) every tensor widened to F32 as --dtype f32 loads a GGUF. */
+static llmc_status gguf_tensors_as(llmc_gguf *g, bool f32, llmc_tensor_set **ts, llmc_error *err) {
+    llmc_status st = llmc_gguf_tensors(g, ts, err);
+    if (st == LLMC_OK && f32 && (st = llmc_model_tensors_f32(*ts, err)) != LLMC_OK) {
+        llmc_tensor_set_free(*ts);
+        *ts = NULL;
+    }
+    return st;
+}
 
 static int close_enough(float a, double b) { return fabs((double)a - b) <= 1e-6 + 1e-5 * fabs(b); }
 
@@ -110,7 +121,7 @@ static void test_tiny(const char *src) {
 
     for (int mode = 0; mode < 2; mode++) {
         llmc_tensor_set *ts = NULL;
-        CHECK_MSG(llmc_gguf_tensors(g, mode == 1, &ts, &err) == LLMC_OK, "%s", err.msg);
+        CHECK_MSG(gguf_tensors_as(g, mode == 1, &ts, &err) == LLMC_OK, "%s", err.msg);
         if (!ts) continue;
         const cJSON *et;
         int n = 0;
@@ -156,7 +167,7 @@ static int test_smollm2(const char *src) {
 #undef EC
         CHECK(fabs(cfg.rms_norm_eps - cJSON_GetObjectItemCaseSensitive(ec, "rms_norm_eps")->valuedouble) < 1e-12);
         llmc_tensor_set *ts = NULL;
-        CHECK_MSG(llmc_gguf_tensors(g, false, &ts, &err) == LLMC_OK, "%s", err.msg);
+        CHECK_MSG(llmc_gguf_tensors(g, &ts, &err) == LLMC_OK, "%s", err.msg);
         const cJSON *et;
         cJSON_ArrayForEach(et, cJSON_GetObjectItemCaseSensitive(exp, "tensors")) {
             const char *name = cJSON_GetObjectItemCaseSensitive(et, "name")->valuestring;

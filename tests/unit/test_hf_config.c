@@ -159,7 +159,11 @@ static void test_qwen(void) {
     CHECK_INT(parse("{\"architectures\":[\"Qwen3ForCausalLM\"]," QBASE ",\"sliding_window\":8,"
                     "\"layer_types\":[\"full_attention\",\"sliding_attention\"]}", &c, &err), LLMC_OK);
     EXPECT_ERR("{\"architectures\":[\"Qwen2ForCausalLM\"]," QBASE ",\"use_sliding_window\":\"yes\"}", LLMC_ERR_FORMAT, "use_sliding_window");
-    EXPECT_ERR("{\"architectures\":[\"Qwen3MoeForCausalLM\"]," QBASE "}", LLMC_ERR_UNSUPPORTED, "Qwen3MoeForCausalLM");
+    EXPECT_ERR("{\"architectures\":[\"DeepseekV3ForCausalLM\"]," QBASE "}", LLMC_ERR_UNSUPPORTED, "DeepseekV3ForCausalLM");
+    /* Qwen3-MoE: the config class's defaults (128 experts, 8 per token, width 768, no renormalization) */
+    CHECK_INT(parse("{\"architectures\":[\"Qwen3MoeForCausalLM\"]," QBASE "}", &c, &err), LLMC_OK);
+    CHECK(c.num_experts == 128 && c.num_experts_per_tok == 8 && c.moe_intermediate_size == 768 && !c.norm_topk_prob && c.qk_norm);
+    CHECK(llmc_config_layer_moe(&c, 0) && llmc_config_layer_moe(&c, 1));
     /* Phi-3: fused projections, a window over every layer, 4096 positions by default; LongRoPE refused by name */
     CHECK_INT(parse("{\"model_type\":\"phi3\"," QBASE ",\"sliding_window\":2047,\"attention_bias\":true}", &c, &err), LLMC_OK);
     CHECK_STR(c.architecture, "Phi3ForCausalLM");

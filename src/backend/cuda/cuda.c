@@ -4,6 +4,7 @@
 #include "backend/cuda/cuda.h"
 #include "backend/cuda/cuda_rt.h"
 #include "backend/cpu/ops.h"
+#include "formats/arch.h"
 #include "base/error.h"
 #include "base/log.h"
 #include <math.h>
@@ -253,15 +254,15 @@ static llmc_status attach_on(const llmc_cuda_src *src, const llmc_device_req *re
         llmc_err_clear(err);
         return LLMC_OK;
     }
-    if (c->sandwich_norms || c->mlp_act != LLMC_MLP_SILU || c->embed_scale > 0 || c->attn_scale > 0 || c->per_layer_window ||
-        c->rope_theta_local > 0 || c->attn_softcap > 0 || c->final_softcap > 0 || c->has_nope) {
+    /* Which families the CUDA kernels run: the architecture table's answer (formats/arch.h). */
+    const llmc_arch *A = llmc_arch_by_hf(c->architecture);
+    if (!llmc_arch_runs_on(A, LLMC_BACKEND_CUDA)) {
+        const char *what = A ? A->label : c->architecture, *lack = A && A->cuda_missing ? A->cuda_missing : "this architecture";
         if (is_auto) {
-            LLMC_INFO("device auto: the CUDA kernels do not implement %s (GeGLU, sandwich norms, per-layer windows or RoPE); running on the CPU",
-                      c->architecture);
+            LLMC_INFO("device auto: the CUDA kernels do not run %s (%s); running on the CPU", what, lack);
             return LLMC_OK;
         }
-        return llmc_err(err, LLMC_ERR_UNSUPPORTED, "--device cuda: the CUDA kernels do not implement %s (GeGLU, sandwich norms, per-layer windows or RoPE); use --device cpu",
-                        c->architecture);
+        return llmc_err(err, LLMC_ERR_UNSUPPORTED, "--device cuda: the CUDA kernels do not run %s (%s); use --device cpu", what, lack);
     }
     if (c->head_dim > 256) {
         if (is_auto) {

@@ -1,0 +1,76 @@
+/* The mixture-of-experts MLP block on the CPU (Mixtral, Qwen2-/Qwen3-MoE, OLMoE), as
+ * transformers computes it: router logits x·Wᵀ, softmax in f32, the top k experts (their
+ * probabilities renormalized to sum 1 with norm_topk_prob), and for each expert that any
+ * token chose, in expert order, its gated MLP over exactly the tokens that chose it (one
+ * matrix × matrix call per expert: its weights are read once per call, and the weights of
+ * experts nobody chose not at all), each output scaled by the token's probability and
+ * summed. Qwen2-MoE adds a shared expert scaled by sigmoid(x·w_gate). */
+#include "model/internal.h"
+#include <math.h>
+#include <string.h>
+
+/* Softmax over the E logits of one token, then its top k (ties: the lower index first). */
+static void moe_route(const llmc_config *c, const float *logit, float *prob, int32_t *sel, float *w) {
+    const int E = c->num_experts, K = c->num_experts_per_tok;
+    float mx = logit[0];
+    for (int e = 1; e < E; e++) mx = logit[e] > mx ? logit[e] : mx;
+    float sum = 0;
+    for (int e = 0; e < E; e++) sum += prob[e] = expf(logit[e] - mx);
+    for (int e = 0; e < E; e++) prob[e] /= sum;
+    float tsum = 0;
+    for (int j = 0; j < K; j++) {
+        int best = -1;
+        for (int e = 0; e < E; e++)
+            if (prob[e] >= 0 && (best < 0 || prob[e] > prob[best])) best = e;
+        sel[j] = best;
+        w[j] = prob[best];
+        tsum += w[j];
+        prob[best] = -1; /* taken */
+    }
+    if (c->norm_topk_prob)
+        for (int j = 0; j < K; j++) w[j] /= tsum;
+}
+
+void lm_moe_run(llmc_model *m, const lm_step *s, const lm_layer *L, const float *x, int n, float *y) {
+    const llmc_config *c = &m->cfg;
+    const lm_moe *M = &L->moe;
+    const int H = c->hidden_size, E = c->num_experts, K = c->num_experts_per_tok, W = c->moe_intermediate_size;
+    const llmc_act_mode act = lm_act(m, s);
+    /* routing: m->moe_r holds n × E logits, then each token's probabilities as they are taken */
+    llmc_cpu_matmul_act(m->tp, M->router, NULL, x, n, m->moe_r, act);
+    for (int t = 0; t < n; t++)
+        moe_route(c, m->moe_r + (size_t)t * E, m->moe_r + (size_t)t * E, m->moe_sel + (size_t)t * K, m->moe_w + (size_t)t * K);
+    float *acc = m->moe_acc;
+    memset(acc, 0, (size_t)n * H * sizeof *acc);
+    int rows[LM_BATCH];
+    float wts[LM_BATCH];
+    for (int e = 0; e < E; e++) {
+        int cnt = 0;
+        for (int t = 0; t < n; t++)
+            for (int j = 0; j < K; j++)
+                if (m->moe_sel[(size_t)t * K + j] == e) {
+                    rows[cnt] = t;
+                    wts[cnt++] = m->moe_w[(size_t)t * K + j];
+                    break;
+                }
+        if (!cnt) continue;
+        for (int r = 0; r < cnt; r++) memcpy(m->moe_x + (size_t)r * H, x + (size_t)rows[r] * H, (size_t)H * sizeof *x);
+        lm_mlp_run(m, s, &M->experts[e], W, m->moe_x, cnt, m->moe_y);
+        for (int r = 0; r < cnt; r++) {
+            float *a = acc + (size_t)rows[r] * H;
+            const float *o = m->moe_y + (size_t)r * H;
+            for (int i = 0; i < H; i++) a[i] += o[i] * wts[r];
+        }
+    }
+    if (M->shared.wg) { /* Qwen2-MoE: + sigmoid(x·w_gate) · shared_expert(x) */
+        lm_mlp_run(m, s, &M->shared, c->shared_expert_intermediate_size, x, n, m->moe_y);
+        llmc_cpu_matmul_act(m->tp, M->shared_gate, NULL, x, n, m->moe_r, act);
+        for (int t = 0; t < n; t++) {
+            float g = 1.0f / (1.0f + expf(-m->moe_r[t]));
+            float *a = acc + (size_t)t * H;
+            const float *o = m->moe_y + (size_t)t * H;
+            for (int i = 0; i < H; i++) a[i] += g * o[i];
+        }
+    }
+    memcpy(y, acc, (size_t)n * H * sizeof *y);
+}
