@@ -804,17 +804,20 @@ static llmc_status gguf_moe_config(const llmc_gguf *g, const char *arch, const l
     if ((st = need_int(g, AK("expert_feed_forward_length"), 1, 1 << 22, &cfg->moe_intermediate_size, false, err))) return st;
     if (A->flags & LLMC_ARCH_SHARED_EXPERT) {
         if ((st = need_int(g, AK("expert_shared_feed_forward_length"), 0, 1 << 22, &cfg->shared_expert_intermediate_size, false, err))) return st;
-        if (llmc_gguf_find_tensor(g, "blk.0.ffn_gate_shexp.weight") < 0) cfg->shared_expert_intermediate_size = 0;
     }
     cfg->norm_topk_prob = A->family == LLMC_FAM_MIXTRAL || A->family == LLMC_FAM_QWEN3_MOE;
     bool b;
     if (llmc_gguf_get_bool(g, AK("expert_weights_norm"), &b)) cfg->norm_topk_prob = b;
     memset(cfg->dense_layers, 0, sizeof cfg->dense_layers);
+    bool shared = false;
     for (int l = 0; l < cfg->num_layers; l++) {
         char tn[64];
         snprintf(tn, sizeof tn, "blk.%d.ffn_gate_inp.weight", l);
         if (llmc_gguf_find_tensor(g, tn) < 0) cfg->dense_layers[l / 64] |= 1ull << (l % 64);
+        snprintf(tn, sizeof tn, "blk.%d.ffn_gate_shexp.weight", l);
+        shared |= llmc_gguf_find_tensor(g, tn) >= 0;
     }
+    if (!shared) cfg->shared_expert_intermediate_size = 0; /* a Qwen2-MoE file without shared experts */
     return LLMC_OK;
 }
 

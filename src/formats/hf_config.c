@@ -402,7 +402,13 @@ static bool hc_moe(const cJSON *j, const char *what, const llmc_arch *A, llmc_co
     const bool mixtral = A->family == LLMC_FAM_MIXTRAL, qwen = A->family == LLMC_FAM_QWEN2_MOE || A->family == LLMC_FAM_QWEN3_MOE;
     const bool q2 = A->family == LLMC_FAM_QWEN2_MOE;
     int def_e = mixtral ? 8 : q2 ? 60 : A->family == LLMC_FAM_QWEN3_MOE ? 128 : 64, def_k = mixtral ? 2 : q2 ? 4 : 8;
-    if (!hc_int(j, mixtral ? "num_local_experts" : "num_experts", what, false, def_e, 0, LLMC_MAX_EXPERTS, &c->num_experts, err) ||
+    /* the config class's name for the expert count, else its attribute_map alias (Qwen3-MoE saves
+       num_local_experts, its hub configs say num_experts; Qwen2-MoE has no alias) */
+    const char *ek = mixtral || A->family == LLMC_FAM_QWEN3_MOE ? "num_local_experts" : "num_experts";
+    const char *alias = q2 ? NULL : strcmp(ek, "num_experts") == 0 ? "num_local_experts" : "num_experts";
+    const cJSON *ev = hc_get(j, ek);
+    if ((!ev || cJSON_IsNull(ev)) && alias) ek = alias;
+    if (!hc_int(j, ek, what, false, def_e, 0, LLMC_MAX_EXPERTS, &c->num_experts, err) ||
         !hc_int(j, "num_experts_per_tok", what, false, def_k, 1, LLMC_MAX_EXPERTS_PER_TOK, &c->num_experts_per_tok, err))
         return false;
     c->moe_intermediate_size = c->intermediate_size;

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Writes the core golden fixtures: tiny random Llama/Mistral/Qwen2/Qwen3/Phi-3/Gemma 2/Gemma 3/SmolLM3 checkpoints saved with
+"""Writes the core golden fixtures: tiny random Llama/Mistral/Qwen2/Qwen3/Phi-3/Gemma 2/Gemma 3/SmolLM3 and
+mixture-of-experts Mixtral/Qwen2-MoE/Qwen3-MoE/OLMoE checkpoints saved with
 save_pretrained, plus what transformers computes on them (float32 math on exactly
 the stored weights): logits for every position of a short prompt and the greedy
 continuation from model.generate. Output: tests/golden/core/<name>/ (checkpoint
@@ -14,7 +15,8 @@ import shutil
 import sys
 
 import torch
-from transformers import AutoModelForCausalLM, Gemma2Config, Gemma3TextConfig, SmolLM3Config, LlamaConfig, MistralConfig, Phi3Config, Qwen2Config, Qwen3Config
+from transformers import (AutoModelForCausalLM, Gemma2Config, Gemma3TextConfig, LlamaConfig, MistralConfig, MixtralConfig, OlmoeConfig,
+                          Phi3Config, Qwen2Config, Qwen2MoeConfig, Qwen3Config, Qwen3MoeConfig, SmolLM3Config)
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "core")
 PROMPT_LEN = 10
@@ -223,6 +225,27 @@ def main():
     make("smollm3_nope_f32", SmolLM3Config(hidden_size=32, intermediate_size=64, num_attention_heads=4, num_key_value_heads=2,
                                            vocab_size=256, no_rope_layers=[1, 0, 1], use_sliding_window=True, sliding_window=5,
                                            pad_token_id=0, tie_word_embeddings=False, **dict(common, num_hidden_layers=3)), seed=11)
+    # Mixture of experts (saved as per-expert tensors, as save_pretrained writes them).
+    # Mixtral: 4 experts, top 2 renormalized, untied, F32.
+    make("mixtral_moe_f32", MixtralConfig(hidden_size=32, intermediate_size=48, num_attention_heads=4, num_key_value_heads=2,
+                                          vocab_size=256, num_local_experts=4, num_experts_per_tok=2, tie_word_embeddings=False,
+                                          **common), seed=12)
+    # Qwen3-MoE: q/k head norms, 8 experts of width 24, top 3 renormalized (norm_topk_prob), layer 1 dense
+    # (mlp_only_layers, width 64), head_dim 16, untied, F32.
+    make("qwen3_moe_f32", Qwen3MoeConfig(hidden_size=32, intermediate_size=64, moe_intermediate_size=24, num_attention_heads=4,
+                                         num_key_value_heads=2, head_dim=16, vocab_size=256, num_experts=8, num_experts_per_tok=3,
+                                         norm_topk_prob=True, mlp_only_layers=[1], tie_word_embeddings=False, rope_theta=1000000.0,
+                                         **dict(common, num_hidden_layers=3)), seed=13)
+    # Qwen2-MoE: q/k/v biases, a shared expert behind a sigmoid gate, top 2 of 6 not renormalized,
+    # decoder_sparse_step 2 (layers 0 and 2 dense), untied, F32.
+    make("qwen2_moe_shared_f32", Qwen2MoeConfig(hidden_size=32, intermediate_size=64, moe_intermediate_size=24,
+                                                shared_expert_intermediate_size=40, num_attention_heads=4, num_key_value_heads=2,
+                                                vocab_size=256, num_experts=6, num_experts_per_tok=2, decoder_sparse_step=2,
+                                                tie_word_embeddings=False, **dict(common, num_hidden_layers=3)), seed=14)
+    # OLMoE: RMSNorm over the whole q and k projections, 8 experts, top 3 not renormalized, untied, F32.
+    make("olmoe_f32", OlmoeConfig(hidden_size=32, intermediate_size=32, num_attention_heads=4, num_key_value_heads=2,
+                                  vocab_size=256, num_experts=8, num_experts_per_tok=3, pad_token_id=0, tie_word_embeddings=False,
+                                  **common), seed=15)
 
 
 if __name__ == "__main__":

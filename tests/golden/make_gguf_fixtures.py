@@ -15,6 +15,11 @@
 
 3. qwen2_qkv_bias_f32.gguf, qwen3_qk_norm_bf16.gguf: the core Qwen fixtures' weights as
    qwen2 / qwen3 GGUFs (make_qwen; `... make_gguf_fixtures.py qwen` writes only these).
+4. mixtral_moe_f32.gguf, qwen3_moe_f32.gguf, qwen2_moe_shared_f32.gguf, olmoe_f32.gguf: the core
+   mixture-of-experts fixtures' weights under llama.cpp's architectures (llama with
+   expert_count, qwen3moe, qwen2moe, olmoe), experts stacked into ffn_*_exps as its converter
+   stacks them, Mixtral's q/k rows permuted as it permutes llama's (make_moe;
+   `... make_gguf_fixtures.py moe` writes only these).
 
 Run: $(bash tests/golden/venv.sh) tests/golden/make_gguf_fixtures.py
 """
@@ -241,10 +246,116 @@ def make_qwen():
         print("wrote", path, os.path.getsize(path), "bytes")
 
 
+# HF module path (inside model.layers.N) → GGUF tensor stem
+MOE_NAMES = {"self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k", "self_attn.v_proj": "attn_v",
+             "self_attn.o_proj": "attn_output", "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up",
+             "mlp.down_proj": "ffn_down", "input_layernorm": "attn_norm", "post_attention_layernorm": "ffn_norm",
+             "self_attn.q_norm": "attn_q_norm", "self_attn.k_norm": "attn_k_norm",
+             "mlp.gate": "ffn_gate_inp", "block_sparse_moe.gate": "ffn_gate_inp",
+             "mlp.shared_expert.gate_proj": "ffn_gate_shexp", "mlp.shared_expert.up_proj": "ffn_up_shexp",
+             "mlp.shared_expert.down_proj": "ffn_down_shexp", "mlp.shared_expert_gate": "ffn_gate_inp_shexp"}
+# per-expert HF projection name → stacked GGUF stem
+EXPERT_NAMES = {"gate_proj": "ffn_gate_exps", "up_proj": "ffn_up_exps", "down_proj": "ffn_down_exps",
+                "w1": "ffn_gate_exps", "w3": "ffn_up_exps", "w2": "ffn_down_exps"}
+
+
+def llama_cpp_permute(w, n_head):
+    """The row order llama.cpp's converter gives llama q/k weights: within each head, the two
+    rotate_half halves interleaved (HF row h*hd + i*hd/2 + j goes to h*hd + 2j + i)."""
+    rows = w.shape[0]
+    hd = rows // n_head
+    return w.reshape(n_head, 2, hd // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
+
+
+def add_byte_vocab(w):
+    """A byte-level vocabulary of 256 tokens (one per byte, no merges)."""
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    cs, n = bs[:], 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    byte_char = dict(zip(bs, map(chr, cs)))
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre("qwen2")
+    w.add_token_list([byte_char[b] for b in range(256)])
+    w.add_token_types([1] * 256)
+    w.add_token_merges([])
+    w.add_add_bos_token(False)
+
+
+def make_moe():
+    """The core MoE fixtures as GGUFs: same f32 weights, so the core reference.json is theirs too."""
+    from safetensors.numpy import load_file
+    specs = (("mixtral_moe_f32", "llama"), ("qwen3_moe_f32", "qwen3moe"), ("qwen2_moe_shared_f32", "qwen2moe"), ("olmoe_f32", "olmoe"))
+    for name, arch in specs:
+        src = os.path.join(HERE, "core", name)
+        cfg = json.load(open(os.path.join(src, "config.json")))
+        sd = load_file(os.path.join(src, "model.safetensors"))
+        heads, kv = cfg["num_attention_heads"], cfg["num_key_value_heads"]
+        n_exp = cfg.get("num_experts") or cfg.get("num_local_experts")
+        path = os.path.join(OUT, name + ".gguf")
+        w = gguf.GGUFWriter(path, arch)
+        w.add_name(name)
+        w.add_context_length(cfg["max_position_embeddings"])
+        w.add_embedding_length(cfg["hidden_size"])
+        w.add_block_count(cfg["num_hidden_layers"])
+        w.add_feed_forward_length(cfg["intermediate_size"])
+        w.add_head_count(heads)
+        w.add_head_count_kv(kv)
+        if cfg.get("head_dim"):
+            w.add_key_length(cfg["head_dim"])
+            w.add_value_length(cfg["head_dim"])
+        w.add_layer_norm_rms_eps(cfg["rms_norm_eps"])
+        w.add_rope_freq_base(cfg["rope_parameters"]["rope_theta"])
+        w.add_expert_count(n_exp)
+        w.add_expert_used_count(cfg["num_experts_per_tok"])
+        if "moe_intermediate_size" in cfg:
+            w.add_expert_feed_forward_length(cfg["moe_intermediate_size"])
+        if "shared_expert_intermediate_size" in cfg:
+            w.add_expert_shared_feed_forward_length(cfg["shared_expert_intermediate_size"])
+        if arch != "llama":  # llama.cpp's own choice for llama-arch Mixtral is to renormalize
+            w.add_expert_weights_norm(bool(cfg.get("norm_topk_prob", False)))
+        w.add_bos_token_id(cfg["bos_token_id"])
+        w.add_eos_token_id(cfg["eos_token_id"])
+        add_byte_vocab(w)
+        experts = {}  # (layer, stem) → {expert: array}
+        top = {"model.embed_tokens.weight": "token_embd.weight", "model.norm.weight": "output_norm.weight",
+               "lm_head.weight": "output.weight"}
+        for hf in sorted(sd):
+            t = sd[hf].astype(np.float32)
+            if hf in top:
+                w.add_tensor(top[hf], t)
+                continue
+            parts = hf.split(".")  # model.layers.N.<module...>.weight|bias
+            layer, mod = parts[2], ".".join(parts[3:-1])
+            if ".experts." in mod:  # mlp.experts.E.gate_proj / block_sparse_moe.experts.E.w1
+                e, proj = int(parts[-3]), parts[-2]
+                experts.setdefault((layer, EXPERT_NAMES[proj]), {})[e] = t
+                continue
+            g = f"blk.{layer}.{MOE_NAMES[mod]}.{parts[-1]}"
+            if arch == "llama" and mod in ("self_attn.q_proj", "self_attn.k_proj"):
+                t = llama_cpp_permute(t, heads if mod.endswith("q_proj") else kv)
+            if mod == "mlp.shared_expert_gate":
+                t = t.reshape(-1)  # llama.cpp keeps it as [hidden]
+            w.add_tensor(g, t)
+        for (layer, stem), per in sorted(experts.items()):
+            w.add_tensor(f"blk.{layer}.{stem}.weight", np.stack([per[e] for e in range(n_exp)]))
+        w.write_header_to_file()
+        w.write_kv_data_to_file()
+        w.write_tensors_to_file()
+        w.close()
+        print("wrote", path, os.path.getsize(path), "bytes")
+
+
 if __name__ == "__main__":
     if sys.argv[1:] == ["qwen"]:
         make_qwen()
+    elif sys.argv[1:] == ["moe"]:
+        make_moe()
     else:
         make_tiny()
         make_smollm2()
         make_qwen()
+        make_moe()

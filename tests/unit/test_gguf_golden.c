@@ -7,7 +7,9 @@
 #include "base/json.h"
 #include "formats/gguf.h"
 #include "test.h"
+#include <unistd.h>
 #include "model/model.h"
+#include "formats/hf_config.h"
 
 /* llmc_gguf_tensors, then (f32) every tensor widened to F32 as --dtype f32 loads a GGUF. */
 static llmc_status gguf_tensors_as(llmc_gguf *g, bool f32, llmc_tensor_set **ts, llmc_error *err) {
@@ -182,9 +184,98 @@ static int test_smollm2(const char *src) {
     return 1;
 }
 
+/* The mixture-of-experts GGUF twins (tests/golden/gguf/<name>.gguf, written by gguf-py under
+   llama.cpp's architectures from the core fixtures' weights): the same description as the
+   fixture's config.json, and bit-identical logits to the safetensors checkpoint (same f32
+   values; stacked experts and Mixtral's permuted q/k rows undone). */
+static void test_moe_twins(const char *src) {
+    const char *names[] = {"mixtral_moe_f32", "qwen3_moe_f32", "qwen2_moe_shared_f32", "olmoe_f32"};
+    const int32_t ids[] = {5, 77, 130, 2, 255, 19, 64, 8};
+    const int n = (int)(sizeof ids / sizeof *ids);
+    for (size_t k = 0; k < sizeof names / sizeof *names; k++) {
+        char dir[4096], path[4200];
+        snprintf(dir, sizeof dir, "%s/tests/golden/core/%s", src, names[k]);
+        snprintf(path, sizeof path, "%s/tests/golden/gguf/%s.gguf", src, names[k]);
+        llmc_error err = {0};
+        llmc_config hc, gc;
+        llmc_gguf *g = NULL;
+        CHECK_MSG(llmc_hf_config_load(dir, &hc, &err) == LLMC_OK, "%s", err.msg);
+        CHECK_MSG(llmc_gguf_open(path, &g, &err) == LLMC_OK, "%s", err.msg);
+        if (!g) continue;
+        CHECK_MSG(llmc_gguf_config(g, &gc, &err) == LLMC_OK, "%s", err.msg);
+        CHECK_STR(gc.architecture, hc.architecture);
+        CHECK_INT(gc.num_experts, hc.num_experts);
+        CHECK_INT(gc.num_experts_per_tok, hc.num_experts_per_tok);
+        CHECK_INT(gc.moe_intermediate_size, hc.moe_intermediate_size);
+        CHECK_INT(gc.shared_expert_intermediate_size, hc.shared_expert_intermediate_size);
+        CHECK_INT(gc.norm_topk_prob, hc.norm_topk_prob);
+        CHECK_INT(gc.qkv_bias, hc.qkv_bias);
+        CHECK_INT(gc.qk_norm, hc.qk_norm);
+        CHECK_INT(gc.qk_norm_full, hc.qk_norm_full);
+        CHECK(memcmp(gc.dense_layers, hc.dense_layers, sizeof gc.dense_layers) == 0);
+        llmc_tensor_set *ts = NULL;
+        llmc_model *mg = NULL, *mh = NULL;
+        llmc_model_opts o;
+        llmc_model_opts_default(&o);
+        o.n_threads = 2;
+        CHECK_MSG(llmc_gguf_tensors(g, &ts, &err) == LLMC_OK, "%s", err.msg);
+        if (ts) CHECK_MSG(llmc_model_from_tensors(&gc, ts, &o, &mg, &err) == LLMC_OK, "%s: %s", names[k], err.msg);
+        CHECK_MSG(llmc_model_load(dir, &o, &mh, &err) == LLMC_OK, "%s", err.msg);
+        if (mg && mh) {
+            int V = hc.vocab_size;
+            float *a = malloc((size_t)n * V * sizeof *a), *b = malloc((size_t)n * V * sizeof *b);
+            CHECK_INT(llmc_model_forward(mg, ids, n, 0, a, true, &err), LLMC_OK);
+            CHECK_INT(llmc_model_forward(mh, ids, n, 0, b, true, &err), LLMC_OK);
+            CHECK_MSG(memcmp(a, b, (size_t)n * V * sizeof *a) == 0, "%s: GGUF and safetensors logits differ", names[k]);
+            free(a);
+            free(b);
+        }
+        llmc_model_free(mg);
+        llmc_model_free(mh);
+        llmc_gguf_free(g);
+    }
+}
+
+/* The olmoe twin with one metadata value overwritten (key, new u32 value): config must fail naming the key. */
+static void expect_patched_fail(const char *src, const char *key, uint32_t value) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tests/golden/gguf/olmoe_f32.gguf", src);
+    FILE *f = fopen(path, "rb");
+    CHECK(f != NULL);
+    if (!f) return;
+    static uint8_t buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    uint8_t *at = memmem(buf, n, key, strlen(key));
+    CHECK_MSG(at && at + strlen(key) + 8 <= buf + n, "key %s not in the file", key);
+    if (!at) return;
+    uint32_t type;
+    memcpy(&type, at + strlen(key), 4);
+    CHECK_INT(type, 4); /* u32, as gguf-py writes counts */
+    memcpy(at + strlen(key) + 4, &value, 4);
+    char tmp[] = "/tmp/llmc_moe_XXXXXX";
+    int fd = mkstemp(tmp);
+    CHECK(fd >= 0 && write(fd, buf, n) == (ssize_t)n);
+    if (fd >= 0) close(fd);
+    llmc_gguf *g = NULL;
+    llmc_error err = {0};
+    llmc_config c;
+    CHECK_MSG(llmc_gguf_open(tmp, &g, &err) == LLMC_OK, "%s", err.msg);
+    if (g) {
+        CHECK_INT(llmc_gguf_config(g, &c, &err), LLMC_ERR_FORMAT);
+        CHECK_MSG(strstr(err.msg, key) != NULL, "'%s' lacks '%s'", err.msg, key);
+        llmc_gguf_free(g);
+    }
+    unlink(tmp);
+}
+
 int main(void) {
     const char *src = test_env("LLMC_SOURCE_DIR", ".");
     test_tiny(src);
     test_smollm2(src);
+    test_moe_twins(src);
+    expect_patched_fail(src, "olmoe.expert_used_count", 9);  /* more than the 8 experts */
+    expect_patched_fail(src, "olmoe.expert_count", 5000);    /* past LLMC_MAX_EXPERTS */
+    expect_patched_fail(src, "olmoe.expert_used_count", 0);
     return test_summary();
 }

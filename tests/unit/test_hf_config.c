@@ -164,6 +164,30 @@ static void test_qwen(void) {
     CHECK_INT(parse("{\"architectures\":[\"Qwen3MoeForCausalLM\"]," QBASE "}", &c, &err), LLMC_OK);
     CHECK(c.num_experts == 128 && c.num_experts_per_tok == 8 && c.moe_intermediate_size == 768 && !c.norm_topk_prob && c.qk_norm);
     CHECK(llmc_config_layer_moe(&c, 0) && llmc_config_layer_moe(&c, 1));
+    /* its saved name is num_local_experts (attribute_map); mlp_only_layers and decoder_sparse_step make dense layers */
+    CHECK_INT(parse("{\"architectures\":[\"Qwen3MoeForCausalLM\"]," QBASE ",\"num_local_experts\":6,\"num_experts_per_tok\":2,"
+                    "\"norm_topk_prob\":true,\"mlp_only_layers\":[0],\"moe_intermediate_size\":16}", &c, &err), LLMC_OK);
+    CHECK(c.num_experts == 6 && c.num_experts_per_tok == 2 && c.norm_topk_prob && c.moe_intermediate_size == 16);
+    CHECK(!llmc_config_layer_moe(&c, 0) && llmc_config_layer_moe(&c, 1));
+    CHECK_INT(parse("{\"model_type\":\"qwen2_moe\"," QBASE ",\"num_experts\":4,\"decoder_sparse_step\":2}", &c, &err), LLMC_OK);
+    CHECK_STR(c.architecture, "Qwen2MoeForCausalLM");
+    CHECK(c.num_experts == 4 && c.num_experts_per_tok == 4 && c.shared_expert_intermediate_size == 5632 && c.qkv_bias && !c.norm_topk_prob);
+    CHECK(!llmc_config_layer_moe(&c, 0) && llmc_config_layer_moe(&c, 1));
+    CHECK_INT(parse("{\"model_type\":\"qwen2_moe\"," QBASE ",\"qkv_bias\":false}", &c, &err), LLMC_OK);
+    CHECK(!c.qkv_bias);
+    /* Mixtral: always renormalized, experts as wide as intermediate_size, a window over every layer */
+    CHECK_INT(parse("{\"architectures\":[\"MixtralForCausalLM\"]," QBASE ",\"sliding_window\":64,\"norm_topk_prob\":false}", &c, &err), LLMC_OK);
+    CHECK(c.num_experts == 8 && c.num_experts_per_tok == 2 && c.norm_topk_prob && c.moe_intermediate_size == 128 && c.sliding_window == 64);
+    CHECK(c.max_position_embeddings == 131072 && !c.qk_norm && !c.attention_bias);
+    /* OLMoE: q/k norms over the whole projections; clip_qkv refused by name */
+    CHECK_INT(parse("{\"model_type\":\"olmoe\"," QBASE "}", &c, &err), LLMC_OK);
+    CHECK(c.num_experts == 64 && c.num_experts_per_tok == 8 && c.qk_norm_full && !c.qk_norm && !c.norm_topk_prob && c.max_position_embeddings == 4096);
+    EXPECT_ERR("{\"model_type\":\"olmoe\"," QBASE ",\"clip_qkv\":8}", LLMC_ERR_UNSUPPORTED, "clip_qkv");
+    EXPECT_ERR("{\"model_type\":\"olmoe\"," QBASE ",\"num_experts\":4,\"num_experts_per_tok\":5}", LLMC_ERR_FORMAT, "num_experts_per_tok");
+    EXPECT_ERR("{\"model_type\":\"olmoe\"," QBASE ",\"num_experts\":100000}", LLMC_ERR_FORMAT, "num_experts");
+    EXPECT_ERR("{\"model_type\":\"qwen3_moe\"," QBASE ",\"mlp_only_layers\":[\"a\"]}", LLMC_ERR_FORMAT, "mlp_only_layers");
+    EXPECT_ERR("{\"model_type\":\"qwen3_moe\"," QBASE ",\"decoder_sparse_step\":0}", LLMC_ERR_FORMAT, "decoder_sparse_step");
+    EXPECT_ERR("{\"model_type\":\"deepseek_v3\"," QBASE "}", LLMC_ERR_UNSUPPORTED, "deepseek_v3");
     /* Phi-3: fused projections, a window over every layer, 4096 positions by default; LongRoPE refused by name */
     CHECK_INT(parse("{\"model_type\":\"phi3\"," QBASE ",\"sliding_window\":2047,\"attention_bias\":true}", &c, &err), LLMC_OK);
     CHECK_STR(c.architecture, "Phi3ForCausalLM");
