@@ -1,13 +1,28 @@
-/* Kernel microbenchmark: GEMV (decode) and GEMM (prefill) throughput of
- * llmc_cpu_matmul per dtype and kernel family, plus the machine's read
- * bandwidth. Not a test; numbers go to BENCHMARKS.md.
- * Build: bash bench/kernels.sh [build-dir]   Run: build/bench_kernels [threads] */
+/* Kernel microbenchmark: the machine's FMA peak and read bandwidth, then GEMM
+ * throughput of llmc_cpu_matmul_act per weight dtype, activation mode, model
+ * shape and batch size (rows of activations), as GFLOP/s (2·rows·cols·n over the
+ * best time) and as a fraction of the f32-FMA peak. Not a test; numbers go to
+ * BENCHMARKS.md. Build: bash bench/kernels.sh [build-dir]
+ * Run: build/bench_kernels [threads]. Environment (all optional):
+ *   KERNEL=avx2|avx512|amx|scalar  one family (default: the automatic one)
+ *   DTYPE=q4_1,q8_0,...            weight dtypes (default bf16,f32,q8_0,q4_0,q4_1)
+ *   ACT=precise,fast,inv,invfast,invdq  activation modes (inv = LLMC_ACT_INVARIANT, what the
+ *                                  serving engine runs; invdq adds LLMC_ACT_DEQUANT, its
+ *                                  --batch-f32; default precise,fast,inv)
+ *   NS=1,2,4,8,16,64,512           batch sizes
+ *   SHAPES=up,down,head,up3b,down3b  weight shapes (default up,down,up3b,down3b)
+ *   MIN_S=0.25                     seconds per measurement (best of the repetitions)
+ *   ONLY_PEAK=1                    print the peak and bandwidth and stop */
 #include "backend/cpu/ops.h"
 #include "formats/tensor.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 static double now(void) {
     struct timespec ts;
@@ -49,36 +64,102 @@ static void bw_task(void *p, int64_t b, int64_t e, int tid) {
     c->out[tid] += s;
 }
 
-/* ACT=fast: 8-bit activations for quantized weights (default: precise, see ops.h) */
-static llmc_act_mode g_act = LLMC_ACT_PRECISE;
+/* ---- peak: a pure FMA loop, 10 independent 8-lane chains per thread (enough to cover
+ * the FMA latency on two pipes), so flops / time is the f32 FMA peak of the cores. */
+#define PEAK_ITERS 20000000LL
+typedef struct { double sink[256]; } peak_ctx;
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+__attribute__((target("avx2,fma"), noinline)) static float peak_loop(int64_t iters, float seed) {
+    /* written out: at -O2 an array of accumulators would live in memory */
+    __m256 m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
+    __m256 a0 = _mm256_set1_ps(seed), a1 = _mm256_set1_ps(seed + 1), a2 = _mm256_set1_ps(seed + 2), a3 = _mm256_set1_ps(seed + 3),
+           a4 = _mm256_set1_ps(seed + 4), a5 = _mm256_set1_ps(seed + 5), a6 = _mm256_set1_ps(seed + 6), a7 = _mm256_set1_ps(seed + 7),
+           a8 = _mm256_set1_ps(seed + 8), a9 = _mm256_set1_ps(seed + 9);
+    for (int64_t i = 0; i < iters; i++) {
+        a0 = _mm256_fmadd_ps(a0, m, c); a1 = _mm256_fmadd_ps(a1, m, c); a2 = _mm256_fmadd_ps(a2, m, c);
+        a3 = _mm256_fmadd_ps(a3, m, c); a4 = _mm256_fmadd_ps(a4, m, c); a5 = _mm256_fmadd_ps(a5, m, c);
+        a6 = _mm256_fmadd_ps(a6, m, c); a7 = _mm256_fmadd_ps(a7, m, c); a8 = _mm256_fmadd_ps(a8, m, c);
+        a9 = _mm256_fmadd_ps(a9, m, c);
+    }
+    __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)),
+                             _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a4, a5), _mm256_add_ps(a6, a7)), _mm256_add_ps(a8, a9)));
+    float o[8];
+    _mm256_storeu_ps(o, s);
+    return o[0];
+}
+static bool peak_ok(void) { __builtin_cpu_init(); return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
+#define PEAK_FLOPS_PER_ITER (10.0 * 8 * 2)
+#else
+static float peak_loop(int64_t iters, float seed) { (void)iters; return seed; }
+static bool peak_ok(void) { return false; }
+#define PEAK_FLOPS_PER_ITER 0.0
+#endif
+static void peak_task(void *p, int64_t b, int64_t e, int tid) {
+    peak_ctx *c = p;
+    for (int64_t i = b; i < e; i++) c->sink[tid & 255] += peak_loop(PEAK_ITERS / 8, (float)i);
+}
+/* GFLOP/s of all threads together: best of 5 runs of one loop per thread. */
+static double measure_peak(llmc_threadpool *tp, int nth) {
+    if (!peak_ok()) return 0;
+    peak_ctx c = {{0}};
+    double best = 1e30;
+    for (int r = 0; r < 5; r++) {
+        double a = now();
+        llmc_threadpool_run(tp, peak_task, &c, nth);
+        double e = now() - a;
+        if (e < best) best = e;
+    }
+    return nth * (PEAK_ITERS / 8) * PEAK_FLOPS_PER_ITER / best / 1e9;
+}
 
-static double bench_mm(llmc_threadpool *tp, llmc_dtype t, int64_t rows, int64_t cols, int n_tok, double min_s) {
+static double bench_mm(llmc_threadpool *tp, llmc_dtype t, int64_t rows, int64_t cols, int n_tok, llmc_act_mode act,
+                       double min_s) {
     size_t nb;
     void *w = make_w(t, rows, cols, &nb);
     llmc_tensor W = {.name = "w", .dtype = t, .ndim = 2, .shape = {rows, cols}, .data = w, .nbytes = nb};
     float *x = malloc(sizeof(float) * cols * n_tok), *y = malloc(sizeof(float) * rows * n_tok);
     for (int64_t i = 0; i < cols * n_tok; i++) x[i] = (int)(rnd() % 2001 - 1000) / 1000.f;
-    llmc_cpu_matmul_act(tp, &W, NULL, x, n_tok, y, g_act);
-    /* best of many: the minimum is the least disturbed by other processes */
+    llmc_cpu_matmul_act(tp, &W, NULL, x, n_tok, y, act);
+    /* best of many (at least 3): the minimum is the least disturbed by other processes */
     double t0 = now(), best = 1e30;
+    int reps = 0;
     do {
         double a = now();
-        llmc_cpu_matmul_act(tp, &W, NULL, x, n_tok, y, g_act);
+        llmc_cpu_matmul_act(tp, &W, NULL, x, n_tok, y, act);
         double e = now() - a;
         if (e < best) best = e;
-    } while (now() - t0 < min_s);
+        reps++;
+    } while (now() - t0 < min_s || reps < 3);
     free(w); free(x); free(y);
     return best;
+}
+
+/* Is name in the comma-separated list (NULL list: def decides)? */
+static bool listed(const char *list, const char *name, bool def) {
+    if (!list) return def;
+    size_t n = strlen(name);
+    for (const char *p = list; *p;) {
+        const char *e = strchr(p, ',');
+        size_t l = e ? (size_t)(e - p) : strlen(p);
+        if (l == n && strncasecmp(p, name, n) == 0) return true;
+        if (!e) break;
+        p = e + 1;
+    }
+    return false;
 }
 
 int main(int argc, char **argv) {
     int nth = argc > 1 ? atoi(argv[1]) : 0;
     llmc_threadpool *tp = llmc_threadpool_new(nth);
     nth = llmc_threadpool_size(tp);
-    const char *act = getenv("ACT");
-    if (act && strcmp(act, "fast") == 0) g_act = LLMC_ACT_FAST;
-    printf("threads %d, auto kernel %s, activations %s\n", nth, llmc_cpu_kernel_name(),
-           g_act == LLMC_ACT_FAST ? "fast (8-bit)" : "precise (two-level 8-bit)");
+    const char *kernel = getenv("KERNEL");
+    if (kernel && !llmc_cpu_force_kernel(kernel)) {
+        fprintf(stderr, "kernel family %s not available here\n", kernel);
+        return 1;
+    }
+    double peak = measure_peak(tp, nth);
+    printf("threads %d, kernel %s, f32 FMA peak %.1f GFLOP/s (%.2f GHz effective per core at 32 flop/cycle)\n", nth,
+           llmc_cpu_kernel_name(), peak, peak / nth / 32.0);
     /* read bandwidth over 512 MB */
     int64_t n = 128LL << 20;
     float *a = malloc(n * 4);
@@ -86,32 +167,49 @@ int main(int argc, char **argv) {
     double outs[256] = {0};
     bw_ctx bc = {a, n, outs};
     llmc_threadpool_run(tp, bw_task, &bc, n / 4096);
-    double t0 = now();
-    for (int r = 0; r < 5; r++) llmc_threadpool_run(tp, bw_task, &bc, n / 4096);
-    printf("read bandwidth: %.1f GB/s\n", 5.0 * n * 4 / (now() - t0) / 1e9);
+    double best_bw = 1e30;
+    for (int r = 0; r < 3; r++) {
+        double t0 = now();
+        llmc_threadpool_run(tp, bw_task, &bc, n / 4096);
+        double e = now() - t0;
+        if (e < best_bw) best_bw = e;
+    }
+    printf("read bandwidth: %.1f GB/s\n", n * 4 / best_bw / 1e9);
     free(a);
-    static const char *kern[] = {"scalar", "avx2", "avx512"};
-    static const llmc_dtype dts[] = {LLMC_DT_Q4_1, LLMC_DT_Q4_0, LLMC_DT_Q8_0, LLMC_DT_Q4_K, LLMC_DT_Q6_K, LLMC_DT_BF16, LLMC_DT_F16, LLMC_DT_F32};
-    const char *only = getenv("KERNEL");
-    for (int k = 0; k < 3; k++) {
-        if (only && strcmp(only, kern[k])) continue;
-        if (!llmc_cpu_force_kernel(kern[k])) continue;
-        for (size_t d = 0; d < sizeof dts / sizeof *dts; d++) {
-            llmc_dtype t = dts[d];
-            const char *only_dt = getenv("DTYPE");
-            if (only_dt && strcmp(only_dt, llmc_dtype_name(t))) continue;
-            /* GEMV on a 4096x4096 matrix (out of cache: bandwidth), and SmolLM-sized ffn_up in cache */
-            const char *mode = getenv("MODE"); /* gemv / gemm only, for perf stat */
-            if (mode && strcmp(mode, "gemm") == 0) { bench_mm(tp, t, 1536, 576, 512, 2.0); continue; }
-            double big = bench_mm(tp, t, 4096, 4096, 1, 0.3);
-            int64_t sc = (t == LLMC_DT_Q4_K || t == LLMC_DT_Q6_K) ? 768 : 576;
-            double small = bench_mm(tp, t, 1536, sc, 1, 0.2);
-            double gemm = k == 0 ? 0 : bench_mm(tp, t, 1536, sc, 512, 0.5);
-            double bytes = llmc_dtype_row_bytes(t, 4096) * 4096.0;
-            printf("%-7s %-5s gemv 4096x4096: %7.3f ms %6.1f GB/s | gemv 1536x576: %6.1f us %6.1f GB/s | gemm 1536x576x512: %7.2f ms %6.1f GFLOP/s\n",
-                   kern[k], llmc_dtype_name(t), big * 1e3, bytes / big / 1e9, small * 1e6,
-                   llmc_dtype_row_bytes(t, sc) * 1536.0 / small / 1e9, gemm * 1e3, gemm > 0 ? 2.0 * 1536 * sc * 512 / gemm / 1e9 : 0);
-            fflush(stdout);
+    if (getenv("ONLY_PEAK")) return 0;
+    fflush(stdout);
+
+    static const struct { const char *name; int64_t rows, cols; } shapes[] = {
+        {"up", 1536, 576}, {"down", 576, 1536}, {"head", 49152, 576}, {"up3b", 8192, 3072}, {"down3b", 3072, 8192}};
+    static const struct { const char *name; int mode; } acts[] = {
+        {"precise", LLMC_ACT_PRECISE}, {"fast", LLMC_ACT_FAST}, {"inv", LLMC_ACT_PRECISE | LLMC_ACT_INVARIANT},
+        {"invfast", LLMC_ACT_FAST | LLMC_ACT_INVARIANT}, {"invdq", LLMC_ACT_PRECISE | LLMC_ACT_INVARIANT | LLMC_ACT_DEQUANT}};
+    static const llmc_dtype dts[] = {LLMC_DT_BF16, LLMC_DT_F32, LLMC_DT_Q8_0, LLMC_DT_Q4_0, LLMC_DT_Q4_1,
+                                     LLMC_DT_F16, LLMC_DT_Q4_K, LLMC_DT_Q6_K};
+    static const int ns[] = {1, 2, 4, 8, 16, 64, 512};
+    const char *env_dt = getenv("DTYPE"), *env_act = getenv("ACT"), *env_ns = getenv("NS"), *env_sh = getenv("SHAPES");
+    const double min_s = getenv("MIN_S") ? atof(getenv("MIN_S")) : 0.25;
+    printf("%-7s %-8s %-6s %5s %5s %4s %10s %9s %6s\n", "dtype", "act", "shape", "rows", "cols", "n", "ms", "GFLOP/s", "peak");
+    for (size_t d = 0; d < sizeof dts / sizeof *dts; d++) {
+        if (!listed(env_dt, llmc_dtype_name(dts[d]), d < 5)) continue;
+        bool quant = llmc_dtype_block_elems(dts[d]) > 1;
+        for (size_t m = 0; m < sizeof acts / sizeof *acts; m++) {
+            if (!listed(env_act, acts[m].name, m < 3)) continue;
+            if (!quant && (m == 1 || m == 4)) continue; /* float weights: fast = precise except on AMX bf16 */
+            for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+                if (!listed(env_sh, shapes[s].name, s != 2)) continue;
+                for (size_t k = 0; k < sizeof ns / sizeof *ns; k++) {
+                    char nbuf[16];
+                    snprintf(nbuf, sizeof nbuf, "%d", ns[k]);
+                    if (!listed(env_ns, nbuf, true)) continue;
+                    int64_t rows = shapes[s].rows, cols = shapes[s].cols;
+                    double tm = bench_mm(tp, dts[d], rows, cols, ns[k], (llmc_act_mode)acts[m].mode, min_s);
+                    double gf = 2.0 * rows * cols * ns[k] / tm / 1e9;
+                    printf("%-7s %-8s %-6s %5lld %5lld %4d %10.4f %9.1f %5.1f%%\n", llmc_dtype_name(dts[d]), acts[m].name,
+                           shapes[s].name, (long long)rows, (long long)cols, ns[k], tm * 1e3, gf, peak > 0 ? 100 * gf / peak : 0);
+                    fflush(stdout);
+                }
+            }
         }
     }
     llmc_threadpool_free(tp);

@@ -1,7 +1,7 @@
 /* CPU backend: dequantization against the gguf Python package (fixtures in
  * tests/golden/quant/), matmul of every dtype on every kernel family this CPU
- * supports against a double-precision dot product of the dequantized rows, the
- * thread pool, embed/get_row. */
+ * supports against a double-precision dot product of the dequantized rows (and, in the
+ * batch-invariant modes, against the same token alone), the thread pool, embed/get_row. */
 #include "test.h"
 #include "backend/cpu/ops.h"
 #include <stdint.h>
@@ -315,6 +315,58 @@ static void test_matmul_n(void) {
     llmc_threadpool_free(tp);
 }
 
+/* Batch-invariant modes (the serving engine's) on every family and dtype, odd shapes (rows not
+ * a multiple of the 4-row micro-kernels, 19 blocks, float tails), batch sizes on both sides of
+ * the fused-kernel / dequantized-tile switch (16), 1 to 3 threads: each row is bit for bit the
+ * same as the token alone, and within the precise tolerance of the double reference. On AVX2
+ * the quantized precise rows run f32 math in both forms (fused below 16 tokens, tiles from 16),
+ * so this also checks that the two give the same bits. */
+static void test_matmul_invariant_modes(void) {
+    static const char *kernels[] = {"scalar", "avx2", "avx512", "amx"};
+    static const int64_t shapes[][2] = {{5, 608}, {33, 96}, {7, 100}, {18, 576}};
+    static const int ntoks[] = {2, 3, 5, 7, 16, 19};
+    static const int modes[] = {LLMC_ACT_PRECISE | LLMC_ACT_INVARIANT, LLMC_ACT_PRECISE | LLMC_ACT_INVARIANT | LLMC_ACT_DEQUANT,
+                                LLMC_ACT_FAST | LLMC_ACT_INVARIANT};
+    llmc_threadpool *tps[3] = {llmc_threadpool_new(1), llmc_threadpool_new(2), llmc_threadpool_new(3)};
+    for (size_t k = 0; k < sizeof kernels / sizeof *kernels; k++) {
+        if (!llmc_cpu_force_kernel(kernels[k])) continue;
+        for (int t = 0; t < LLMC_DT_COUNT; t++)
+            for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+                int64_t rows = shapes[s][0], cols = shapes[s][1];
+                if (cols % llmc_dtype_block_elems((llmc_dtype)t) || (is_quant((llmc_dtype)t) && cols % 32)) continue;
+                size_t nb;
+                void *raw = random_weights((llmc_dtype)t, rows, cols, &nb);
+                llmc_tensor W = {.name = "w", .dtype = (llmc_dtype)t, .ndim = 2, .shape = {rows, cols}, .data = raw, .nbytes = nb};
+                float *Wf = malloc((size_t)(rows * cols) * 4);
+                llmc_cpu_dequantize(&W, Wf);
+                for (size_t nt = 0; nt < sizeof ntoks / sizeof *ntoks; nt++)
+                    for (size_t md = 0; md < sizeof modes / sizeof *modes; md++) {
+                        int n_tok = ntoks[nt];
+                        llmc_act_mode mode = (llmc_act_mode)modes[md];
+                        llmc_threadpool *tp = tps[(s + nt + md) % 3];
+                        float *x = malloc((size_t)(n_tok * cols) * 4), *y = malloc((size_t)(n_tok * rows) * 4),
+                              *y1 = malloc((size_t)rows * 4);
+                        for (int64_t i = 0; i < n_tok * cols; i++) x[i] = frnd() * ((i % 89) == 0 ? 8.f : 1.f);
+                        llmc_cpu_matmul_act(tp, &W, NULL, x, n_tok, y, mode);
+                        int bad = check_matmul(kernels[k], (llmc_dtype)t, Wf, NULL, x, rows, cols, n_tok, y,
+                                               md == 2 ? LLMC_ACT_FAST : LLMC_ACT_PRECISE);
+                        int differ = 0;
+                        for (int tok = 0; tok < n_tok; tok++) {
+                            llmc_cpu_matmul_act(tps[tok % 3], &W, NULL, x + (size_t)tok * cols, 1, y1, mode);
+                            differ += memcmp(y1, y + (size_t)tok * rows, (size_t)rows * 4) != 0;
+                        }
+                        CHECK_MSG(bad == 0 && differ == 0, "%s %s %lldx%lld n_tok=%d mode %#x: %d outputs off, %d rows differ from alone",
+                                  kernels[k], llmc_dtype_name((llmc_dtype)t), (long long)rows, (long long)cols, n_tok,
+                                  (unsigned)mode, bad, differ);
+                        free(x); free(y); free(y1);
+                    }
+                free(Wf); free(raw);
+            }
+    }
+    CHECK(llmc_cpu_force_kernel("auto"));
+    for (int i = 0; i < 3; i++) llmc_threadpool_free(tps[i]);
+}
+
 /* llmc_cpu_attention against a double-precision softmax(q·k·scale)·V, for group sizes
  * 1..4, head dims on and off the vector width (12, 64, 72, 128), odd and even key counts. */
 static void test_attention(void) {
@@ -427,6 +479,7 @@ int main(void) {
     test_threadpool();
     test_matmul();
     test_matmul_n();
+    test_matmul_invariant_modes();
     test_attention();
     test_attention_rows();
     return test_summary();

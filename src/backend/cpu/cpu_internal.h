@@ -100,6 +100,14 @@ typedef struct {
     void (*quantize)(const float *x, int64_t n, int8_t *qs, float *d, float *s, bool pairs);
     /* Optional: one quantized row of nb blocks → f32 (prefill dequantizes row tiles). */
     void (*deq[LLMC_DT_COUNT])(const void *row, int64_t nb, float *out);
+    /* Quantized weights under LLMC_ACT_PRECISE meet f32 activations (exact f32 math on the
+     * dequantized weights) from f32_min tokens on (0: MM_DEQ_MIN), and with inv_f32 also in
+     * invariant steps at every batch size, as LLMC_ACT_DEQUANT asks: for families whose two-level
+     * integer dots cost more than f32 FMAs. A quantized dtype's fi entry, when set, is the fused
+     * form (dequantizing in registers) that must give bit for bit what fi[F32] gives on deq's
+     * tile; matmul.c runs it below MM_DEQ_MIN tokens. */
+    int f32_min;
+    bool inv_f32;
     /* Optional (AMX): bf16 weights × bf16 activations under LLMC_ACT_FAST, one work item:
      * 16 weight rows at w (rb bytes apart) against tokens [t0, t1) of the packed
      * activations xp (cpu_pack_bf16 layout, nkc chunks of 32 per token block);

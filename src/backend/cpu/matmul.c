@@ -9,7 +9,9 @@
  * the rounding residual, fed to the same kernels as an extra "token", so the
  * unpacked weights serve both levels from registers (see ops.h) — or, for a
  * prefill-sized batch of a format with a SIMD dequantizer, multiplies f32
- * activations with row tiles dequantized on the fly (MM_DEQ_MIN). */
+ * activations with row tiles dequantized on the fly (MM_DEQ_MIN); a family whose
+ * table asks for it (f32_min, inv_f32: AVX2) takes that f32 math for smaller
+ * batches too, through fused kernels that dequantize in registers (fi[dtype]). */
 #include "backend/cpu/cpu_internal.h"
 #include "formats/tensor.h"
 #include <stdlib.h>
@@ -40,6 +42,7 @@ typedef struct {
     int rep;        /* Q8 rows per token: 1, or 2 = value + residual (see cpu_matmul_tiled) */
     float *resid;   /* precise mode: per thread, cols floats for the residual */
     float *wtile;   /* deq mode: per thread, MM_RT dequantized weight rows */
+    bool fused;     /* quantized weights × f32 activations through fi[dtype] (dequantized in registers) */
     uint16_t *xp;   /* bf16-tile mode: the activations in bf16, packed by cpu_pack_bf16 */
     int n_tok;
     int64_t cols, nbw, nbx;
@@ -144,7 +147,7 @@ static void mm_task(void *p, int64_t i0, int64_t i1, int tid) {
             roff = r0;
         }
         /* Quantized: each kernel call takes CPU_NT Q8 rows = CPU_NT/rep tokens. */
-        if (!c->xq && c->invariant && c->tab->fi[dt][0]) { /* invariant float: 4 rows × up to 4 tokens */
+        if (!c->xq && (c->invariant || c->fused) && c->tab->fi[dt][0]) { /* 4 rows × up to 4 tokens, f32 math */
             mm_float_invariant(c, wbase, row_bytes, roff, dt, r0, r1, t0, t1, rows, bias, y);
             continue;
         }
@@ -225,13 +228,18 @@ bool cpu_matmul_tiled(const cpu_dot_table *tab, llmc_threadpool *tp, int nw, con
     for (int m = 0; m < nw && tiles; m++) tiles = c.rows[m] % MM_RT == 0;
     if (tiles && (c.xp = malloc(sizeof(uint16_t) * CPU_PACK_BF16_ELEMS(n_tok, c.cols))) != NULL)
         cpu_pack_bf16(x, n_tok, c.cols, c.xp);
-    /* Invariant mode: the integer dots at every batch size, or with LLMC_ACT_DEQUANT f32 tiles at
-       every batch size (where the invariant float kernels exist): either way one path whatever n_tok. */
-    bool deq = inv ? dq && tab->fi[LLMC_DT_F32][0] != NULL : n_tok >= MM_DEQ_MIN;
-    if (quant && act == LLMC_ACT_PRECISE && deq && tab->deq[dt]) {
-        c.wtile = malloc(sizeof(float) * MM_RT * (size_t)c.cols * (size_t)nth);
+    /* Invariant mode: the integer dots at every batch size, or with LLMC_ACT_DEQUANT (or a family's
+       inv_f32) f32 math at every batch size (where the invariant float kernels exist): either way one
+       path whatever n_tok — the fused kernels and the dequantized tiles give the same bits. */
+    const int f32_min = tab->f32_min > 0 ? tab->f32_min : MM_DEQ_MIN;
+    bool deq = inv ? (dq || tab->inv_f32) && tab->fi[LLMC_DT_F32][0] != NULL : n_tok >= f32_min;
+    if (quant && act == LLMC_ACT_PRECISE && deq && (tab->deq[dt] || tab->fi[dt][0])) {
+        /* tiles once a tile's dequantization is shared by enough tokens, else fused */
+        if (tab->fi[dt][0] && (n_tok < MM_DEQ_MIN || !tab->deq[dt])) c.fused = true;
+        else c.wtile = malloc(sizeof(float) * MM_RT * (size_t)c.cols * (size_t)nth);
+        if (!c.wtile && tab->fi[dt][0]) c.fused = true; /* no memory for tiles: the same bits fused */
     }
-    if (quant && !c.wtile) {
+    if (quant && !c.wtile && !c.fused) {
         /* 64 spare bytes: kernels may load a full vector at a row's last block */
         c.rep = act == LLMC_ACT_FAST ? 1 : 2;
         size_t nv = (size_t)n_tok * (size_t)c.rep, nq = nv * (size_t)c.cols, nf = nv * (size_t)c.nbx;

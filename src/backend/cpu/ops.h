@@ -28,20 +28,26 @@ void llmc_cpu_matmul(llmc_threadpool *tp, const llmc_tensor *W, const llmc_tenso
  *    value and its rounding residual, ~15 bits): products agree with f32 math on
  *    the dequantized weights to ~1e-5 relative, as transformers computes a GGUF.
  *    Batches of 16+ tokens on Q8_0/Q4_0/Q4_1 go further: row tiles dequantized to
- *    f32 meet f32 activations in the float GEMM, exactly the --dtype f32 math.
+ *    f32 meet f32 activations in the float GEMM, exactly the --dtype f32 math. On the
+ *    "avx2" family that holds from 2 tokens (fused kernels dequantize in registers below
+ *    16; same bits as the tiles), because its integer multiplies run at half the FMA rate.
  *  LLMC_ACT_FAST: one 8-bit level (llama.cpp's way): ~0.5% relative error per
  *    product; decode ~1.15x faster (prefill too on K-quants, whose precise prefill
  *    keeps two integer levels); top-1 flips on near-ties. */
 typedef enum { LLMC_ACT_PRECISE = 0, LLMC_ACT_FAST = 1 } llmc_act_mode;
 /* OR'd into an llmc_act_mode: batch-invariant numerics. Row t of y then comes out bit for bit
  * the same whatever n_tok is and whichever other rows share the call (the multi-sequence
- * engine's guarantee): no f32 dequantized-tile path, no AMX bf16 tiles, no 4-row float
- * blocking — every (row, token) dot runs the same micro-kernel accumulation. Slower prefill. */
+ * engine's guarantee): no AMX bf16 tiles, no batch-size-dependent switch between integer dots
+ * and f32 tiles — every (row, token) dot runs the same accumulation whatever the batch.
+ * Quantized weights take the integer dots, except on "avx2" under LLMC_ACT_PRECISE, where they
+ * take f32 math at every batch size (as LLMC_ACT_DEQUANT below; about 0.8-1x the integer
+ * dots' speed for one token, 2-4x for 4+). Slower prefill than the non-invariant modes. */
 #define LLMC_ACT_INVARIANT 0x100
-/* With LLMC_ACT_INVARIANT and LLMC_ACT_PRECISE: Q8_0/Q4_0/Q4_1 weights become f32 row tiles at
- * every batch size (exact f32 math; faster for batches of ~8+, slower for one token) on the
- * families with invariant float kernels (AVX-512, AMX); elsewhere the integer dots. Float
- * weights there run 4 rows × 4 tokens per call in invariant mode. */
+/* With LLMC_ACT_INVARIANT and LLMC_ACT_PRECISE: Q8_0/Q4_0/Q4_1 weights meet f32 activations at
+ * every batch size (exact f32 math on the dequantized weights; faster for batches of ~4+, slower
+ * for one token) on the families with invariant float kernels (AVX2, AVX-512, AMX): as row tiles,
+ * or on AVX2 below 16 tokens dequantized in registers (the same bits). Float weights there run
+ * 4 rows × up to 4 tokens per call in invariant mode. */
 #define LLMC_ACT_DEQUANT 0x200
 void llmc_cpu_matmul_act(llmc_threadpool *tp, const llmc_tensor *W, const llmc_tensor *bias,
                          const float *x, int n_tok, float *y, llmc_act_mode act);
