@@ -14,7 +14,8 @@ static const llmc_arch g_arch[LLMC_FAM_COUNT] = {
      NULL},
     {LLMC_FAM_QWEN3, "Qwen3ForCausalLM", "qwen3", "qwen3", "Qwen3", 32768, 0, false, false,
      LLMC_ARCH_QK_NORM | LLMC_ARCH_ATTN_BIAS_FIELD | LLMC_ARCH_QWEN_WINDOW, CUDA, NULL},
-    {LLMC_FAM_PHI3, "Phi3ForCausalLM", "phi3", NULL, "Phi-3", 4096, 0, false, true, LLMC_ARCH_FUSED_PROJ | LLMC_ARCH_WINDOW_ALL, CUDA, NULL},
+    {LLMC_FAM_PHI3, "Phi3ForCausalLM", "phi3", NULL, "Phi-3", 4096, 0, false, true,
+     LLMC_ARCH_FUSED_PROJ | LLMC_ARCH_WINDOW_ALL | LLMC_ARCH_LONGROPE, CUDA, NULL},
     {LLMC_FAM_GEMMA2, "Gemma2ForCausalLM", "gemma2", NULL, "Gemma 2", 8192, 256, true, false, LLMC_ARCH_GEMMA | LLMC_ARCH_ATTN_BIAS_FIELD, CPU,
      "GeGLU, sandwich norms, soft-capping and per-layer windows"},
     {LLMC_FAM_GEMMA3, "Gemma3ForCausalLM", "gemma3_text", NULL, "Gemma 3", 131072, 256, true, false,
@@ -45,6 +46,16 @@ static const llmc_arch *arch_find(const char *s, size_t field) {
 const llmc_arch *llmc_arch_by_hf(const char *s) { return arch_find(s, offsetof(llmc_arch, hf_arch)); }
 const llmc_arch *llmc_arch_by_model_type(const char *s) { return arch_find(s, offsetof(llmc_arch, model_type)); }
 const llmc_arch *llmc_arch_by_gguf(const char *s) { return arch_find(s, offsetof(llmc_arch, gguf_arch)); }
+
+bool llmc_arch_cuda_declines(const llmc_config *c, char *why, size_t n) {
+    const llmc_arch *a = llmc_arch_by_hf(c->architecture);
+    if (!a) snprintf(why, n, "'%.64s' (not in the architecture table)", c->architecture);
+    else if (!llmc_arch_runs_on(a, LLMC_BACKEND_CUDA)) snprintf(why, n, "%s (%s)", a->label, a->cuda_missing ? a->cuda_missing : "CPU only");
+    else if (c->rope_type == LLMC_ROPE_LONGROPE) snprintf(why, n, "%s with LongRoPE", a->label);
+    else if (llmc_config_rotary_dim(c) != c->head_dim) snprintf(why, n, "%s with partial rotary embeddings", a->label);
+    else return false;
+    return true;
+}
 
 const char *llmc_arch_names(int which, char *buf, size_t n) {
     size_t field = which == 0 ? offsetof(llmc_arch, hf_arch) : which == 1 ? offsetof(llmc_arch, model_type) : offsetof(llmc_arch, gguf_arch);

@@ -9,6 +9,7 @@
  * include it, never the other way round. */
 #ifndef LLMC_FORMATS_ARCH_H
 #define LLMC_FORMATS_ARCH_H
+#include "formats/config.h"
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -41,6 +42,7 @@ typedef enum {
 #define LLMC_ARCH_MLP_BIAS_FIELD 0x0800u /* the config's mlp_bias is read (else no MLP biases) */
 #define LLMC_ARCH_QWEN_WINDOW  0x0200u /* Qwen's per-layer windows (use_sliding_window / max_window_layers): refused */
 #define LLMC_ARCH_SHARED_EXPERT 0x0400u /* a shared expert with a sigmoid gate next to the routed ones (Qwen2-MoE) */
+#define LLMC_ARCH_LONGROPE     0x1000u /* partial_rotary_factor and longrope ("su", "yarn" read as longrope) are read (Phi-3) */
 
 /* Backends. */
 #define LLMC_BACKEND_CPU  0x1u
@@ -70,6 +72,11 @@ const llmc_arch *llmc_arch_by_family(llmc_family f);
 
 /* Whether backend (LLMC_BACKEND_*) runs the family. */
 static inline bool llmc_arch_runs_on(const llmc_arch *a, unsigned backend) { return a && (a->backends & backend); }
+
+/* False when the CUDA backend runs c; else true with why (n bytes, NUL-terminated) naming the
+   family or the feature: the family's row first, then the features a config of a CUDA family
+   can still carry (longrope, partial rotary). The one place CUDA's "can I run this" comes from. */
+bool llmc_arch_cuda_declines(const llmc_config *c, char *why, size_t n);
 
 /* The supported names, comma-separated, into buf (always NUL-terminated): which = 0 HF
    architectures, 1 model_types, 2 GGUF architectures. Returns buf. */

@@ -9,8 +9,11 @@
 typedef enum {
     LLMC_ROPE_DEFAULT = 0,
     LLMC_ROPE_LINEAR,
-    LLMC_ROPE_LLAMA3
+    LLMC_ROPE_LLAMA3,
+    LLMC_ROPE_LONGROPE      /* Phi-3.5 / Phi-4-mini: short or long per-frequency factors, cos/sin scaled */
 } llmc_rope_type;
+
+#define LLMC_MAX_ROPE_FACTORS 512 /* longrope factors: rotary_dim / 2 of them */
 
 #define LLMC_MAX_EOS 16
 #define LLMC_MAX_LAYERS 4096
@@ -33,7 +36,12 @@ typedef struct {
     double rope_factor;                 /* linear and llama3 */
     double rope_low_freq_factor;        /* llama3 */
     double rope_high_freq_factor;       /* llama3 */
-    int rope_original_max_position;     /* llama3 */
+    int rope_original_max_position;     /* llama3; longrope: a forward call whose last position + 1 exceeds it
+                                           uses the long factors (for all its tokens), else the short ones */
+    int rotary_dim;                     /* Phi-3's partial_rotary_factor: RoPE turns the first rotary_dim of
+                                           each head's dims (0 = all head_dim) */
+    double rope_attn_factor;            /* longrope: cos and sin × this (0 = 1) */
+    float rope_short_factor[LLMC_MAX_ROPE_FACTORS], rope_long_factor[LLMC_MAX_ROPE_FACTORS]; /* longrope */
     bool tie_word_embeddings;
     bool attention_bias;                /* q, k, v and o projections have biases */
     bool qkv_bias;                      /* Qwen2: q, k and v have biases (o has none) */
@@ -76,6 +84,9 @@ typedef struct {
 static inline bool llmc_config_layer_moe(const llmc_config *c, int l) {
     return c->num_experts > 0 && l >= 0 && l < LLMC_MAX_LAYERS && !((c->dense_layers[l / 64] >> (l % 64)) & 1u);
 }
+
+/* The leading dims of each q/k head that RoPE rotates. */
+static inline int llmc_config_rotary_dim(const llmc_config *c) { return c->rotary_dim > 0 ? c->rotary_dim : c->head_dim; }
 
 /* Whether layer l rotates q and k (RoPE). */
 static inline bool llmc_config_layer_rope(const llmc_config *c, int l) {

@@ -72,6 +72,58 @@ static bool hc_bool(const cJSON *j, const char *key, const char *what, bool def,
     return true;
 }
 
+/* n positive numbers of src's list `key` into out. */
+static bool hc_factor_list(const cJSON *src, const char *key, int n, float *out, const char *what, const char *field, llmc_error *err) {
+    const cJSON *a = hc_get(src, key);
+    if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) != n) {
+        llmc_err(err, LLMC_ERR_FORMAT, "%s: %s.%s must list %d numbers (rotary dims / 2)", what, field, key, n);
+        return false;
+    }
+    int i = 0;
+    for (const cJSON *e = a->child; e; e = e->next, i++) {
+        if (!cJSON_IsNumber(e) || !isfinite(e->valuedouble) || !(e->valuedouble > 0)) {
+            llmc_err(err, LLMC_ERR_FORMAT, "%s: %s.%s[%d] must be a positive number", what, field, key, i);
+            return false;
+        }
+        out[i] = (float)e->valuedouble;
+    }
+    return true;
+}
+
+static bool hc_short_long(const cJSON *src, const char *field, const char *what, int half, llmc_config *c, llmc_error *err) {
+    return hc_factor_list(src, "short_factor", half, c->rope_short_factor, what, field, err) &&
+           hc_factor_list(src, "long_factor", half, c->rope_long_factor, what, field, err);
+}
+
+/* LongRoPE (Phi-3.5, Phi-4-mini) as transformers computes it: inv_freq = 1 / (ext · θ^(2i/d)) with
+   ext the short factors, or the long ones in a call whose last position + 1 passes
+   original_max_position_embeddings (Phi3Config's own field, 4096 by default, takes priority over
+   the one in the rope dict); cos and sin × attention_factor (default sqrt(1 + ln f / ln orig),
+   f = factor or max_position_embeddings / orig; 1 when f <= 1). */
+static bool hc_longrope(const cJSON *j, const cJSON *src, const char *field, const char *what, llmc_config *c, llmc_error *err) {
+    const int half = llmc_config_rotary_dim(c) / 2;
+    if (half > LLMC_MAX_ROPE_FACTORS) {
+        llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: longrope over %d rotary dims is more than llmc holds (%d)", what, 2 * half, 2 * LLMC_MAX_ROPE_FACTORS);
+        return false;
+    }
+    int orig = 4096;
+    const cJSON *top = hc_get(j, "original_max_position_embeddings");
+    if (!(top && !cJSON_IsNull(top) ? hc_int(j, "original_max_position_embeddings", what, false, 4096, 1, 1 << 30, &orig, err)
+                                     : hc_int(src, "original_max_position_embeddings", what, false, 4096, 1, 1 << 30, &orig, err)))
+        return false;
+    double factor = (double)c->max_position_embeddings / orig, af;
+    if (!hc_short_long(src, field, what, half, c, err) || !hc_num(src, "factor", what, false, factor, &factor, err)) return false;
+    if (!(factor > 0)) { llmc_err(err, LLMC_ERR_FORMAT, "%s: %s.factor must be positive", what, field); return false; }
+    double def_af = factor <= 1.0 || orig <= 1 ? 1.0 : sqrt(1 + log(factor) / log((double)orig));
+    if (!hc_num(src, "attention_factor", what, false, def_af, &af, err)) return false;
+    if (!(af > 0)) { llmc_err(err, LLMC_ERR_FORMAT, "%s: %s.attention_factor must be positive", what, field); return false; }
+    c->rope_type = LLMC_ROPE_LONGROPE;
+    c->rope_factor = factor;
+    c->rope_original_max_position = orig;
+    c->rope_attn_factor = af;
+    return true;
+}
+
 /* RoPE: 5.x puts everything in rope_parameters; 4.x has rope_theta at the top and
  * an optional rope_scaling ({"type"|"rope_type", "factor", ...}). */
 static bool hc_rope_from(const cJSON *j, const cJSON *src, const char *field, bool src_is_scaling, double default_theta, const char *what,
@@ -116,12 +168,26 @@ static bool hc_rope_from(const cJSON *j, const cJSON *src, const char *field, bo
     c->rope_low_freq_factor = 1.0;
     c->rope_high_freq_factor = 4.0;
     c->rope_original_max_position = 0;
+    /* Phi-3 (the only family whose transformers model reads them): partial_rotary_factor, longrope */
+    const llmc_arch *A = llmc_arch_by_hf(c->architecture);
+    const bool phi = A && (A->flags & LLMC_ARCH_LONGROPE);
     double prf = 1.0;
     if (!hc_num(j, "partial_rotary_factor", what, false, 1.0, &prf, err)) return false;
     if (src && !hc_num(src, "partial_rotary_factor", what, false, prf, &prf, err)) return false;
+    c->rotary_dim = 0;
+    c->rope_attn_factor = 0;
     if (prf != 1.0) {
-        llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: partial_rotary_factor %g is not supported (only 1.0)", what, prf);
-        return false;
+        if (!phi) {
+            llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: partial_rotary_factor %g is not supported for %s (only 1.0)", what, prf, A ? A->label : "this family");
+            return false;
+        }
+        int rd = prf > 0 && prf < 1 ? (int)(c->head_dim * prf) : 0; /* int(head_dim * factor), as transformers */
+        if (rd < 2 || rd % 2) {
+            llmc_err(err, LLMC_ERR_FORMAT, "%s: partial_rotary_factor %g must be in (0, 1] and give an even number of rotary dims (head_dim %d)", what,
+                     prf, c->head_dim);
+            return false;
+        }
+        c->rotary_dim = rd;
     }
     if (!src) return true;
     const char *type = hc_str(src, "rope_type");
@@ -131,6 +197,8 @@ static bool hc_rope_from(const cJSON *j, const cJSON *src, const char *field, bo
         type = "default";
     }
     if (strcmp(type, "default") == 0) return true;
+    /* Phi3Config reads the old names "su" and "yarn" as longrope */
+    if (phi && (!strcmp(type, "longrope") || !strcmp(type, "su") || !strcmp(type, "yarn"))) return hc_longrope(j, src, field, what, c, err);
     if (strcmp(type, "linear") == 0) {
         c->rope_type = LLMC_ROPE_LINEAR;
         if (!hc_num(src, "factor", what, true, 1.0, &c->rope_factor, err)) { llmc_err_prefix(err, "%s: ", field); return false; }
@@ -152,7 +220,8 @@ static bool hc_rope_from(const cJSON *j, const cJSON *src, const char *field, bo
         }
         return true;
     }
-    llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: rope type '%.64s' is not supported (default, linear, llama3 are)", what, type);
+    llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: rope type '%.64s' is not supported for %s (default, linear, llama3%s are)", what, type,
+             A ? A->label : "this family", phi ? ", longrope" : "");
     return false;
 }
 

@@ -22,14 +22,24 @@ static void lm_rmsnorm(const float *x, const float *w, int n, double eps, float 
     for (int i = 0; i < n; i++) out[i] = w[i] * (x[i] * r);
 }
 
-/* cos/sin rows for each token's position: [t][0..half) cos, [t][half..hd) sin. */
-static void lm_rope_fill(const float *inv_freq, float *tab, int half, const int32_t *pos, int n) {
-    for (int t = 0; t < n; t++) {
-        float *cs = tab + (size_t)t * 2 * half;
+/* cos/sin rows for each token's position, head_dim floats apart: [t][0..half) cos, [t][half..2·half)
+   sin, half = rotary_dim / 2. Longrope: the long factors' frequencies for the tokens of segments
+   that use them, and cos/sin × its attention factor. */
+static void lm_rope_fill(const llmc_model *m, const lm_step *s, const float *inv_freq, float *tab) {
+    const llmc_config *c = &m->cfg;
+    const int half = llmc_config_rotary_dim(c) / 2;
+    const float af = c->rope_attn_factor > 0 ? (float)c->rope_attn_factor : 1.0f;
+    for (int t = 0; t < s->n; t++) {
+        float *cs = tab + (size_t)t * c->head_dim;
+        const float *inv = m->inv_freq_long && inv_freq == m->inv_freq && s->seg[s->seg_of[t]].rope_long ? m->inv_freq_long : inv_freq;
         for (int i = 0; i < half; i++) {
-            float a = (float)pos[t] * inv_freq[i];
+            float a = (float)s->pos[t] * inv[i];
             cs[i] = cosf(a);
             cs[half + i] = sinf(a);
+            if (af != 1.0f) {
+                cs[i] *= af;
+                cs[half + i] *= af;
+            }
         }
     }
 }
@@ -176,7 +186,7 @@ void lm_mlp_run(llmc_model *m, const lm_step *s, const lm_mlp *p, int width, con
 static void lm_qk_rope_store(llmc_model *m, const lm_step *s, int l) {
     const llmc_config *c = &m->cfg;
     const lm_layer *L = &m->layers[l];
-    const int hd = c->head_dim, qd = c->num_heads * hd, kvd = m->kv_dim, half = hd / 2;
+    const int hd = c->head_dim, qd = c->num_heads * hd, kvd = m->kv_dim, half = llmc_config_rotary_dim(c) / 2;
     const float *rtab = m->rope_cs_local && llmc_config_layer_sliding(c, l) ? m->rope_cs_local : m->rope_cs;
     const bool rope_on = llmc_config_layer_rope(c, l);
     for (int t = 0; t < s->n; t++) {
@@ -216,8 +226,8 @@ static void lm_forward_step(llmc_model *m, const lm_step *s, float *logits, int 
             for (size_t i = 0; i < (size_t)n * H; i++) m->x[i] *= es;
         }
     }
-    lm_rope_fill(m->inv_freq, m->rope_cs, c->head_dim / 2, s->pos, n);
-    if (m->inv_freq_local) lm_rope_fill(m->inv_freq_local, m->rope_cs_local, c->head_dim / 2, s->pos, n);
+    lm_rope_fill(m, s, m->inv_freq, m->rope_cs);
+    if (m->inv_freq_local) lm_rope_fill(m, s, m->inv_freq_local, m->rope_cs_local);
     for (int l = first_layer; l < c->num_layers; l++) {
         lm_layer *L = &m->layers[l];
         for (int t = 0; t < n; t++) lm_rmsnorm(m->x + (size_t)t * H, L->ln1, H, c->rms_norm_eps, m->xn + (size_t)t * H);
@@ -239,6 +249,7 @@ static void lm_forward_step(llmc_model *m, const lm_step *s, float *logits, int 
             for (int t = 0; t < n; t++) lm_rmsnorm(m->xn + (size_t)t * H, L->ln_mo, H, c->rms_norm_eps, m->xn + (size_t)t * H);
         for (size_t i = 0; i < (size_t)n * H; i++) m->x[i] += m->xn[i];
     }
+    for (int i = 0; i < s->n_seg; i++) s->seg[i].kv->rope_mode = s->seg[i].rope_long;
     if (!logits || s->n_out == 0) return;
     for (int i = 0; i < s->n_out; i++)
         lm_rmsnorm(m->x + (size_t)s->out_rows[i] * H, m->norm, H, c->rms_norm_eps, m->xn + (size_t)i * H);
@@ -277,7 +288,7 @@ static llmc_status lm_plan_step(const llmc_model *m, const llmc_batch *b, lm_ste
             if (b->pos[t] < 0 || b->pos[t] > kv->len)
                 return llmc_err(err, LLMC_ERR_RANGE, "model_forward_batch: position %d is past the %d tokens in the sequence's KV cache", (int)b->pos[t],
                                 kv->len);
-            s->seg[s->n_seg++] = (lm_seg){kv, t, 0, b->pos[t], 0};
+            s->seg[s->n_seg++] = (lm_seg){kv, t, 0, b->pos[t], 0, false};
         } else if (b->pos[t] != b->pos[t - 1] + 1) {
             return llmc_err(err, LLMC_ERR_INVALID_ARG, "model_forward_batch: token %d of a sequence is at position %d, not %d", t, (int)b->pos[t],
                             (int)b->pos[t - 1] + 1);
@@ -300,12 +311,56 @@ static llmc_status lm_plan_step(const llmc_model *m, const llmc_batch *b, lm_ste
         if (st) return st;
         items += (sg->n + tq - 1) / tq * m->cfg.num_kv_heads * n_hc;
         sg->item_end = items;
+        /* longrope, as transformers switches: by the call's last position + 1 */
+        sg->rope_long = m->inv_freq_long && sg->pos0 + sg->n > m->cfg.rope_original_max_position;
     }
     /* Checks done: rewinds take effect, the ids go in (K/V rows follow in the forward). */
     for (int i = 0; i < s->n_seg; i++) {
         lm_seg *sg = &s->seg[i];
         memcpy(sg->kv->ids + sg->pos0, b->ids + sg->t0, (size_t)sg->n * sizeof *b->ids);
         sg->kv->len = sg->pos0 + sg->n;
+    }
+    return LLMC_OK;
+}
+
+/* LongRoPE: a call whose last position + 1 passes original_max_position_embeddings rotates with
+ * the long factors, the others with the short ones. When a sequence's cached keys [0, upto) were
+ * rotated with the other set, they are recomputed from its ids first, as transformers' Phi-3
+ * drops its cache and recomputes it the first time a sequence passes that length. */
+static llmc_status lm_rope_switch(llmc_model *m, llmc_kv_cache *kv, int upto, bool want_long, llmc_error *err) {
+    if (!m->inv_freq_long || upto <= 0 || upto > kv->len || kv->rope_mode == (int)want_long) return LLMC_OK;
+    const int keep = kv->len;
+    int32_t ids[LM_BATCH], pos[LM_BATCH];
+    llmc_kv_cache *seq[LM_BATCH];
+    lm_step s;
+    LLMC_DEBUG("model: recomputing %d cached positions with the %s longrope factors", upto, want_long ? "long" : "short");
+    for (int done = 0; done < upto;) {
+        int n = upto - done < LM_BATCH ? upto - done : LM_BATCH;
+        for (int t = 0; t < n; t++) {
+            ids[t] = kv->ids[done + t];
+            pos[t] = done + t;
+            seq[t] = kv;
+        }
+        llmc_batch b = {n, ids, seq, pos, NULL, false, false};
+        llmc_status st = lm_plan_step(m, &b, &s, err);
+        if (st) return st;
+        s.seg[0].rope_long = want_long;
+        lm_forward_step(m, &s, NULL, 0);
+        done += n;
+    }
+    kv->len = keep; /* positions past upto were not touched */
+    return LLMC_OK;
+}
+
+/* Before a batch: each sequence whose cached prefix is in the other longrope mode is recomputed. */
+static llmc_status lm_rope_switch_batch(llmc_model *m, const llmc_batch *b, llmc_error *err) {
+    if (!m->inv_freq_long || !b || b->n <= 0 || b->n > LM_BATCH || !b->seq || !b->pos) return LLMC_OK; /* plan_step reports bad batches */
+    for (int t0 = 0, t = 0; t0 < b->n; t0 = t) {
+        for (t = t0 + 1; t < b->n && b->seq[t] == b->seq[t0]; t++) {}
+        llmc_kv_cache *kv = b->seq[t0];
+        if (!kv || kv->n_layers != m->cfg.num_layers || kv->kv_dim != m->kv_dim) continue;
+        llmc_status st = lm_rope_switch(m, kv, b->pos[t0], b->pos[t0] + (t - t0) > m->cfg.rope_original_max_position, err);
+        if (st) return st;
     }
     return LLMC_OK;
 }
@@ -317,7 +372,9 @@ llmc_status llmc_model_forward_batch(llmc_model *m, const llmc_batch *b, float *
                         "model_forward_batch: the model is placed on a GPU, whose backend runs one sequence (llmc_model_forward); "
                         "load it with --device cpu to batch sequences");
     lm_step s;
-    llmc_status st = lm_plan_step(m, b, &s, err);
+    llmc_status st = lm_rope_switch_batch(m, b, err);
+    if (st) return st;
+    st = lm_plan_step(m, b, &s, err);
     if (st) return st;
     lm_forward_step(m, &s, logits, 0);
     return LLMC_OK;
@@ -350,8 +407,10 @@ static llmc_status lm_check_forward(const llmc_model *m, const int32_t *ids, int
     return LLMC_OK;
 }
 
-/* A one-sequence step over the model's own cache: b tokens at pos, logits of all rows or the last. */
-static llmc_status lm_single_step(llmc_model *m, const int32_t *ids, int b, int pos, bool all_rows, lm_step *s, llmc_error *err) {
+/* A one-sequence step over the model's own cache: b tokens at pos, logits of all rows or the last;
+   call_end: the end of the whole call these b tokens are part of (longrope decides by it, as
+   transformers sees one call however llmc cuts it into batches). */
+static llmc_status lm_single_step(llmc_model *m, const int32_t *ids, int b, int pos, int call_end, bool all_rows, lm_step *s, llmc_error *err) {
     int32_t p[LM_BATCH];
     bool want[LM_BATCH];
     llmc_kv_cache *seq[LM_BATCH];
@@ -361,7 +420,9 @@ static llmc_status lm_single_step(llmc_model *m, const int32_t *ids, int b, int 
         seq[t] = m->kv0;
     }
     llmc_batch bt = {b, ids, seq, p, want, false, false};
-    return lm_plan_step(m, &bt, s, err);
+    llmc_status st = lm_plan_step(m, &bt, s, err);
+    if (st == LLMC_OK && m->inv_freq_long && call_end > m->cfg.rope_original_max_position) s->seg[0].rope_long = true;
+    return st;
 }
 
 llmc_status llmc_model_forward(llmc_model *m, const int32_t *ids, int n, int pos, float *logits, bool all_logits, llmc_error *err) {
@@ -369,6 +430,7 @@ llmc_status llmc_model_forward(llmc_model *m, const int32_t *ids, int n, int pos
     if (st) return st;
     const int V = m->cfg.vocab_size;
     m->kv0->len = pos; /* the rewind takes effect even if a later batch were to fail */
+    if ((st = lm_rope_switch(m, m->kv0, pos, pos + n > m->cfg.rope_original_max_position, err))) return st;
     lm_step s;
     for (int done = 0; done < n;) {
         int b = n - done < LM_BATCH ? n - done : LM_BATCH;
@@ -376,7 +438,7 @@ llmc_status llmc_model_forward(llmc_model *m, const int32_t *ids, int n, int pos
         float *lg = NULL;
         if (logits && all_logits) lg = logits + (size_t)done * V;
         else if (logits && last) lg = logits;
-        if ((st = lm_single_step(m, ids + done, b, pos + done, all_logits, &s, err))) return st;
+        if ((st = lm_single_step(m, ids + done, b, pos + done, pos + n, all_logits, &s, err))) return st;
         if (m->cuda) {
             /* GPU first; the CPU finishes the layers (and head) the GPU does not hold. */
             st = llmc_cuda_forward(m->cuda, ids + done, b, pos + done, lg, all_logits, m->x, err);

@@ -45,7 +45,8 @@ struct llmc_model {
     const llmc_tensor *embed, *lm_head;
     float *norm;
     lm_layer *layers;
-    float *inv_freq; /* head_dim/2 */
+    float *inv_freq; /* rotary_dim/2 (longrope: the short factors') */
+    float *inv_freq_long; /* longrope: the long factors' inv_freq, else NULL */
     float *inv_freq_local, *rope_cs_local; /* Gemma 3's sliding layers (their own RoPE base), or NULL */
     int ctx;
     llmc_act_mode act; /* activation precision for quantized weights */
@@ -70,6 +71,7 @@ typedef struct {
     llmc_kv_cache *kv;
     int t0, n, pos0;
     int item_end; /* attention items of segments [0..this] (rows kernel) */
+    bool rope_long; /* longrope: this call's RoPE uses the long factors (its last position + 1 passes the original context) */
 } lm_seg;
 
 typedef struct {

@@ -96,6 +96,7 @@ llmc_status llmc_kv_cache_append(llmc_kv_cache *kv, int n, const int32_t *ids, c
     }
     memcpy(kv->ids + kv->len, ids, (size_t)n * sizeof *ids);
     kv->len += n;
+    kv->rope_mode = -1; /* rotated by whoever computed them */
     return LLMC_OK;
 }
 
@@ -111,5 +112,6 @@ llmc_status llmc_kv_cache_copy(llmc_kv_cache *dst, const llmc_kv_cache *src, int
     }
     memcpy(dst->ids, src->ids, (size_t)n * sizeof *src->ids);
     dst->len = n;
+    dst->rope_mode = src->rope_mode;
     return LLMC_OK;
 }

@@ -17,6 +17,8 @@ typedef struct llmc_kv_cache {
     int max;        /* the most positions it may grow to */
     float **k, **v; /* [layer] → cap × kv_dim floats */
     int32_t *ids;   /* cap */
+    int rope_mode;  /* longrope models: which factors rotated the cached keys (0 short, 1 long, -1 unknown:
+                       appended from elsewhere); the forward recomputes the cache when a call needs the other */
 } llmc_kv_cache;
 
 /* A cache for a model with n_layers layers of kv_dim floats per position (K and V each),

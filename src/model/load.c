@@ -68,6 +68,7 @@ void llmc_model_free(llmc_model *m) {
     free(m->norm);
     free(m->inv_freq);
     free(m->inv_freq_local);
+    free(m->inv_freq_long);
     free(m->rope_cs_local);
     llmc_kv_cache_free(m->kv0);
     free(m->x); free(m->xn); free(m->q); free(m->k); free(m->v); free(m->att); free(m->g); free(m->u);
@@ -202,12 +203,13 @@ static llmc_status lm_convert(llmc_threadpool *tp, llmc_tensor_set *ts, const ch
     return LLMC_OK;
 }
 
-/* inv_freq exactly as transformers computes it (float32 arithmetic). */
-static void lm_rope_init(const llmc_config *c, float *inv) {
-    int dim = c->head_dim;
+/* inv_freq exactly as transformers computes it (float32 arithmetic), over the rotary dims;
+   ext: longrope's short or long factors (else NULL). */
+static void lm_rope_init(const llmc_config *c, const float *ext, float *inv) {
+    int dim = llmc_config_rotary_dim(c);
     for (int i = 0; i < dim / 2; i++) {
         float e = (float)(2 * i) / (float)dim;
-        float f = 1.0f / powf((float)c->rope_theta, e);
+        float f = ext ? 1.0f / (ext[i] * powf((float)c->rope_theta, e)) : 1.0f / powf((float)c->rope_theta, e);
         if (c->rope_type == LLMC_ROPE_LINEAR) f /= (float)c->rope_factor;
         else if (c->rope_type == LLMC_ROPE_LLAMA3) {
             float factor = (float)c->rope_factor, lo = (float)c->rope_low_freq_factor, hi = (float)c->rope_high_freq_factor;
@@ -576,14 +578,20 @@ static llmc_status lm_alloc_state(llmc_model *m, const llmc_model_opts *o, llmc_
     bool ok = true;
     m->inv_freq = lm_alloc((size_t)c->head_dim / 2 * sizeof(float), &ok);
     if (!ok) return llmc_err(err, LLMC_ERR_NOMEM, "model: out of memory");
-    lm_rope_init(c, m->inv_freq);
+    const bool longrope = c->rope_type == LLMC_ROPE_LONGROPE;
+    lm_rope_init(c, longrope ? c->rope_short_factor : NULL, m->inv_freq);
+    if (longrope) {
+        m->inv_freq_long = lm_alloc((size_t)c->head_dim / 2 * sizeof(float), &ok);
+        if (!ok) return llmc_err(err, LLMC_ERR_NOMEM, "model: out of memory");
+        lm_rope_init(c, c->rope_long_factor, m->inv_freq_long);
+    }
     if (c->rope_theta_local > 0) { /* the sliding layers' default RoPE on their own base */
         llmc_config lc = *c;
         lc.rope_theta = c->rope_theta_local;
         lc.rope_type = LLMC_ROPE_DEFAULT;
         m->inv_freq_local = lm_alloc((size_t)c->head_dim / 2 * sizeof(float), &ok);
         if (!ok) return llmc_err(err, LLMC_ERR_NOMEM, "model: out of memory");
-        lm_rope_init(&lc, m->inv_freq_local);
+        lm_rope_init(&lc, NULL, m->inv_freq_local);
     }
     m->nthreads = llmc_threadpool_size(m->tp);
     if (m->nthreads < 1) m->nthreads = 1;

@@ -225,6 +225,25 @@ def main():
     make("smollm3_nope_f32", SmolLM3Config(hidden_size=32, intermediate_size=64, num_attention_heads=4, num_key_value_heads=2,
                                            vocab_size=256, no_rope_layers=[1, 0, 1], use_sliding_window=True, sliding_window=5,
                                            pad_token_id=0, tie_word_embeddings=False, **dict(common, num_hidden_layers=3)), seed=11)
+    # Phi-3.5-style LongRoPE: short factors for the prompt (10 <= original 16), the long ones once
+    # generation passes position 16 (transformers switches per call by its last position + 1),
+    # cos/sin × the attention factor sqrt(1 + ln 8 / ln 16), F32.
+    make("phi35_longrope_f32", Phi3Config(hidden_size=64, intermediate_size=64, num_attention_heads=4, num_key_value_heads=2,
+                                          vocab_size=256, tie_word_embeddings=False, pad_token_id=0, original_max_position_embeddings=16,
+                                          rope_parameters={"rope_type": "longrope", "rope_theta": 10000.0,
+                                                           "short_factor": [1.0, 1.1, 1.3, 1.6, 2.0, 2.5, 3.1, 3.8],
+                                                           "long_factor": [1.0, 1.5, 2.4, 3.9, 6.0, 9.0, 13.0, 18.0]},
+                                          **common), seed=16)
+    # Phi-4-mini-style: partial_rotary_factor 0.75 (12 of 16 dims rotate) and LongRoPE with a prompt
+    # already past original_max_position_embeddings 8 (long factors throughout), F32.
+    make("phi4mini_partial_longrope_f32", Phi3Config(hidden_size=64, intermediate_size=64, num_attention_heads=4, num_key_value_heads=2,
+                                                     vocab_size=256, tie_word_embeddings=False, pad_token_id=0,
+                                                     original_max_position_embeddings=8, partial_rotary_factor=0.75,
+                                                     rope_parameters={"rope_type": "longrope", "rope_theta": 10000.0,
+                                                                      "partial_rotary_factor": 0.75,
+                                                                      "short_factor": [1.0, 1.2, 1.5, 2.0, 2.7, 3.5],
+                                                                      "long_factor": [1.0, 2.0, 3.5, 6.0, 10.0, 16.0]},
+                                                     **common), seed=17)
     # Mixture of experts (saved as per-expert tensors, as save_pretrained writes them).
     # Mixtral: 4 experts, top 2 renormalized, untied, F32.
     make("mixtral_moe_f32", MixtralConfig(hidden_size=32, intermediate_size=48, num_attention_heads=4, num_key_value_heads=2,

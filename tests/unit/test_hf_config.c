@@ -192,8 +192,27 @@ static void test_qwen(void) {
     CHECK_INT(parse("{\"model_type\":\"phi3\"," QBASE ",\"sliding_window\":2047,\"attention_bias\":true}", &c, &err), LLMC_OK);
     CHECK_STR(c.architecture, "Phi3ForCausalLM");
     CHECK(c.fused_proj && c.sliding_window == 2047 && c.max_position_embeddings == 4096 && !c.attention_bias && !c.qkv_bias);
+    /* LongRoPE (Phi-3.5): one factor per rotary pair; "su" is its old name; the attention factor from
+       max_position_embeddings / original_max_position_embeddings (Phi3Config's own field wins) */
     EXPECT_ERR("{\"architectures\":[\"Phi3ForCausalLM\"]," QBASE ",\"rope_scaling\":{\"type\":\"longrope\",\"short_factor\":[1],"
-               "\"long_factor\":[1]}}", LLMC_ERR_UNSUPPORTED, "longrope");
+               "\"long_factor\":[1]}}", LLMC_ERR_FORMAT, "short_factor must list 8 numbers");
+#define F8 "[1,1.5,2,2.5,3,3.5,4,4.5]"
+    CHECK_INT(parse("{\"architectures\":[\"Phi3ForCausalLM\"]," QBASE ",\"max_position_embeddings\":131072,"
+                    "\"original_max_position_embeddings\":4096,\"rope_scaling\":{\"type\":\"su\",\"short_factor\":" F8 ",\"long_factor\":" F8 ","
+                    "\"original_max_position_embeddings\":99}}", &c, &err), LLMC_OK);
+    CHECK(c.rope_type == LLMC_ROPE_LONGROPE && c.rope_original_max_position == 4096 && c.rope_short_factor[7] == 4.5f);
+    CHECK(fabs(c.rope_attn_factor - sqrt(1 + log(32.0) / log(4096.0))) < 1e-12 && llmc_config_rotary_dim(&c) == 16);
+    EXPECT_ERR("{\"architectures\":[\"Phi3ForCausalLM\"]," QBASE ",\"rope_scaling\":{\"type\":\"longrope\",\"short_factor\":" F8 ","
+               "\"long_factor\":[1,1,1,1,1,1,1,-1]}}", LLMC_ERR_FORMAT, "long_factor[7]");
+    /* partial_rotary_factor (Phi-4-mini): int(head_dim * factor) dims rotate; refused elsewhere by name */
+    CHECK_INT(parse("{\"architectures\":[\"Phi3ForCausalLM\"]," QBASE ",\"partial_rotary_factor\":0.75,\"rope_scaling\":{\"type\":\"longrope\","
+                    "\"short_factor\":[1,1,1,1,1,1],\"long_factor\":[2,2,2,2,2,2],\"attention_factor\":1.25}}", &c, &err), LLMC_OK);
+    CHECK(c.rotary_dim == 12 && c.rope_attn_factor == 1.25 && c.rope_original_max_position == 4096);
+    EXPECT_ERR("{\"architectures\":[\"Phi3ForCausalLM\"]," QBASE ",\"partial_rotary_factor\":0.1}", LLMC_ERR_FORMAT, "partial_rotary_factor");
+    EXPECT_ERR("{\"architectures\":[\"Qwen3ForCausalLM\"]," QBASE ",\"partial_rotary_factor\":0.5}", LLMC_ERR_UNSUPPORTED, "partial_rotary_factor");
+    EXPECT_ERR("{\"architectures\":[\"LlamaForCausalLM\"]," QBASE ",\"rope_scaling\":{\"type\":\"longrope\",\"short_factor\":" F8 ","
+               "\"long_factor\":" F8 "}}", LLMC_ERR_UNSUPPORTED, "longrope");
+#undef F8
 
     /* Gemma 3 text, 4.x dialect: 1e6 / 10000 RoPE bases, every 6th layer full, head_dim 256 and
        query_pre_attn_scalar 256 by default, GeGLU, (1 + w) and sandwich norms, tied. */

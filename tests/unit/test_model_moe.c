@@ -295,6 +295,21 @@ static void test_arch_table(void) {
         CHECK(r && llmc_arch_by_hf(r->hf_arch) == r && llmc_arch_by_model_type(r->model_type) == r);
         CHECK(llmc_arch_runs_on(r, LLMC_BACKEND_CUDA) || r->cuda_missing);
     }
+    /* CUDA's one answer: by family, then by the rope features a CUDA family's config may carry */
+    llmc_config c;
+    make_cfg(&c, 1);
+    char why[160];
+    CHECK(llmc_arch_cuda_declines(&c, why, sizeof why) && strstr(why, "Mixtral"));
+    strcpy(c.architecture, "Phi3ForCausalLM");
+    c.num_experts = 0;
+    CHECK(!llmc_arch_cuda_declines(&c, why, sizeof why));
+    c.rotary_dim = 6;
+    CHECK(llmc_arch_cuda_declines(&c, why, sizeof why) && strstr(why, "partial rotary"));
+    c.rotary_dim = 0;
+    c.rope_type = LLMC_ROPE_LONGROPE;
+    CHECK(llmc_arch_cuda_declines(&c, why, sizeof why) && strstr(why, "LongRoPE"));
+    strcpy(c.architecture, "NopeForCausalLM");
+    CHECK(llmc_arch_cuda_declines(&c, why, sizeof why) && strstr(why, "NopeForCausalLM"));
     char buf[64];
     llmc_arch_names(0, buf, sizeof buf); /* truncated at a whole name, NUL-terminated */
     CHECK(strlen(buf) < sizeof buf && strncmp(buf, "LlamaForCausalLM", 16) == 0);

@@ -254,15 +254,14 @@ static llmc_status attach_on(const llmc_cuda_src *src, const llmc_device_req *re
         llmc_err_clear(err);
         return LLMC_OK;
     }
-    /* Which families the CUDA kernels run: the architecture table's answer (formats/arch.h). */
-    const llmc_arch *A = llmc_arch_by_hf(c->architecture);
-    if (!llmc_arch_runs_on(A, LLMC_BACKEND_CUDA)) {
-        const char *what = A ? A->label : c->architecture, *lack = A && A->cuda_missing ? A->cuda_missing : "this architecture";
+    /* Which families (and rope features) the CUDA kernels run: formats/arch.h answers. */
+    char why[160];
+    if (llmc_arch_cuda_declines(c, why, sizeof why)) {
         if (is_auto) {
-            LLMC_INFO("device auto: the CUDA kernels do not run %s (%s); running on the CPU", what, lack);
+            LLMC_INFO("device auto: the CUDA kernels do not run %s; running on the CPU", why);
             return LLMC_OK;
         }
-        return llmc_err(err, LLMC_ERR_UNSUPPORTED, "--device cuda: the CUDA kernels do not run %s (%s); use --device cpu", what, lack);
+        return llmc_err(err, LLMC_ERR_UNSUPPORTED, "--device cuda: the CUDA kernels do not run %s; use --device cpu", why);
     }
     if (c->head_dim > 256) {
         if (is_auto) {
