@@ -31,17 +31,11 @@ static void moe_route(const llmc_config *c, const float *logit, float *prob, int
         for (int j = 0; j < K; j++) w[j] /= tsum;
 }
 
-void lm_moe_run(llmc_model *m, const lm_step *s, const lm_layer *L, const float *x, int n, float *y) {
+/* Prefill: for each expert any token chose, in expert order, its MLP over exactly those tokens
+   (gathered into one matrix), each output row × the token's weight into acc. */
+static void moe_grouped(llmc_model *m, const lm_step *s, const lm_moe *M, const float *x, int n, float *acc) {
     const llmc_config *c = &m->cfg;
-    const lm_moe *M = &L->moe;
     const int H = c->hidden_size, E = c->num_experts, K = c->num_experts_per_tok, W = c->moe_intermediate_size;
-    const llmc_act_mode act = lm_act(m, s);
-    /* routing: m->moe_r holds n × E logits, then each token's probabilities as they are taken */
-    llmc_cpu_matmul_act(m->tp, M->router, NULL, x, n, m->moe_r, act);
-    for (int t = 0; t < n; t++)
-        moe_route(c, m->moe_r + (size_t)t * E, m->moe_r + (size_t)t * E, m->moe_sel + (size_t)t * K, m->moe_w + (size_t)t * K);
-    float *acc = m->moe_acc;
-    memset(acc, 0, (size_t)n * H * sizeof *acc);
     int rows[LM_BATCH];
     float wts[LM_BATCH];
     for (int e = 0; e < E; e++) {
@@ -62,6 +56,60 @@ void lm_moe_run(llmc_model *m, const lm_step *s, const lm_layer *L, const float 
             for (int i = 0; i < H; i++) a[i] += o[i] * wts[r];
         }
     }
+}
+
+/* Decode (one token): its k experts in expert order, two at a time sharing one pass over x for
+   their gate and up matrices (the same numbers as separate calls, ops.h), then each down. */
+static void moe_decode(llmc_model *m, const lm_moe *M, const float *x, llmc_act_mode act, float *acc) {
+    const llmc_config *c = &m->cfg;
+    const int H = c->hidden_size, K = c->num_experts_per_tok, W = c->moe_intermediate_size;
+    int32_t e[LLMC_MAX_EXPERTS_PER_TOK];
+    float w[LLMC_MAX_EXPERTS_PER_TOK];
+    for (int j = 0; j < K; j++) { /* insertion sort by expert index */
+        int i = j;
+        for (; i > 0 && e[i - 1] > m->moe_sel[j]; i--) {
+            e[i] = e[i - 1];
+            w[i] = w[i - 1];
+        }
+        e[i] = m->moe_sel[j];
+        w[i] = m->moe_w[j];
+    }
+    for (int j = 0; j < K; j += 2) {
+        const int pair = j + 1 < K ? 2 : 1;
+        const llmc_tensor *wt[4], *bs[4];
+        float *o[4];
+        for (int p = 0; p < pair; p++) {
+            const lm_mlp *ex = &M->experts[e[j + p]];
+            wt[2 * p] = ex->wg;
+            wt[2 * p + 1] = ex->wu;
+            bs[2 * p] = ex->bg;
+            bs[2 * p + 1] = ex->bu;
+            o[2 * p] = m->g + (size_t)p * W;
+            o[2 * p + 1] = m->u + (size_t)p * W;
+        }
+        llmc_cpu_matmul_n(m->tp, 2 * pair, wt, bs, x, 1, o, act);
+        for (int p = 0; p < pair; p++) {
+            const lm_mlp *ex = &M->experts[e[j + p]];
+            lm_mlp_act(c, m->g + (size_t)p * W, m->u + (size_t)p * W, (size_t)W);
+            llmc_cpu_matmul_act(m->tp, ex->wd, ex->bd, m->g + (size_t)p * W, 1, m->moe_y, act);
+            for (int i = 0; i < H; i++) acc[i] += m->moe_y[i] * w[j + p];
+        }
+    }
+}
+
+void lm_moe_run(llmc_model *m, const lm_step *s, const lm_layer *L, const float *x, int n, float *y) {
+    const llmc_config *c = &m->cfg;
+    const lm_moe *M = &L->moe;
+    const int H = c->hidden_size, E = c->num_experts, K = c->num_experts_per_tok;
+    const llmc_act_mode act = lm_act(m, s);
+    /* routing: m->moe_r holds n × E logits, then each token's probabilities as they are taken */
+    llmc_cpu_matmul_act(m->tp, M->router, NULL, x, n, m->moe_r, act);
+    for (int t = 0; t < n; t++)
+        moe_route(c, m->moe_r + (size_t)t * E, m->moe_r + (size_t)t * E, m->moe_sel + (size_t)t * K, m->moe_w + (size_t)t * K);
+    float *acc = m->moe_acc;
+    memset(acc, 0, (size_t)n * H * sizeof *acc);
+    if (n == 1) moe_decode(m, M, x, act, acc);
+    else moe_grouped(m, s, M, x, n, acc);
     if (M->shared.wg) { /* Qwen2-MoE: + sigmoid(x·w_gate) · shared_expert(x) */
         lm_mlp_run(m, s, &M->shared, c->shared_expert_intermediate_size, x, n, m->moe_y);
         llmc_cpu_matmul_act(m->tp, M->shared_gate, NULL, x, n, m->moe_r, act);

@@ -207,6 +207,18 @@ static void test_batch_and_decode(void) {
     }
     CHECK_MSG(memcmp(both, alone[0], sizeof alone[0]) == 0 && memcmp(both + V, alone[1], sizeof alone[1]) == 0,
               "batched sequences differ from alone: %g %g", max_rel(both, alone[0], V), max_rel(both + V, alone[1], V));
+    /* the decode path (one token: experts paired) == a row of the grouped prefill, bit for bit (invariant mode) */
+    llmc_kv_cache *s3 = NULL;
+    CHECK_INT(llmc_model_seq_new(m, 64, &s3, &err), LLMC_OK);
+    static float one[V];
+    for (int t = 5; t < N && s3; t++) {
+        int32_t p = t - 5;
+        bool w = true;
+        llmc_batch d = {1, bid + t, &s3, &p, &w, true, false};
+        CHECK_INT(llmc_model_forward_batch(m, &d, one, &err), LLMC_OK);
+    }
+    CHECK_MSG(memcmp(one, alone[1], sizeof one) == 0, "one-token steps differ from the grouped prefill: %g", max_rel(one, alone[1], V));
+    llmc_kv_cache_free(s3);
     llmc_kv_cache_free(s1);
     llmc_kv_cache_free(s2);
     llmc_model_free(m);
