@@ -14,7 +14,7 @@ static const llmc_arch g_arch[LLMC_FAM_COUNT] = {
      NULL},
     {LLMC_FAM_QWEN3, "Qwen3ForCausalLM", "qwen3", "qwen3", "Qwen3", 32768, 0, false, false,
      LLMC_ARCH_QK_NORM | LLMC_ARCH_ATTN_BIAS_FIELD | LLMC_ARCH_QWEN_WINDOW, CUDA, NULL},
-    {LLMC_FAM_PHI3, "Phi3ForCausalLM", "phi3", NULL, "Phi-3", 4096, 0, false, true,
+    {LLMC_FAM_PHI3, "Phi3ForCausalLM", "phi3", "phi3", "Phi-3", 4096, 0, false, true,
      LLMC_ARCH_FUSED_PROJ | LLMC_ARCH_WINDOW_ALL | LLMC_ARCH_LONGROPE, CUDA, NULL},
     {LLMC_FAM_GEMMA2, "Gemma2ForCausalLM", "gemma2", NULL, "Gemma 2", 8192, 256, true, false, LLMC_ARCH_GEMMA | LLMC_ARCH_ATTN_BIAS_FIELD, CPU,
      "GeGLU, sandwich norms, soft-capping and per-layer windows"},

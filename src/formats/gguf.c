@@ -786,6 +786,41 @@ static const char *arch_key(char *buf, size_t n, const char *arch, const char *s
 }
 #define AK(suffix) arch_key(kb, sizeof kb, arch, suffix)
 
+/* Phi-3's LongRoPE as llama.cpp stores it: rope_factors_short.weight / rope_factors_long.weight
+ * (F32, one per rotary pair), <arch>.rope.scaling.original_context_length and
+ * .rope.scaling.attn_factor (absent: transformers' default from context_length / original).
+ * Applied as the file says (transformers' GGUF loader has no longrope to compare with). */
+static llmc_status gguf_phi3_rope(const llmc_gguf *g, const char *arch, llmc_config *cfg, llmc_error *err) {
+    const char *path = g->file->map.path;
+    char kb[96];
+    long ts = llmc_gguf_find_tensor(g, "rope_factors_short.weight"), tl = llmc_gguf_find_tensor(g, "rope_factors_long.weight");
+    if (ts < 0 && tl < 0) return LLMC_OK;
+    const int half = llmc_config_rotary_dim(cfg) / 2;
+    const long t2[2] = {ts, tl};
+    float *dst[2] = {cfg->rope_short_factor, cfg->rope_long_factor};
+    for (int i = 0; i < 2; i++) {
+        const char *nm = i ? "rope_factors_long.weight" : "rope_factors_short.weight";
+        if (t2[i] < 0) return llmc_err(err, LLMC_ERR_FORMAT, "%s: '%s' is missing (longrope needs both factor sets)", path, nm);
+        const gguf_tinfo *t = &g->ti[t2[i]];
+        if (t->type != 0 || t->n_dims != 1 || t->ne[0] != half || half > LLMC_MAX_ROPE_FACTORS)
+            return llmc_err(err, LLMC_ERR_FORMAT, "%s: '%s' must be F32 of %d values (rotary dims / 2)", path, nm, half);
+        memcpy(dst[i], tensor_data(g, t), (size_t)half * sizeof(float));
+        for (int k = 0; k < half; k++)
+            if (!(dst[i][k] > 0) || !isfinite(dst[i][k])) return llmc_err(err, LLMC_ERR_FORMAT, "%s: %s[%d] must be a positive number", path, nm, k);
+    }
+    int orig = 0;
+    llmc_status st = need_int(g, AK("rope.scaling.original_context_length"), 1, 1 << 30, &orig, true, err);
+    if (st) return st;
+    double factor = (double)cfg->max_position_embeddings / orig, af = factor <= 1.0 || orig <= 1 ? 1.0 : sqrt(1 + log(factor) / log((double)orig));
+    if (llmc_gguf_has_key(g, AK("rope.scaling.attn_factor")) && (!llmc_gguf_get_f64(g, AK("rope.scaling.attn_factor"), &af) || !(af > 0)))
+        return llmc_err(err, LLMC_ERR_FORMAT, "%s: %s must be a positive number", path, AK("rope.scaling.attn_factor"));
+    cfg->rope_type = LLMC_ROPE_LONGROPE;
+    cfg->rope_factor = factor;
+    cfg->rope_original_max_position = orig;
+    cfg->rope_attn_factor = af;
+    return LLMC_OK;
+}
+
 /* Mixture-of-experts metadata as llama.cpp writes it: <arch>.expert_count, .expert_used_count,
  * the experts' width (.expert_feed_forward_length; Mixtral and OLMoE: feed_forward_length),
  * Qwen2-MoE's .expert_shared_feed_forward_length; .expert_weights_norm when present, else
@@ -865,15 +900,17 @@ llmc_status llmc_gguf_config(const llmc_gguf *g, llmc_config *cfg, llmc_error *e
     if ((st = need_int(g, AK("attention.key_length"), 1, 1 << 16, &key_len, false, err))) return st;
     if ((st = need_int(g, AK("attention.value_length"), 1, 1 << 16, &val_len, false, err))) return st;
     if ((st = need_int(g, AK("rope.dimension_count"), 1, 1 << 16, &rot, false, err))) return st;
-    head_dim = key_len ? key_len : rot ? rot : cfg->hidden_size / cfg->num_heads;
+    const bool phi = A->flags & LLMC_ARCH_LONGROPE; /* Phi-3: rope.dimension_count is the rotary part */
+    head_dim = key_len ? key_len : rot && !phi ? rot : cfg->hidden_size / cfg->num_heads;
     if (head_dim <= 0 || head_dim % 2)
         return llmc_err(err, LLMC_ERR_FORMAT, "%s: head dimension %d must be even and positive", path, head_dim);
     if (val_len && val_len != head_dim)
         return llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: attention.value_length %d differs from key_length %d", path, val_len, head_dim);
-    if (rot && rot != head_dim)
+    if (rot && rot != head_dim && (!phi || rot > head_dim || rot % 2))
         return llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: rope.dimension_count %d differs from the head dimension %d (partial rotary)",
                         path, rot, head_dim);
     cfg->head_dim = head_dim;
+    if (phi && rot && rot != head_dim) cfg->rotary_dim = rot;
     if ((A->flags & LLMC_ARCH_MOE) && (st = gguf_moe_config(g, arch, A, cfg, err))) return st;
     cfg->rms_norm_eps = 1e-6; /* LlamaConfig's default, which transformers keeps when the key is absent */
     if (llmc_gguf_has_key(g, AK("attention.layer_norm_rms_epsilon")) &&
@@ -892,8 +929,9 @@ llmc_status llmc_gguf_config(const llmc_gguf *g, llmc_config *cfg, llmc_error *e
     /* transformers' GGUF loader reads no llama rope scaling (neither rope.scaling.*
      * nor rope_freqs.weight), so by default neither do we: same logits as the
      * reference. llmc_gguf_apply_rope_scaling applies what the file says. */
-    if (llmc_gguf_find_tensor(g, "rope_freqs.weight") >= 0 || llmc_gguf_has_key(g, AK("rope.scaling.type")) ||
-        llmc_gguf_has_key(g, AK("rope.scaling.factor")))
+    if (phi && (st = gguf_phi3_rope(g, arch, cfg, err))) return st;
+    if (!phi && (llmc_gguf_find_tensor(g, "rope_freqs.weight") >= 0 || llmc_gguf_has_key(g, AK("rope.scaling.type")) ||
+                 llmc_gguf_has_key(g, AK("rope.scaling.factor"))))
         LLMC_WARN("%s: rope scaling in the GGUF is ignored, as transformers' GGUF loader does", path);
 
     /* Vocabulary: the embedding's row count is what the model computes with. */
@@ -931,7 +969,11 @@ llmc_status llmc_gguf_config(const llmc_gguf *g, llmc_config *cfg, llmc_error *e
     if ((st = need_int(g, "tokenizer.ggml.padding_token_id", 0, BIG, &v, false, err))) return st;
     cfg->pad_token_id = v;
     cfg->torch_dtype = LLMC_DT_F32; /* transformers dequantizes GGUF weights to float32 */
+    cfg->fused_proj = A->flags & LLMC_ARCH_FUSED_PROJ; /* Phi-3: attn_qkv and ffn_up (gate|up) */
     cfg->sliding_window = 0;
+    /* Phi-3 (and Mistral in its own files) slide over every layer; llama.cpp writes 0 for none */
+    if ((A->flags & LLMC_ARCH_WINDOW_ALL) && (st = need_int(g, AK("attention.sliding_window"), 0, BIG, &cfg->sliding_window, false, err)))
+        return st;
     return LLMC_OK;
 }
 
@@ -975,6 +1017,7 @@ char *llmc_gguf_hf_name(const char *n) {
     };
     static const struct { const char *gg, *hf; } blk[] = {
         {"attn_q", "self_attn.q_proj"},   {"attn_k", "self_attn.k_proj"},     {"attn_v", "self_attn.v_proj"},
+        {"attn_qkv", "self_attn.qkv_proj"}, /* Phi-3 (its ffn_up holds gate|up: llmc_gguf_tensors renames it) */
         {"attn_output", "self_attn.o_proj"}, {"ffn_gate", "mlp.gate_proj"},   {"ffn_up", "mlp.up_proj"},
         {"ffn_down", "mlp.down_proj"},    {"attn_norm", "input_layernorm"}, {"ffn_norm", "post_attention_layernorm"},
         {"attn_q_norm", "self_attn.q_norm"}, {"attn_k_norm", "self_attn.k_norm"}, /* Qwen3, OLMoE */
@@ -1032,7 +1075,15 @@ llmc_status llmc_gguf_tensors(llmc_gguf *g, llmc_tensor_set **out, llmc_error *e
     for (size_t i = 0; i < g->n_ti; i++) {
         const gguf_tinfo *ti = &g->ti[i];
         if (strcmp(ti->name, "rope_freqs.weight") == 0) continue; /* not a weight: see llmc_gguf_apply_rope_scaling */
+        if (!strcmp(ti->name, "rope_factors_short.weight") || !strcmp(ti->name, "rope_factors_long.weight")) continue; /* in the config */
         char *hf = llmc_gguf_hf_name(ti->name);
+        if (hf && cfg.fused_proj && strstr(hf, ".mlp.up_proj.")) { /* Phi-3's ffn_up is gate|up */
+            char buf[160];
+            snprintf(buf, sizeof buf, "%.*smlp.gate_up_proj%s", (int)(strstr(hf, "mlp.up_proj.") - hf), hf, strstr(hf, "mlp.up_proj.") + 11);
+            free(hf);
+            hf = strdup(buf);
+            if (!hf) { st = llmc_err(err, LLMC_ERR_NOMEM, "%s: out of memory", path); goto fail; }
+        }
         if (!hf) {
             st = llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: tensor '%s' has no Hugging Face counterpart in %s", path, ti->name, cfg.architecture);
             goto fail;

@@ -20,6 +20,10 @@
    expert_count, qwen3moe, qwen2moe, olmoe), experts stacked into ffn_*_exps as its converter
    stacks them, Mixtral's q/k rows permuted as it permutes llama's (make_moe;
    `... make_gguf_fixtures.py moe` writes only these).
+5. phi3_fused_window_f32.gguf, phi35_longrope_f32.gguf, phi4mini_partial_longrope_f32.gguf: the core
+   Phi-3 fixtures under llama.cpp's phi3 architecture (attn_qkv and ffn_up = gate|up fused, the
+   sliding window, rope.dimension_count = the rotary dims, LongRoPE as rope_factors_{short,long}
+   tensors with the original context and attention factor) (make_phi3; `... phi3` writes only these).
 
 Run: $(bash tests/golden/venv.sh) tests/golden/make_gguf_fixtures.py
 """
@@ -349,9 +353,62 @@ def make_moe():
         print("wrote", path, os.path.getsize(path), "bytes")
 
 
+def make_phi3():
+    """The core Phi-3 fixtures as phi3 GGUFs: same f32 weights, so their reference.json is theirs too."""
+    import math
+    from safetensors.numpy import load_file
+    names = {"self_attn.qkv_proj": "attn_qkv", "self_attn.o_proj": "attn_output", "mlp.gate_up_proj": "ffn_up",
+             "mlp.down_proj": "ffn_down", "input_layernorm": "attn_norm", "post_attention_layernorm": "ffn_norm"}
+    top = {"model.embed_tokens.weight": "token_embd.weight", "model.norm.weight": "output_norm.weight", "lm_head.weight": "output.weight"}
+    for name in ("phi3_fused_window_f32", "phi35_longrope_f32", "phi4mini_partial_longrope_f32"):
+        src = os.path.join(HERE, "core", name)
+        cfg = json.load(open(os.path.join(src, "config.json")))
+        sd = load_file(os.path.join(src, "model.safetensors"))
+        rp = cfg.get("rope_parameters") or {}
+        n_embd, n_head = cfg["hidden_size"], cfg["num_attention_heads"]
+        rope_dims = int(rp.get("partial_rotary_factor", 1.0) * n_embd) // n_head
+        path = os.path.join(OUT, name + ".gguf")
+        w = gguf.GGUFWriter(path, "phi3")
+        w.add_name(name)
+        w.add_context_length(cfg["max_position_embeddings"])
+        orig = cfg.get("original_max_position_embeddings", cfg["max_position_embeddings"])
+        w.add_rope_scaling_orig_ctx_len(orig)
+        w.add_embedding_length(n_embd)
+        w.add_feed_forward_length(cfg["intermediate_size"])
+        w.add_block_count(cfg["num_hidden_layers"])
+        w.add_head_count(n_head)
+        w.add_head_count_kv(cfg["num_key_value_heads"])
+        w.add_layer_norm_rms_eps(cfg["rms_norm_eps"])
+        w.add_rope_dimension_count(rope_dims)
+        w.add_rope_freq_base(rp.get("rope_theta", 10000.0))
+        w.add_sliding_window(cfg.get("sliding_window") or 0)
+        w.add_bos_token_id(cfg["bos_token_id"])
+        w.add_eos_token_id(cfg["eos_token_id"])
+        add_byte_vocab(w)
+        if rp.get("rope_type") == "longrope":
+            scale = cfg["max_position_embeddings"] / orig
+            w.add_rope_scaling_attn_factors(math.sqrt(1 + math.log(scale) / math.log(orig)) if scale > 1.0 else 1.0)
+            w.add_tensor("rope_factors_long.weight", np.asarray(rp["long_factor"], dtype=np.float32))
+            w.add_tensor("rope_factors_short.weight", np.asarray(rp["short_factor"], dtype=np.float32))
+        for hf in sorted(sd):
+            t = sd[hf].astype(np.float32)
+            if hf in top:
+                w.add_tensor(top[hf], t)
+                continue
+            parts = hf.split(".")
+            w.add_tensor(f"blk.{parts[2]}.{names['.'.join(parts[3:-1])]}.{parts[-1]}", t)
+        w.write_header_to_file()
+        w.write_kv_data_to_file()
+        w.write_tensors_to_file()
+        w.close()
+        print("wrote", path, os.path.getsize(path), "bytes")
+
+
 if __name__ == "__main__":
     if sys.argv[1:] == ["qwen"]:
         make_qwen()
+    elif sys.argv[1:] == ["phi3"]:
+        make_phi3()
     elif sys.argv[1:] == ["moe"]:
         make_moe()
     else:
@@ -359,3 +416,4 @@ if __name__ == "__main__":
         make_smollm2()
         make_qwen()
         make_moe()
+        make_phi3()

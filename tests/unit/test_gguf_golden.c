@@ -184,12 +184,13 @@ static int test_smollm2(const char *src) {
     return 1;
 }
 
-/* The mixture-of-experts GGUF twins (tests/golden/gguf/<name>.gguf, written by gguf-py under
-   llama.cpp's architectures from the core fixtures' weights): the same description as the
+/* The mixture-of-experts and Phi-3 GGUF twins (tests/golden/gguf/<name>.gguf, written by gguf-py
+   under llama.cpp's architectures from the core fixtures' weights): the same description as the
    fixture's config.json, and bit-identical logits to the safetensors checkpoint (same f32
-   values; stacked experts and Mixtral's permuted q/k rows undone). */
-static void test_moe_twins(const char *src) {
-    const char *names[] = {"mixtral_moe_f32", "qwen3_moe_f32", "qwen2_moe_shared_f32", "olmoe_f32"};
+   values; stacked experts, Mixtral's permuted q/k rows, Phi-3's fused ffn_up undone). */
+static void test_twins(const char *src) {
+    const char *names[] = {"mixtral_moe_f32", "qwen3_moe_f32", "qwen2_moe_shared_f32", "olmoe_f32",
+                           "phi3_fused_window_f32", "phi35_longrope_f32", "phi4mini_partial_longrope_f32"};
     const int32_t ids[] = {5, 77, 130, 2, 255, 19, 64, 8};
     const int n = (int)(sizeof ids / sizeof *ids);
     for (size_t k = 0; k < sizeof names / sizeof *names; k++) {
@@ -213,6 +214,14 @@ static void test_moe_twins(const char *src) {
         CHECK_INT(gc.qk_norm, hc.qk_norm);
         CHECK_INT(gc.qk_norm_full, hc.qk_norm_full);
         CHECK(memcmp(gc.dense_layers, hc.dense_layers, sizeof gc.dense_layers) == 0);
+        CHECK_INT(gc.fused_proj, hc.fused_proj);
+        CHECK_INT(gc.sliding_window, hc.sliding_window);
+        CHECK_INT(gc.rope_type, hc.rope_type);
+        CHECK_INT(llmc_config_rotary_dim(&gc), llmc_config_rotary_dim(&hc));
+        CHECK_INT(gc.rope_original_max_position, hc.rope_original_max_position);
+        CHECK_MSG(fabs(gc.rope_attn_factor - hc.rope_attn_factor) < 1e-6, "%s: attention factor %g vs %g", names[k], gc.rope_attn_factor,
+                  hc.rope_attn_factor);
+        CHECK(memcmp(gc.rope_long_factor, hc.rope_long_factor, sizeof gc.rope_long_factor) == 0);
         llmc_tensor_set *ts = NULL;
         llmc_model *mg = NULL, *mh = NULL;
         llmc_model_opts o;
@@ -273,7 +282,7 @@ int main(void) {
     const char *src = test_env("LLMC_SOURCE_DIR", ".");
     test_tiny(src);
     test_smollm2(src);
-    test_moe_twins(src);
+    test_twins(src);
     expect_patched_fail(src, "olmoe.expert_used_count", 9);  /* more than the 8 experts */
     expect_patched_fail(src, "olmoe.expert_count", 5000);    /* past LLMC_MAX_EXPERTS */
     expect_patched_fail(src, "olmoe.expert_used_count", 0);
