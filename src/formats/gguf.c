@@ -1044,6 +1044,20 @@ char *llmc_gguf_hf_name(const char *n) {
             return strdup(buf);
         }
     }
+    /* Mixtral GGUFs from before stacked experts: blk.N.ffn_{gate,up,down}.E.weight, one per expert */
+    static const struct { const char *gg, *hf; } exp[] = {{"ffn_gate.", "w1"}, {"ffn_up.", "w3"}, {"ffn_down.", "w2"}};
+    for (size_t i = 0; i < sizeof exp / sizeof exp[0]; i++) {
+        size_t l = strlen(exp[i].gg);
+        if (strncmp(p, exp[i].gg, l) != 0) continue;
+        const char *q = p + l;
+        long e = 0;
+        int ed = 0;
+        while (*q >= '0' && *q <= '9' && ed < 5) e = e * 10 + (*q++ - '0'), ed++;
+        if (!ed || (ed > 1 && p[l] == '0') || strcmp(q, ".weight") != 0) return NULL;
+        char buf[160];
+        snprintf(buf, sizeof buf, "model.layers.%ld.block_sparse_moe.experts.%ld.%s.weight", layer, e, exp[i].hf);
+        return strdup(buf);
+    }
     return NULL;
 }
 
@@ -1077,6 +1091,10 @@ llmc_status llmc_gguf_tensors(llmc_gguf *g, llmc_tensor_set **out, llmc_error *e
         if (strcmp(ti->name, "rope_freqs.weight") == 0) continue; /* not a weight: see llmc_gguf_apply_rope_scaling */
         if (!strcmp(ti->name, "rope_factors_short.weight") || !strcmp(ti->name, "rope_factors_long.weight")) continue; /* in the config */
         char *hf = llmc_gguf_hf_name(ti->name);
+        if (hf && cfg.num_experts == 0 && (strstr(hf, ".experts.") || strstr(hf, ".mlp.gate.") || strstr(hf, ".shared_expert"))) {
+            free(hf); /* an expert tensor in a dense model would be ignored: refused below like any unknown name */
+            hf = NULL;
+        }
         if (hf && cfg.fused_proj && strstr(hf, ".mlp.up_proj.")) { /* Phi-3's ffn_up is gate|up */
             char buf[160];
             snprintf(buf, sizeof buf, "%.*smlp.gate_up_proj%s", (int)(strstr(hf, "mlp.up_proj.") - hf), hf, strstr(hf, "mlp.up_proj.") + 11);

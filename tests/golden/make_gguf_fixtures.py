@@ -19,7 +19,8 @@
    mixture-of-experts fixtures' weights under llama.cpp's architectures (llama with
    expert_count, qwen3moe, qwen2moe, olmoe), experts stacked into ffn_*_exps as its converter
    stacks them, Mixtral's q/k rows permuted as it permutes llama's (make_moe;
-   `... make_gguf_fixtures.py moe` writes only these).
+   `... make_gguf_fixtures.py moe` writes only these); mixtral_moe_f32.per_expert.gguf holds the
+   experts one tensor each (blk.N.ffn_gate.E.weight), as older Mixtral conversions did.
 5. phi3_fused_window_f32.gguf, phi35_longrope_f32.gguf, phi4mini_partial_longrope_f32.gguf: the core
    Phi-3 fixtures under llama.cpp's phi3 architecture (attn_qkv and ffn_up = gate|up fused, the
    sliding window, rope.dimension_count = the rotary dims, LongRoPE as rope_factors_{short,long}
@@ -292,14 +293,17 @@ def add_byte_vocab(w):
 def make_moe():
     """The core MoE fixtures as GGUFs: same f32 weights, so the core reference.json is theirs too."""
     from safetensors.numpy import load_file
-    specs = (("mixtral_moe_f32", "llama"), ("qwen3_moe_f32", "qwen3moe"), ("qwen2_moe_shared_f32", "qwen2moe"), ("olmoe_f32", "olmoe"))
+    specs = (("mixtral_moe_f32", "llama"), ("qwen3_moe_f32", "qwen3moe"), ("qwen2_moe_shared_f32", "qwen2moe"), ("olmoe_f32", "olmoe"),
+             ("mixtral_moe_f32", "llama-per-expert"))
     for name, arch in specs:
+        per_expert = arch.endswith("-per-expert")  # Mixtral as converters wrote it before stacked experts
+        arch = arch.replace("-per-expert", "")
         src = os.path.join(HERE, "core", name)
         cfg = json.load(open(os.path.join(src, "config.json")))
         sd = load_file(os.path.join(src, "model.safetensors"))
         heads, kv = cfg["num_attention_heads"], cfg["num_key_value_heads"]
         n_exp = cfg.get("num_experts") or cfg.get("num_local_experts")
-        path = os.path.join(OUT, name + ".gguf")
+        path = os.path.join(OUT, name + (".per_expert" if per_expert else "") + ".gguf")
         w = gguf.GGUFWriter(path, arch)
         w.add_name(name)
         w.add_context_length(cfg["max_position_embeddings"])
@@ -345,7 +349,11 @@ def make_moe():
                 t = t.reshape(-1)  # llama.cpp keeps it as [hidden]
             w.add_tensor(g, t)
         for (layer, stem), per in sorted(experts.items()):
-            w.add_tensor(f"blk.{layer}.{stem}.weight", np.stack([per[e] for e in range(n_exp)]))
+            if per_expert:  # blk.N.ffn_gate.E.weight
+                for e in range(n_exp):
+                    w.add_tensor(f"blk.{layer}.{stem.replace('_exps', '')}.{e}.weight", per[e])
+            else:
+                w.add_tensor(f"blk.{layer}.{stem}.weight", np.stack([per[e] for e in range(n_exp)]))
         w.write_header_to_file()
         w.write_kv_data_to_file()
         w.write_tensors_to_file()

@@ -620,6 +620,21 @@ static void test_names(void) {
     CHECK(llmc_gguf_hf_name("blk.x.attn_q.weight") == NULL);
     CHECK(llmc_gguf_hf_name("blk.1.attn_qq.weight") == NULL);
     CHECK(llmc_gguf_hf_name("blk.01.attn_q.weight") == NULL);
+    /* MoE: router, stacked experts, old per-expert Mixtral names, Qwen2-MoE's shared expert; Phi-3's qkv */
+    const char *pairs[][2] = {{"blk.2.ffn_gate_inp.weight", "model.layers.2.mlp.gate.weight"},
+                              {"blk.2.ffn_down_exps.weight", "model.layers.2.mlp.experts.down_proj.weight"},
+                              {"blk.0.ffn_up.7.weight", "model.layers.0.block_sparse_moe.experts.7.w3.weight"},
+                              {"blk.1.ffn_gate_inp_shexp.weight", "model.layers.1.mlp.shared_expert_gate.weight"},
+                              {"blk.1.ffn_gate_shexp.weight", "model.layers.1.mlp.shared_expert.gate_proj.weight"},
+                              {"blk.3.attn_qkv.weight", "model.layers.3.self_attn.qkv_proj.weight"}};
+    for (size_t i = 0; i < sizeof pairs / sizeof *pairs; i++) {
+        s = llmc_gguf_hf_name(pairs[i][0]);
+        CHECK_STR(s, pairs[i][1]);
+        free(s);
+    }
+    CHECK(llmc_gguf_hf_name("blk.0.ffn_up.07.weight") == NULL);
+    CHECK(llmc_gguf_hf_name("blk.0.ffn_up.7.bias") == NULL);
+    CHECK(llmc_gguf_hf_name("blk.0.ffn_up.x.weight") == NULL);
 }
 
 int main(void) {
