@@ -821,6 +821,35 @@ static llmc_status gguf_phi3_rope(const llmc_gguf *g, const char *arch, llmc_con
     return LLMC_OK;
 }
 
+/* Gemma 2 as llama.cpp describes it: <arch>.attention.sliding_window on every other layer (the even
+ * ones, as transformers' default layer_types), .attn_logit_softcapping / .final_logit_softcapping,
+ * GeGLU, sandwich norms, embeddings × sqrt(hidden). Its converter stored each norm weight as 1 + w,
+ * so the norms are used as stored. query_pre_attn_scalar is not in the file: llama.cpp's rule, the
+ * head dimension except for the 46-layer (27B) model's hidden / heads. */
+static llmc_status gguf_gemma2(const llmc_gguf *g, const char *arch, llmc_config *cfg, llmc_error *err) {
+    const char *path = g->file->map.path;
+    char kb[96];
+    llmc_status st = need_int(g, AK("attention.sliding_window"), 1, 1 << 30, &cfg->sliding_window, true, err);
+    if (st) return st;
+    cfg->per_layer_window = true;
+    memset(cfg->sliding_layers, 0, sizeof cfg->sliding_layers);
+    for (int l = 0; l < cfg->num_layers; l += 2) cfg->sliding_layers[l / 64] |= 1ull << (l % 64);
+    const char *caps[2] = {"attn_logit_softcapping", "final_logit_softcapping"};
+    double *dst[2] = {&cfg->attn_softcap, &cfg->final_softcap};
+    for (int i = 0; i < 2; i++) {
+        *dst[i] = 0;
+        if (llmc_gguf_has_key(g, AK(caps[i])) && (!llmc_gguf_get_f64(g, AK(caps[i]), dst[i]) || !(*dst[i] >= 0) || !isfinite(*dst[i])))
+            return llmc_err(err, LLMC_ERR_FORMAT, "%s: %s must be a non-negative number", path, AK(caps[i]));
+    }
+    double qs = cfg->num_layers == 46 ? (double)cfg->hidden_size / cfg->num_heads : cfg->head_dim;
+    cfg->attn_scale = 1.0 / sqrt(qs);
+    cfg->mlp_act = LLMC_MLP_GELU_TANH;
+    cfg->norm_plus_one = false; /* stored as 1 + w */
+    cfg->sandwich_norms = true;
+    cfg->embed_scale = sqrt((double)cfg->hidden_size);
+    return LLMC_OK;
+}
+
 /* Mixture-of-experts metadata as llama.cpp writes it: <arch>.expert_count, .expert_used_count,
  * the experts' width (.expert_feed_forward_length; Mixtral and OLMoE: feed_forward_length),
  * Qwen2-MoE's .expert_shared_feed_forward_length; .expert_weights_norm when present, else
@@ -971,9 +1000,9 @@ llmc_status llmc_gguf_config(const llmc_gguf *g, llmc_config *cfg, llmc_error *e
     cfg->torch_dtype = LLMC_DT_F32; /* transformers dequantizes GGUF weights to float32 */
     cfg->fused_proj = A->flags & LLMC_ARCH_FUSED_PROJ; /* Phi-3: attn_qkv and ffn_up (gate|up) */
     cfg->sliding_window = 0;
-    /* Phi-3 (and Mistral in its own files) slide over every layer; llama.cpp writes 0 for none */
-    if ((A->flags & LLMC_ARCH_WINDOW_ALL) && (st = need_int(g, AK("attention.sliding_window"), 0, BIG, &cfg->sliding_window, false, err)))
-        return st;
+    /* Phi-3 slides over every layer (llama.cpp writes 0 for none) */
+    if (A->family == LLMC_FAM_PHI3 && (st = need_int(g, AK("attention.sliding_window"), 0, BIG, &cfg->sliding_window, false, err))) return st;
+    if (A->family == LLMC_FAM_GEMMA2 && (st = gguf_gemma2(g, arch, cfg, err))) return st;
     return LLMC_OK;
 }
 
@@ -1026,6 +1055,8 @@ char *llmc_gguf_hf_name(const char *n) {
         {"ffn_down_exps", "mlp.experts.down_proj"}, {"ffn_gate_shexp", "mlp.shared_expert.gate_proj"},
         {"ffn_up_shexp", "mlp.shared_expert.up_proj"}, {"ffn_down_shexp", "mlp.shared_expert.down_proj"},
         {"ffn_gate_inp_shexp", "mlp.shared_expert_gate"},
+        /* Gemma's sandwich norms (its ffn_norm is the pre-MLP norm: llmc_gguf_tensors renames it) */
+        {"post_attention_norm", "post_attention_layernorm"}, {"post_ffw_norm", "post_feedforward_layernorm"},
     };
     for (size_t i = 0; i < sizeof top / sizeof top[0]; i++)
         if (strcmp(n, top[i].gg) == 0) return strdup(top[i].hf);
@@ -1094,6 +1125,13 @@ llmc_status llmc_gguf_tensors(llmc_gguf *g, llmc_tensor_set **out, llmc_error *e
         if (hf && cfg.num_experts == 0 && (strstr(hf, ".experts.") || strstr(hf, ".mlp.gate.") || strstr(hf, ".shared_expert"))) {
             free(hf); /* an expert tensor in a dense model would be ignored: refused below like any unknown name */
             hf = NULL;
+        }
+        if (hf && cfg.sandwich_norms && strstr(ti->name, ".ffn_norm.")) { /* Gemma: the norm before the MLP */
+            char buf[160];
+            snprintf(buf, sizeof buf, "%.*spre_feedforward_layernorm%s", (int)(strstr(hf, "post_attention_layernorm") - hf), hf,
+                     strstr(hf, "post_attention_layernorm") + 24);
+            free(hf);
+            if (!(hf = strdup(buf))) { st = llmc_err(err, LLMC_ERR_NOMEM, "%s: out of memory", path); goto fail; }
         }
         if (hf && cfg.fused_proj && strstr(hf, ".mlp.up_proj.")) { /* Phi-3's ffn_up is gate|up */
             char buf[160];

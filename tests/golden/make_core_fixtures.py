@@ -244,6 +244,12 @@ def main():
                                                                       "short_factor": [1.0, 1.2, 1.5, 2.0, 2.7, 3.5],
                                                                       "long_factor": [1.0, 2.0, 3.5, 6.0, 10.0, 16.0]},
                                                      **common), seed=17)
+    # Gemma 2 as llama.cpp's gemma2 GGUFs can describe it (twin in tests/golden/gguf): tied embeddings,
+    # query_pre_attn_scalar = head_dim, the default sliding pattern (every other layer, window 5), F32.
+    make("gemma2_tied_f32", Gemma2Config(hidden_size=32, intermediate_size=64, num_attention_heads=4, num_key_value_heads=2,
+                                         head_dim=16, vocab_size=256, query_pre_attn_scalar=16, sliding_window=5,
+                                         attn_logit_softcapping=4.0, final_logit_softcapping=10.0, tie_word_embeddings=True,
+                                         **dict(common, num_hidden_layers=3)), seed=18)
     # Mixture of experts (saved as per-expert tensors, as save_pretrained writes them).
     # Mixtral: 4 experts, top 2 renormalized, untied, F32.
     make("mixtral_moe_f32", MixtralConfig(hidden_size=32, intermediate_size=48, num_attention_heads=4, num_key_value_heads=2,

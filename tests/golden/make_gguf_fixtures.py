@@ -25,6 +25,9 @@
    Phi-3 fixtures under llama.cpp's phi3 architecture (attn_qkv and ffn_up = gate|up fused, the
    sliding window, rope.dimension_count = the rotary dims, LongRoPE as rope_factors_{short,long}
    tensors with the original context and attention factor) (make_phi3; `... phi3` writes only these).
+6. gemma2_tied_f32.gguf: the core Gemma 2 fixture that llama.cpp's gemma2 metadata can describe
+   (query_pre_attn_scalar = head_dim, tied), every norm stored as 1 + w as its converter does
+   (make_gemma2; `... gemma2` writes only it).
 
 Run: $(bash tests/golden/venv.sh) tests/golden/make_gguf_fixtures.py
 """
@@ -412,9 +415,57 @@ def make_phi3():
         print("wrote", path, os.path.getsize(path), "bytes")
 
 
+def make_gemma2():
+    from safetensors.numpy import load_file
+    names = {"self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k", "self_attn.v_proj": "attn_v", "self_attn.o_proj": "attn_output",
+             "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up", "mlp.down_proj": "ffn_down", "input_layernorm": "attn_norm",
+             "post_attention_layernorm": "post_attention_norm", "pre_feedforward_layernorm": "ffn_norm",
+             "post_feedforward_layernorm": "post_ffw_norm"}
+    name = "gemma2_tied_f32"
+    src = os.path.join(HERE, "core", name)
+    cfg = json.load(open(os.path.join(src, "config.json")))
+    sd = load_file(os.path.join(src, "model.safetensors"))
+    path = os.path.join(OUT, name + ".gguf")
+    w = gguf.GGUFWriter(path, "gemma2")
+    w.add_name(name)
+    w.add_context_length(cfg["max_position_embeddings"])
+    w.add_embedding_length(cfg["hidden_size"])
+    w.add_block_count(cfg["num_hidden_layers"])
+    w.add_feed_forward_length(cfg["intermediate_size"])
+    w.add_head_count(cfg["num_attention_heads"])
+    w.add_head_count_kv(cfg["num_key_value_heads"])
+    w.add_layer_norm_rms_eps(cfg["rms_norm_eps"])
+    w.add_key_length(cfg["head_dim"])
+    w.add_value_length(cfg["head_dim"])
+    w.add_attn_logit_softcapping(cfg["attn_logit_softcapping"])
+    w.add_final_logit_softcapping(cfg["final_logit_softcapping"])
+    w.add_sliding_window(cfg["sliding_window"])
+    w.add_bos_token_id(cfg["bos_token_id"])
+    w.add_eos_token_id(cfg["eos_token_id"])
+    add_byte_vocab(w)
+    for hf in sorted(sd):
+        t = sd[hf].astype(np.float32)
+        if hf.endswith("norm.weight"):
+            t = t + np.float32(1)  # Gemma's RMSNorm scales by 1 + w; llama.cpp stores that sum
+        if hf == "model.embed_tokens.weight":
+            w.add_tensor("token_embd.weight", t)
+        elif hf == "model.norm.weight":
+            w.add_tensor("output_norm.weight", t)
+        else:
+            parts = hf.split(".")
+            w.add_tensor(f"blk.{parts[2]}.{names['.'.join(parts[3:-1])]}.{parts[-1]}", t)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    print("wrote", path, os.path.getsize(path), "bytes")
+
+
 if __name__ == "__main__":
     if sys.argv[1:] == ["qwen"]:
         make_qwen()
+    elif sys.argv[1:] == ["gemma2"]:
+        make_gemma2()
     elif sys.argv[1:] == ["phi3"]:
         make_phi3()
     elif sys.argv[1:] == ["moe"]:
@@ -425,3 +476,4 @@ if __name__ == "__main__":
         make_qwen()
         make_moe()
         make_phi3()
+        make_gemma2()

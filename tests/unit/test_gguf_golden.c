@@ -190,7 +190,7 @@ static int test_smollm2(const char *src) {
    values; stacked experts, Mixtral's permuted q/k rows, Phi-3's fused ffn_up undone). */
 static void test_twins(const char *src) {
     const char *names[] = {"mixtral_moe_f32", "qwen3_moe_f32", "qwen2_moe_shared_f32", "olmoe_f32",
-                           "phi3_fused_window_f32", "phi35_longrope_f32", "phi4mini_partial_longrope_f32", "mixtral_moe_f32.per_expert"};
+                           "phi3_fused_window_f32", "phi35_longrope_f32", "phi4mini_partial_longrope_f32", "mixtral_moe_f32.per_expert", "gemma2_tied_f32"};
     const int32_t ids[] = {5, 77, 130, 2, 255, 19, 64, 8};
     const int n = (int)(sizeof ids / sizeof *ids);
     for (size_t k = 0; k < sizeof names / sizeof *names; k++) {
@@ -222,6 +222,10 @@ static void test_twins(const char *src) {
         CHECK_MSG(fabs(gc.rope_attn_factor - hc.rope_attn_factor) < 1e-6, "%s: attention factor %g vs %g", names[k], gc.rope_attn_factor,
                   hc.rope_attn_factor);
         CHECK(memcmp(gc.rope_long_factor, hc.rope_long_factor, sizeof gc.rope_long_factor) == 0);
+        CHECK(memcmp(gc.sliding_layers, hc.sliding_layers, sizeof gc.sliding_layers) == 0 && gc.per_layer_window == hc.per_layer_window);
+        CHECK(gc.attn_scale == hc.attn_scale && gc.attn_softcap == hc.attn_softcap && gc.final_softcap == hc.final_softcap);
+        CHECK(gc.sandwich_norms == hc.sandwich_norms && gc.mlp_act == hc.mlp_act && gc.embed_scale == hc.embed_scale);
+        CHECK_INT(gc.tie_word_embeddings, hc.tie_word_embeddings);
         llmc_tensor_set *ts = NULL;
         llmc_model *mg = NULL, *mh = NULL;
         llmc_model_opts o;
