@@ -18,7 +18,7 @@ static const llmc_arch g_arch[LLMC_FAM_COUNT] = {
      LLMC_ARCH_FUSED_PROJ | LLMC_ARCH_WINDOW_ALL | LLMC_ARCH_LONGROPE, CUDA, NULL},
     {LLMC_FAM_GEMMA2, "Gemma2ForCausalLM", "gemma2", "gemma2", "Gemma 2", 8192, 256, true, false, LLMC_ARCH_GEMMA | LLMC_ARCH_ATTN_BIAS_FIELD, CPU,
      "GeGLU, sandwich norms, soft-capping and per-layer windows"},
-    {LLMC_FAM_GEMMA3, "Gemma3ForCausalLM", "gemma3_text", NULL, "Gemma 3", 131072, 256, true, false,
+    {LLMC_FAM_GEMMA3, "Gemma3ForCausalLM", "gemma3_text", "gemma3", "Gemma 3", 131072, 256, true, false,
      LLMC_ARCH_GEMMA | LLMC_ARCH_QK_NORM | LLMC_ARCH_ATTN_BIAS_FIELD, CPU, "GeGLU, sandwich norms and per-layer windows and RoPE"},
     {LLMC_FAM_SMOLLM3, "SmolLM3ForCausalLM", "smollm3", NULL, "SmolLM3", 32768, 0, true, true, LLMC_ARCH_NOPE | LLMC_ARCH_ATTN_BIAS_FIELD | LLMC_ARCH_MLP_BIAS_FIELD, CPU,
      "layers without RoPE"},

@@ -821,19 +821,23 @@ static llmc_status gguf_phi3_rope(const llmc_gguf *g, const char *arch, llmc_con
     return LLMC_OK;
 }
 
-/* Gemma 2 as llama.cpp describes it: <arch>.attention.sliding_window on every other layer (the even
- * ones, as transformers' default layer_types), .attn_logit_softcapping / .final_logit_softcapping,
- * GeGLU, sandwich norms, embeddings × sqrt(hidden). Its converter stored each norm weight as 1 + w,
- * so the norms are used as stored. query_pre_attn_scalar is not in the file: llama.cpp's rule, the
- * head dimension except for the 46-layer (27B) model's hidden / heads. */
-static llmc_status gguf_gemma2(const llmc_gguf *g, const char *arch, llmc_config *cfg, llmc_error *err) {
+/* Gemma 2 and 3 as llama.cpp describes them. Gemma 2: <arch>.attention.sliding_window on every
+ * other layer (the even ones, as transformers' default layer_types), .attn_logit_softcapping and
+ * .final_logit_softcapping. Gemma 3: the window on all but every 6th layer (llama.cpp's fixed
+ * pattern), q/k norms, those layers' RoPE base 10000 and the others' rope.freq_base with the
+ * file's linear rope scaling. Both: GeGLU, sandwich norms, embeddings × sqrt(hidden); the
+ * converter stored each norm weight as 1 + w, so norms are used as stored. query_pre_attn_scalar
+ * is not in the file: llama.cpp's rule, the head dimension except for the 27B models (46 / 62
+ * layers: hidden / heads). */
+static llmc_status gguf_gemma(const llmc_gguf *g, const char *arch, bool gen3, llmc_config *cfg, llmc_error *err) {
     const char *path = g->file->map.path;
     char kb[96];
     llmc_status st = need_int(g, AK("attention.sliding_window"), 1, 1 << 30, &cfg->sliding_window, true, err);
     if (st) return st;
     cfg->per_layer_window = true;
     memset(cfg->sliding_layers, 0, sizeof cfg->sliding_layers);
-    for (int l = 0; l < cfg->num_layers; l += 2) cfg->sliding_layers[l / 64] |= 1ull << (l % 64);
+    for (int l = 0; l < cfg->num_layers; l++)
+        if (gen3 ? (l + 1) % 6 != 0 : l % 2 == 0) cfg->sliding_layers[l / 64] |= 1ull << (l % 64);
     const char *caps[2] = {"attn_logit_softcapping", "final_logit_softcapping"};
     double *dst[2] = {&cfg->attn_softcap, &cfg->final_softcap};
     for (int i = 0; i < 2; i++) {
@@ -841,12 +845,19 @@ static llmc_status gguf_gemma2(const llmc_gguf *g, const char *arch, llmc_config
         if (llmc_gguf_has_key(g, AK(caps[i])) && (!llmc_gguf_get_f64(g, AK(caps[i]), dst[i]) || !(*dst[i] >= 0) || !isfinite(*dst[i])))
             return llmc_err(err, LLMC_ERR_FORMAT, "%s: %s must be a non-negative number", path, AK(caps[i]));
     }
-    double qs = cfg->num_layers == 46 ? (double)cfg->hidden_size / cfg->num_heads : cfg->head_dim;
+    if (gen3 && cfg->attn_softcap > 0)
+        return llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: %s is not supported for Gemma 3", path, AK("attn_logit_softcapping"));
+    const int big = gen3 ? 62 : 46;
+    double qs = cfg->num_layers == big ? (double)cfg->hidden_size / cfg->num_heads : cfg->head_dim;
     cfg->attn_scale = 1.0 / sqrt(qs);
     cfg->mlp_act = LLMC_MLP_GELU_TANH;
     cfg->norm_plus_one = false; /* stored as 1 + w */
     cfg->sandwich_norms = true;
     cfg->embed_scale = sqrt((double)cfg->hidden_size);
+    if (gen3) {
+        cfg->rope_theta_local = 10000.0;
+        if ((st = llmc_gguf_apply_rope_scaling(g, cfg, err))) return st; /* linear on the full-attention layers */
+    }
     return LLMC_OK;
 }
 
@@ -959,7 +970,7 @@ llmc_status llmc_gguf_config(const llmc_gguf *g, llmc_config *cfg, llmc_error *e
      * nor rope_freqs.weight), so by default neither do we: same logits as the
      * reference. llmc_gguf_apply_rope_scaling applies what the file says. */
     if (phi && (st = gguf_phi3_rope(g, arch, cfg, err))) return st;
-    if (!phi && (llmc_gguf_find_tensor(g, "rope_freqs.weight") >= 0 || llmc_gguf_has_key(g, AK("rope.scaling.type")) ||
+    if (!phi && A->family != LLMC_FAM_GEMMA3 && (llmc_gguf_find_tensor(g, "rope_freqs.weight") >= 0 || llmc_gguf_has_key(g, AK("rope.scaling.type")) ||
                  llmc_gguf_has_key(g, AK("rope.scaling.factor"))))
         LLMC_WARN("%s: rope scaling in the GGUF is ignored, as transformers' GGUF loader does", path);
 
@@ -1002,7 +1013,8 @@ llmc_status llmc_gguf_config(const llmc_gguf *g, llmc_config *cfg, llmc_error *e
     cfg->sliding_window = 0;
     /* Phi-3 slides over every layer (llama.cpp writes 0 for none) */
     if (A->family == LLMC_FAM_PHI3 && (st = need_int(g, AK("attention.sliding_window"), 0, BIG, &cfg->sliding_window, false, err))) return st;
-    if (A->family == LLMC_FAM_GEMMA2 && (st = gguf_gemma2(g, arch, cfg, err))) return st;
+    if ((A->family == LLMC_FAM_GEMMA2 || A->family == LLMC_FAM_GEMMA3) && (st = gguf_gemma(g, arch, A->family == LLMC_FAM_GEMMA3, cfg, err)))
+        return st;
     return LLMC_OK;
 }
 

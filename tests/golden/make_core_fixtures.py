@@ -250,6 +250,14 @@ def main():
                                          head_dim=16, vocab_size=256, query_pre_attn_scalar=16, sliding_window=5,
                                          attn_logit_softcapping=4.0, final_logit_softcapping=10.0, tie_word_embeddings=True,
                                          **dict(common, num_hidden_layers=3)), seed=18)
+    # Gemma 3 as llama.cpp's gemma3 GGUFs can describe it (twin in tests/golden/gguf): 6 layers in the
+    # default pattern (5 sliding, window 5, RoPE base 10000; the 6th full, base 1e6 with linear scaling 2),
+    # query_pre_attn_scalar = head_dim, untied, F32.
+    make("gemma3_pattern_f32", Gemma3TextConfig(hidden_size=32, intermediate_size=64, num_attention_heads=4, num_key_value_heads=2,
+                                                head_dim=16, vocab_size=256, query_pre_attn_scalar=16, sliding_window=5,
+                                                rope_parameters={"full_attention": {"rope_type": "linear", "factor": 2.0, "rope_theta": 1000000.0},
+                                                                 "sliding_attention": {"rope_type": "default", "rope_theta": 10000.0}},
+                                                tie_word_embeddings=False, **dict(common, num_hidden_layers=6)), seed=19)
     # Mixture of experts (saved as per-expert tensors, as save_pretrained writes them).
     # Mixtral: 4 experts, top 2 renormalized, untied, F32.
     make("mixtral_moe_f32", MixtralConfig(hidden_size=32, intermediate_size=48, num_attention_heads=4, num_key_value_heads=2,

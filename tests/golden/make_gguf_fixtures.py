@@ -25,9 +25,9 @@
    Phi-3 fixtures under llama.cpp's phi3 architecture (attn_qkv and ffn_up = gate|up fused, the
    sliding window, rope.dimension_count = the rotary dims, LongRoPE as rope_factors_{short,long}
    tensors with the original context and attention factor) (make_phi3; `... phi3` writes only these).
-6. gemma2_tied_f32.gguf: the core Gemma 2 fixture that llama.cpp's gemma2 metadata can describe
-   (query_pre_attn_scalar = head_dim, tied), every norm stored as 1 + w as its converter does
-   (make_gemma2; `... gemma2` writes only it).
+6. gemma2_tied_f32.gguf, gemma3_pattern_f32.gguf: the core Gemma fixtures that llama.cpp's gemma2 /
+   gemma3 metadata can describe (query_pre_attn_scalar = head_dim; Gemma 3's default 6-layer pattern),
+   every norm stored as 1 + w as its converter does (make_gemma; `... gemma2` writes only these).
 
 Run: $(bash tests/golden/venv.sh) tests/golden/make_gguf_fixtures.py
 """
@@ -416,17 +416,21 @@ def make_phi3():
 
 
 def make_gemma2():
+    make_gemma("gemma2_tied_f32", "gemma2")
+    make_gemma("gemma3_pattern_f32", "gemma3")
+
+
+def make_gemma(name, arch):
     from safetensors.numpy import load_file
     names = {"self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k", "self_attn.v_proj": "attn_v", "self_attn.o_proj": "attn_output",
              "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up", "mlp.down_proj": "ffn_down", "input_layernorm": "attn_norm",
              "post_attention_layernorm": "post_attention_norm", "pre_feedforward_layernorm": "ffn_norm",
-             "post_feedforward_layernorm": "post_ffw_norm"}
-    name = "gemma2_tied_f32"
+             "post_feedforward_layernorm": "post_ffw_norm", "self_attn.q_norm": "attn_q_norm", "self_attn.k_norm": "attn_k_norm"}
     src = os.path.join(HERE, "core", name)
     cfg = json.load(open(os.path.join(src, "config.json")))
     sd = load_file(os.path.join(src, "model.safetensors"))
     path = os.path.join(OUT, name + ".gguf")
-    w = gguf.GGUFWriter(path, "gemma2")
+    w = gguf.GGUFWriter(path, arch)
     w.add_name(name)
     w.add_context_length(cfg["max_position_embeddings"])
     w.add_embedding_length(cfg["hidden_size"])
@@ -437,8 +441,15 @@ def make_gemma2():
     w.add_layer_norm_rms_eps(cfg["rms_norm_eps"])
     w.add_key_length(cfg["head_dim"])
     w.add_value_length(cfg["head_dim"])
-    w.add_attn_logit_softcapping(cfg["attn_logit_softcapping"])
-    w.add_final_logit_softcapping(cfg["final_logit_softcapping"])
+    if arch == "gemma2":
+        w.add_attn_logit_softcapping(cfg["attn_logit_softcapping"])
+        w.add_final_logit_softcapping(cfg["final_logit_softcapping"])
+    else:  # the full-attention layers' RoPE; llama.cpp fixes the sliding ones' base at 10000
+        full = cfg["rope_parameters"]["full_attention"]
+        w.add_rope_freq_base(full["rope_theta"])
+        if full.get("rope_type") == "linear":
+            w.add_rope_scaling_type(gguf.RopeScalingType.LINEAR)
+            w.add_rope_scaling_factor(full["factor"])
     w.add_sliding_window(cfg["sliding_window"])
     w.add_bos_token_id(cfg["bos_token_id"])
     w.add_eos_token_id(cfg["eos_token_id"])
@@ -449,6 +460,8 @@ def make_gemma2():
             t = t + np.float32(1)  # Gemma's RMSNorm scales by 1 + w; llama.cpp stores that sum
         if hf == "model.embed_tokens.weight":
             w.add_tensor("token_embd.weight", t)
+        elif hf == "lm_head.weight":
+            w.add_tensor("output.weight", t)
         elif hf == "model.norm.weight":
             w.add_tensor("output_norm.weight", t)
         else:
