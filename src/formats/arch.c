@@ -20,7 +20,7 @@ static const llmc_arch g_arch[LLMC_FAM_COUNT] = {
      "GeGLU, sandwich norms, soft-capping and per-layer windows"},
     {LLMC_FAM_GEMMA3, "Gemma3ForCausalLM", "gemma3_text", "gemma3", "Gemma 3", 131072, 256, true, false,
      LLMC_ARCH_GEMMA | LLMC_ARCH_QK_NORM | LLMC_ARCH_ATTN_BIAS_FIELD, CPU, "GeGLU, sandwich norms and per-layer windows and RoPE"},
-    {LLMC_FAM_SMOLLM3, "SmolLM3ForCausalLM", "smollm3", NULL, "SmolLM3", 32768, 0, true, true, LLMC_ARCH_NOPE | LLMC_ARCH_ATTN_BIAS_FIELD | LLMC_ARCH_MLP_BIAS_FIELD, CPU,
+    {LLMC_FAM_SMOLLM3, "SmolLM3ForCausalLM", "smollm3", "smollm3", "SmolLM3", 32768, 0, true, true, LLMC_ARCH_NOPE | LLMC_ARCH_ATTN_BIAS_FIELD | LLMC_ARCH_MLP_BIAS_FIELD, CPU,
      "layers without RoPE"},
     {LLMC_FAM_MIXTRAL, "MixtralForCausalLM", "mixtral", NULL, "Mixtral", 131072, 0, false, true, LLMC_ARCH_MOE | LLMC_ARCH_WINDOW_ALL, CPU,
      "mixture-of-experts layers"},

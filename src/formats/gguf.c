@@ -1015,6 +1015,11 @@ llmc_status llmc_gguf_config(const llmc_gguf *g, llmc_config *cfg, llmc_error *e
     if (A->family == LLMC_FAM_PHI3 && (st = need_int(g, AK("attention.sliding_window"), 0, BIG, &cfg->sliding_window, false, err))) return st;
     if ((A->family == LLMC_FAM_GEMMA2 || A->family == LLMC_FAM_GEMMA3) && (st = gguf_gemma(g, arch, A->family == LLMC_FAM_GEMMA3, cfg, err)))
         return st;
+    if (A->flags & LLMC_ARCH_NOPE) { /* SmolLM3: llama.cpp's fixed pattern, every 4th layer without RoPE (transformers' default) */
+        cfg->has_nope = true;
+        memset(cfg->nope_layers, 0, sizeof cfg->nope_layers);
+        for (int l = 3; l < cfg->num_layers; l += 4) cfg->nope_layers[l / 64] |= 1ull << (l % 64);
+    }
     return LLMC_OK;
 }
 

@@ -258,6 +258,11 @@ def main():
                                                 rope_parameters={"full_attention": {"rope_type": "linear", "factor": 2.0, "rope_theta": 1000000.0},
                                                                  "sliding_attention": {"rope_type": "default", "rope_theta": 10000.0}},
                                                 tie_word_embeddings=False, **dict(common, num_hidden_layers=6)), seed=19)
+    # SmolLM3 as llama.cpp's smollm3 GGUFs describe it (twin in tests/golden/gguf): the default NoPE
+    # pattern (every 4th layer: layer 3 of 4), no window, untied, F32.
+    make("smollm3_default_f32", SmolLM3Config(hidden_size=32, intermediate_size=64, num_attention_heads=4, num_key_value_heads=2,
+                                              vocab_size=256, pad_token_id=0, tie_word_embeddings=False,
+                                              **dict(common, num_hidden_layers=4)), seed=20)
     # Mixture of experts (saved as per-expert tensors, as save_pretrained writes them).
     # Mixtral: 4 experts, top 2 renormalized, untied, F32.
     make("mixtral_moe_f32", MixtralConfig(hidden_size=32, intermediate_size=48, num_attention_heads=4, num_key_value_heads=2,

@@ -20,7 +20,8 @@
    expert_count, qwen3moe, qwen2moe, olmoe), experts stacked into ffn_*_exps as its converter
    stacks them, Mixtral's q/k rows permuted as it permutes llama's (make_moe;
    `... make_gguf_fixtures.py moe` writes only these); mixtral_moe_f32.per_expert.gguf holds the
-   experts one tensor each (blk.N.ffn_gate.E.weight), as older Mixtral conversions did.
+   experts one tensor each (blk.N.ffn_gate.E.weight), as older Mixtral conversions did; the same writer
+   makes smollm3_default_f32.gguf (llama.cpp's smollm3: q/k permuted as llama's, NoPE every 4th layer).
 5. phi3_fused_window_f32.gguf, phi35_longrope_f32.gguf, phi4mini_partial_longrope_f32.gguf: the core
    Phi-3 fixtures under llama.cpp's phi3 architecture (attn_qkv and ffn_up = gate|up fused, the
    sliding window, rope.dimension_count = the rotary dims, LongRoPE as rope_factors_{short,long}
@@ -297,7 +298,7 @@ def make_moe():
     """The core MoE fixtures as GGUFs: same f32 weights, so the core reference.json is theirs too."""
     from safetensors.numpy import load_file
     specs = (("mixtral_moe_f32", "llama"), ("qwen3_moe_f32", "qwen3moe"), ("qwen2_moe_shared_f32", "qwen2moe"), ("olmoe_f32", "olmoe"),
-             ("mixtral_moe_f32", "llama-per-expert"))
+             ("mixtral_moe_f32", "llama-per-expert"), ("smollm3_default_f32", "smollm3"))
     for name, arch in specs:
         per_expert = arch.endswith("-per-expert")  # Mixtral as converters wrote it before stacked experts
         arch = arch.replace("-per-expert", "")
@@ -305,7 +306,7 @@ def make_moe():
         cfg = json.load(open(os.path.join(src, "config.json")))
         sd = load_file(os.path.join(src, "model.safetensors"))
         heads, kv = cfg["num_attention_heads"], cfg["num_key_value_heads"]
-        n_exp = cfg.get("num_experts") or cfg.get("num_local_experts")
+        n_exp = cfg.get("num_experts") or cfg.get("num_local_experts") or 0  # SmolLM3 (dense) shares this writer
         path = os.path.join(OUT, name + (".per_expert" if per_expert else "") + ".gguf")
         w = gguf.GGUFWriter(path, arch)
         w.add_name(name)
@@ -320,13 +321,14 @@ def make_moe():
             w.add_value_length(cfg["head_dim"])
         w.add_layer_norm_rms_eps(cfg["rms_norm_eps"])
         w.add_rope_freq_base(cfg["rope_parameters"]["rope_theta"])
-        w.add_expert_count(n_exp)
-        w.add_expert_used_count(cfg["num_experts_per_tok"])
+        if n_exp:
+            w.add_expert_count(n_exp)
+            w.add_expert_used_count(cfg["num_experts_per_tok"])
         if "moe_intermediate_size" in cfg:
             w.add_expert_feed_forward_length(cfg["moe_intermediate_size"])
         if "shared_expert_intermediate_size" in cfg:
             w.add_expert_shared_feed_forward_length(cfg["shared_expert_intermediate_size"])
-        if arch != "llama":  # llama.cpp's own choice for llama-arch Mixtral is to renormalize
+        if n_exp and arch != "llama":  # llama.cpp's own choice for llama-arch Mixtral is to renormalize
             w.add_expert_weights_norm(bool(cfg.get("norm_topk_prob", False)))
         w.add_bos_token_id(cfg["bos_token_id"])
         w.add_eos_token_id(cfg["eos_token_id"])
@@ -346,7 +348,7 @@ def make_moe():
                 experts.setdefault((layer, EXPERT_NAMES[proj]), {})[e] = t
                 continue
             g = f"blk.{layer}.{MOE_NAMES[mod]}.{parts[-1]}"
-            if arch == "llama" and mod in ("self_attn.q_proj", "self_attn.k_proj"):
+            if arch in ("llama", "smollm3") and mod in ("self_attn.q_proj", "self_attn.k_proj"):  # LlamaModel's converters
                 t = llama_cpp_permute(t, heads if mod.endswith("q_proj") else kv)
             if mod == "mlp.shared_expert_gate":
                 t = t.reshape(-1)  # llama.cpp keeps it as [hidden]

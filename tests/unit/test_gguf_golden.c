@@ -191,7 +191,7 @@ static int test_smollm2(const char *src) {
 static void test_twins(const char *src) {
     const char *names[] = {"mixtral_moe_f32", "qwen3_moe_f32", "qwen2_moe_shared_f32", "olmoe_f32",
                            "phi3_fused_window_f32", "phi35_longrope_f32", "phi4mini_partial_longrope_f32", "mixtral_moe_f32.per_expert", "gemma2_tied_f32",
-                           "gemma3_pattern_f32"};
+                           "gemma3_pattern_f32", "smollm3_default_f32"};
     const int32_t ids[] = {5, 77, 130, 2, 255, 19, 64, 8};
     const int n = (int)(sizeof ids / sizeof *ids);
     for (size_t k = 0; k < sizeof names / sizeof *names; k++) {
@@ -227,6 +227,7 @@ static void test_twins(const char *src) {
         CHECK(gc.attn_scale == hc.attn_scale && gc.attn_softcap == hc.attn_softcap && gc.final_softcap == hc.final_softcap);
         CHECK(gc.sandwich_norms == hc.sandwich_norms && gc.mlp_act == hc.mlp_act && gc.embed_scale == hc.embed_scale);
         CHECK_INT(gc.tie_word_embeddings, hc.tie_word_embeddings);
+        CHECK(gc.has_nope == hc.has_nope && memcmp(gc.nope_layers, hc.nope_layers, sizeof gc.nope_layers) == 0);
         CHECK(gc.rope_theta == hc.rope_theta && gc.rope_theta_local == hc.rope_theta_local && gc.rope_factor == hc.rope_factor);
         llmc_tensor_set *ts = NULL;
         llmc_model *mg = NULL, *mh = NULL;
