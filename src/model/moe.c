@@ -7,9 +7,11 @@
  * summed. Qwen2-MoE adds a shared expert scaled by sigmoid(x·w_gate). */
 #include "model/internal.h"
 #include <math.h>
+#include <stdbool.h>
 #include <string.h>
 
-/* Softmax over the E logits of one token, then its top k (ties: the lower index first). */
+/* Softmax over the E logits of one token, then its top k (ties: the lower index first; NaN scores
+   from hostile weights still pick k distinct experts, so nothing reads out of bounds). */
 static void moe_route(const llmc_config *c, const float *logit, float *prob, int32_t *sel, float *w) {
     const int E = c->num_experts, K = c->num_experts_per_tok;
     float mx = logit[0];
@@ -18,14 +20,15 @@ static void moe_route(const llmc_config *c, const float *logit, float *prob, int
     for (int e = 0; e < E; e++) sum += prob[e] = expf(logit[e] - mx);
     for (int e = 0; e < E; e++) prob[e] /= sum;
     float tsum = 0;
-    for (int j = 0; j < K; j++) {
+    bool taken[LLMC_MAX_EXPERTS] = {false};
+    for (int j = 0; j < K; j++) { /* K <= E: an untaken expert always remains (NaN scores: the first one) */
         int best = -1;
         for (int e = 0; e < E; e++)
-            if (prob[e] >= 0 && (best < 0 || prob[e] > prob[best])) best = e;
+            if (!taken[e] && (best < 0 || prob[e] > prob[best])) best = e;
+        taken[best] = true;
         sel[j] = best;
         w[j] = prob[best];
         tsum += w[j];
-        prob[best] = -1; /* taken */
     }
     if (c->norm_topk_prob)
         for (int j = 0; j < K; j++) w[j] /= tsum;

@@ -66,6 +66,7 @@ typedef struct {
     const char *skip;      /* a tensor to leave out */
     int nan_expert;        /* >= 0: that expert's weights are NaN and the router never picks it */
     int64_t bad_rows;      /* != 0: the stacked gate tensor gets this many rows per expert */
+    bool nan_router;       /* every router weight NaN (hostile file) */
 } moe_opts;
 
 static llmc_tensor_set *make_ts(const llmc_config *c, const moe_opts *mo) {
@@ -94,7 +95,8 @@ static llmc_tensor_set *make_ts(const llmc_config *c, const moe_opts *mo) {
         /* router: in NaN mode every entry of the NaN expert's row -1, the others' +1 ± 0.5 */
         float *router = malloc((size_t)E * H * sizeof *router);
         for (int e = 0; e < E; e++)
-            for (int i = 0; i < H; i++) router[e * H + i] = nan_mode ? (e == mo->nan_expert ? -1.0f : 1.0f + 0.5f * frand()) : 1.5f * frand() / 5.0f;
+            for (int i = 0; i < H; i++)
+                router[e * H + i] = mo->nan_router ? NAN : nan_mode ? (e == mo->nan_expert ? -1.0f : 1.0f + 0.5f * frand()) : 1.5f * frand() / 5.0f;
         snprintf(n, sizeof n, "model.layers.%d.block_sparse_moe.gate.weight", l);
         if (!mo->skip || strcmp(mo->skip, n)) add3(ts, n, E, H, 0, router, 0, 0);
         free(router);
@@ -154,7 +156,7 @@ static const int32_t ids[N] = {3, 17, 42, 5, 9, 63, 0, 21, 33, 8, 50, 11};
 static void test_stacked_equals_per_expert(void) {
     llmc_config c;
     make_cfg(&c, 2);
-    moe_opts a = {false, NULL, -1, 0}, b = {true, NULL, -1, 0};
+    moe_opts a = {false, NULL, -1, 0, false}, b = {true, NULL, -1, 0, false};
     llmc_model *m1 = open_moe(&c, &a, -1), *m2 = open_moe(&c, &b, -1);
     static float l1[N * V], l2[N * V];
     llmc_error err;
@@ -172,7 +174,7 @@ static void test_stacked_equals_per_expert(void) {
 static void test_batch_and_decode(void) {
     llmc_config c;
     make_cfg(&c, 2);
-    moe_opts a = {false, NULL, -1, 0};
+    moe_opts a = {false, NULL, -1, 0, false};
     llmc_model *m = open_moe(&c, &a, -1);
     static float full[N * V], step[N * V], both[2 * V], alone[2][V];
     llmc_error err;
@@ -231,7 +233,7 @@ static void test_unchosen_expert_unread(void) {
     llmc_config c;
     make_cfg(&c, 1);
     for (int stacked = 0; stacked < 2; stacked++) {
-        moe_opts a = {stacked, NULL, 2, 0};
+        moe_opts a = {stacked, NULL, 2, 0, false};
         llmc_model *m = open_moe(&c, &a, -1);
         static float lg[N * V];
         llmc_error err;
@@ -243,10 +245,25 @@ static void test_unchosen_expert_unread(void) {
     }
 }
 
+/* NaN router weights (a hostile file): the forward still picks k distinct experts and returns
+   (NaN logits, no out-of-bounds read: the ASan build checks). */
+static void test_nan_router(void) {
+    llmc_config c;
+    make_cfg(&c, 1);
+    moe_opts a = {false, NULL, -1, 0, true};
+    llmc_model *m = open_moe(&c, &a, -1);
+    static float lg[N * V];
+    llmc_error err;
+    CHECK_INT(llmc_model_forward(m, ids, N, 0, lg, true, &err), LLMC_OK);
+    CHECK_INT(llmc_model_forward(m, ids, 1, N, lg, false, &err), LLMC_OK);
+    CHECK(isnan(lg[0]));
+    llmc_model_free(m);
+}
+
 static void test_quantized_experts(void) {
     llmc_config c;
     make_cfg(&c, 2);
-    moe_opts a = {true, NULL, -1, 0};
+    moe_opts a = {true, NULL, -1, 0, false};
     llmc_model *mf = open_moe(&c, &a, -1), *mq = open_moe(&c, &a, LLMC_DT_Q8_0);
     static float lf[N * V], lq[N * V];
     llmc_error err;
@@ -272,20 +289,20 @@ static void expect_err2(const llmc_config *c, const llmc_config *tc, const moe_o
 static void test_errors(void) {
     llmc_config c;
     make_cfg(&c, 2);
-    moe_opts skip = {false, "model.layers.1.block_sparse_moe.experts.3.w2.weight", -1, 0};
+    moe_opts skip = {false, "model.layers.1.block_sparse_moe.experts.3.w2.weight", -1, 0, false};
     expect_err(&c, &skip, LLMC_ERR_FORMAT, "model.layers.1.block_sparse_moe.experts.3.w2.weight", __LINE__);
-    moe_opts router = {false, "model.layers.0.block_sparse_moe.gate.weight", -1, 0};
+    moe_opts router = {false, "model.layers.0.block_sparse_moe.gate.weight", -1, 0, false};
     expect_err(&c, &router, LLMC_ERR_FORMAT, "gate.weight", __LINE__);
-    moe_opts bad = {true, NULL, -1, 31};
+    moe_opts bad = {true, NULL, -1, 31, false};
     expect_err(&c, &bad, LLMC_ERR_FORMAT, "model.layers.0.mlp.experts.gate_proj.weight", __LINE__);
-    moe_opts ok = {false, NULL, -1, 0};
+    moe_opts ok = {false, NULL, -1, 0, false};
     llmc_config c2 = c;
     c2.num_experts_per_tok = 5;
     expect_err(&c2, &ok, LLMC_ERR_FORMAT, "5 per token", __LINE__);
     c2 = c;
     c2.moe_intermediate_size = 16; /* the tensors are 32 wide */
     expect_err2(&c2, &c, &ok, LLMC_ERR_FORMAT, "expected [16, 32]", __LINE__);
-    expect_err2(&c2, &c, &(moe_opts){true, NULL, -1, 0}, LLMC_ERR_FORMAT, "expected [4, 16, 32]", __LINE__);
+    expect_err2(&c2, &c, &(moe_opts){true, NULL, -1, 0, false}, LLMC_ERR_FORMAT, "expected [4, 16, 32]", __LINE__);
     c2 = c;
     strcpy(c2.architecture, "LlamaForCausalLM");
     expect_err(&c2, &ok, LLMC_ERR_UNSUPPORTED, "experts", __LINE__);
@@ -333,6 +350,7 @@ int main(void) {
     test_batch_and_decode();
     test_unchosen_expert_unread();
     test_quantized_experts();
+    test_nan_router();
     test_errors();
     return test_summary();
 }
