@@ -1027,6 +1027,8 @@ llmc_status llmc_gguf_apply_rope_scaling(const llmc_gguf *g, llmc_config *cfg, l
     const char *path = g->file->map.path;
     const char *arch = llmc_gguf_get_str(g, "general.architecture");
     if (!arch) arch = "llama";
+    const llmc_arch *A = llmc_arch_by_gguf(arch);
+    if (A && (A->flags & LLMC_ARCH_LONGROPE)) return LLMC_OK; /* Phi-3: llmc_gguf_config already applied the file's LongRoPE */
     char kb[96];
     llmc_status st;
     cfg->rope_type = LLMC_ROPE_DEFAULT;

@@ -68,7 +68,8 @@ long llmc_gguf_find_tensor(const llmc_gguf *g, const char *name);
 
 /* The model description, as transformers' GGUF loader builds it. general.architecture
  * must be a GGUF name of the architecture table (formats/arch.h: llama, qwen2, qwen3,
- * qwen2moe, qwen3moe, olmoe; anything else is LLMC_ERR_UNSUPPORTED naming it); a llama
+ * qwen2moe, qwen3moe, olmoe, phi3, gemma2, gemma3, smollm3; anything else is
+ * LLMC_ERR_UNSUPPORTED naming it); a llama
  * file with <arch>.expert_count is Mixtral, one named "mistral" Mistral. Reads <arch>.*
  * keys (context_length, embedding_length, block_count, feed_forward_length,
  * attention.head_count(_kv), attention.layer_norm_rms_epsilon, attention.key_length,
@@ -78,12 +79,15 @@ long llmc_gguf_find_tensor(const llmc_gguf *g, const char *name);
  * bos/eos/pad from tokenizer.ggml.*, tie_word_embeddings = no output.weight tensor.
  * Absent keys take the family's config-class defaults. What would change the math and
  * is not implemented (partial rotary, per-layer head counts) is an error.
- * Rope scaling (llama.rope.scaling.*, rope_freqs.weight) is NOT applied here,
- * because transformers 5.23 ignores it for GGUF llama files (a warning is logged):
- * call llmc_gguf_apply_rope_scaling to get the scaling the file describes. */
+ * Rope scaling (llama.rope.scaling.*, rope_freqs.weight) is NOT applied here for llama, qwen and
+ * MoE files, because transformers 5.23 ignores it for GGUF llama files (a warning is logged):
+ * call llmc_gguf_apply_rope_scaling to get the scaling the file describes. phi3's LongRoPE
+ * (rope_factors_{short,long}.weight), gemma2/gemma3 (softcaps, windows, linear scaling) and
+ * smollm3 (NoPE every 4th layer) are read as llama.cpp runs them. */
 llmc_status llmc_gguf_config(const llmc_gguf *g, llmc_config *cfg, llmc_error *err);
 
-/* Sets cfg's rope scaling from the file: llama.rope.scaling.type linear (+ factor),
+/* Sets cfg's rope scaling from the file (phi3: already set by llmc_gguf_config, left as it is;
+ * gemma3: llmc_gguf_config calls this for its full-attention layers): llama.rope.scaling.type linear (+ factor),
  * or llama 3 scaling recovered from rope_freqs.weight (llama.cpp stores it only as
  * per-frequency divisors; an equivalent factor/low/high/original-context set is
  * derived and every divisor checked). Other scaling types → LLMC_ERR_UNSUPPORTED. */
@@ -98,7 +102,11 @@ llmc_status llmc_gguf_apply_rope_scaling(const llmc_gguf *g, llmc_config *cfg, l
  *   MoE: blk.N.ffn_gate_inp → model.layers.N.mlp.gate, blk.N.ffn_{gate,up,down}_exps →
  *   model.layers.N.mlp.experts.{gate,up,down}_proj (stacked: [experts, out, in]; model/load.c
  *   views them per expert), blk.N.ffn_{gate,up,down}_shexp → model.layers.N.mlp.shared_expert.*,
- *   blk.N.ffn_gate_inp_shexp → model.layers.N.mlp.shared_expert_gate
+ *   blk.N.ffn_gate_inp_shexp → model.layers.N.mlp.shared_expert_gate; old Mixtral files' blk.N.ffn_{gate,up,down}.E
+ *   → model.layers.N.block_sparse_moe.experts.E.{w1,w3,w2};
+ *   Phi-3: blk.N.attn_qkv → self_attn.qkv_proj, blk.N.ffn_up → mlp.gate_up_proj (gate|up);
+ *   Gemma: blk.N.post_attention_norm / post_ffw_norm → post_attention_layernorm / post_feedforward_layernorm,
+ *   blk.N.ffn_norm → pre_feedforward_layernorm (norm weights as stored: 1 + w)
  * (.weight and .bias alike). Shapes are PyTorch order (GGUF's ne reversed). For the families
  * whose q/k rows llama.cpp's converter permuted (formats/arch.h), attn_q / attn_k rows (weight
  * and bias) are un-permuted into owned copies (a byte move: rows are whole blocks in every
