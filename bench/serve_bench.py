@@ -191,11 +191,19 @@ def main():
     tmp = os.environ.get("TMPDIR", "/tmp")
     sections = []
     load = os.getloadavg()[0]
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip() or "unknown"
+    except OSError:
+        commit = "unknown"
+    agg = {}
     srv = Server([a.llmc, "serve", a.model, "--host", "127.0.0.1", "--port", "0", "--threads", str(a.threads),
                   "--parallel", str(max(streams)), *a.llmc_args.split()], r"on http://127\.0\.0\.1:(\d+)", f"{tmp}/serve-bench-llmc.log")
     try:
         srv.wait_ready()
         rows, cold, warm = run("llmc serve", srv, streams, a.max_tokens, {})
+        agg["llmc"] = {r["streams"]: r["agg"] for r in rows}
         sections.append(table(f"llmc serve --parallel {max(streams)} {a.llmc_args}".strip(), rows, cold, warm))
         if a.json:
             json.dump({"rows": rows, "prefix_cold_ms": cold, "prefix_cached_ms": warm}, open(a.json, "w"), indent=1)
@@ -208,6 +216,7 @@ def main():
         try:
             srv.wait_ready()
             rows, cold, warm = run("llama-server", srv, streams, a.max_tokens, {"cache_prompt": True})
+            agg["llama"] = {r["streams"]: r["agg"] for r in rows}
             sections.append(table(f"llama.cpp llama-server -np {max(streams)}", rows, cold, warm))
         finally:
             srv.stop()
@@ -218,8 +227,12 @@ def main():
         cpu = re.search(r"model name\s*:\s*(.*)", open("/proc/cpuinfo").read()).group(1)
     except Exception:
         pass
-    text = "\n".join([f"{a.threads} threads, {cpu}, load average {load:.1f} at the start; greedy streamed chat completions of "
-                      f"{a.max_tokens} tokens, one prompt per stream; `{' '.join(sys.argv)}`", ""] + sections)
+    if "llama" in agg:
+        ratios = ", ".join(f"{n} streams {agg['llmc'][n] / agg['llama'][n]:.2f}x" for n in streams
+                           if n in agg["llama"] and agg["llama"][n] > 0)
+        sections.append(f"llmc ÷ llama-server, aggregate decode tok/s: {ratios}.\n")
+    text = "\n".join([f"{when}, commit {commit}; {a.threads} threads, {cpu}, load average {load:.1f} at the start; greedy streamed "
+                      f"chat completions of {a.max_tokens} tokens, one prompt per stream; `{' '.join(sys.argv)}`", ""] + sections)
     print(text)
     if a.write:
         path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "BENCHMARKS.md")

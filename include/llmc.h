@@ -131,6 +131,10 @@ typedef struct {
     const char *grammar;
     bool ignore_eos;           /* keep generating past end-of-sequence tokens, to max_new_tokens (llama.cpp's
                                   --ignore-eos, vLLM's ignore_eos); stop strings still stop */
+    bool cut_stop_strings;     /* false (default): a reply stopped by a stop string ends with it, as transformers'
+                                  stop_strings; true: as OpenAI's stop (what `llmc serve` sets), the reply ends
+                                  before it, and on_text never gets text that may still turn into one (the
+                                  longest tail that begins a stop string waits for the next piece) */
 } llmc_gen_params;
 
 void llmc_gen_params_default(llmc_gen_params *g);
@@ -243,7 +247,7 @@ llmc_status llmc_pipeline_create_json(const char *opts_json, llmc_progress_fn pr
 /* One generation: a conversation (messages_json, a JSON array; tools_json a JSON array or NULL),
  * or plain text (messages_json NULL, request "text"). request_json holds the generation options
  * (max_new_tokens, do_sample, temperature, top_k, top_p, min_p, repetition_penalty, seed,
- * stop_strings (list), ignore_eos, json_schema, grammar; unset ones come from the model's
+ * stop_strings (list), ignore_eos, cut_stop_strings, json_schema, grammar; unset ones come from the model's
  * generation_config). on_text streams the reply; *cancel (may be NULL) non-zero stops it.
  * *result_json: {"text", "stop" (eos|length|stop_string|cancelled), "prompt_tokens",
  * "reused_tokens", "generated_tokens", "ttft_ms", "prefill_tokens_per_s", "decode_tokens_per_s"}. */
@@ -261,6 +265,24 @@ llmc_status llmc_pipeline_generate_json(llmc_pipeline *p, const char *messages_j
  * reply is the same ids whatever else shares the call (batch-invariant kernels). */
 llmc_status llmc_pipeline_generate_batch_json(llmc_pipeline *p, int n, const char *const *messages_json, const char *const *texts,
                                               const char *request_json, volatile int *cancel, char **results_json, llmc_error *err);
+/* ------------------------------------------------------------------------
+ * Tool calls (what `llmc run --tools` and `llmc serve` do with them). Tools go to the chat template
+ * as the tools_json of llmc_pipeline_chat_json / llmc_pipeline_apply_template.
+ * ---------------------------------------------------------------------- */
+/* The calls in a model's reply, in the formats chat templates use: Llama 3 JSON ({"name", "parameters"},
+ * an optional <|python_tag|>, several separated by ';'), Hermes/Qwen <tool_call>{...}</tool_call>, Mistral
+ * [TOOL_CALLS][{...}]. *calls_json: a JSON array [{"name": string, "arguments": object}], NULL when the
+ * reply holds no call; *content: the text outside the calls ("" when none). Both malloc'd (llmc_free).
+ * A call-shaped but malformed block is LLMC_ERR_FORMAT naming it. */
+llmc_status llmc_parse_tool_calls(const char *reply, char **calls_json, char **content, llmc_error *err);
+/* A GBNF grammar (for llmc_gen_params.grammar) that makes the reply a call, in the model's format (from
+ * its vocabulary: <tool_call> → Hermes, [TOOL_CALLS] → Mistral, else Llama 3 JSON), to one of tools_json
+ * (OpenAI's [{"type": "function", "function": {"name", "parameters"}}]) with arguments valid for its
+ * parameters schema; function: only that one (NULL: any) — OpenAI's tool_choice "required" / a named
+ * function. *gbnf is malloc'd (llmc_free). An unusable schema is an error naming its path. */
+llmc_status llmc_pipeline_tool_grammar(const llmc_pipeline *p, const char *tools_json, const char *function, char **gbnf,
+                                       llmc_error *err);
+
 /* Stores a Hub access token where huggingface_hub reads it ($HF_HOME/token), as huggingface_hub.login. */
 llmc_status llmc_login(const char *token, llmc_error *err);
 

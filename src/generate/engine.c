@@ -24,6 +24,8 @@ typedef struct {
     llmc_sampler *smp;
     llmc_detok_stream *ds;
     llmc_strbuf text;
+    llmc_stop_scan scan;      /* the request's stop strings over text */
+    size_t shown;             /* text bytes handed to on_text */
     int32_t *hist;            /* prompt, then generated ids */
     int n_prompt, n_gen, fed; /* fed: hist tokens in the KV cache */
     int max_new;
@@ -99,6 +101,7 @@ static void seq_free(eng_seq *s) {
     llmc_sampler_free(s->smp);
     llmc_detok_stream_free(s->ds);
     llmc_sb_free(&s->text);
+    llmc_stop_scan_free(&s->scan);
     free(s->hist);
     free(s);
 }
@@ -121,17 +124,23 @@ static void req_complete(llmc_engine *e, eng_req *r) {
     pthread_mutex_unlock(&e->mu);
 }
 
+/* Streams s's text up to upto (from what it showed already); non-zero when the callback stops it. */
+static int seq_show(eng_req *r, eng_seq *s, size_t upto) {
+    if (upto <= s->shown) return 0;
+    size_t from = s->shown;
+    s->shown = upto;
+    return r->p->on_text && r->st == LLMC_OK ? r->p->on_text(r->p->user, s->choice, s->text.data + from, upto - from) : 0;
+}
+
 /* Ends sequence s (its result kept unless the request failed), offers its blocks to the
    prefix cache, frees its KV at once. */
 static void seq_finish(llmc_engine *e, eng_seq *s) {
     eng_req *r = s->req;
     if (s->ds) {
-        char *rest = llmc_detok_stream_flush(s->ds);
-        if (rest && *rest) {
-            llmc_sb_puts(&s->text, rest);
-            if (r->p->on_text && r->st == LLMC_OK) r->p->on_text(r->p->user, s->choice, rest, strlen(rest));
-        }
+        char *rest = s->stop == LLMC_STOP_STRING && r->p->cut_stop ? NULL : llmc_detok_stream_flush(s->ds);
+        if (rest && *rest) llmc_sb_puts(&s->text, rest);
         free(rest);
+        if (s->stop != LLMC_STOP_CANCELLED) seq_show(r, s, s->text.len); /* what was held back */
     }
     if (r->st == LLMC_OK) {
         llmc_engine_choice *c = &r->res->choice[s->choice];
@@ -188,16 +197,17 @@ static bool seq_accept(llmc_engine *e, eng_seq *s, int32_t id) {
             req_fail(e, r, err.code, &err);
             return true;
         }
-        size_t plen = strlen(piece);
-        if (plen) {
-            llmc_sb_append(&s->text, piece, plen);
-            if (r->p->on_text && r->p->on_text(r->p->user, s->choice, piece, plen)) { s->stop = LLMC_STOP_CANCELLED; end = true; }
-        }
+        size_t plen = strlen(piece), at = 0;
+        llmc_sb_append(&s->text, piece, plen);
         free(piece);
-        if (!end && !eos && plen && llmc_generate_hit_stop(r->p->stop_strings, r->p->n_stop_strings, s->text.data, s->text.len, plen)) {
-            s->stop = LLMC_STOP_STRING;
-            end = true;
+        bool hit = plen && llmc_stop_scan_feed(&s->scan, s->text.data + s->text.len - plen, plen, &at) && !eos;
+        if (hit && r->p->cut_stop) { /* the reply ends where the stop string begins */
+            s->text.len = at;
+            if (s->text.data) s->text.data[at] = 0;
         }
+        size_t upto = hit || !r->p->cut_stop ? s->text.len : llmc_stop_scan_safe(&s->scan, s->text.data, s->text.len);
+        if (seq_show(r, s, upto)) { s->stop = LLMC_STOP_CANCELLED; end = true; }
+        else if (hit) { s->stop = LLMC_STOP_STRING; end = true; }
     }
     if (!end && eos) { s->stop = LLMC_STOP_EOS; end = true; }
     if (!end && (s->n_gen >= s->max_new || s->fed + 1 > s->kv->max)) { s->stop = LLMC_STOP_LENGTH; end = true; }
@@ -220,7 +230,9 @@ static eng_seq *seq_new(llmc_engine *e, eng_req *r, int choice, llmc_error *err)
     s->smp = llmc_sampler_new(&sp);
     s->hist = malloc(((size_t)r->need_pos + 1) * sizeof *s->hist);
     if (e->tok) s->ds = llmc_detok_stream_new(e->tok, true);
-    if (!s->smp || !s->hist || (e->tok && !s->ds)) {
+    llmc_error serr;
+    bool scan_ok = llmc_stop_scan_init(&s->scan, r->p->stop_strings, r->p->n_stop_strings, &serr) == LLMC_OK;
+    if (!s->smp || !s->hist || (e->tok && !s->ds) || !scan_ok) {
         seq_free(s);
         llmc_err(err, LLMC_ERR_NOMEM, "out of memory starting a sequence");
         return NULL;

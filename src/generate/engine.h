@@ -60,6 +60,8 @@ typedef struct {
     int n_choices;             /* 0 or 1 → one; at most LLMC_ENGINE_MAX_CHOICES and max_seqs */
     llmc_engine_text_fn on_text; void *user;
     volatile int *cancel;      /* polled every step; non-zero ends the request (queued or running) */
+    bool cut_stop;             /* a choice's text ends before its stop string, and on_text never gets
+                                  text that may still become one (OpenAI's stop) */
 } llmc_engine_params;
 
 typedef struct {

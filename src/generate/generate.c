@@ -37,20 +37,95 @@ bool llmc_generate_is_eos(const int32_t *eos, int n_eos, int32_t id) {
 }
 static bool is_eos(const llmc_generate_opts *o, int32_t id) { return llmc_generate_is_eos(o->eos_ids, o->n_eos, id); }
 
-/* True when a stop string ends inside the text's last piece_len bytes: only the tail that the
- * newest piece could have completed needs checking. */
-bool llmc_generate_hit_stop(const char *const *stops, int n_stops, const char *text, size_t len, size_t piece_len) {
-    for (int i = 0; i < n_stops; i++) {
-        const char *s = stops[i];
-        size_t k = strlen(s);
-        if (!k || k > len) continue;
-        size_t start = len >= piece_len + k ? len - piece_len - k + 1 : 0;
-        if (memmem(text + start, len - start, s, k)) return true;
+llmc_status llmc_stop_scan_init(llmc_stop_scan *s, const char *const *stops, int n, llmc_error *err) {
+    memset(s, 0, sizeof *s);
+    if (n <= 0 || !stops) return LLMC_OK;
+    s->len = calloc((size_t)n, sizeof *s->len);
+    s->fail_at = calloc((size_t)n, sizeof *s->fail_at);
+    s->state = calloc((size_t)n, sizeof *s->state);
+    size_t total = 0;
+    for (int i = 0; s->len && i < n; i++) total += (s->len[i] = stops[i] ? strlen(stops[i]) : 0);
+    s->fail = malloc((total ? total : 1) * sizeof *s->fail);
+    if (!s->len || !s->fail_at || !s->state || !s->fail) {
+        llmc_stop_scan_free(s);
+        return llmc_err(err, LLMC_ERR_NOMEM, "out of memory for the stop strings");
     }
-    return false;
+    s->n = n;
+    s->stops = stops;
+    size_t at = 0;
+    for (int i = 0; i < n; i++) { /* the prefix function of each string */
+        const char *t = stops[i];
+        int *f = s->fail + at;
+        s->fail_at[i] = at;
+        at += s->len[i];
+        if (!s->len[i]) continue;
+        f[0] = 0;
+        for (size_t q = 1, k = 0; q < s->len[i]; q++) {
+            while (k > 0 && t[q] != t[k]) k = (size_t)f[k - 1];
+            if (t[q] == t[k]) k++;
+            f[q] = (int)k;
+        }
+    }
+    return LLMC_OK;
 }
-static bool hit_stop_string(const llmc_generate_opts *o, const llmc_strbuf *text, size_t piece_len) {
-    return llmc_generate_hit_stop(o->stop_strings, o->n_stop_strings, text->data, text->len, piece_len);
+
+void llmc_stop_scan_free(llmc_stop_scan *s) {
+    if (!s) return;
+    free(s->len);
+    free(s->fail);
+    free(s->fail_at);
+    free(s->state);
+    memset(s, 0, sizeof *s);
+}
+
+bool llmc_stop_scan_feed(llmc_stop_scan *s, const char *bytes, size_t n, size_t *at) {
+    bool hit = false;
+    size_t best = 0;
+    for (int i = 0; i < s->n; i++) {
+        size_t L = s->len[i], q = s->state[i];
+        if (!L) continue;
+        const char *t = s->stops[i];
+        const int *f = s->fail + s->fail_at[i];
+        for (size_t j = 0; j < n; j++) {
+            if (q == L) q = (size_t)f[L - 1];
+            while (q > 0 && t[q] != bytes[j]) q = (size_t)f[q - 1];
+            if (t[q] == bytes[j]) q++;
+            if (q == L) {
+                size_t start = s->fed + j + 1 - L;
+                if (!hit || start < best) best = start;
+                hit = true;
+            }
+        }
+        s->state[i] = q;
+    }
+    s->fed += n;
+    if (hit && at) *at = best;
+    return hit;
+}
+
+size_t llmc_stop_scan_pending(const llmc_stop_scan *s) {
+    size_t p = 0;
+    for (int i = 0; i < s->n; i++) {
+        size_t q = s->state[i];
+        if (q >= s->len[i]) q = s->len[i] ? (size_t)s->fail[s->fail_at[i] + s->len[i] - 1] : 0;
+        if (q > p) p = q;
+    }
+    return p;
+}
+
+size_t llmc_stop_scan_safe(const llmc_stop_scan *s, const char *text, size_t len) {
+    size_t p = llmc_stop_scan_pending(s);
+    size_t safe = p < len ? len - p : 0;
+    while (safe > 0 && safe < len && ((unsigned char)text[safe] & 0xC0) == 0x80) safe--;
+    return safe;
+}
+
+/* Streams text[*shown..upto) to on_text; non-zero when the callback asked to stop. */
+static int show_text(const llmc_generate_opts *o, const llmc_strbuf *text, size_t *shown, size_t upto) {
+    if (upto <= *shown) return 0;
+    size_t from = *shown;
+    *shown = upto;
+    return o->on_text ? o->on_text(o->on_text_user, text->data + from, upto - from) : 0;
 }
 
 /* One forward and the next id: on the device through req (CHOICE_LOGITS falls back to
@@ -103,6 +178,10 @@ llmc_status llmc_generate(llmc_model *m, const int32_t *prompt, int n_prompt, in
     llmc_detok_stream *ds = o->tok ? llmc_detok_stream_new(o->tok, true) : NULL;
     llmc_strbuf text;
     llmc_sb_init(&text);
+    llmc_stop_scan scan;
+    size_t shown = 0; /* text bytes handed to on_text */
+    st = llmc_stop_scan_init(&scan, o->stop_strings, o->n_stop_strings, err);
+    if (st) goto done;
     if (!logits || !hist || !smp || (o->tok && !ds)) { st = llmc_err(err, LLMC_ERR_NOMEM, "out of memory starting generation"); goto done; }
     memcpy(hist, prompt, (size_t)n_prompt * sizeof *hist);
     res->stop = LLMC_STOP_LENGTH;
@@ -142,32 +221,31 @@ llmc_status llmc_generate(llmc_model *m, const int32_t *prompt, int n_prompt, in
             char *piece = NULL;
             st = llmc_detok_stream_push(ds, id, &piece, err);
             if (st) goto done;
-            size_t plen = strlen(piece);
-            if (plen) {
-                llmc_sb_append(&text, piece, plen);
-                if (o->on_text && o->on_text(o->on_text_user, piece, plen)) {
-                    free(piece);
-                    res->stop = LLMC_STOP_CANCELLED;
-                    break;
-                }
-            }
+            size_t plen = strlen(piece), at = 0;
+            llmc_sb_append(&text, piece, plen);
             free(piece);
-            if (!eos && plen && hit_stop_string(o, &text, plen)) { res->stop = LLMC_STOP_STRING; break; }
+            bool hit = plen && llmc_stop_scan_feed(&scan, text.data + text.len - plen, plen, &at) && !eos;
+            if (hit && o->cut_stop) { /* the reply ends where the stop string begins */
+                text.len = at;
+                if (text.data) text.data[at] = 0;
+            }
+            size_t upto = hit || !o->cut_stop ? text.len : llmc_stop_scan_safe(&scan, text.data, text.len);
+            if (show_text(o, &text, &shown, upto)) { res->stop = LLMC_STOP_CANCELLED; break; }
+            if (hit) { res->stop = LLMC_STOP_STRING; break; }
         }
         if (eos) { res->stop = LLMC_STOP_EOS; break; }
     }
     if (ds) {
-        char *rest = llmc_detok_stream_flush(ds);
-        if (rest && *rest) {
-            llmc_sb_puts(&text, rest);
-            if (o->on_text) o->on_text(o->on_text_user, rest, strlen(rest));
-        }
+        char *rest = res->stop == LLMC_STOP_STRING && o->cut_stop ? NULL : llmc_detok_stream_flush(ds);
+        if (rest && *rest) llmc_sb_puts(&text, rest);
         free(rest);
+        if (res->stop != LLMC_STOP_CANCELLED) show_text(o, &text, &shown, text.len); /* what was held back */
     }
     double t_end = now_ms();
     if (res->n_ids > 1) res->decode_tokens_per_s = (res->n_ids - 1) / ((t_end - t_prefill) / 1e3 + 1e-9);
 
 done:
+    llmc_stop_scan_free(&scan);
     llmc_detok_stream_free(ds);
     llmc_sampler_free(smp);
     free(logits);

@@ -399,6 +399,7 @@ static llmc_status generate_ids(llmc_pipeline *p, int32_t *ids, size_t n_ids, co
     go.stop_strings = g->stop_strings;
     go.n_stop_strings = g->n_stop_strings;
     go.tok = p->tok;
+    go.cut_stop = g->cut_stop_strings;
     go.on_text = g->on_text;
     go.on_text_user = g->on_text_user;
     go.cancel = g->cancel;

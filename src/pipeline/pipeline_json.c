@@ -79,12 +79,13 @@ llmc_status llmc_pipeline_create_json(const char *opts_json, llmc_progress_fn pr
 
 /* The generation keys of a request into g (strings point into o). */
 static bool pj_gen(const cJSON *o, llmc_gen_params *g, const char **stops, llmc_error *err) {
-    double max_new = -1, do_sample = -1, t = -1, k = -1, p = -1, mp = -1, rp = -1, seed = -1, ign = 0;
+    double max_new = -1, do_sample = -1, t = -1, k = -1, p = -1, mp = -1, rp = -1, seed = -1, ign = 0, cut = 0;
     if (!pj_num(o, "max_new_tokens", 1, 1 << 24, true, &max_new, err) || !pj_num(o, "do_sample", 0, 1, true, &do_sample, err) ||
         !pj_num(o, "temperature", 0, 100, false, &t, err) || !pj_num(o, "top_k", 0, 1 << 30, true, &k, err) ||
         !pj_num(o, "top_p", 0, 1, false, &p, err) || !pj_num(o, "min_p", 0, 1, false, &mp, err) ||
         !pj_num(o, "repetition_penalty", 1e-6, 100, false, &rp, err) || !pj_num(o, "seed", 0, 9e15, true, &seed, err) ||
-        !pj_num(o, "ignore_eos", 0, 1, true, &ign, err) || !pj_str(o, "json_schema", &g->json_schema, err) ||
+        !pj_num(o, "ignore_eos", 0, 1, true, &ign, err) || !pj_num(o, "cut_stop_strings", 0, 1, true, &cut, err) ||
+        !pj_str(o, "json_schema", &g->json_schema, err) ||
         !pj_str(o, "grammar", &g->grammar, err))
         return false;
     g->max_new_tokens = (int)max_new;
@@ -96,6 +97,7 @@ static bool pj_gen(const cJSON *o, llmc_gen_params *g, const char **stops, llmc_
     g->repetition_penalty = (float)rp;
     if (seed >= 0) { g->seed = (uint64_t)seed; g->has_seed = true; }
     g->ignore_eos = ign != 0;
+    g->cut_stop_strings = cut != 0;
     const cJSON *ss = cJSON_GetObjectItemCaseSensitive(o, "stop_strings");
     if (ss && !cJSON_IsNull(ss)) {
         int n = 0;
@@ -134,7 +136,8 @@ llmc_status llmc_pipeline_generate_json(llmc_pipeline *p, const char *messages_j
                                         char **result_json, llmc_error *err) {
     *result_json = NULL;
     static const char *const keys[] = {"text", "max_new_tokens", "do_sample", "temperature", "top_k", "top_p", "min_p",
-                                       "repetition_penalty", "seed", "stop_strings", "ignore_eos", "json_schema", "grammar", NULL};
+                                       "repetition_penalty", "seed", "stop_strings", "ignore_eos", "cut_stop_strings", "json_schema",
+                                       "grammar", NULL};
     if (!p || !request_json) return llmc_err(err, LLMC_ERR_INVALID_ARG, "generate: a pipeline and a request are needed");
     if (strlen(request_json) > PJ_MAX_JSON) return llmc_err(err, LLMC_ERR_NOMEM, "generate: the request is over %u bytes", PJ_MAX_JSON);
     cJSON *o = llmc_json_parse(request_json, strlen(request_json), "generation request", err);
@@ -164,6 +167,7 @@ llmc_status llmc_pipeline_generate_json(llmc_pipeline *p, const char *messages_j
     cJSON_Delete(o);
     return st;
 }
+
 /* One result of a batch: the result object, or {"error": {"code", "message"}}. */
 static cJSON *pj_batch_item(const char *reply, const llmc_gen_stats *s, llmc_status st, const llmc_error *e) {
     if (st) {
@@ -184,7 +188,8 @@ llmc_status llmc_pipeline_generate_batch_json(llmc_pipeline *p, int n, const cha
                                               const char *request_json, volatile int *cancel, char **results_json, llmc_error *err) {
     *results_json = NULL;
     static const char *const keys[] = {"max_new_tokens", "do_sample", "temperature", "top_k", "top_p", "min_p",
-                                       "repetition_penalty", "seed", "stop_strings", "ignore_eos", "json_schema", "grammar", NULL};
+                                       "repetition_penalty", "seed", "stop_strings", "ignore_eos", "cut_stop_strings", "json_schema",
+                                       "grammar", NULL};
     if (!p || !request_json || n < 1 || !messages_json)
         return llmc_err(err, LLMC_ERR_INVALID_ARG, "generate_batch: a pipeline, at least one input and a request are needed");
     for (int i = 0; i < n; i++)

@@ -77,6 +77,7 @@ static llmc_status pl_engine_turn(llmc_pipeline *p, const char *messages_json, c
     ep.n_eos = gc->n_eos;
     ep.stop_strings = g->stop_strings;
     ep.n_stop_strings = g->n_stop_strings;
+    ep.cut_stop = g->cut_stop_strings;
     pl_text tx = {g->on_text, g->on_text_user};
     ep.on_text = pl_on_text;
     ep.user = &tx;

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """llmc serve end to end (stdlib only): OpenAI chat completions over HTTP against the CLI's
 own answers, streaming, errors, limits, the API key, a client leaving mid-stream, queued
-requests, and shutdown.
+requests, and shutdown. (Stop strings, structured outputs, tools, routes and /metrics in detail:
+serve_api.py.)
 usage: serve_check.py LLMC_BIN MODEL"""
 import http.client
 import json
@@ -117,7 +118,7 @@ try:
 
     # Greedy over HTTP = the CLI's greedy reply, token for token.
     want = cli_reply(PIRATE, "--greedy", "--max-new-tokens", "32")
-    st, o = s.chat({"model": "x", "messages": PIRATE, "temperature": 0, "max_tokens": 32})
+    st, o = s.chat({"model": os.path.basename(MODEL), "messages": PIRATE, "temperature": 0, "max_tokens": 32})
     got = o["choices"][0]["message"]["content"] if st == 200 else None
     check(st == 200 and got == want, f"non-streamed greedy reply equals `llmc run --greedy` ({got!r})")
     check(o.get("object") == "chat.completion" and o["choices"][0]["finish_reason"] in ("length", "stop")
@@ -155,8 +156,8 @@ try:
     check(a["choices"][0]["message"]["content"] == b["choices"][0]["message"]["content"], "same seed, same sampled reply")
     stop_word = want.split()[2] if len(want.split()) > 3 else "the"
     st, o3 = s.chat({"messages": PIRATE, "temperature": 0, "max_tokens": 32, "stop": [stop_word]})
-    check(st == 200 and o3["choices"][0]["finish_reason"] == "stop" and len(o3["choices"][0]["message"]["content"]) < len(want),
-          f"stop string {stop_word!r} ends the reply")
+    check(st == 200 and o3["choices"][0]["finish_reason"] == "stop" and o3["choices"][0]["message"]["content"] == want[:want.index(stop_word)],
+          f"stop string {stop_word!r} ends the reply, cut before it ({o3['choices'][0]['message']['content']!r})")
     ev, _ = s.stream({"messages": PIRATE, "temperature": 0, "max_tokens": 32, "stop": [stop_word]})
     stext = "".join(e["choices"][0]["delta"].get("content", "") for e in ev if isinstance(e, dict) and e["choices"])
     check(stext == o3["choices"][0]["message"]["content"], "stop string in a streamed reply: the same cut")

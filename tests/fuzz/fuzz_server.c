@@ -1,6 +1,8 @@
 /* libFuzzer harness: the HTTP server's request parsers. Input: one byte choosing the endpoint
- * (even: /v1/chat/completions, odd: /v1/completions), then the request body. The parsed messages
- * and tools go through the JSON re-read the server does before applying a chat template. */
+ * (even: /v1/chat/completions, odd: /v1/completions) and the template's tool capabilities, then the
+ * request body. The parsed messages and tools go through the JSON re-read the server does before
+ * applying a chat template, the messages through the template preparation, and the body itself
+ * stands for a model's reply: its tool calls parsed and streamed in pieces. */
 #include "fuzz_common.h"
 #include "server/server.h"
 #include "template/template.h"
@@ -30,6 +32,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (st == LLMC_OK) {
         reread(r.messages_json);
         reread(r.tools_json);
+        if (r.messages_json) {
+            llmc_server_template_caps caps = {.tools = data[0] & 2, .tool_calls = data[0] & 4, .format = (data[0] >> 3) % 3};
+            char *out = NULL;
+            if (llmc_server_prepare_messages(&r, &caps, &out, &err) == LLMC_OK) reread(out);
+            free(out);
+        }
+        char *reply = strndup(body, size - 1), *calls = NULL, *content = NULL;
+        if (reply && llmc_server_tool_calls(&r, reply, &calls, &content, &err) == LLMC_OK) reread(calls);
+        free(calls);
+        free(content);
+        llmc_server_tool_stream *t = reply ? llmc_server_tool_stream_new(&r) : NULL;
+        llmc_server_delta_sink k = {0};
+        size_t n = reply ? strlen(reply) : 0, step = 1 + (data[0] >> 5);
+        for (size_t i = 0; t && i < n; i += step) llmc_server_tool_stream_push(t, reply + i, i + step < n ? step : n - i, false, &k);
+        if (t) llmc_server_tool_stream_push(t, NULL, 0, true, &k);
+        llmc_server_tool_stream_free(t);
+        free(reply);
     }
     llmc_server_request_free(&r);
     return 0;

@@ -314,9 +314,20 @@ def server_seeds():
              {"model": "m", "messages": [{"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}],
               "stream": True, "stream_options": {"include_usage": True}, "temperature": 0.7, "top_p": 0.9, "stop": ["\n", "END"], "seed": 42},
              {"messages": MSGS, "tools": TOOLS, "tool_choice": "auto", "max_completion_tokens": 16, "frequency_penalty": 0, "n": 1},
-             {"messages": [{"role": "user", "content": None}], "response_format": {"type": "text"}, "logprobs": False, "stop": "x"}]
+             {"messages": [{"role": "user", "content": None}], "response_format": {"type": "text"}, "logprobs": False, "stop": "x"},
+             # issue 16: tool history, tool_choice, structured outputs (the first byte also picks the template's tool caps)
+             {"messages": MSGS[:2] + [{"role": "assistant", "content": None, "tool_calls": [{"id": "call_1", "type": "function",
+               "function": {"name": "get_weather", "arguments": "{\"city\": \"Paris\"}"}}]},
+               {"role": "tool", "tool_call_id": "call_1", "content": "{\"temp\": 21.5}"}, {"role": "developer", "content": "x"}],
+              "tools": TOOLS, "tool_choice": {"type": "function", "function": {"name": "get_weather"}}, "parallel_tool_calls": False},
+             {"messages": MSGS[:2], "response_format": {"type": "json_schema", "json_schema": {"name": "p", "strict": True, "schema":
+              {"type": "object", "properties": {"a": {"type": "array", "items": {"enum": [1, "x", None]}, "maxItems": 3}},
+               "required": ["a"], "additionalProperties": False}}}, "model": "m"},
+             {"messages": MSGS[:2], "grammar": "root ::= (\"yes\" | \"no\") [.!]?", "tools": TOOLS, "tool_choice": "none"}]
     for i, c in enumerate(chats):
-        put("server", f"chat-{i}", b"\0" + jdump(c))
+        put("server", f"chat-{i}", (b"\0" if i < 4 else bytes([0x0e * i])) + jdump(c))
+    # a reply as the body: the tool-call parser and the stream scanner read it too
+    put("server", "reply-llama3", b"\x02" + jdump({"messages": MSGS[:2], "tools": TOOLS}) + b'{"name": "get_weather", "parameters": {"city": "Oslo"}}')
     comps = [{"prompt": "Once upon a time", "max_tokens": 16, "echo": True},
              {"prompt": "x", "stream": True, "temperature": 0, "top_k": 5, "min_p": 0.1, "repetition_penalty": 1.1, "stop": ["a"]}]
     for i, c in enumerate(comps):

@@ -13,11 +13,14 @@ static void help(void) {
            "Serves MODEL (Hub id org/name, model directory, or .gguf file) over HTTP with OpenAI's API:\n"
            "  POST /v1/chat/completions   messages in, the assistant's reply out (\"stream\": true for\n"
            "                              server-sent events); max_tokens, temperature, top_p, top_k,\n"
-           "                              min_p, repetition_penalty, seed, stop, tools\n"
+           "                              min_p, repetition_penalty, seed, stop (cut from the reply), n,\n"
+           "                              response_format (json_object, json_schema), grammar (GBNF),\n"
+           "                              tools + tool_choice (auto, none, required, a function)\n"
            "  POST /v1/completions        plain-text continuation of \"prompt\" (no chat template; echo)\n"
-           "  GET  /v1/models             the model's id\n"
-           "  GET  /health                {\"status\": \"ok\"}\n"
-           "  GET  /metrics                running/queued requests, KV and prefix-cache use (Prometheus text)\n"
+           "  GET  /v1/models[/ID]        the model (a request's \"model\": --name, MODEL as given, or\n"
+           "                              MODEL's file name with or without .gguf; else 404)\n"
+           "  GET  /health                {\"status\": \"ok\"} (needs no API key)\n"
+           "  GET  /metrics               requests, tokens, latency histograms, queue, KV (Prometheus text)\n"
            "On the CPU, --parallel requests decode together in every step (continuous batching): each\n"
            "one's reply is the same ids as if it ran alone. Further requests wait in a queue; past\n"
            "--max-queue they get HTTP 429 (the connection limit leaves room for all of them). Prompts\n"
@@ -25,7 +28,8 @@ static void help(void) {
            "generates one reply at a time.\n\n"
            "  --host ADDR          address to listen on (default 127.0.0.1: this machine only)\n"
            "  --port N             TCP port (default 8080; 0: any free port, printed at start)\n"
-           "  --api-key KEY        require \"Authorization: Bearer KEY\" (default: LLMC_API_KEY, else none)\n"
+           "  --api-key KEY        require \"Authorization: Bearer KEY\" on every route but /health (default:\n"
+           "                       LLMC_API_KEY, else none)\n"
            "  --name ID            the model id reported to clients (default: MODEL)\n"
            "  --max-body BYTES     largest request body accepted (default 8388608)\n"
            "  --parallel N         sequences decoded together (default 4, at most 64)\n"
@@ -111,6 +115,7 @@ int cmd_serve(int argc, char **argv) {
         const char *slash = local ? strrchr(name, '/') : NULL;
         so.model_name = slash && slash[1] ? slash + 1 : name;
     }
+    so.model_source = a.pipe.model; /* a request's "model" may also name it as it was given */
     if (a.verbose < 1) a.verbose = 1; /* a server reports its requests */
     llmc_pipeline *p = cli_open_pipeline(&a, false);
     if (!p) return 1;
