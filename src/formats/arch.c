@@ -30,6 +30,8 @@ static const llmc_arch g_arch[LLMC_FAM_COUNT] = {
      LLMC_ARCH_MOE | LLMC_ARCH_QK_NORM | LLMC_ARCH_ATTN_BIAS_FIELD | LLMC_ARCH_QWEN_WINDOW, CPU, "mixture-of-experts layers"},
     {LLMC_FAM_OLMOE, "OlmoeForCausalLM", "olmoe", "olmoe", "OLMoE", 4096, 0, false, false, LLMC_ARCH_MOE | LLMC_ARCH_QK_NORM_FULL | LLMC_ARCH_ATTN_BIAS_FIELD,
      CPU, "mixture-of-experts layers"},
+    {LLMC_FAM_DEEPSEEK_V3, "DeepseekV3ForCausalLM", "deepseek_v3", NULL, "DeepSeek-V3", 4096, 0, false, false,
+     LLMC_ARCH_MOE | LLMC_ARCH_MLA | LLMC_ARCH_ATTN_BIAS_FIELD, CPU, "Multi-head Latent Attention and mixture-of-experts layers"},
 };
 
 const llmc_arch *llmc_arch_by_family(llmc_family f) { return (unsigned)f < LLMC_FAM_COUNT ? &g_arch[f] : NULL; }

@@ -26,6 +26,7 @@ typedef enum {
     LLMC_FAM_QWEN2_MOE,
     LLMC_FAM_QWEN3_MOE,
     LLMC_FAM_OLMOE,
+    LLMC_FAM_DEEPSEEK_V3,
     LLMC_FAM_COUNT
 } llmc_family;
 
@@ -43,6 +44,7 @@ typedef enum {
 #define LLMC_ARCH_QWEN_WINDOW  0x0200u /* Qwen's per-layer windows (use_sliding_window / max_window_layers): refused */
 #define LLMC_ARCH_SHARED_EXPERT 0x0400u /* a shared expert with a sigmoid gate next to the routed ones (Qwen2-MoE) */
 #define LLMC_ARCH_LONGROPE     0x1000u /* partial_rotary_factor and longrope ("su", "yarn" read as longrope) are read (Phi-3) */
+#define LLMC_ARCH_MLA          0x2000u /* Multi-head Latent Attention and the sigmoid group-limited router (DeepSeek-V3) */
 
 /* Backends. */
 #define LLMC_BACKEND_CPU  0x1u

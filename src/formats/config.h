@@ -75,6 +75,22 @@ typedef struct {
     bool norm_topk_prob;                /* the k chosen probabilities rescaled to sum to 1 */
     int shared_expert_intermediate_size; /* Qwen2-MoE: a shared expert gated by sigmoid(x·w); 0 = none */
     uint64_t dense_layers[LLMC_MAX_LAYERS / 64]; /* with experts: layers whose MLP is dense anyway */
+    /* DeepSeek-V3's router and shared experts (zero / false elsewhere) */
+    bool moe_sigmoid;                   /* scores sigmoid(logits); the choice adds e_score_correction_bias,
+                                           the weights do not; group-limited top-k */
+    int n_group, topk_group;            /* experts split into n_group groups; only the topk_group groups
+                                           with the largest sum of their top-2 biased scores are chosen from */
+    double routed_scaling_factor;       /* the k weights × this (0 = 1) */
+    bool shared_experts_plain;          /* the shared expert is mlp.shared_experts (width shared_expert_intermediate_size),
+                                           added without a gate */
+    /* DeepSeek-V3's Multi-head Latent Attention (mla false elsewhere). head_dim is then
+       max(qk_nope + qk_rope, v_head_dim): the KV cache holds each head's full K and V padded
+       with zeros to it, num_kv_heads = num_heads; rotary_dim = qk_rope_head_dim. */
+    bool mla;
+    int q_lora_rank;                    /* 0: q_proj; else q_a_proj → q_a_layernorm → q_b_proj */
+    int kv_lora_rank;                   /* kv_a_proj_with_mqa → latent (this wide) | k_rope */
+    int qk_nope_head_dim, qk_rope_head_dim, v_head_dim;
+    bool rope_interleave;               /* RoPE turns the pairs (2i, 2i+1) of the rope dims, output as evens | odds */
 } llmc_config;
 
 #define LLMC_MAX_EXPERTS 1024

@@ -467,14 +467,85 @@ static bool hc_qwen_window(const cJSON *j, const char *what, const llmc_config *
    always renormalized, experts of intermediate_size), Qwen2-/Qwen3-MoE (num_experts,
    moe_intermediate_size, norm_topk_prob, decoder_sparse_step, mlp_only_layers; Qwen2-MoE's
    shared expert), OLMoE (num_experts, experts of intermediate_size, norm_topk_prob). */
+/* DeepSeek-V3's router (DeepseekV3Config's defaults): sigmoid scores, the bias-corrected choice
+   limited to topk_group of n_group groups, routed_scaling_factor, n_shared_experts plain shared
+   experts of moe_intermediate_size each, the first first_k_dense_replace layers dense. */
+static bool hc_deepseek_moe(const cJSON *j, const char *what, llmc_config *c, llmc_error *err) {
+    int shared = 1, first_dense = 3;
+    c->moe_sigmoid = true;
+    if (!hc_int(j, "moe_intermediate_size", what, false, 2048, 1, 1 << 22, &c->moe_intermediate_size, err) ||
+        !hc_bool(j, "norm_topk_prob", what, true, &c->norm_topk_prob, err) ||
+        !hc_int(j, "n_shared_experts", what, false, 1, 0, 64, &shared, err) ||
+        !hc_int(j, "n_group", what, false, 8, 1, LLMC_MAX_EXPERTS, &c->n_group, err) ||
+        !hc_int(j, "topk_group", what, false, 4, 1, LLMC_MAX_EXPERTS, &c->topk_group, err) ||
+        !hc_num(j, "routed_scaling_factor", what, false, 2.5, &c->routed_scaling_factor, err) ||
+        !hc_int(j, "first_k_dense_replace", what, false, 3, 0, LLMC_MAX_LAYERS, &first_dense, err))
+        return false;
+    const int E = c->num_experts, G = c->n_group;
+    if (E % G || E / G < 2) {
+        llmc_err(err, LLMC_ERR_FORMAT, "%s: n_group %d must divide the %d experts (n_routed_experts) into groups of at least 2", what, G, E);
+        return false;
+    }
+    if (c->topk_group > G || c->topk_group * (E / G) < c->num_experts_per_tok) {
+        llmc_err(err, LLMC_ERR_FORMAT, "%s: topk_group %d must be at most n_group %d and its groups hold at least num_experts_per_tok %d experts",
+                 what, c->topk_group, G, c->num_experts_per_tok);
+        return false;
+    }
+    if (!(c->routed_scaling_factor > 0)) {
+        llmc_err(err, LLMC_ERR_FORMAT, "%s: routed_scaling_factor must be positive", what);
+        return false;
+    }
+    c->shared_expert_intermediate_size = shared * c->moe_intermediate_size;
+    c->shared_experts_plain = shared > 0;
+    for (int l = 0; l < first_dense && l < c->num_layers; l++) hc_set_layer(c->dense_layers, l);
+    return true;
+}
+
+/* An int field that may be null (null → 0) and otherwise defaults to def. */
+static bool hc_int_or_null(const cJSON *j, const char *key, const char *what, int def, int lo, int hi, int *out, llmc_error *err) {
+    const cJSON *it = hc_get(j, key);
+    if (it && cJSON_IsNull(it)) { *out = 0; return true; }
+    return hc_int(j, key, what, false, def, lo, hi, out, err);
+}
+
+/* DeepSeek-V3's Multi-head Latent Attention (DeepseekV3Config's defaults): the latent ranks,
+   the nope/rope/v head split; head_dim becomes the padded head of the KV cache (config.h). */
+static bool hc_mla(const cJSON *j, const char *what, llmc_config *c, llmc_error *err) {
+    c->mla = true;
+    if (!hc_int_or_null(j, "q_lora_rank", what, 1536, 1, 1 << 20, &c->q_lora_rank, err) ||
+        !hc_int(j, "kv_lora_rank", what, false, 512, 1, 1 << 20, &c->kv_lora_rank, err) ||
+        !hc_int(j, "qk_nope_head_dim", what, false, 128, 0, 1 << 14, &c->qk_nope_head_dim, err) ||
+        !hc_int(j, "qk_rope_head_dim", what, false, 64, 1, 1 << 14, &c->qk_rope_head_dim, err) ||
+        !hc_int(j, "v_head_dim", what, false, 128, 1, 1 << 14, &c->v_head_dim, err) ||
+        !hc_bool(j, "rope_interleave", what, true, &c->rope_interleave, err))
+        return false;
+    if (c->qk_rope_head_dim % 2) {
+        llmc_err(err, LLMC_ERR_FORMAT, "%s: qk_rope_head_dim %d must be even (RoPE turns pairs)", what, c->qk_rope_head_dim);
+        return false;
+    }
+    if (c->num_kv_heads != c->num_heads) { /* MLA's kv_b_proj makes a K and V per query head */
+        llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: num_key_value_heads %d must equal num_attention_heads %d for MLA", what, c->num_kv_heads,
+                 c->num_heads);
+        return false;
+    }
+    const int qk = c->qk_nope_head_dim + c->qk_rope_head_dim;
+    c->head_dim = qk > c->v_head_dim ? qk : c->v_head_dim;
+    c->head_dim += c->head_dim % 2;
+    c->rotary_dim = c->qk_rope_head_dim;
+    c->attn_scale = 1.0 / sqrt((double)qk);
+    return true;
+}
+
 static bool hc_moe(const cJSON *j, const char *what, const llmc_arch *A, llmc_config *c, llmc_error *err) {
     const bool mixtral = A->family == LLMC_FAM_MIXTRAL, qwen = A->family == LLMC_FAM_QWEN2_MOE || A->family == LLMC_FAM_QWEN3_MOE;
     const bool q2 = A->family == LLMC_FAM_QWEN2_MOE;
     int def_e = mixtral ? 8 : q2 ? 60 : A->family == LLMC_FAM_QWEN3_MOE ? 128 : 64, def_k = mixtral ? 2 : q2 ? 4 : 8;
     /* the config class's name for the expert count, else its attribute_map alias (Qwen3-MoE saves
        num_local_experts, its hub configs say num_experts; Qwen2-MoE has no alias) */
-    const char *ek = mixtral || A->family == LLMC_FAM_QWEN3_MOE ? "num_local_experts" : "num_experts";
-    const char *alias = q2 ? NULL : strcmp(ek, "num_experts") == 0 ? "num_local_experts" : "num_experts";
+    const bool ds = A->family == LLMC_FAM_DEEPSEEK_V3;
+    const char *ek = ds ? "n_routed_experts" : mixtral || A->family == LLMC_FAM_QWEN3_MOE ? "num_local_experts" : "num_experts";
+    const char *alias = q2 ? NULL : ds ? "num_local_experts" : strcmp(ek, "num_experts") == 0 ? "num_local_experts" : "num_experts";
+    if (ds) def_e = 256;
     const cJSON *ev = hc_get(j, ek);
     if ((!ev || cJSON_IsNull(ev)) && alias) ek = alias;
     if (!hc_int(j, ek, what, false, def_e, 0, LLMC_MAX_EXPERTS, &c->num_experts, err) ||
@@ -511,6 +582,7 @@ static bool hc_moe(const cJSON *j, const char *what, const llmc_arch *A, llmc_co
             }
         }
     }
+    if (A->family == LLMC_FAM_DEEPSEEK_V3 && !hc_deepseek_moe(j, what, c, err)) return false;
     if (A->family == LLMC_FAM_OLMOE) {
         const cJSON *cq = hc_get(j, "clip_qkv");
         if (cq && !cJSON_IsNull(cq)) {
@@ -591,6 +663,7 @@ llmc_status llmc_hf_config_parse(const char *json, size_t len, const char *what,
     c.fused_proj = F & LLMC_ARCH_FUSED_PROJ;
     if ((F & LLMC_ARCH_QWEN_WINDOW) && !hc_qwen_window(j, what, &c, err)) { st = err ? err->code : LLMC_ERR_FORMAT; goto done; }
     if ((F & LLMC_ARCH_WINDOW_ALL) && !hc_int(j, "sliding_window", what, false, 0, 0, 1LL << 31, &c.sliding_window, err)) goto done;
+    if ((F & LLMC_ARCH_MLA) && !hc_mla(j, what, &c, err)) { st = err ? err->code : LLMC_ERR_FORMAT; goto done; }
     if ((F & LLMC_ARCH_MOE) && !hc_moe(j, what, A, &c, err)) { st = err ? err->code : LLMC_ERR_FORMAT; goto done; }
     if (!hc_token_ids(j, what, &c, err)) goto done;
     hc_dtype(j, what, &c.torch_dtype);

@@ -24,11 +24,22 @@ typedef struct {
     const llmc_tensor *router;      /* [num_experts, hidden] */
     lm_mlp *experts;                /* num_experts (owned array of views into the set) */
     lm_mlp shared;
-    const llmc_tensor *shared_gate; /* [1, hidden] */
+    const llmc_tensor *shared_gate; /* [1, hidden]; NULL with DeepSeek-V3's ungated shared experts */
+    float *score_bias;              /* DeepSeek-V3's e_score_correction_bias as f32 (owned), else NULL */
 } lm_moe;
 
+/* DeepSeek-V3's Multi-head Latent Attention (model/mla.c): q from q_proj or the q_a → norm → q_b
+   path, the latent | k_rope from kv_a_proj_with_mqa, per-head k_nope | v from kv_b_proj. */
 typedef struct {
-    const llmc_tensor *wq, *wk, *wv, *wo, *bq, *bk, *bv, *bo;
+    const llmc_tensor *wqa, *bqa, *wqb; /* q_a_proj [q_lora, hidden] (+bias), q_b_proj or q_proj [heads·qk, ·] */
+    const llmc_tensor *wkva, *bkva;     /* kv_a_proj_with_mqa [kv_lora + rope, hidden] (+bias) */
+    const llmc_tensor *wkvb;            /* kv_b_proj [heads·(nope + v), kv_lora] */
+    float *qa_norm, *kva_norm;          /* q_a_layernorm (NULL without q_lora_rank), kv_a_layernorm (owned) */
+} lm_mla;
+
+typedef struct {
+    const llmc_tensor *wq, *wk, *wv, *wo, *bq, *bk, *bv, *bo; /* MLA: only wo (+ bo) */
+    lm_mla mla;
     bool is_moe;          /* the MLP block: mlp (dense) or moe */
     lm_mlp mlp;
     lm_moe moe;
@@ -57,6 +68,8 @@ struct llmc_model {
     float *x, *xn, *q, *k, *v, *att, *g, *u, *rope_cs;
     float *moe_x, *moe_y, *moe_acc; /* MoE (else NULL): one expert's gathered rows, their outputs, the block's sum (B × hidden each) */
     float *moe_r;                   /* router logits, B × experts */
+    float *mla_qa, *mla_kva, *mla_lat, *mla_b; /* MLA (else NULL): B × q_lora, B × (kv_lora + rope), B × kv_lora,
+                                                  B × heads·max(qk, nope + v) */
     int32_t *moe_sel;               /* chosen experts, B × k */
     float *moe_w;                   /* their weights, B × k */
     float *scores; /* [threads][score_stride]: attention scratch */
@@ -88,8 +101,19 @@ typedef struct {
 llmc_act_mode lm_act(const llmc_model *m, const lm_step *s);
 /* g = act(g) · u elementwise (SiLU or tanh-GeLU, as the config says). */
 void lm_mlp_act(const llmc_config *c, float *g, const float *u, size_t n);
+/* MLA (model/mla.c): from the normed input m->xn, m->q and layer l's K/V rows in each token's
+   sequence cache, laid out as the attention reads them (heads of head_dim, zero padded). */
+void lm_mla_qkv(llmc_model *m, const lm_step *s, int l);
+/* MLA: m->att's heads of head_dim compacted in place to heads of v_head_dim (o_proj's input). */
+void lm_mla_compact(const llmc_model *m, int n);
+/* RMSNorm of n floats × w (f32, as transformers). */
+void lm_rmsnorm(const float *x, const float *w, int n, double eps, float *out);
 /* y (n × hidden) = the dense MLP of x (n × hidden); uses m->g and m->u. */
 void lm_mlp_run(llmc_model *m, const lm_step *s, const lm_mlp *p, int width, const float *x, int n, float *y);
+/* One token's routing: logit (num_experts) → prob (num_experts scratch: softmax probabilities, or
+   DeepSeek-V3's sigmoid scores), the k chosen experts (distinct, whatever the scores, NaN
+   included) into sel and their weights into w. bias: the choice's correction (sigmoid only) or NULL. */
+void lm_moe_route(const llmc_config *c, const float *logit, const float *bias, float *prob, int32_t *sel, float *w);
 /* y (n × hidden) = the MoE block of layer L on x (n × hidden): tokens grouped by expert so
    each chosen expert's weights are read once per call and no other expert's at all. */
 void lm_moe_run(llmc_model *m, const lm_step *s, const lm_layer *L, const float *x, int n, float *y);

@@ -33,8 +33,8 @@ double llmc_model_weight_bytes(const llmc_model *m) {
     double b = (double)m->lm_head->nbytes;
     for (int l = 0; l < m->cfg.num_layers; l++) {
         const lm_layer *L = &m->layers[l];
-        const llmc_tensor *w[] = {L->wq, L->wk, L->wv, L->wo};
-        for (size_t i = 0; i < sizeof w / sizeof *w; i++) b += (double)w[i]->nbytes;
+        const llmc_tensor *w[] = {L->wq, L->wk, L->wv, L->wo, L->mla.wqa, L->mla.wqb, L->mla.wkva, L->mla.wkvb};
+        for (size_t i = 0; i < sizeof w / sizeof *w; i++) b += w[i] ? (double)w[i]->nbytes : 0;
         if (!L->is_moe) {
             b += lm_mlp_bytes(&L->mlp);
             continue;
@@ -62,6 +62,9 @@ void llmc_model_free(llmc_model *m) {
             free(m->layers[l].ln_ao);
             free(m->layers[l].ln_mo);
             free(m->layers[l].moe.experts);
+            free(m->layers[l].moe.score_bias);
+            free(m->layers[l].mla.qa_norm);
+            free(m->layers[l].mla.kva_norm);
         }
     }
     free(m->layers);
@@ -74,6 +77,7 @@ void llmc_model_free(llmc_model *m) {
     free(m->x); free(m->xn); free(m->q); free(m->k); free(m->v); free(m->att); free(m->g); free(m->u);
     free(m->rope_cs);
     free(m->moe_x); free(m->moe_y); free(m->moe_acc); free(m->moe_r); free(m->moe_sel); free(m->moe_w);
+    free(m->mla_qa); free(m->mla_kva); free(m->mla_lat); free(m->mla_b);
     free(m->scores);
     llmc_threadpool_free(m->tp);
     llmc_tensor_set_free(m->ts);
@@ -363,7 +367,9 @@ static llmc_status lm_convert_all(llmc_model *m, llmc_tensor_set *ts, const llmc
     const llmc_config *c = &m->cfg;
     static const char *per_layer[] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
                                       "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj",
-                                      "mlp.shared_expert.gate_proj", "mlp.shared_expert.up_proj", "mlp.shared_expert.down_proj"};
+                                      "mlp.shared_expert.gate_proj", "mlp.shared_expert.up_proj", "mlp.shared_expert.down_proj",
+                                      "self_attn.q_a_proj", "self_attn.q_b_proj", "self_attn.kv_a_proj_with_mqa", "self_attn.kv_b_proj",
+                                      "mlp.shared_experts.gate_proj", "mlp.shared_experts.up_proj", "mlp.shared_experts.down_proj"};
     const lm_moe_names nm = lm_moe_names_of(m->arch);
     char name[160];
     for (int pass = 0; pass < 2; pass++) {
@@ -442,6 +448,14 @@ static llmc_status lm_get_moe(llmc_model *m, int l, lm_moe *M, llmc_error *err) 
             if ((st = lm_get(m->ts, n, i == 2 ? H : W, i == 2 ? W : H, false, w[i], err))) return st;
         }
     }
+    if (c->moe_sigmoid) { /* DeepSeek-V3: the choice's bias, kept in f32 by transformers */
+        const llmc_tensor *bt;
+        snprintf(n, sizeof n, "model.layers.%d.mlp.gate.e_score_correction_bias", l);
+        if ((st = lm_get(m->ts, n, c->num_experts, -1, true, &bt, err))) return st;
+        if (!(M->score_bias = lm_to_f32(bt))) return llmc_err(err, LLMC_ERR_NOMEM, "model: out of memory");
+    }
+    if (c->shared_expert_intermediate_size > 0 && c->shared_experts_plain) /* DeepSeek-V3: no gate */
+        return lm_get_mlp(m, l, "mlp.shared_experts", c->shared_expert_intermediate_size, false, &M->shared, err);
     if (c->shared_expert_intermediate_size > 0) {
         if ((st = lm_get_mlp(m, l, "mlp.shared_expert", c->shared_expert_intermediate_size, false, &M->shared, err))) return st;
         snprintf(n, sizeof n, "model.layers.%d.mlp.shared_expert_gate.weight", l);
@@ -456,6 +470,42 @@ static llmc_status lm_get_moe(llmc_model *m, int l, lm_moe *M, llmc_error *err) 
     return LLMC_OK;
 }
 
+/* Layer l's MLA projections (q_a → q_a_layernorm → q_b, or q_proj; kv_a_proj_with_mqa,
+   kv_a_layernorm, kv_b_proj), biases on q_a and kv_a with attention_bias. */
+static llmc_status lm_get_mla(const llmc_model *m, int l, lm_mla *A, llmc_error *err) {
+    const llmc_config *c = &m->cfg;
+    const int64_t H = c->hidden_size, nh = c->num_heads, qk = c->qk_nope_head_dim + c->qk_rope_head_dim;
+    const int64_t kvw = (int64_t)c->kv_lora_rank + c->qk_rope_head_dim, ql = c->q_lora_rank;
+    char n[160];
+    llmc_status st;
+#define MLA_GET(name, rows, cols, out)                                                \
+    do {                                                                              \
+        snprintf(n, sizeof n, "model.layers.%d.self_attn.%s.weight", l, name);        \
+        if ((st = lm_get(m->ts, n, rows, cols, false, out, err))) return st;          \
+    } while (0)
+#define MLA_BIAS(name, rows, out)                                                     \
+    do {                                                                              \
+        snprintf(n, sizeof n, "model.layers.%d.self_attn.%s.bias", l, name);          \
+        if (c->attention_bias && (st = lm_get(m->ts, n, rows, -1, true, out, err))) return st; \
+    } while (0)
+    if (ql > 0) {
+        MLA_GET("q_a_proj", ql, H, &A->wqa);
+        MLA_BIAS("q_a_proj", ql, &A->bqa);
+        MLA_GET("q_b_proj", nh * qk, ql, &A->wqb);
+        snprintf(n, sizeof n, "model.layers.%d.self_attn.q_a_layernorm.weight", l);
+        if ((st = lm_get_norm(m, n, ql, &A->qa_norm, err))) return st;
+    } else {
+        MLA_GET("q_proj", nh * qk, H, &A->wqb);
+    }
+    MLA_GET("kv_a_proj_with_mqa", kvw, H, &A->wkva);
+    MLA_BIAS("kv_a_proj_with_mqa", kvw, &A->bkva);
+    MLA_GET("kv_b_proj", nh * (c->qk_nope_head_dim + c->v_head_dim), c->kv_lora_rank, &A->wkvb);
+#undef MLA_GET
+#undef MLA_BIAS
+    snprintf(n, sizeof n, "model.layers.%d.self_attn.kv_a_layernorm.weight", l);
+    return lm_get_norm(m, n, c->kv_lora_rank, &A->kva_norm, err);
+}
+
 /* Layer l's weights: attention (+ biases), the MLP block, the norms. */
 static llmc_status lm_load_layer(llmc_model *m, int l, llmc_error *err) {
     const llmc_config *c = &m->cfg;
@@ -466,12 +516,14 @@ static llmc_status lm_load_layer(llmc_model *m, int l, llmc_error *err) {
     const int64_t rows[4] = {qd, kvd, kvd, H}, cols[4] = {H, H, H, qd};
     char n[160];
     llmc_status st;
-    for (int i = 0; i < 4; i++) {
+    for (int i = c->mla ? 3 : 0; i < 4; i++) { /* MLA: only o_proj here (lm_get_mla), of heads × v_head_dim */
+        const int64_t oc = c->mla ? (int64_t)c->num_heads * c->v_head_dim : cols[i];
         snprintf(n, sizeof n, "model.layers.%d.self_attn.%s.weight", l, proj[i]);
-        if ((st = lm_get(m->ts, n, rows[i], cols[i], false, w[i], err))) return st;
+        if ((st = lm_get(m->ts, n, rows[i], oc, false, w[i], err))) return st;
         snprintf(n, sizeof n, "model.layers.%d.self_attn.%s.bias", l, proj[i]);
         if ((i < 3 ? c->attention_bias || c->qkv_bias : c->attention_bias) && (st = lm_get(m->ts, n, rows[i], -1, true, b[i], err))) return st;
     }
+    if (c->mla && (st = lm_get_mla(m, l, &L->mla, err))) return st;
     L->is_moe = llmc_config_layer_moe(c, l);
     if (L->is_moe) st = lm_get_moe(m, l, &L->moe, err);
     else st = lm_get_mlp(m, l, "mlp", c->intermediate_size, c->mlp_bias, &L->mlp, err);
@@ -522,9 +574,41 @@ static llmc_status lm_cuda_attach(llmc_model *m, const llmc_model_opts *o, llmc_
     return st;
 }
 
+/* DeepSeek-V3's router groups and MLA head split, whatever reader filled the config. */
+static llmc_status lm_check_deepseek(const llmc_model *m, llmc_error *err) {
+    const llmc_config *c = &m->cfg;
+    const bool want = m->arch->flags & LLMC_ARCH_MLA;
+    if (c->mla != want || (c->num_experts > 0 && c->moe_sigmoid != want))
+        return llmc_err(err, LLMC_ERR_FORMAT, "model: %s %s Multi-head Latent Attention and the sigmoid router", m->arch->label,
+                        want ? "needs" : "has no");
+    if (c->moe_sigmoid && c->num_experts > 0) {
+        const int G = c->n_group;
+        if (G < 1 || c->num_experts % G || c->num_experts / G < 2)
+            return llmc_err(err, LLMC_ERR_FORMAT, "model: n_group %d must divide the %d experts into groups of at least 2", G, c->num_experts);
+        if (c->topk_group < 1 || c->topk_group > G || c->topk_group * (c->num_experts / G) < c->num_experts_per_tok)
+            return llmc_err(err, LLMC_ERR_FORMAT, "model: topk_group %d must be in [1, n_group %d] and hold num_experts_per_tok %d experts",
+                            c->topk_group, G, c->num_experts_per_tok);
+        if (!(c->routed_scaling_factor >= 0) || !isfinite(c->routed_scaling_factor))
+            return llmc_err(err, LLMC_ERR_FORMAT, "model: routed_scaling_factor must be a finite number >= 0");
+    }
+    if (!c->mla) return LLMC_OK;
+    const int qk = c->qk_nope_head_dim + c->qk_rope_head_dim, want_hd = qk > c->v_head_dim ? qk : c->v_head_dim;
+    if (c->kv_lora_rank <= 0 || c->q_lora_rank < 0 || c->qk_nope_head_dim < 0 || c->qk_rope_head_dim < 2 || c->qk_rope_head_dim % 2 ||
+        c->qk_rope_head_dim > 2 * LLMC_MAX_ROPE_FACTORS || c->v_head_dim <= 0)
+        return llmc_err(err, LLMC_ERR_FORMAT, "model: MLA needs kv_lora_rank > 0 (%d), q_lora_rank >= 0 (%d), an even qk_rope_head_dim in [2, %d] (%d), "
+                        "qk_nope_head_dim >= 0 (%d) and v_head_dim > 0 (%d)", c->kv_lora_rank, c->q_lora_rank, 2 * LLMC_MAX_ROPE_FACTORS,
+                        c->qk_rope_head_dim, c->qk_nope_head_dim, c->v_head_dim);
+    if (c->head_dim != want_hd + want_hd % 2 || c->num_kv_heads != c->num_heads || llmc_config_rotary_dim(c) != c->qk_rope_head_dim)
+        return llmc_err(err, LLMC_ERR_FORMAT, "model: MLA head dims inconsistent: head_dim %d (expected %d from qk_nope_head_dim + qk_rope_head_dim "
+                        "and v_head_dim), num_key_value_heads %d (expected num_attention_heads %d), rotary dims %d (expected qk_rope_head_dim %d)",
+                        c->head_dim, want_hd + want_hd % 2, c->num_kv_heads, c->num_heads, llmc_config_rotary_dim(c), c->qk_rope_head_dim);
+    return LLMC_OK;
+}
+
 /* The config's family and sizes, and the options, before any tensor is touched. */
 static llmc_status lm_check_config(llmc_model *m, const llmc_model_opts *o, llmc_error *err) {
     const llmc_config *c = &m->cfg;
+    llmc_status st;
     m->arch = llmc_arch_by_hf(c->architecture);
     char names[512];
     if (!m->arch)
@@ -540,6 +624,7 @@ static llmc_status lm_check_config(llmc_model *m, const llmc_model_opts *o, llmc
                                 c->shared_expert_intermediate_size < 0)))
         return llmc_err(err, LLMC_ERR_FORMAT, "model: inconsistent experts (%d experts, %d per token, width %d)", c->num_experts,
                         c->num_experts_per_tok, c->moe_intermediate_size);
+    if ((st = lm_check_deepseek(m, err))) return st;
     if (c->num_experts > 0 && !(m->arch->flags & LLMC_ARCH_MOE))
         return llmc_err(err, LLMC_ERR_UNSUPPORTED, "model: %s has no mixture-of-experts layers, yet the config has %d experts", m->arch->label,
                         c->num_experts);
@@ -617,6 +702,13 @@ static llmc_status lm_alloc_state(llmc_model *m, const llmc_model_opts *o, llmc_
         m->moe_r = lm_alloc(B * (size_t)c->num_experts * sizeof(float), &ok);
         m->moe_sel = lm_alloc(B * (size_t)c->num_experts_per_tok * sizeof(int32_t), &ok);
         m->moe_w = lm_alloc(B * (size_t)c->num_experts_per_tok * sizeof(float), &ok);
+    }
+    if (c->mla) {
+        const int qk = c->qk_nope_head_dim + c->qk_rope_head_dim, kb = c->qk_nope_head_dim + c->v_head_dim;
+        m->mla_qa = lm_alloc(B * (size_t)c->q_lora_rank * sizeof(float), &ok);
+        m->mla_kva = lm_alloc(B * ((size_t)c->kv_lora_rank + (size_t)c->qk_rope_head_dim) * sizeof(float), &ok);
+        m->mla_lat = lm_alloc(B * (size_t)c->kv_lora_rank * sizeof(float), &ok);
+        m->mla_b = lm_alloc(B * (size_t)c->num_heads * (size_t)(qk > kb ? qk : kb) * sizeof(float), &ok);
     }
     m->score_stride = (size_t)LLMC_ATT_MAX_GROUP * (size_t)ctx;
     if (m->score_stride < (size_t)64 * (size_t)c->head_dim + 512) m->score_stride = (size_t)64 * (size_t)c->head_dim + 512;

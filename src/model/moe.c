@@ -1,35 +1,74 @@
-/* The mixture-of-experts MLP block on the CPU (Mixtral, Qwen2-/Qwen3-MoE, OLMoE), as
- * transformers computes it: router logits x·Wᵀ, softmax in f32, the top k experts (their
- * probabilities renormalized to sum 1 with norm_topk_prob), and for each expert that any
+/* The mixture-of-experts MLP block on the CPU (Mixtral, Qwen2-/Qwen3-MoE, OLMoE, DeepSeek-V3),
+ * as transformers computes it: router logits x·Wᵀ, softmax in f32, the top k experts (their
+ * probabilities renormalized to sum 1 with norm_topk_prob) — or DeepSeek-V3's sigmoid scores
+ * with the bias-corrected, group-limited choice and routed_scaling_factor — and for each expert that any
  * token chose, in expert order, its gated MLP over exactly the tokens that chose it (one
  * matrix × matrix call per expert: its weights are read once per call, and the weights of
  * experts nobody chose not at all), each output scaled by the token's probability and
- * summed. Qwen2-MoE adds a shared expert scaled by sigmoid(x·w_gate). */
+ * summed. Qwen2-MoE adds a shared expert scaled by sigmoid(x·w_gate), DeepSeek-V3 its plain
+ * shared experts. */
 #include "model/internal.h"
 #include <math.h>
 #include <stdbool.h>
 #include <string.h>
 
-/* Softmax over the E logits of one token, then its top k (ties: the lower index first; NaN scores
-   from hostile weights still pick k distinct experts, so nothing reads out of bounds). */
-static void moe_route(const llmc_config *c, const float *logit, float *prob, int32_t *sel, float *w) {
+/* The k largest of v[0..E) among the allowed (NULL: all), distinct, into sel (ties: the lower index;
+   NaN never wins a comparison, so NaN scores still give k distinct experts: the first untaken ones). */
+static void moe_topk(const float *v, const bool *allowed, int E, int K, int32_t *sel) {
+    bool taken[LLMC_MAX_EXPERTS] = {false};
+    for (int j = 0; j < K; j++) { /* K <= the allowed count: an untaken one always remains */
+        int best = -1;
+        for (int e = 0; e < E; e++)
+            if (!taken[e] && (!allowed || allowed[e]) && (best < 0 || v[e] > v[best])) best = e;
+        taken[best] = true;
+        sel[j] = best;
+    }
+}
+
+/* DeepSeek-V3: scores sigmoid(logit); the choice ranks score + bias, only within the topk_group
+   groups whose two best biased scores sum highest; the weights are the unbiased scores. */
+static void moe_route_sigmoid(const llmc_config *c, const float *logit, const float *bias, float *score, int32_t *sel, float *w) {
+    const int E = c->num_experts, K = c->num_experts_per_tok, G = c->n_group, per = E / G;
+    float choice[LLMC_MAX_EXPERTS], gs[LLMC_MAX_EXPERTS];
+    bool allowed[LLMC_MAX_EXPERTS], gsel[LLMC_MAX_EXPERTS] = {false};
+    for (int e = 0; e < E; e++) {
+        score[e] = 1.0f / (1.0f + expf(-logit[e]));
+        choice[e] = bias ? score[e] + bias[e] : score[e];
+    }
+    for (int g = 0; g < G; g++) { /* the sum of the group's top 2 */
+        int32_t top[2];
+        moe_topk(choice + (size_t)g * per, NULL, per, 2, top);
+        gs[g] = choice[g * per + top[0]] + choice[g * per + top[1]];
+    }
+    int32_t chosen[LLMC_MAX_EXPERTS];
+    moe_topk(gs, NULL, G, c->topk_group, chosen);
+    for (int j = 0; j < c->topk_group; j++) gsel[chosen[j]] = true;
+    for (int e = 0; e < E; e++) allowed[e] = gsel[e / per];
+    moe_topk(choice, allowed, E, K, sel);
+    float tsum = 0;
+    for (int j = 0; j < K; j++) tsum += w[j] = score[sel[j]];
+    const float rsf = c->routed_scaling_factor > 0 ? (float)c->routed_scaling_factor : 1.0f;
+    for (int j = 0; j < K; j++) {
+        if (c->norm_topk_prob) w[j] /= tsum + 1e-20f;
+        w[j] *= rsf;
+    }
+}
+
+void lm_moe_route(const llmc_config *c, const float *logit, const float *bias, float *prob, int32_t *sel, float *w) {
+    if (c->moe_sigmoid) {
+        moe_route_sigmoid(c, logit, bias, prob, sel, w);
+        return;
+    }
+    /* softmax over the E logits, then its top k */
     const int E = c->num_experts, K = c->num_experts_per_tok;
     float mx = logit[0];
     for (int e = 1; e < E; e++) mx = logit[e] > mx ? logit[e] : mx;
     float sum = 0;
     for (int e = 0; e < E; e++) sum += prob[e] = expf(logit[e] - mx);
     for (int e = 0; e < E; e++) prob[e] /= sum;
+    moe_topk(prob, NULL, E, K, sel);
     float tsum = 0;
-    bool taken[LLMC_MAX_EXPERTS] = {false};
-    for (int j = 0; j < K; j++) { /* K <= E: an untaken expert always remains (NaN scores: the first one) */
-        int best = -1;
-        for (int e = 0; e < E; e++)
-            if (!taken[e] && (best < 0 || prob[e] > prob[best])) best = e;
-        taken[best] = true;
-        sel[j] = best;
-        w[j] = prob[best];
-        tsum += w[j];
-    }
+    for (int j = 0; j < K; j++) tsum += w[j] = prob[sel[j]];
     if (c->norm_topk_prob)
         for (int j = 0; j < K; j++) w[j] /= tsum;
 }
@@ -108,12 +147,15 @@ void lm_moe_run(llmc_model *m, const lm_step *s, const lm_layer *L, const float 
     /* routing: m->moe_r holds n × E logits, then each token's probabilities as they are taken */
     llmc_cpu_matmul_act(m->tp, M->router, NULL, x, n, m->moe_r, act);
     for (int t = 0; t < n; t++)
-        moe_route(c, m->moe_r + (size_t)t * E, m->moe_r + (size_t)t * E, m->moe_sel + (size_t)t * K, m->moe_w + (size_t)t * K);
+        lm_moe_route(c, m->moe_r + (size_t)t * E, M->score_bias, m->moe_r + (size_t)t * E, m->moe_sel + (size_t)t * K, m->moe_w + (size_t)t * K);
     float *acc = m->moe_acc;
     memset(acc, 0, (size_t)n * H * sizeof *acc);
     if (n == 1) moe_decode(m, M, x, act, acc);
     else moe_grouped(m, s, M, x, n, acc);
-    if (M->shared.wg) { /* Qwen2-MoE: + sigmoid(x·w_gate) · shared_expert(x) */
+    if (M->shared.wg && !M->shared_gate) { /* DeepSeek-V3: + shared_experts(x) */
+        lm_mlp_run(m, s, &M->shared, c->shared_expert_intermediate_size, x, n, m->moe_y);
+        for (size_t i = 0; i < (size_t)n * H; i++) acc[i] += m->moe_y[i];
+    } else if (M->shared.wg) { /* Qwen2-MoE: + sigmoid(x·w_gate) · shared_expert(x) */
         lm_mlp_run(m, s, &M->shared, c->shared_expert_intermediate_size, x, n, m->moe_y);
         llmc_cpu_matmul_act(m->tp, M->shared_gate, NULL, x, n, m->moe_r, act);
         for (int t = 0; t < n; t++) {

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes the core golden fixtures: tiny random Llama/Mistral/Qwen2/Qwen3/Phi-3/Gemma 2/Gemma 3/SmolLM3 and
-mixture-of-experts Mixtral/Qwen2-MoE/Qwen3-MoE/OLMoE checkpoints saved with
+mixture-of-experts Mixtral/Qwen2-MoE/Qwen3-MoE/OLMoE/DeepSeek-V3 checkpoints saved with
 save_pretrained, plus what transformers computes on them (float32 math on exactly
 the stored weights): logits for every position of a short prompt and the greedy
 continuation from model.generate. Output: tests/golden/core/<name>/ (checkpoint
@@ -15,7 +15,7 @@ import shutil
 import sys
 
 import torch
-from transformers import (AutoModelForCausalLM, Gemma2Config, Gemma3TextConfig, LlamaConfig, MistralConfig, MixtralConfig, OlmoeConfig,
+from transformers import (AutoModelForCausalLM, DeepseekV3Config, Gemma2Config, Gemma3TextConfig, LlamaConfig, MistralConfig, MixtralConfig, OlmoeConfig,
                           Phi3Config, Qwen2Config, Qwen2MoeConfig, Qwen3Config, Qwen3MoeConfig, SmolLM3Config)
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "core")
@@ -37,6 +37,9 @@ def randomize(model, seed):
                 p.copy_(torch.randn(p.shape, generator=g))
             else:
                 p.copy_(torch.randn(p.shape, generator=g) / math.sqrt(p.shape[1]) * 1.5)
+        for name, b in model.named_buffers():
+            if name.endswith("e_score_correction_bias"):  # DeepSeek-V3's router bias: zeros at init
+                b.copy_(0.3 * torch.randn(b.shape, generator=g))
 
 
 def to_v4_dialect(path):
@@ -284,6 +287,18 @@ def main():
     make("olmoe_f32", OlmoeConfig(hidden_size=32, intermediate_size=32, num_attention_heads=4, num_key_value_heads=2,
                                   vocab_size=256, num_experts=8, num_experts_per_tok=3, pad_token_id=0, tie_word_embeddings=False,
                                   **common), seed=15)
+    # DeepSeek-V3: MLA (q_lora_rank 24, kv_lora_rank 16, nope 8 + rope 8 per head, v 12, interleaved RoPE),
+    # sigmoid router over 8 experts in 2 groups (topk_group 1) with the correction bias, top 2 renormalized,
+    # routed_scaling_factor 2.5, one shared expert, layer 0 dense (first_k_dense_replace 1), untied, F32.
+    ds = dict(hidden_size=64, intermediate_size=96, moe_intermediate_size=24, num_attention_heads=4, num_key_value_heads=4,
+              vocab_size=256, n_routed_experts=8, num_experts_per_tok=2, n_group=2, topk_group=1, n_shared_experts=1,
+              routed_scaling_factor=2.5, norm_topk_prob=True, first_k_dense_replace=1, kv_lora_rank=16,
+              qk_nope_head_dim=8, qk_rope_head_dim=8, v_head_dim=12, tie_word_embeddings=False, pad_token_id=0)
+    make("deepseek_v3_moe_f32", DeepseekV3Config(q_lora_rank=24, **ds, **dict(common, num_hidden_layers=3)), seed=21)
+    # The same without q_lora_rank (plain q_proj), v_head_dim above qk_head_dim, RoPE not interleaved.
+    make("deepseek_v3_noqlora_f32", DeepseekV3Config(q_lora_rank=None, rope_interleave=False,
+                                                     **dict(ds, v_head_dim=20, n_group=4, topk_group=2, norm_topk_prob=False),
+                                                     **common), seed=22)
 
 
 if __name__ == "__main__":

@@ -159,7 +159,27 @@ static void test_qwen(void) {
     CHECK_INT(parse("{\"architectures\":[\"Qwen3ForCausalLM\"]," QBASE ",\"sliding_window\":8,"
                     "\"layer_types\":[\"full_attention\",\"sliding_attention\"]}", &c, &err), LLMC_OK);
     EXPECT_ERR("{\"architectures\":[\"Qwen2ForCausalLM\"]," QBASE ",\"use_sliding_window\":\"yes\"}", LLMC_ERR_FORMAT, "use_sliding_window");
-    EXPECT_ERR("{\"architectures\":[\"DeepseekV3ForCausalLM\"]," QBASE "}", LLMC_ERR_UNSUPPORTED, "DeepseekV3ForCausalLM");
+    /* DeepSeek-V3: DeepseekV3Config's defaults (MLA's head padded to max(nope + rope, v), rotary = rope) */
+    CHECK_INT(parse("{\"architectures\":[\"DeepseekV3ForCausalLM\"]," QBASE "}", &c, &err), LLMC_OK);
+    CHECK(c.mla && c.moe_sigmoid && c.num_experts == 256 && c.num_experts_per_tok == 8 && c.n_group == 8 && c.topk_group == 4);
+    CHECK(c.routed_scaling_factor == 2.5 && c.norm_topk_prob && c.moe_intermediate_size == 2048 && c.shared_expert_intermediate_size == 2048);
+    CHECK(c.shared_experts_plain && c.q_lora_rank == 1536 && c.kv_lora_rank == 512 && c.qk_nope_head_dim == 128 && c.v_head_dim == 128);
+    CHECK(c.head_dim == 192 && c.rotary_dim == 64 && c.rope_interleave && c.num_kv_heads == 4 && fabs(c.attn_scale - 1 / sqrt(192.0)) < 1e-12);
+    CHECK(!llmc_config_layer_moe(&c, 0) && !llmc_config_layer_moe(&c, 1)); /* first_k_dense_replace 3 */
+#define DS "{\"model_type\":\"deepseek_v3\"," QBASE
+    CHECK_INT(parse(DS ",\"q_lora_rank\":null,\"first_k_dense_replace\":1,\"n_routed_experts\":8,\"n_group\":2,\"topk_group\":1,"
+                    "\"num_experts_per_tok\":2,\"n_shared_experts\":2,\"moe_intermediate_size\":16,\"v_head_dim\":200}", &c, &err), LLMC_OK);
+    CHECK(c.q_lora_rank == 0 && c.num_experts == 8 && c.shared_expert_intermediate_size == 32 && c.head_dim == 200);
+    CHECK(!llmc_config_layer_moe(&c, 0) && llmc_config_layer_moe(&c, 1));
+    EXPECT_ERR(DS ",\"topk_group\":9}", LLMC_ERR_FORMAT, "topk_group 9");
+    EXPECT_ERR(DS ",\"n_routed_experts\":8,\"n_group\":2,\"topk_group\":1,\"num_experts_per_tok\":5}", LLMC_ERR_FORMAT, "topk_group");
+    EXPECT_ERR(DS ",\"n_group\":3}", LLMC_ERR_FORMAT, "n_group 3");
+    EXPECT_ERR(DS ",\"kv_lora_rank\":0}", LLMC_ERR_FORMAT, "kv_lora_rank");
+    EXPECT_ERR(DS ",\"qk_rope_head_dim\":7}", LLMC_ERR_FORMAT, "qk_rope_head_dim 7");
+    EXPECT_ERR(DS ",\"num_key_value_heads\":2}", LLMC_ERR_UNSUPPORTED, "num_key_value_heads");
+    EXPECT_ERR(DS ",\"routed_scaling_factor\":-1}", LLMC_ERR_FORMAT, "routed_scaling_factor");
+    EXPECT_ERR(DS ",\"rope_scaling\":{\"rope_type\":\"dynamic\",\"factor\":4}}", LLMC_ERR_UNSUPPORTED, "dynamic");
+#undef DS
     /* Qwen3-MoE: the config class's defaults (128 experts, 8 per token, width 768, no renormalization) */
     CHECK_INT(parse("{\"architectures\":[\"Qwen3MoeForCausalLM\"]," QBASE "}", &c, &err), LLMC_OK);
     CHECK(c.num_experts == 128 && c.num_experts_per_tok == 8 && c.moe_intermediate_size == 768 && !c.norm_topk_prob && c.qk_norm);
@@ -187,7 +207,7 @@ static void test_qwen(void) {
     EXPECT_ERR("{\"model_type\":\"olmoe\"," QBASE ",\"num_experts\":100000}", LLMC_ERR_FORMAT, "num_experts");
     EXPECT_ERR("{\"model_type\":\"qwen3_moe\"," QBASE ",\"mlp_only_layers\":[\"a\"]}", LLMC_ERR_FORMAT, "mlp_only_layers");
     EXPECT_ERR("{\"model_type\":\"qwen3_moe\"," QBASE ",\"decoder_sparse_step\":0}", LLMC_ERR_FORMAT, "decoder_sparse_step");
-    EXPECT_ERR("{\"model_type\":\"deepseek_v3\"," QBASE "}", LLMC_ERR_UNSUPPORTED, "deepseek_v3");
+    EXPECT_ERR("{\"model_type\":\"deepseek_v2\"," QBASE "}", LLMC_ERR_UNSUPPORTED, "deepseek_v2");
     /* Phi-3: fused projections, a window over every layer, 4096 positions by default; LongRoPE refused by name */
     CHECK_INT(parse("{\"model_type\":\"phi3\"," QBASE ",\"sliding_window\":2047,\"attention_bias\":true}", &c, &err), LLMC_OK);
     CHECK_STR(c.architecture, "Phi3ForCausalLM");

@@ -315,7 +315,9 @@ static void test_arch_table(void) {
     CHECK(llmc_arch_by_model_type("qwen3_moe") == llmc_arch_by_hf("Qwen3MoeForCausalLM"));
     CHECK(llmc_arch_by_gguf("qwen2moe") == llmc_arch_by_family(LLMC_FAM_QWEN2_MOE));
     CHECK(llmc_arch_by_gguf("llama")->gguf_permute_qk && !llmc_arch_by_gguf("qwen3")->gguf_permute_qk);
-    CHECK(llmc_arch_by_hf("DeepseekV3ForCausalLM") == NULL && llmc_arch_by_gguf(NULL) == NULL);
+    CHECK(llmc_arch_by_hf("DeepseekV2ForCausalLM") == NULL && llmc_arch_by_gguf(NULL) == NULL);
+    CHECK(llmc_arch_by_model_type("deepseek_v3") == llmc_arch_by_family(LLMC_FAM_DEEPSEEK_V3));
+    CHECK(!llmc_arch_runs_on(llmc_arch_by_hf("DeepseekV3ForCausalLM"), LLMC_BACKEND_CUDA));
     CHECK(llmc_arch_runs_on(llmc_arch_by_hf("LlamaForCausalLM"), LLMC_BACKEND_CUDA));
     CHECK(!llmc_arch_runs_on(llmc_arch_by_hf("MixtralForCausalLM"), LLMC_BACKEND_CUDA));
     CHECK(llmc_arch_runs_on(llmc_arch_by_hf("MixtralForCausalLM"), LLMC_BACKEND_CPU));
