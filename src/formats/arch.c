@@ -54,6 +54,7 @@ bool llmc_arch_cuda_declines(const llmc_config *c, char *why, size_t n) {
     if (!a) snprintf(why, n, "'%.64s' (not in the architecture table)", c->architecture);
     else if (!llmc_arch_runs_on(a, LLMC_BACKEND_CUDA)) snprintf(why, n, "%s (%s)", a->label, a->cuda_missing ? a->cuda_missing : "CPU only");
     else if (c->rope_type == LLMC_ROPE_LONGROPE) snprintf(why, n, "%s with LongRoPE", a->label);
+    else if (c->rope_type == LLMC_ROPE_YARN) snprintf(why, n, "%s with YaRN", a->label);
     else if (llmc_config_rotary_dim(c) != c->head_dim) snprintf(why, n, "%s with partial rotary embeddings", a->label);
     else return false;
     return true;

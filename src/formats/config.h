@@ -10,7 +10,8 @@ typedef enum {
     LLMC_ROPE_DEFAULT = 0,
     LLMC_ROPE_LINEAR,
     LLMC_ROPE_LLAMA3,
-    LLMC_ROPE_LONGROPE      /* Phi-3.5 / Phi-4-mini: short or long per-frequency factors, cos/sin scaled */
+    LLMC_ROPE_LONGROPE,     /* Phi-3.5 / Phi-4-mini: short or long per-frequency factors, cos/sin scaled */
+    LLMC_ROPE_YARN          /* DeepSeek-V3: YaRN (extrapolated and interpolated frequencies blended over a ramp) */
 } llmc_rope_type;
 
 #define LLMC_MAX_ROPE_FACTORS 512 /* longrope factors: rotary_dim / 2 of them */
@@ -40,7 +41,12 @@ typedef struct {
                                            uses the long factors (for all its tokens), else the short ones */
     int rotary_dim;                     /* Phi-3's partial_rotary_factor: RoPE turns the first rotary_dim of
                                            each head's dims (0 = all head_dim) */
-    double rope_attn_factor;            /* longrope: cos and sin × this (0 = 1) */
+    double rope_attn_factor;            /* longrope, yarn: cos and sin × this (0 = 1) */
+    double yarn_beta_fast, yarn_beta_slow; /* yarn: the ramp's rotation bounds (factor: rope_factor, original
+                                              context: rope_original_max_position) */
+    bool yarn_truncate;                 /* yarn: the ramp's ends floored / ceiled to whole dims */
+    double rope_mscale_all_dim;         /* yarn: DeepSeek-V3's softmax scale × mscale(factor, this)² (0 = none;
+                                           already in attn_scale, kept for reference) */
     float rope_short_factor[LLMC_MAX_ROPE_FACTORS], rope_long_factor[LLMC_MAX_ROPE_FACTORS]; /* longrope */
     bool tie_word_embeddings;
     bool attention_bias;                /* q, k, v and o projections have biases */

@@ -129,6 +129,36 @@ static bool hc_longrope(const cJSON *j, const cJSON *src, const char *field, con
 static bool hc_rope_from(const cJSON *j, const cJSON *src, const char *field, bool src_is_scaling, double default_theta, const char *what,
                          llmc_config *c, llmc_error *err);
 
+static double hc_yarn_mscale(double scale, double mscale) { return scale <= 1 ? 1.0 : 0.1 * mscale * log(scale) + 1.0; }
+
+/* YaRN (transformers' _compute_yarn_parameters): factor and original_max_position_embeddings
+   required; beta_fast / beta_slow (32 / 1 when absent or 0), truncate (true); the cos/sin
+   factor attention_factor, else mscale(factor, mscale) / mscale(factor, mscale_all_dim) when
+   both are given, else mscale(factor). DeepSeek-V3's softmax scale × mscale(factor,
+   mscale_all_dim)² is applied by hc_mla (through rope_mscale_all_dim). */
+static bool hc_yarn(const cJSON *src, const char *field, const char *what, llmc_config *c, llmc_error *err) {
+    double af = 0, ms = 0, msa = 0;
+    c->rope_type = LLMC_ROPE_YARN;
+    if (!hc_num(src, "factor", what, true, 1.0, &c->rope_factor, err) ||
+        !hc_int(src, "original_max_position_embeddings", what, true, 0, 1, 1LL << 30, &c->rope_original_max_position, err) ||
+        !hc_num(src, "beta_fast", what, false, 0, &c->yarn_beta_fast, err) || !hc_num(src, "beta_slow", what, false, 0, &c->yarn_beta_slow, err) ||
+        !hc_bool(src, "truncate", what, true, &c->yarn_truncate, err) || !hc_num(src, "attention_factor", what, false, 0, &af, err) ||
+        !hc_num(src, "mscale", what, false, 0, &ms, err) || !hc_num(src, "mscale_all_dim", what, false, 0, &msa, err)) {
+        llmc_err_prefix(err, "%s: ", field);
+        return false;
+    }
+    if (c->yarn_beta_fast == 0) c->yarn_beta_fast = 32;
+    if (c->yarn_beta_slow == 0) c->yarn_beta_slow = 1;
+    if (!(c->rope_factor > 0) || !(c->yarn_beta_fast > 0) || !(c->yarn_beta_slow > 0) || af < 0) {
+        llmc_err(err, LLMC_ERR_FORMAT, "%s: %s: yarn needs factor, beta_fast and beta_slow > 0 and attention_factor >= 0", what, field);
+        return false;
+    }
+    c->rope_attn_factor = af > 0 ? af : ms != 0 && msa != 0 ? hc_yarn_mscale(c->rope_factor, ms) / hc_yarn_mscale(c->rope_factor, msa)
+                                                            : hc_yarn_mscale(c->rope_factor, 1);
+    c->rope_mscale_all_dim = msa;
+    return true;
+}
+
 static bool hc_rope(const cJSON *j, const char *what, llmc_config *c, llmc_error *err) {
     const cJSON *rp = hc_get(j, "rope_parameters");
     const cJSON *rs = hc_get(j, "rope_scaling");
@@ -199,6 +229,12 @@ static bool hc_rope_from(const cJSON *j, const cJSON *src, const char *field, bo
     if (strcmp(type, "default") == 0) return true;
     /* Phi3Config reads the old names "su" and "yarn" as longrope */
     if (phi && (!strcmp(type, "longrope") || !strcmp(type, "su") || !strcmp(type, "yarn"))) return hc_longrope(j, src, field, what, c, err);
+    const bool yarn_ok = A && (A->flags & LLMC_ARCH_MLA);
+    if (yarn_ok && strcmp(type, "yarn") == 0) return hc_yarn(src, field, what, c, err);
+    if (yarn_ok) { /* DeepSeek-V3's mscale_all_dim would apply to any other type too: only yarn is read */
+        llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: rope type '%.64s' is not supported for %s (default, yarn are)", what, type, A->label);
+        return false;
+    }
     if (strcmp(type, "linear") == 0) {
         c->rope_type = LLMC_ROPE_LINEAR;
         if (!hc_num(src, "factor", what, true, 1.0, &c->rope_factor, err)) { llmc_err_prefix(err, "%s: ", field); return false; }
@@ -221,7 +257,7 @@ static bool hc_rope_from(const cJSON *j, const cJSON *src, const char *field, bo
         return true;
     }
     llmc_err(err, LLMC_ERR_UNSUPPORTED, "%s: rope type '%.64s' is not supported for %s (default, linear, llama3%s are)", what, type,
-             A ? A->label : "this family", phi ? ", longrope" : "");
+             A ? A->label : "this family", phi ? ", longrope" : yarn_ok ? ", yarn" : "");
     return false;
 }
 
@@ -533,6 +569,10 @@ static bool hc_mla(const cJSON *j, const char *what, llmc_config *c, llmc_error 
     c->head_dim += c->head_dim % 2;
     c->rotary_dim = c->qk_rope_head_dim;
     c->attn_scale = 1.0 / sqrt((double)qk);
+    if (c->rope_type != LLMC_ROPE_DEFAULT && c->rope_mscale_all_dim != 0) { /* yarn: × mscale(factor, mscale_all_dim)² */
+        const double s = hc_yarn_mscale(c->rope_factor, c->rope_mscale_all_dim);
+        c->attn_scale = c->attn_scale * s * s;
+    }
     return true;
 }
 

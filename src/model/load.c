@@ -207,10 +207,39 @@ static llmc_status lm_convert(llmc_threadpool *tp, llmc_tensor_set *ts, const ch
     return LLMC_OK;
 }
 
+/* YaRN's inv_freq as transformers' _compute_yarn_parameters (the correction range in double,
+   the frequencies and the ramp in float32): extrapolated 1/base^(2i/dim) and interpolated
+   1/(factor·base^(2i/dim)) blended by 1 - clamp((i - low) / (high - low), 0, 1). */
+static void lm_rope_init_yarn(const llmc_config *c, float *inv) {
+    const int dim = llmc_config_rotary_dim(c);
+    const double base = c->rope_theta, orig = c->rope_original_max_position;
+    double low = dim * log(orig / (c->yarn_beta_fast * 2 * M_PI)) / (2 * log(base));
+    double high = dim * log(orig / (c->yarn_beta_slow * 2 * M_PI)) / (2 * log(base));
+    if (c->yarn_truncate) {
+        low = floor(low);
+        high = ceil(high);
+    }
+    if (low < 0) low = 0;
+    if (high > dim - 1) high = dim - 1;
+    if (low == high) high += 0.001;
+    for (int i = 0; i < dim / 2; i++) {
+        float pos = powf((float)base, (float)(2 * i) / (float)dim);
+        float extra = 1.0f / pos, inter = 1.0f / ((float)c->rope_factor * pos);
+        float ramp = ((float)i - (float)low) / (float)(high - low);
+        ramp = ramp < 0 ? 0 : ramp > 1 ? 1 : ramp;
+        float ef = 1.0f - ramp;
+        inv[i] = inter * (1.0f - ef) + extra * ef;
+    }
+}
+
 /* inv_freq exactly as transformers computes it (float32 arithmetic), over the rotary dims;
    ext: longrope's short or long factors (else NULL). */
 static void lm_rope_init(const llmc_config *c, const float *ext, float *inv) {
     int dim = llmc_config_rotary_dim(c);
+    if (c->rope_type == LLMC_ROPE_YARN) {
+        lm_rope_init_yarn(c, inv);
+        return;
+    }
     for (int i = 0; i < dim / 2; i++) {
         float e = (float)(2 * i) / (float)dim;
         float f = ext ? 1.0f / (ext[i] * powf((float)c->rope_theta, e)) : 1.0f / powf((float)c->rope_theta, e);
@@ -591,6 +620,10 @@ static llmc_status lm_check_deepseek(const llmc_model *m, llmc_error *err) {
         if (!(c->routed_scaling_factor >= 0) || !isfinite(c->routed_scaling_factor))
             return llmc_err(err, LLMC_ERR_FORMAT, "model: routed_scaling_factor must be a finite number >= 0");
     }
+    if (c->rope_type == LLMC_ROPE_YARN &&
+        (!(c->rope_factor > 0) || !(c->yarn_beta_fast > 0) || !(c->yarn_beta_slow > 0) || c->rope_original_max_position <= 0 || !want))
+        return llmc_err(err, LLMC_ERR_FORMAT, "model: yarn RoPE needs factor, beta_fast, beta_slow and original_max_position_embeddings > 0 "
+                        "(and is read for DeepSeek-V3 only)");
     if (!c->mla) return LLMC_OK;
     const int qk = c->qk_nope_head_dim + c->qk_rope_head_dim, want_hd = qk > c->v_head_dim ? qk : c->v_head_dim;
     if (c->kv_lora_rank <= 0 || c->q_lora_rank < 0 || c->qk_nope_head_dim < 0 || c->qk_rope_head_dim < 2 || c->qk_rope_head_dim % 2 ||

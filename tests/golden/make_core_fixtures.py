@@ -299,6 +299,11 @@ def main():
     make("deepseek_v3_noqlora_f32", DeepseekV3Config(q_lora_rank=None, rope_interleave=False,
                                                      **dict(ds, v_head_dim=20, n_group=4, topk_group=2, norm_topk_prob=False),
                                                      **common), seed=22)
+    # YaRN on the rope dims (factor 4 over an original 32 positions, mscale 1 / mscale_all_dim 0.8: cos/sin and
+    # the softmax scale both corrected), generating past the original context.
+    make("deepseek_v3_yarn_f32", DeepseekV3Config(q_lora_rank=24, rope_parameters={
+        "rope_type": "yarn", "rope_theta": 10000.0, "factor": 4.0, "original_max_position_embeddings": 32, "mscale": 1.0,
+        "mscale_all_dim": 0.8}, **ds, **common), seed=23)
 
 
 if __name__ == "__main__":

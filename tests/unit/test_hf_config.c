@@ -179,6 +179,24 @@ static void test_qwen(void) {
     EXPECT_ERR(DS ",\"num_key_value_heads\":2}", LLMC_ERR_UNSUPPORTED, "num_key_value_heads");
     EXPECT_ERR(DS ",\"routed_scaling_factor\":-1}", LLMC_ERR_FORMAT, "routed_scaling_factor");
     EXPECT_ERR(DS ",\"rope_scaling\":{\"rope_type\":\"dynamic\",\"factor\":4}}", LLMC_ERR_UNSUPPORTED, "dynamic");
+    EXPECT_ERR(DS ",\"rope_scaling\":{\"rope_type\":\"linear\",\"factor\":4}}", LLMC_ERR_UNSUPPORTED, "linear");
+    /* the real DeepSeek-V3 4.x rope_scaling: YaRN, cos/sin × mscale(40, 1) / mscale(40, 1) = 1, softmax scale × mscale(40, 1)² */
+    CHECK_INT(parse(DS ",\"rope_scaling\":{\"type\":\"yarn\",\"factor\":40,\"original_max_position_embeddings\":4096,"
+                    "\"mscale\":1.0,\"mscale_all_dim\":1.0,\"beta_fast\":32,\"beta_slow\":1}}", &c, &err), LLMC_OK);
+    {
+        const double ms = 0.1 * log(40.0) + 1.0;
+        CHECK(c.rope_type == LLMC_ROPE_YARN && c.rope_factor == 40 && c.rope_original_max_position == 4096 && c.yarn_truncate);
+        CHECK(fabs(c.rope_attn_factor - 1.0) < 1e-12 && fabs(c.attn_scale - ms * ms / sqrt(192.0)) < 1e-12);
+    }
+    CHECK_INT(parse(DS ",\"rope_parameters\":{\"rope_type\":\"yarn\",\"factor\":4,\"original_max_position_embeddings\":32}}", &c, &err),
+              LLMC_OK);
+    CHECK(fabs(c.rope_attn_factor - (0.1 * log(4.0) + 1.0)) < 1e-12 && fabs(c.attn_scale - 1 / sqrt(192.0)) < 1e-12);
+    CHECK(c.yarn_beta_fast == 32 && c.yarn_beta_slow == 1);
+    EXPECT_ERR(DS ",\"rope_parameters\":{\"rope_type\":\"yarn\",\"original_max_position_embeddings\":32}}", LLMC_ERR_FORMAT, "factor");
+    EXPECT_ERR(DS ",\"rope_parameters\":{\"rope_type\":\"yarn\",\"factor\":-2,\"original_max_position_embeddings\":32}}", LLMC_ERR_FORMAT,
+               "yarn needs");
+    EXPECT_ERR("{\"model_type\":\"llama\"," QBASE ",\"rope_scaling\":{\"rope_type\":\"yarn\",\"factor\":4,"
+               "\"original_max_position_embeddings\":32}}", LLMC_ERR_UNSUPPORTED, "yarn");
 #undef DS
     /* Qwen3-MoE: the config class's defaults (128 experts, 8 per token, width 768, no renormalization) */
     CHECK_INT(parse("{\"architectures\":[\"Qwen3MoeForCausalLM\"]," QBASE "}", &c, &err), LLMC_OK);
