@@ -3,8 +3,8 @@
  * (rotate_half) → causal GQA attention over each sequence's KV cache → o_proj → residual →
  * RMSNorm → the MLP block, dense (SwiGLU / GeGLU) or mixture-of-experts (model/moe.c) →
  * residual; final norm, lm_head (tied or not). Following transformers' modeling_llama.py
- * step for step, with the family switches of formats/arch.h; DeepSeek-V3's layers take q and
- * their K/V rows from Multi-head Latent Attention instead (model/mla.c). A call runs a batch of tokens
+ * step for step, with the family switches of formats/arch.h; DeepSeek-V3's layers run Multi-head
+ * Latent Attention instead, its cache holding the compressed latent (model/mla.c). A call runs a batch of tokens
  * from any number of sequences (matrix × matrix over all rows; attention per sequence over
  * its own KV cache); attention keeps a few score rows per thread (backend/cpu/attention.c),
  * so memory beyond the KV cache is O(n). */
@@ -240,8 +240,8 @@ static void lm_forward_step(llmc_model *m, const lm_step *s, float *logits, int 
             llmc_cpu_matmul_n(m->tp, 3, w, b, m->xn, n, y, lm_act(m, s));
             lm_qk_rope_store(m, s, l);
         }
-        lm_attention(m, s, l);
-        if (c->mla) lm_mla_compact(m, n);
+        if (c->mla) lm_mla_attention(m, s, l);
+        else lm_attention(m, s, l);
         lm_matmul(m, s, L->wo, L->bo, m->att, n, m->xn);
         if (L->ln_ao) /* Gemma 3: the attention output normalized before the residual add */
             for (int t = 0; t < n; t++) lm_rmsnorm(m->xn + (size_t)t * H, L->ln_ao, H, c->rms_norm_eps, m->xn + (size_t)t * H);

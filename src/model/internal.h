@@ -35,6 +35,7 @@ typedef struct {
     const llmc_tensor *wkva, *bkva;     /* kv_a_proj_with_mqa [kv_lora + rope, hidden] (+bias) */
     const llmc_tensor *wkvb;            /* kv_b_proj [heads·(nope + v), kv_lora] */
     float *qa_norm, *kva_norm;          /* q_a_layernorm (NULL without q_lora_rank), kv_a_layernorm (owned) */
+    float *wkb;                         /* kv_b_proj as f32 (owned): per head nope rows W_k then v rows W_v, latent wide */
 } lm_mla;
 
 typedef struct {
@@ -61,15 +62,15 @@ struct llmc_model {
     float *inv_freq_local, *rope_cs_local; /* Gemma 3's sliding layers (their own RoPE base), or NULL */
     int ctx;
     llmc_act_mode act; /* activation precision for quantized weights */
-    int kv_dim;      /* num_kv_heads * head_dim */
+    int kv_dim;      /* num_kv_heads * head_dim (MLA: half the latent | k_rope row, model/mla.c) */
     int mlp_width;   /* the widest MLP of any block (dense, expert or shared): g/u scratch columns */
     llmc_kv_cache *kv0; /* the sequence llmc_model_forward runs on (ctx positions) */
     /* scratch */
     float *x, *xn, *q, *k, *v, *att, *g, *u, *rope_cs;
     float *moe_x, *moe_y, *moe_acc; /* MoE (else NULL): one expert's gathered rows, their outputs, the block's sum (B × hidden each) */
     float *moe_r;                   /* router logits, B × experts */
-    float *mla_qa, *mla_kva, *mla_lat, *mla_b; /* MLA (else NULL): B × q_lora, B × (kv_lora + rope), B × kv_lora,
-                                                  B × heads·max(qk, nope + v) */
+    float *mla_qa, *mla_kva, *mla_row, *mla_b; /* MLA (else NULL): B × q_lora, B × (kv_lora + rope), one cache row
+                                                  (2·kv_dim), B × heads·qk */
     int32_t *moe_sel;               /* chosen experts, B × k */
     float *moe_w;                   /* their weights, B × k */
     float *scores; /* [threads][score_stride]: attention scratch */
@@ -101,11 +102,14 @@ typedef struct {
 llmc_act_mode lm_act(const llmc_model *m, const lm_step *s);
 /* g = act(g) · u elementwise (SiLU or tanh-GeLU, as the config says). */
 void lm_mlp_act(const llmc_config *c, float *g, const float *u, size_t n);
-/* MLA (model/mla.c): from the normed input m->xn, m->q and layer l's K/V rows in each token's
-   sequence cache, laid out as the attention reads them (heads of head_dim, zero padded). */
+/* MLA (model/mla.c, absorbed form): from the normed input m->xn, each token's q heads into m->q
+   (q_nope | q_rope, heads head_dim apart) and its cache row (latent | k_rope) for layer l. */
 void lm_mla_qkv(llmc_model *m, const lm_step *s, int l);
-/* MLA: m->att's heads of head_dim compacted in place to heads of v_head_dim (o_proj's input). */
-void lm_mla_compact(const llmc_model *m, int n);
+/* MLA: attention of layer l in latent space into m->att (heads of v_head_dim: o_proj's input).
+   Scratch per thread: m->scores, 4·kv_dim + ctx floats. */
+void lm_mla_attention(llmc_model *m, const lm_step *s, int l);
+/* The widest latent an MLA cache row holds (kv_lora_rank). */
+#define LLMC_MLA_MAX_LATENT 8192
 /* RMSNorm of n floats × w (f32, as transformers). */
 void lm_rmsnorm(const float *x, const float *w, int n, double eps, float *out);
 /* y (n × hidden) = the dense MLP of x (n × hidden); uses m->g and m->u. */

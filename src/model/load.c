@@ -65,6 +65,7 @@ void llmc_model_free(llmc_model *m) {
             free(m->layers[l].moe.score_bias);
             free(m->layers[l].mla.qa_norm);
             free(m->layers[l].mla.kva_norm);
+            free(m->layers[l].mla.wkb);
         }
     }
     free(m->layers);
@@ -77,7 +78,7 @@ void llmc_model_free(llmc_model *m) {
     free(m->x); free(m->xn); free(m->q); free(m->k); free(m->v); free(m->att); free(m->g); free(m->u);
     free(m->rope_cs);
     free(m->moe_x); free(m->moe_y); free(m->moe_acc); free(m->moe_r); free(m->moe_sel); free(m->moe_w);
-    free(m->mla_qa); free(m->mla_kva); free(m->mla_lat); free(m->mla_b);
+    free(m->mla_qa); free(m->mla_kva); free(m->mla_row); free(m->mla_b);
     free(m->scores);
     llmc_threadpool_free(m->tp);
     llmc_tensor_set_free(m->ts);
@@ -531,6 +532,7 @@ static llmc_status lm_get_mla(const llmc_model *m, int l, lm_mla *A, llmc_error 
     MLA_GET("kv_b_proj", nh * (c->qk_nope_head_dim + c->v_head_dim), c->kv_lora_rank, &A->wkvb);
 #undef MLA_GET
 #undef MLA_BIAS
+    if (!(A->wkb = lm_to_f32(A->wkvb))) return llmc_err(err, LLMC_ERR_NOMEM, "model: out of memory"); /* read per head by the absorbed attention */
     snprintf(n, sizeof n, "model.layers.%d.self_attn.kv_a_layernorm.weight", l);
     return lm_get_norm(m, n, c->kv_lora_rank, &A->kva_norm, err);
 }
@@ -626,9 +628,9 @@ static llmc_status lm_check_deepseek(const llmc_model *m, llmc_error *err) {
                         "(and is read for DeepSeek-V3 only)");
     if (!c->mla) return LLMC_OK;
     const int qk = c->qk_nope_head_dim + c->qk_rope_head_dim, want_hd = qk > c->v_head_dim ? qk : c->v_head_dim;
-    if (c->kv_lora_rank <= 0 || c->q_lora_rank < 0 || c->qk_nope_head_dim < 0 || c->qk_rope_head_dim < 2 || c->qk_rope_head_dim % 2 ||
+    if (c->kv_lora_rank <= 0 || c->kv_lora_rank > LLMC_MLA_MAX_LATENT || c->q_lora_rank < 0 || c->qk_nope_head_dim < 0 || c->qk_rope_head_dim < 2 || c->qk_rope_head_dim % 2 ||
         c->qk_rope_head_dim > 2 * LLMC_MAX_ROPE_FACTORS || c->v_head_dim <= 0)
-        return llmc_err(err, LLMC_ERR_FORMAT, "model: MLA needs kv_lora_rank > 0 (%d), q_lora_rank >= 0 (%d), an even qk_rope_head_dim in [2, %d] (%d), "
+        return llmc_err(err, LLMC_ERR_FORMAT, "model: MLA needs kv_lora_rank in [1, 8192] (%d), q_lora_rank >= 0 (%d), an even qk_rope_head_dim in [2, %d] (%d), "
                         "qk_nope_head_dim >= 0 (%d) and v_head_dim > 0 (%d)", c->kv_lora_rank, c->q_lora_rank, 2 * LLMC_MAX_ROPE_FACTORS,
                         c->qk_rope_head_dim, c->qk_nope_head_dim, c->v_head_dim);
     if (c->head_dim != want_hd + want_hd % 2 || c->num_kv_heads != c->num_heads || llmc_config_rotary_dim(c) != c->qk_rope_head_dim)
@@ -667,6 +669,7 @@ static llmc_status lm_check_config(llmc_model *m, const llmc_model_opts *o, llmc
         return llmc_err(err, LLMC_ERR_INVALID_ARG, "model: load-time quantization to %s is not supported (q8_0 or q4_0)",
                         (unsigned)o->quantize < LLMC_DT_COUNT ? llmc_dtype_name((llmc_dtype)o->quantize) : "?");
     m->kv_dim = c->num_kv_heads * c->head_dim;
+    if (c->mla) m->kv_dim = (c->kv_lora_rank + c->qk_rope_head_dim + 1) / 2; /* the latent | k_rope row over k and v */
     return LLMC_OK;
 }
 
@@ -737,14 +740,15 @@ static llmc_status lm_alloc_state(llmc_model *m, const llmc_model_opts *o, llmc_
         m->moe_w = lm_alloc(B * (size_t)c->num_experts_per_tok * sizeof(float), &ok);
     }
     if (c->mla) {
-        const int qk = c->qk_nope_head_dim + c->qk_rope_head_dim, kb = c->qk_nope_head_dim + c->v_head_dim;
+        const int qk = c->qk_nope_head_dim + c->qk_rope_head_dim;
         m->mla_qa = lm_alloc(B * (size_t)c->q_lora_rank * sizeof(float), &ok);
         m->mla_kva = lm_alloc(B * ((size_t)c->kv_lora_rank + (size_t)c->qk_rope_head_dim) * sizeof(float), &ok);
-        m->mla_lat = lm_alloc(B * (size_t)c->kv_lora_rank * sizeof(float), &ok);
-        m->mla_b = lm_alloc(B * (size_t)c->num_heads * (size_t)(qk > kb ? qk : kb) * sizeof(float), &ok);
+        m->mla_row = lm_alloc(2 * (size_t)kvd * sizeof(float), &ok);
+        m->mla_b = lm_alloc(B * (size_t)c->num_heads * (size_t)qk * sizeof(float), &ok);
     }
     m->score_stride = (size_t)LLMC_ATT_MAX_GROUP * (size_t)ctx;
     if (m->score_stride < (size_t)64 * (size_t)c->head_dim + 512) m->score_stride = (size_t)64 * (size_t)c->head_dim + 512;
+    if (c->mla && m->score_stride < (size_t)ctx + 4 * (size_t)kvd) m->score_stride = (size_t)ctx + 4 * (size_t)kvd;
     m->scores = lm_alloc((size_t)m->nthreads * m->score_stride * sizeof(float), &ok);
     return ok ? LLMC_OK : llmc_err(err, LLMC_ERR_NOMEM, "model: out of memory");
 }

@@ -3,11 +3,12 @@
  * weights, the group limit excludes a group's experts however high they score, NaN scores
  * still give k distinct experts, norm_topk_prob and routed_scaling_factor scale the weights;
  * hostile configs fail before any tensor is read, naming the field; on the committed
- * fixture, one-token decode over the MLA-filled KV cache equals prefill. */
+ * fixture, one-token decode over the MLA cache (latent | k_rope per position, not per-head
+ * K and V) equals prefill, and a batch of two sequences equals each alone. */
 #include "test.h"
 #include "model/internal.h"
 #include "formats/hf_config.h"
-#include "formats/safetensors.h"
+#include "model/kv_cache.h"
 #include "base/error.h"
 #include <stdint.h>
 
@@ -182,6 +183,29 @@ static void test_fixture_decode(void) {
         mx = fmaxf(mx, fabsf(a[i]));
     }
     CHECK_MSG(worst <= 1e-5f * mx, "prefill vs decode: %g (max %g)", worst, mx);
+    /* the cache holds the compressed row: latent 16 + k_rope 8 floats per layer and position (K and V halves) */
+    CHECK_INT(llmc_model_pos_bytes(m), 3 * (16 + 8) * sizeof(float) + sizeof(int32_t));
+    /* two sequences in one batch: each as it is alone (its own cache rows) */
+    llmc_kv_cache *s1 = NULL, *s2 = NULL;
+    CHECK(llmc_model_seq_new(m, 32, &s1, &err) == LLMC_OK && llmc_model_seq_new(m, 32, &s2, &err) == LLMC_OK);
+    if (s1 && s2) {
+        int32_t bid[11], bpos[11];
+        llmc_kv_cache *bseq[11];
+        bool want[11] = {false};
+        for (int t = 0; t < 8; t++) { bid[t] = ids[t]; bpos[t] = t; bseq[t] = s1; }
+        for (int t = 0; t < 3; t++) { bid[8 + t] = ids[5 + t]; bpos[8 + t] = t; bseq[8 + t] = s2; }
+        want[7] = want[10] = true;
+        float *lb = malloc((size_t)2 * V * sizeof *lb);
+        llmc_batch bt = {11, bid, bseq, bpos, want, false, false};
+        CHECK(llmc_model_forward_batch(m, &bt, lb, &err) == LLMC_OK);
+        CHECK(llmc_model_forward(m, ids + 5, 3, 0, b, false, &err) == LLMC_OK);
+        worst = 0;
+        for (int i = 0; i < V; i++) worst = fmaxf(worst, fmaxf(fabsf(lb[i] - a[i]), fabsf(lb[V + i] - b[i])));
+        CHECK_MSG(worst <= 1e-5f * mx, "batched vs alone: %g", worst);
+        free(lb);
+    }
+    llmc_kv_cache_free(s1);
+    llmc_kv_cache_free(s2);
     free(a);
     free(b);
     llmc_model_free(m);
