@@ -88,7 +88,7 @@ static void mla_attention_task(void *vctx, int64_t begin, int64_t end, int tid) 
     const lm_mla *A = &m->layers[a->layer].mla;
     const int nh = c->num_heads, hd = c->head_dim, nope = c->qk_nope_head_dim, r = c->qk_rope_head_dim, vd = c->v_head_dim;
     const int kvl = c->kv_lora_rank, kvd = m->kv_dim, kb = nope + vd;
-    const float scale = (float)c->attn_scale;
+    const float scale = c->attn_scale > 0 ? (float)c->attn_scale : 1.0f / sqrtf((float)(nope + r));
     float *qv = m->scores + (size_t)tid * m->score_stride, *ov = qv + 2 * kvd, *sc = ov + 2 * kvd;
     for (int64_t idx = begin; idx < end; idx++) {
         const int t = (int)(idx / nh), h = (int)(idx % nh);
