@@ -470,7 +470,7 @@ llmc_status llmc_engine_new(llmc_model *m, const llmc_tokenizer *tok, const llmc
     e->logits = malloc((size_t)e->o.step_tokens * (size_t)e->vocab * sizeof *e->logits);
     if (!e->logits) { llmc_engine_free(e); return llmc_err(err, LLMC_ERR_NOMEM, "engine: out of memory for the logits of a step"); }
     if (e->o.prefix_cache_bytes) {
-        e->pc = llmc_prefix_cache_new(c->num_layers, c->num_kv_heads * c->head_dim, e->o.prefix_block, e->o.prefix_cache_bytes);
+        e->pc = llmc_prefix_cache_new(c->num_layers, llmc_model_kv_dim(m), e->o.prefix_block, e->o.prefix_cache_bytes);
         if (!e->pc) {
             llmc_engine_free(e);
             return llmc_err(err, LLMC_ERR_INVALID_ARG, "engine: prefix cache blocks of %d tokens (16 to 64) and a budget above 0 are needed",

@@ -394,6 +394,8 @@ llmc_status llmc_model_seq_new(const llmc_model *m, int max_pos, llmc_kv_cache *
     return llmc_kv_cache_new(m->cfg.num_layers, m->kv_dim, max_pos, 0, out, err);
 }
 
+int llmc_model_kv_dim(const llmc_model *m) { return m->kv_dim; }
+
 size_t llmc_model_pos_bytes(const llmc_model *m) { return llmc_kv_cache_pos_bytes(m->cfg.num_layers, m->kv_dim); }
 
 static llmc_status lm_check_forward(const llmc_model *m, const int32_t *ids, int n, int pos, llmc_error *err) {

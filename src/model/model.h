@@ -82,6 +82,9 @@ bool llmc_model_can_batch(const llmc_model *m);
 llmc_status llmc_model_seq_new(const llmc_model *m, int max_pos, llmc_kv_cache **out, llmc_error *err);
 /* KV bytes one position of one sequence takes. */
 size_t llmc_model_pos_bytes(const llmc_model *m);
+/* Floats per position and layer in each of a sequence's K and V arrays (num_kv_heads × head_dim;
+   MLA: half its latent | k_rope row): what a prefix cache for m's sequences is built with. */
+int llmc_model_kv_dim(const llmc_model *m);
 
 /* Tokens currently held in the KV cache (the next forward's largest valid pos). */
 int llmc_model_cached(const llmc_model *m);

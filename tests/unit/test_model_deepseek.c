@@ -4,11 +4,13 @@
  * still give k distinct experts, norm_topk_prob and routed_scaling_factor scale the weights;
  * hostile configs fail before any tensor is read, naming the field; on the committed
  * fixture, one-token decode over the MLA cache (latent | k_rope per position, not per-head
- * K and V) equals prefill, and a batch of two sequences equals each alone. */
+ * K and V) equals prefill, a batch of two sequences equals each alone, and a prefix cache
+ * sized by llmc_model_kv_dim stores and reloads its rows. */
 #include "test.h"
 #include "model/internal.h"
 #include "formats/hf_config.h"
 #include "model/kv_cache.h"
+#include "model/prefix_cache.h"
 #include "base/error.h"
 #include <stdint.h>
 
@@ -204,6 +206,25 @@ static void test_fixture_decode(void) {
         CHECK_MSG(worst <= 1e-5f * mx, "batched vs alone: %g", worst);
         free(lb);
     }
+    /* a prefix cache sized by llmc_model_kv_dim takes the MLA rows and gives them back */
+    CHECK_INT(llmc_model_kv_dim(m), 12);
+    llmc_prefix_cache *pc = llmc_prefix_cache_new(3, llmc_model_kv_dim(m), 16, 1u << 20);
+    llmc_kv_cache *s3 = NULL;
+    int32_t pid[20];
+    for (int t = 0; t < 20; t++) pid[t] = (t * 37 + 11) % V;
+    CHECK(pc && llmc_model_seq_new(m, 32, &s3, &err) == LLMC_OK);
+    if (pc && s1 && s3) {
+        llmc_kv_cache_truncate(s1, 0);
+        int32_t pos[20];
+        llmc_kv_cache *sq[20];
+        for (int t = 0; t < 20; t++) { pos[t] = t; sq[t] = s1; }
+        llmc_batch bt = {20, pid, sq, pos, NULL, false, false};
+        CHECK(llmc_model_forward_batch(m, &bt, NULL, &err) == LLMC_OK);
+        llmc_prefix_cache_store(pc, s1);
+        CHECK_INT(llmc_prefix_cache_load(pc, pid, 20, 20, s3), 16);
+    }
+    llmc_prefix_cache_free(pc);
+    llmc_kv_cache_free(s3);
     llmc_kv_cache_free(s1);
     llmc_kv_cache_free(s2);
     free(a);
