@@ -90,8 +90,9 @@ typedef struct {
     bool shared_experts_plain;          /* the shared expert is mlp.shared_experts (width shared_expert_intermediate_size),
                                            added without a gate */
     /* DeepSeek-V3's Multi-head Latent Attention (mla false elsewhere). head_dim is then
-       max(qk_nope + qk_rope, v_head_dim): the KV cache holds each head's full K and V padded
-       with zeros to it, num_kv_heads = num_heads; rotary_dim = qk_rope_head_dim. */
+       max(qk_nope + qk_rope, v_head_dim) rounded up to even (the q heads' and the RoPE table's
+       stride; the KV cache holds the compressed latent instead, model/mla.c), num_kv_heads =
+       num_heads, rotary_dim = qk_rope_head_dim, attn_scale = 1/sqrt(qk_nope + qk_rope) (× YaRN's mscale²). */
     bool mla;
     int q_lora_rank;                    /* 0: q_proj; else q_a_proj → q_a_layernorm → q_b_proj */
     int kv_lora_rank;                   /* kv_a_proj_with_mqa → latent (this wide) | k_rope */
