@@ -6,9 +6,12 @@
 # fails the run; the reproducer lands in build-fuzz/artifacts/TARGET/ (make it a unit test in
 # tests/unit/test_fuzz_repro.c). Ends with one line: `fuzz: T targets, N execs, C crashes`.
 #
-#   scripts/fuzz.sh [--time S] [--build-only] [TARGET...]
+#   scripts/fuzz.sh [--time S] [--build-only] [--save-corpus] [TARGET...]
 #     --time S      seconds per target (default 60); CI uses --time 20 (7 targets, ~2.5 min)
 #     --build-only  build the harnesses, run nothing
+#     --save-corpus after the runs, minimize each target's working corpus (libFuzzer -merge=1) into
+#                   tests/fuzz/campaign/TARGET.tar.xz, which later runs (other sessions, other
+#                   machines) unpack into an empty working corpus: the campaign goes on from there
 #     TARGET        safetensors gguf tokenizer jinja config server hub (default: all)
 # Env: LLMC_FUZZ_BUILD (default build-fuzz), LLMC_FUZZ_ARGS (extra libFuzzer flags), LLMC_FUZZ_JOBS
 # (build parallelism), LLMC_FUZZ_COMMIT (the commit recorded in stats.tsv, default HEAD).
@@ -18,6 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 time_s=60
 build_only=0
+save_corpus=0
 targets=()
 all_targets=(safetensors gguf tokenizer jinja config server hub)
 while [ $# -gt 0 ]; do
@@ -25,7 +29,8 @@ while [ $# -gt 0 ]; do
     --time) time_s="$2"; shift 2 ;;
     --time=*) time_s="${1#--time=}"; shift ;;
     --build-only) build_only=1; shift ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    --save-corpus) save_corpus=1; shift ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     -*) echo "fuzz.sh: unknown option $1" >&2; exit 2 ;;
     *) targets+=("$1"); shift ;;
   esac
@@ -87,6 +92,11 @@ for t in "${targets[@]}"; do
   work="$B/corpus/$t"
   art="$B/artifacts/$t"
   mkdir -p "$work" "$art"
+  # the campaign's saved corpus, when this machine's working corpus is still empty
+  if [ -f "tests/fuzz/campaign/$t.tar.xz" ] && [ -z "$(ls -A "$work")" ]; then
+    tar -xJf "tests/fuzz/campaign/$t.tar.xz" -C "$work" --no-same-owner --strip-components=1 ||
+      { echo "fuzz.sh: tests/fuzz/campaign/$t.tar.xz: cannot unpack" >&2; exit 1; }
+  fi
   case "$t" in gguf|safetensors|tokenizer) max_len=65536 ;; *) max_len=16384 ;; esac
   log="$B/fuzz_$t.log"
   start=$(date +%s)
@@ -117,5 +127,18 @@ for t in "${targets[@]}"; do
   printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$commit" "$t" "$execs" "$result" "$secs" >>"$B/stats.tsv"
   echo "fuzz: $t: $execs execs in ${secs}s: $result"
 done
+if [ "$save_corpus" = 1 ]; then
+  mkdir -p tests/fuzz/campaign
+  for t in "${targets[@]}"; do
+    min="$B/corpus-min/$t"
+    rm -rf "$min"; mkdir -p "$min/$t"
+    ASAN_OPTIONS="detect_leaks=0:allocator_may_return_null=1" UBSAN_OPTIONS="suppressions=$PWD/tests/fuzz/ubsan.supp" \
+      "$B/fuzz_$t" -merge=1 -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=2048 "$min/$t" "$B/corpus/$t" \
+      >"$B/merge_$t.log" 2>&1 || { echo "fuzz.sh: $t: merge failed (log $B/merge_$t.log)" >&2; exit 1; }
+    tar -cJf "tests/fuzz/campaign/$t.tar.xz.tmp" -C "$min" --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 "$t"
+    mv "tests/fuzz/campaign/$t.tar.xz.tmp" "tests/fuzz/campaign/$t.tar.xz"
+    echo "fuzz: $t: $(ls "$min/$t" | wc -l) inputs saved in tests/fuzz/campaign/$t.tar.xz ($(du -k "tests/fuzz/campaign/$t.tar.xz" | cut -f1) KB)"
+  done
+fi
 echo "fuzz: ${#targets[@]} targets, $total_execs execs, $crashes crashes"
 [ "$crashes" -eq 0 ]
