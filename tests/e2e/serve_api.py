@@ -13,40 +13,19 @@ import http.client
 import json
 import os
 import re
-import signal
-import subprocess
 import sys
-import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from serve_base import ServerBase, check, fails  # noqa: E402
 
 BIN, MODEL = sys.argv[1], sys.argv[2]
 BASE = os.path.basename(MODEL)
-fails = []
 
 
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what)
-    if not cond:
-        fails.append(what)
 
-
-class Server:
+class Server(ServerBase):
     def __init__(self, *extra):
-        self.log = open(os.path.join(os.environ.get("TMPDIR", "/tmp"), f"llmc-serve-api-{os.getpid()}-{len(extra)}.log"), "w+")
-        self.p = subprocess.Popen([BIN, "serve", MODEL, "--port", "0", "--threads", "2", *extra], stdout=subprocess.DEVNULL,
-                                  stderr=self.log, text=True)
-        self.port = None
-        for _ in range(600):
-            time.sleep(0.05)
-            self.log.seek(0)
-            m = re.search(r"on http://127\.0\.0\.1:(\d+)", self.log.read())
-            if m:
-                self.port = int(m.group(1))
-                break
-            if self.p.poll() is not None:
-                break
-        if not self.port:
-            self.log.seek(0)
-            raise SystemExit("server did not start:\n" + self.log.read())
+        super().__init__(BIN, MODEL, extra, "serve-api")
         self.headers = {}
 
     def request(self, method, path, body=None, headers=None, timeout=300):
@@ -77,17 +56,6 @@ class Server:
         c.close()
         return events
 
-    def stop(self):
-        self.p.send_signal(signal.SIGTERM)
-        try:
-            rc = self.p.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            rc = None
-        self.log.seek(0)
-        text = self.log.read()
-        self.log.close()
-        return rc, text
 
 
 def deltas(events):

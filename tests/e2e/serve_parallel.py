@@ -12,40 +12,20 @@ import http.client
 import json
 import os
 import re
-import signal
-import subprocess
 import sys
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from serve_base import ServerBase, check, fails  # noqa: E402
+
 BIN, MODEL = sys.argv[1], sys.argv[2]
-fails = []
 
 
-def check(cond, what):
-    print(("ok   " if cond else "FAIL ") + what)
-    if not cond:
-        fails.append(what)
 
-
-class Server:
+class Server(ServerBase):
     def __init__(self, *extra):
-        self.log = open(os.path.join(os.environ.get("TMPDIR", "/tmp"), f"llmc-par-{os.getpid()}-{len(extra)}.log"), "w+")
-        self.p = subprocess.Popen([BIN, "serve", MODEL, "--host", "127.0.0.1", "--port", "0", "--threads", "2", *extra],
-                                  stdout=subprocess.DEVNULL, stderr=self.log, text=True)
-        self.port = None
-        for _ in range(600):
-            time.sleep(0.05)
-            self.log.seek(0)
-            m = re.search(r"on http://127\.0\.0\.1:(\d+)", self.log.read())
-            if m:
-                self.port = int(m.group(1))
-                break
-            if self.p.poll() is not None:
-                break
-        if not self.port:
-            self.log.seek(0)
-            raise SystemExit("server did not start:\n" + self.log.read())
+        super().__init__(BIN, MODEL, extra, "par")
 
     def request(self, method, path, body=None, timeout=300):
         c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
@@ -99,15 +79,6 @@ class Server:
         m = re.search(rf"^{name} (\d+)", data.decode(), re.M)
         return int(m.group(1)) if m else -1
 
-    def stop(self):
-        self.p.send_signal(signal.SIGTERM)
-        try:
-            rc = self.p.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            rc = None
-        self.log.close()
-        return rc
 
 
 QUESTIONS = ["Who are you?", "What is the capital of France?", "Name three colours.", "Count to five.",
@@ -208,7 +179,7 @@ try:
     print(f"     700-token system prompt: first reply {t_cold * 1000:.0f} ms, cached {t_warm * 1000:.0f} ms ({t_warm / t_cold:.2f}x)")
     # speed is for bench/serve_bench.py (tests never assert on time); the hit count above is the check
 finally:
-    rc = s.stop()
+    rc, _ = s.stop()
 check(rc == 0, "SIGTERM stops the server (rc 0)")
 
 # a KV budget too small for a request: refused by name; the server keeps answering
@@ -220,7 +191,7 @@ try:
     st, o = s.chat({"messages": conv("Hello"), "temperature": 0, "max_tokens": 8})
     check(st == 200, "the next request that fits is answered")
 finally:
-    rc = s.stop()
+    rc, _ = s.stop()
 check(rc == 0, "SIGTERM stops the second server (rc 0)")
 
 if fails:
