@@ -268,6 +268,26 @@ static void *lm_alloc(size_t n, bool *ok) {
     return p;
 }
 
+/* Adds to ts a 2-D view [rows, cols] named name of the bytes of *parent from offset on (nbytes);
+   the parent keeps the memory. On return *parent is looked up again by parent_name (the set may
+   have moved it). */
+static llmc_status lm_add_view(llmc_tensor_set *ts, const llmc_tensor **parent, const char *parent_name, const char *name, int64_t rows,
+                               int64_t cols, size_t offset, size_t nbytes, llmc_error *err) {
+    llmc_tensor v = **parent;
+    if (!(v.name = strdup(name))) return llmc_err(err, LLMC_ERR_NOMEM, "model: out of memory");
+    v.ndim = 2;
+    v.shape[0] = rows;
+    v.shape[1] = cols;
+    v.shape[2] = 0;
+    v.data = (const uint8_t *)(*parent)->data + offset;
+    v.nbytes = nbytes;
+    v.owned = NULL;
+    llmc_status st = llmc_tensor_set_add(ts, &v, err);
+    if (st) free(v.name);
+    *parent = llmc_tensor_set_find(ts, parent_name);
+    return st;
+}
+
 /* Splits model.layers.<l>.<fused>.weight ([Σ rows, cols], rows stacked in order) into n views
    named model.layers.<l>.<names[i]>.weight sharing its memory (whole rows, any dtype). */
 static llmc_status lm_split_rows(llmc_tensor_set *ts, int l, const char *fused, int n, const char *const *names, const int64_t *rows,
@@ -289,27 +309,15 @@ static llmc_status lm_split_rows(llmc_tensor_set *ts, int l, const char *fused, 
                                                          (size_t)total * rb);
     int64_t r0 = 0;
     for (int i = 0; i < n; i++) {
-        llmc_tensor v = *f;
         char vn[160];
         snprintf(vn, sizeof vn, "model.layers.%d.%s.weight", l, names[i]);
-        v.name = strdup(vn);
-        if (!v.name) return llmc_err(err, LLMC_ERR_NOMEM, "model: out of memory");
-        v.shape[0] = rows[i];
-        v.data = (const uint8_t *)f->data + (size_t)r0 * rb;
-        v.nbytes = (size_t)rows[i] * rb;
-        v.owned = NULL; /* the fused tensor keeps the memory */
-        llmc_status st = llmc_tensor_set_add(ts, &v, err);
-        if (st) {
-            free(v.name);
-            return st;
-        }
-        f = llmc_tensor_set_find(ts, fn); /* the set may have moved it */
+        llmc_status st = lm_add_view(ts, &f, fn, vn, rows[i], cols, (size_t)r0 * rb, (size_t)rows[i] * rb, err);
+        if (st) return st;
         r0 += rows[i];
     }
     return LLMC_OK;
 }
 
-/* Device placement (src/backend/cuda): the GPU copy is made from the validated views. */
 /* Splits the stacked experts model.layers.<l>.mlp.experts.<proj>.weight ([E, rows, cols],
    GGUF's ffn_*_exps) into E [rows, cols] views named as the family's per-expert tensors
    (fmt: "model.layers.%d.<...>.%d.<...>.weight" taking l, e), sharing its memory. */
@@ -328,23 +336,10 @@ static llmc_status lm_split_experts(llmc_tensor_set *ts, int l, const char *proj
     if (f->nbytes != (size_t)E * eb || (!f->data && f->nbytes))
         return llmc_err(err, LLMC_ERR_FORMAT, "model: tensor '%s' holds %zu bytes, expected %zu", sn, f->nbytes, (size_t)E * eb);
     for (int e = 0; e < E; e++) {
-        llmc_tensor v = *f;
         char vn[160];
         snprintf(vn, sizeof vn, fmt, l, e);
-        if (!(v.name = strdup(vn))) return llmc_err(err, LLMC_ERR_NOMEM, "model: out of memory");
-        v.ndim = 2;
-        v.shape[0] = rows;
-        v.shape[1] = cols;
-        v.shape[2] = 0;
-        v.data = (const uint8_t *)f->data + (size_t)e * eb;
-        v.nbytes = eb;
-        v.owned = NULL; /* the stacked tensor keeps the memory */
-        llmc_status st = llmc_tensor_set_add(ts, &v, err);
-        if (st) {
-            free(v.name);
-            return st;
-        }
-        f = llmc_tensor_set_find(ts, sn); /* the set may have moved it */
+        llmc_status st = lm_add_view(ts, &f, sn, vn, rows, cols, (size_t)e * eb, eb, err);
+        if (st) return st;
     }
     return LLMC_OK;
 }
