@@ -660,6 +660,8 @@ const char *llmc_tokenizer_special(const llmc_tokenizer *t, const char *which) {
 
 /* ---------------- streaming decode ---------------- */
 
+/* Ids a stream holds back before it emits regardless (see llmc_detok_stream_push). */
+#define DETOK_MAX_PENDING 16
 struct llmc_detok_stream {
     const llmc_tokenizer *t;
     bool skip;
@@ -692,6 +694,28 @@ static bool ends_with_fffd(const llmc_strbuf *b) {
     return b->len >= 3 && !memcmp(b->data + b->len - 3, "\xEF\xBF\xBD", 3);
 }
 
+/* Resync a stuck stream on the full decode: emit what follows the longest common prefix (on a
+ * character boundary) of it and the text emitted so far; the emitted record becomes the full
+ * text; the window restarts at the last id. Where the stream had diverged from the full decode,
+ * the reader sees the diverging part twice rather than losing text. */
+static llmc_status detok_resync(llmc_detok_stream *s, llmc_strbuf *out, llmc_error *err) {
+    llmc_strbuf full; llmc_sb_init(&full);
+    llmc_status rc = decode_sb(s->t, s->ids, s->n, s->skip, &full, err);
+    if (rc) { llmc_sb_free(&full); return rc; }
+    size_t end = full.len;
+    size_t common = 0, lim = end < s->emitted.len ? end : s->emitted.len;
+    while (common < lim && full.data[common] == s->emitted.data[common]) common++;
+    while (common > 0 && common < end && ((unsigned char)full.data[common] & 0xC0) == 0x80) common--;
+    if (end > common) llmc_sb_append(out, full.data + common, end - common);
+    s->emitted.len = 0;
+    llmc_sb_append(&s->emitted, full.data ? full.data : "", end);
+    llmc_sb_free(&full);
+    s->prefix_idx = s->n - 1;
+    s->read_idx = s->n;
+    s->prefix_text.len = 0;
+    return decode_sb(s->t, s->ids + s->prefix_idx, 1, s->skip, &s->prefix_text, err);
+}
+
 /* The tokenizers DecodeStream scheme: decode a short window of ids and emit what it
  * adds beyond the window's prefix, only once it no longer ends in U+FFFD (an
  * incomplete UTF-8 sequence). */
@@ -703,8 +727,17 @@ llmc_status llmc_detok_stream_push(llmc_detok_stream *s, int32_t id, char **piec
     llmc_status rc = decode_sb(s->t, s->ids + s->prefix_idx, s->n - s->prefix_idx, s->skip, &text, err);
     if (rc) { llmc_sb_free(&text); return rc; }
     llmc_strbuf out; llmc_sb_init(&out);
-    if (text.len > s->prefix_text.len && !ends_with_fffd(&text) &&
-        (s->prefix_text.len == 0 || !memcmp(text.data, s->prefix_text.data, s->prefix_text.len))) {
+    /* The window of ids not yet emitted is bounded (DETOK_MAX_PENDING), so a push costs O(1) decodes
+     * however the ids go. It stops emitting in two cases: the text keeps ending in U+FFFD (a run of
+     * invalid bytes; a character needs at most 3 more) — past the bound that text is emitted as it
+     * decodes now; or the text no longer extends what was emitted (a cleanup rule rewrote the window,
+     * a character completed inside it) — past the bound the stream resyncs on the full decode. */
+    bool stuck = s->n - s->read_idx >= DETOK_MAX_PENDING;
+    bool extends = text.len >= s->prefix_text.len &&
+                   (s->prefix_text.len == 0 || !memcmp(text.data, s->prefix_text.data, s->prefix_text.len));
+    if (stuck && !extends) {
+        rc = detok_resync(s, &out, err);
+    } else if (text.len > s->prefix_text.len && extends && (stuck || !ends_with_fffd(&text))) {
         llmc_sb_append(&out, text.data + s->prefix_text.len, text.len - s->prefix_text.len);
         llmc_sb_append(&s->emitted, text.data + s->prefix_text.len, text.len - s->prefix_text.len);
         s->prefix_idx = s->read_idx;

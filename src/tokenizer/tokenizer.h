@@ -80,7 +80,11 @@ bool llmc_tokenizer_is_special(const llmc_tokenizer *t, int32_t id);
 const char *llmc_tokenizer_special(const llmc_tokenizer *t, const char *which);
 
 /* Streaming decode: push ids one at a time; each push returns (malloc'd) the newly completed text, "" if none yet.
-   The concatenation of all pieces + flush equals llmc_tokenizer_decode of all ids (never split a UTF-8 char). */
+   The concatenation of all pieces + flush equals llmc_tokenizer_decode of all ids (never split a UTF-8 char),
+   except after a run of 16+ ids that never completes a character (invalid bytes) or that a decoder rewrites
+   (cleanup): then the stream emits it as it decodes so far, and where that later changes it resyncs on the
+   full decode, repeating the changed part rather than losing text. A push decodes at most ~16 ids, plus
+   the whole sequence at most once per 16 pushes. */
 typedef struct llmc_detok_stream llmc_detok_stream;
 llmc_detok_stream *llmc_detok_stream_new(const llmc_tokenizer *t, bool skip_special_tokens);
 llmc_status llmc_detok_stream_push(llmc_detok_stream *s, int32_t id, char **piece, llmc_error *err);

@@ -373,6 +373,48 @@ static void test_errors(void) {
     llmc_detok_stream_free(NULL);
 }
 
+/* Streaming stays bounded and loses nothing on ids that never complete a character: a run of lone
+ * continuation bytes streams out as it goes (not all at the flush, and not by re-decoding the whole
+ * run at every push), and a character completed after such a run still reaches the reader. */
+static void test_stream_bounded(void) {
+    char dir[1200];
+    snprintf(dir, sizeof dir, "%s/tokenizers/llama3", fixture_dir);
+    llmc_tokenizer *t = NULL;
+    llmc_error err = {0};
+    if (llmc_tokenizer_load(dir, &t, &err) != LLMC_OK) { CHECK_MSG(0, "%s", err.msg); return; }
+    /* byte-level: byte 0x80 is U+0122, 0xED U+00ED, 0x95 U+0135, 0x9C U+013C ("한" = ED 95 9C) */
+    int32_t b80 = llmc_tokenizer_token_to_id(t, "\xC4\xA2"), bED = llmc_tokenizer_token_to_id(t, "\xC3\xAD"),
+            b95 = llmc_tokenizer_token_to_id(t, "\xC4\xB5"), b9C = llmc_tokenizer_token_to_id(t, "\xC4\xBC");
+    CHECK(b80 >= 0 && bED >= 0 && b95 >= 0 && b9C >= 0);
+    enum { RUN = 5000 };
+    int32_t *ids = malloc((RUN + 4) * sizeof *ids);
+    for (int i = 0; i < RUN; i++) ids[i] = b80;
+    llmc_detok_stream *s = llmc_detok_stream_new(t, false);
+    size_t streamed = 0;
+    for (int i = 0; i < RUN; i++) {
+        char *piece = NULL;
+        CHECK(llmc_detok_stream_push(s, ids[i], &piece, &err) == LLMC_OK);
+        if (piece) streamed += strlen(piece);
+        free(piece);
+    }
+    char *rest = llmc_detok_stream_flush(s);
+    CHECK_MSG(streamed >= 3 * (RUN - 16), "a run of invalid bytes streamed only %zu bytes before the flush", streamed);
+    CHECK(streamed + strlen(rest) == 3 * RUN); /* one U+FFFD per lone continuation byte, as decode gives */
+    free(rest);
+    llmc_detok_stream_free(s);
+    check_stream(t, ids, RUN, false, "invalid-byte run", 0);
+    /* 20 invalid bytes, then 한 in three byte tokens, then text */
+    int32_t *hello = NULL; size_t nh = 0;
+    CHECK(llmc_tokenizer_encode(t, " world", 6, false, &hello, &nh, &err) == LLMC_OK && nh >= 1);
+    size_t n = 20;
+    ids[n++] = bED, ids[n++] = b95, ids[n++] = b9C;
+    for (size_t i = 0; i < nh && n < RUN; i++) ids[n++] = hello[i];
+    check_stream(t, ids, n, false, "invalid bytes then a character", 1);
+    free(hello);
+    free(ids);
+    llmc_tokenizer_free(t);
+}
+
 /* Hostile input: truncated and byte-flipped tokenizer.json must give an error or a working
  * tokenizer, never a crash (ASan run in CI); odd GGUF parts are refused. */
 static void test_hostile(void) {
@@ -518,6 +560,6 @@ int main(void) {
     }
     if (!only || !strcmp(only, "smollm2")) { test_smollm2(); test_real_gguf(); }
     if (!only || !strcmp(only, "variants")) test_variants();
-    if (!only) { test_errors(); test_hostile(); test_threads(); }
+    if (!only) { test_errors(); test_stream_bounded(); test_hostile(); test_threads(); }
     return test_summary();
 }
