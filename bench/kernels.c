@@ -67,7 +67,7 @@ static void bw_task(void *p, int64_t b, int64_t e, int tid) {
 /* ---- peak: a pure FMA loop, 10 independent 8-lane chains per thread (enough to cover
  * the FMA latency on two pipes), so flops / time is the f32 FMA peak of the cores. */
 #define PEAK_ITERS 20000000LL
-typedef struct { double sink[256]; } peak_ctx;
+typedef struct { double sink[256]; bool zmm; } peak_ctx;
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 __attribute__((target("avx2,fma"), noinline)) static float peak_loop(int64_t iters, float seed) {
     /* written out: at -O2 an array of accumulators would live in memory */
@@ -89,19 +89,39 @@ __attribute__((target("avx2,fma"), noinline)) static float peak_loop(int64_t ite
 }
 static bool peak_ok(void) { __builtin_cpu_init(); return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
 #define PEAK_FLOPS_PER_ITER (10.0 * 8 * 2)
+/* The same with 16-lane zmm chains: the AVX-512 families' peak (twice the ymm one on cores with
+ * two 512-bit FMA pipes, the same on cores that split zmm over two 256-bit pipes). */
+__attribute__((target("avx512f"), noinline)) static float peak_loop512(int64_t iters, float seed) {
+    __m512 m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
+    __m512 a0 = _mm512_set1_ps(seed), a1 = _mm512_set1_ps(seed + 1), a2 = _mm512_set1_ps(seed + 2), a3 = _mm512_set1_ps(seed + 3),
+           a4 = _mm512_set1_ps(seed + 4), a5 = _mm512_set1_ps(seed + 5), a6 = _mm512_set1_ps(seed + 6), a7 = _mm512_set1_ps(seed + 7),
+           a8 = _mm512_set1_ps(seed + 8), a9 = _mm512_set1_ps(seed + 9);
+    for (int64_t i = 0; i < iters; i++) {
+        a0 = _mm512_fmadd_ps(a0, m, c); a1 = _mm512_fmadd_ps(a1, m, c); a2 = _mm512_fmadd_ps(a2, m, c);
+        a3 = _mm512_fmadd_ps(a3, m, c); a4 = _mm512_fmadd_ps(a4, m, c); a5 = _mm512_fmadd_ps(a5, m, c);
+        a6 = _mm512_fmadd_ps(a6, m, c); a7 = _mm512_fmadd_ps(a7, m, c); a8 = _mm512_fmadd_ps(a8, m, c);
+        a9 = _mm512_fmadd_ps(a9, m, c);
+    }
+    __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)),
+                             _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a4, a5), _mm512_add_ps(a6, a7)), _mm512_add_ps(a8, a9)));
+    return _mm512_reduce_add_ps(s);
+}
+static bool peak512_ok(void) { __builtin_cpu_init(); return __builtin_cpu_supports("avx512f"); }
 #else
 static float peak_loop(int64_t iters, float seed) { (void)iters; return seed; }
 static bool peak_ok(void) { return false; }
+static float peak_loop512(int64_t iters, float seed) { (void)iters; return seed; }
+static bool peak512_ok(void) { return false; }
 #define PEAK_FLOPS_PER_ITER 0.0
 #endif
 static void peak_task(void *p, int64_t b, int64_t e, int tid) {
     peak_ctx *c = p;
-    for (int64_t i = b; i < e; i++) c->sink[tid & 255] += peak_loop(PEAK_ITERS / 8, (float)i);
+    for (int64_t i = b; i < e; i++) c->sink[tid & 255] += (c->zmm ? peak_loop512 : peak_loop)(PEAK_ITERS / 8, (float)i);
 }
-/* GFLOP/s of all threads together: best of 5 runs of one loop per thread. */
-static double measure_peak(llmc_threadpool *tp, int nth) {
-    if (!peak_ok()) return 0;
-    peak_ctx c = {{0}};
+/* GFLOP/s of all threads together: best of 5 runs of one loop per thread (zmm: the 16-lane loop). */
+static double measure_peak(llmc_threadpool *tp, int nth, bool zmm) {
+    if (!(zmm ? peak512_ok() : peak_ok())) return 0;
+    peak_ctx c = {{0}, zmm};
     double best = 1e30;
     for (int r = 0; r < 5; r++) {
         double a = now();
@@ -109,7 +129,7 @@ static double measure_peak(llmc_threadpool *tp, int nth) {
         double e = now() - a;
         if (e < best) best = e;
     }
-    return nth * (PEAK_ITERS / 8) * PEAK_FLOPS_PER_ITER / best / 1e9;
+    return nth * (PEAK_ITERS / 8) * PEAK_FLOPS_PER_ITER * (zmm ? 2 : 1) / best / 1e9;
 }
 
 static double bench_mm(llmc_threadpool *tp, llmc_dtype t, int64_t rows, int64_t cols, int n_tok, llmc_act_mode act,
@@ -157,9 +177,14 @@ int main(int argc, char **argv) {
         fprintf(stderr, "kernel family %s not available here\n", kernel);
         return 1;
     }
-    double peak = measure_peak(tp, nth);
-    printf("threads %d, kernel %s, f32 FMA peak %.1f GFLOP/s (%.2f GHz effective per core at 32 flop/cycle)\n", nth,
+    double peak = measure_peak(tp, nth, false), peak512 = measure_peak(tp, nth, true);
+    printf("threads %d, kernel %s, f32 FMA peak %.1f GFLOP/s on ymm (%.2f GHz effective per core at 32 flop/cycle)", nth,
            llmc_cpu_kernel_name(), peak, peak / nth / 32.0);
+    if (peak512 > 0) printf(", %.1f GFLOP/s on zmm (%.1f flop/cycle at that clock)", peak512, peak512 / nth / (peak / nth / 32.0));
+    printf("\n");
+    /* The % column is against the peak of the family's widest vectors. */
+    const char *fam = llmc_cpu_kernel_name();
+    if (peak512 > 0 && (!strcmp(fam, "avx512") || !strcmp(fam, "amx"))) peak = peak512;
     /* read bandwidth over 512 MB */
     int64_t n = 128LL << 20;
     float *a = malloc(n * 4);

@@ -114,7 +114,15 @@ typedef struct {
      * y[t][r0 + i] = dot + bias. */
     void (*bf16_tile)(const void *w, size_t rb, const uint16_t *xp, int64_t nkc, int64_t t0, int64_t t1, float *y,
                       int64_t rows, int64_t r0, const llmc_tensor *bias);
+    /* Optional (AVX-512): packed-panel prefill GEMM, f32 math, not batch-invariant. panel_pack writes
+     * CPU_PANEL_R weight rows (row i at w + i·rb, dtype dt, rows ≥ nr as zeros) k-major:
+     * wt[k·CPU_PANEL_R + i]; panel_gemm multiplies such a panel by 16 tokens packed k-major and writes
+     * y[j·ystride + i] = dot + bias[i] for rows i < nr and tokens j < nt (bias: NULL or nr floats). */
+    void (*panel_pack)(const void *w, size_t rb, int nr, int64_t cols, int dt, float *wt);
+    void (*panel_gemm)(const float *wt, const float *xp, int64_t cols, float *y, int64_t ystride, int nr, int nt,
+                       const float *bias);
 } cpu_dot_table;
+#define CPU_PANEL_R 32 /* rows of a packed panel */
 
 /* Activations for bf16_tile: n_tok × cols f32 → bf16 in 16-token × 32-column tiles,
  * each 16 rows (column pairs) × 16 tokens × 2 (the pair-interleaved operand layout of

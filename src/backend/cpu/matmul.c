@@ -18,6 +18,9 @@
 
 #define MM_RT 16
 #define MM_TT 64
+/* Tokens per work item in panel mode: a row tile is packed once per this many tokens, whose
+ * packed activations (256 × cols floats) stay in L2 across the item's 16-token blocks. */
+#define MM_PANEL_TT 256
 /* Below this many activation elements, quantizing on the calling thread is
  * cheaper than a pool round trip. */
 #define MM_SERIAL_QUANT 32768
@@ -44,7 +47,10 @@ typedef struct {
     float *wtile;   /* deq mode: per thread, MM_RT dequantized weight rows */
     bool fused;     /* quantized weights × f32 activations through fi[dtype] (dequantized in registers) */
     uint16_t *xp;   /* bf16-tile mode: the activations in bf16, packed by cpu_pack_bf16 */
+    float *xpan;    /* panel mode: the activations k-major in blocks of 16 tokens (mm_pack_panel_x) */
+    float *wpan;    /* panel mode: per thread, one item's 16 rows k-major (tab->panel_pack) */
     int n_tok;
+    int64_t rt, tt; /* rows and tokens per work item */
     int64_t cols, nbw, nbx;
     size_t row_bytes;
 } mm_ctx;
@@ -61,6 +67,19 @@ void cpu_pack_bf16(const float *x, int n_tok, int64_t cols, uint16_t *xp) {
                 const float *xr = t < n_tok ? x + t * cols + kc * 32 : NULL;
                 for (int k = 0; k < 32; k++) o[(k / 2) * 32 + 2 * m + (k & 1)] = xr ? llmc_f32_to_bf16(xr[k]) : 0;
             }
+        }
+}
+
+/* Panel mode's activations: xp[(tb·cols + k)·16 + j] = x[16tb + j][k], zero past the last token. */
+static void mm_pack_panel_x(const float *x, int n_tok, int64_t cols, float *xp) {
+    for (int64_t tb = 0; tb < ((int64_t)n_tok + 15) / 16; tb++)
+        for (int j = 0; j < 16; j++) {
+            int64_t t = tb * 16 + j;
+            float *o = xp + (size_t)tb * (size_t)cols * 16 + j;
+            if (t < n_tok)
+                for (int64_t k = 0; k < cols; k++) o[k * 16] = x[t * cols + k];
+            else
+                for (int64_t k = 0; k < cols; k++) o[k * 16] = 0.f;
         }
 }
 
@@ -125,8 +144,8 @@ static void mm_task(void *p, int64_t i0, int64_t i1, int tid) {
         const llmc_tensor *bias = c->bias[m];
         float *y = c->y[m];
         int64_t rt = li % c->n_rt[m], tt = li / c->n_rt[m];
-        int64_t r0 = rt * MM_RT, r1 = r0 + MM_RT < rows ? r0 + MM_RT : rows;
-        int64_t t0 = tt * MM_TT, t1 = t0 + MM_TT < c->n_tok ? t0 + MM_TT : c->n_tok;
+        int64_t r0 = rt * c->rt, r1 = r0 + c->rt < rows ? r0 + c->rt : rows;
+        int64_t t0 = tt * c->tt, t1 = t0 + c->tt < c->n_tok ? t0 + c->tt : c->n_tok;
         if (c->xp) { /* AMX: the whole item in tiles (rows are whole 16-row tiles here) */
             c->tab->bf16_tile((const uint8_t *)c->W[m]->data + (size_t)r0 * c->row_bytes, c->row_bytes, c->xp, c->nbx,
                               t0, t1, y, rows, r0, bias);
@@ -138,13 +157,23 @@ static void mm_task(void *p, int64_t i0, int64_t i1, int tid) {
         int dt = c->W[m]->dtype;
         int64_t roff = 0;
         if (c->wtile) { /* deq mode: this tile's rows as f32, then the float kernels */
-            float *tile = c->wtile + (size_t)tid * MM_RT * (size_t)c->cols;
+            float *tile = c->wtile + (size_t)tid * (size_t)c->rt * (size_t)c->cols;
             for (int64_t r = r0; r < r1; r++)
                 c->tab->deq[dt](wbase + (size_t)r * row_bytes, c->nbw, tile + (size_t)(r - r0) * (size_t)c->cols);
             wbase = (const uint8_t *)tile;
             row_bytes = (size_t)c->cols * sizeof(float);
             dt = LLMC_DT_F32;
             roff = r0;
+        }
+        if (c->wpan) { /* panel mode: pack the item's rows k-major once, then 16 tokens per call */
+            float *wt = c->wpan + (size_t)tid * CPU_PANEL_R * (size_t)c->cols, b[CPU_PANEL_R];
+            int nr = (int)(r1 - r0);
+            c->tab->panel_pack(wbase + (size_t)(r0 - roff) * row_bytes, row_bytes, nr, c->cols, dt, wt);
+            for (int j = 0; j < nr && bias; j++) b[j] = cpu_bias_at(bias, r0 + j);
+            for (int64_t t = t0; t < t1; t += 16)
+                c->tab->panel_gemm(wt, c->xpan + (size_t)(t / 16) * (size_t)c->cols * 16, c->cols, y + t * rows + r0, rows,
+                                   nr, t1 - t < 16 ? (int)(t1 - t) : 16, bias ? b : NULL);
+            continue;
         }
         /* Quantized: each kernel call takes CPU_NT Q8 rows = CPU_NT/rep tokens. */
         if (!c->xq && (c->invariant || c->fused) && c->tab->fi[dt][0]) { /* 4 rows × up to 4 tokens, f32 math */
@@ -212,16 +241,11 @@ bool cpu_matmul_tiled(const cpu_dot_table *tab, llmc_threadpool *tp, int nw, con
     if (c.cols % be || (quant && c.cols % 32)) return false;
     c.nbw = c.cols / be;
     c.nbx = c.cols / 32;
-    const int64_t n_tt = (n_tok + MM_TT - 1) / MM_TT;
-    int64_t items = 0;
     for (int m = 0; m < nw; m++) {
         c.W[m] = W[m];
         c.bias[m] = bias ? bias[m] : NULL;
         c.y[m] = y[m];
         c.rows[m] = W[m]->shape[0];
-        c.n_rt[m] = (c.rows[m] + MM_RT - 1) / MM_RT;
-        items += c.n_rt[m] * n_tt;
-        c.item_end[m] = items;
     }
     int nth = llmc_threadpool_size(tp);
     bool tiles = !inv && dt == LLMC_DT_BF16 && act == LLMC_ACT_FAST && tab->bf16_tile && n_tok >= MM_DEQ_MIN && c.cols % 32 == 0;
@@ -236,8 +260,31 @@ bool cpu_matmul_tiled(const cpu_dot_table *tab, llmc_threadpool *tp, int nw, con
     if (quant && act == LLMC_ACT_PRECISE && deq && (tab->deq[dt] || tab->fi[dt][0])) {
         /* tiles once a tile's dequantization is shared by enough tokens, else fused */
         if (tab->fi[dt][0] && (n_tok < MM_DEQ_MIN || !tab->deq[dt])) c.fused = true;
-        else c.wtile = malloc(sizeof(float) * MM_RT * (size_t)c.cols * (size_t)nth);
+        else c.wtile = malloc(sizeof(float) * (tab->panel_gemm ? CPU_PANEL_R : MM_RT) * (size_t)c.cols * (size_t)nth);
         if (!c.wtile && tab->fi[dt][0]) c.fused = true; /* no memory for tiles: the same bits fused */
+    }
+    /* Panel mode (families with panel kernels): prefill-sized batches outside invariant mode, on
+       float weights and on the dequantized tiles of the precise mode; the same f32 math as the
+       row-dot kernels, summed in another order. Without memory for it the row-dot kernels run. */
+    bool panel = !inv && !c.xp && tab->panel_gemm && n_tok >= MM_DEQ_MIN && (!quant || c.wtile);
+    _Static_assert(MM_PANEL_TT % 16 == 0, "panel items are whole 16-token blocks");
+    if (panel) {
+        size_t ntb = ((size_t)n_tok + 15) / 16;
+        c.xpan = malloc(sizeof(float) * ntb * 16 * (size_t)c.cols);
+        c.wpan = c.xpan ? malloc(sizeof(float) * CPU_PANEL_R * (size_t)c.cols * (size_t)nth) : NULL;
+        if (c.wpan) mm_pack_panel_x(x, n_tok, c.cols, c.xpan);
+        else free(c.xpan), c.xpan = NULL;
+    }
+    /* Work items: MM_RT rows × MM_TT tokens (panel mode: CPU_PANEL_R rows × MM_PANEL_TT tokens, so a
+       packed panel serves more tokens) */
+    c.rt = c.wpan ? CPU_PANEL_R : MM_RT;
+    c.tt = c.wpan ? MM_PANEL_TT : MM_TT;
+    const int64_t n_tt = (n_tok + c.tt - 1) / c.tt;
+    int64_t items = 0;
+    for (int m = 0; m < nw; m++) {
+        c.n_rt[m] = (c.rows[m] + c.rt - 1) / c.rt;
+        items += c.n_rt[m] * n_tt;
+        c.item_end[m] = items;
     }
     if (quant && !c.wtile && !c.fused) {
         /* 64 spare bytes: kernels may load a full vector at a row's last block */
@@ -257,5 +304,7 @@ bool cpu_matmul_tiled(const cpu_dot_table *tab, llmc_threadpool *tp, int nw, con
     free(c.xq);
     free(c.wtile);
     free(c.xp);
+    free(c.xpan);
+    free(c.wpan);
     return true;
 }
