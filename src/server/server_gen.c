@@ -12,6 +12,9 @@
 #include "base/error.h"
 #include "base/log.h"
 #include "base/strbuf.h"
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,12 +183,38 @@ static void account(llmc_server *s, const llmc_server_request *rq, const srv_res
               res->stats.generated_tokens, finish, ttft * 1e3, res->stats.decode_tokens_per_s);
 }
 
-/* The text callback of a non-streamed reply: only the server's shutdown stops it. */
+/* A non-streamed request's watch on its client: a thread polls the connection's socket (every
+ * 100 ms) and cancels the generation when the client hangs up or the server stops, so a client
+ * that leaves frees its sequence, queued or running, as a streamed one does. (A client that only
+ * shuts down its sending half counts as gone: HTTP clients keep both halves open for the reply.) */
+typedef struct {
+    llmc_server *s;
+    int fd;
+    volatile int cancel;
+    atomic_int done;
+} srv_watch;
+
+static void *watch_client(void *p) {
+    srv_watch *w = p;
+    while (!atomic_load(&w->done)) {
+        if (w->s->stopping) { w->cancel = 1; break; }
+        struct pollfd pf = {.fd = w->fd, .events = POLLRDHUP};
+        if (poll(&pf, 1, 100) > 0 && (pf.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL))) {
+            LLMC_INFO("serve: the client left before its reply: generation cancelled");
+            w->cancel = 1;
+            break;
+        }
+    }
+    return NULL;
+}
+
+/* The text callback of a non-streamed reply: the watch (client gone, server stopping) stops it. */
 static int poll_stop(void *user, int choice, const char *piece, size_t len) {
     (void)choice;
     (void)piece;
     (void)len;
-    return ((llmc_server *)user)->stopping;
+    const srv_watch *w = user;
+    return w->cancel || w->s->stopping;
 }
 
 /* A chat choice's message: content, or tool calls (content null when there is no other text). */
@@ -212,7 +241,16 @@ static enum MHD_Result answer_blocking(llmc_server *s, struct MHD_Connection *c,
                                        double t_arrival) {
     srv_result res;
     llmc_error err = {0};
-    llmc_status st = run_generation(s, rq, pr, poll_stop, s, &s->stopping, &res, &err);
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    srv_watch w = {.s = s, .fd = ci ? ci->connect_fd : -1};
+    atomic_init(&w.done, 0);
+    pthread_t wt;
+    bool watching = w.fd >= 0 && pthread_create(&wt, NULL, watch_client, &w) == 0;
+    llmc_status st = run_generation(s, rq, pr, poll_stop, &w, watching ? &w.cancel : &s->stopping, &res, &err);
+    if (watching) {
+        atomic_store(&w.done, 1);
+        pthread_join(wt, NULL);
+    }
     bool chat = !rq->prompt;
     if (st) {
         const char *type, *code;

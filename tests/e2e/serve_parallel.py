@@ -4,7 +4,8 @@
    and /health shows requests queued meanwhile;
  - past --max-queue: HTTP 429 queue_full, and every admitted request still gets its own reply;
  - n = 3 greedy: three choices, each the n = 1 reply;
- - a client that leaves mid-stream: its KV reservation is back to 0 in /health within seconds;
+ - a client that leaves mid-stream, or before its non-streamed reply: its KV reservation is back to 0
+   in /health within seconds;
  - the prefix cache: a repeated 700-token system prompt reuses its blocks (/metrics), same reply;
  - --kv-budget too small for a request: an error that names the budget, the server stays up.
 usage: serve_parallel.py LLMC_BIN MODEL"""
@@ -12,6 +13,7 @@ import http.client
 import json
 import os
 import re
+import socket
 import sys
 import threading
 import time
@@ -162,6 +164,33 @@ try:
             break
         time.sleep(0.05)
     check(st == 200 and freed, f"a client that left mid-stream: its sequence and KV are freed ({h})")
+
+    # a client that leaves before its non-streamed reply: the generation is cancelled (the log says
+    # so) and its sequence and KV are freed, long before 2000 tokens could be generated
+    body = json.dumps({"messages": conv("Count from 1 to 5000, one number per line."), "temperature": 0,
+                       "max_tokens": 2000}).encode()
+    sk = socket.create_connection(("127.0.0.1", s.port), timeout=30)
+    sk.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+               b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    running = False
+    for _ in range(400):
+        if s.health().get("running", 0) >= 1:
+            running = True
+            break
+        time.sleep(0.05)
+    time.sleep(0.5)
+    sk.close()
+    freed = False
+    for _ in range(200):
+        h = s.health()
+        if h.get("running") == 0 and h.get("kv_used_bytes") == 0:
+            freed = True
+            break
+        time.sleep(0.05)
+    s.log.seek(0)
+    left = "the client left before its reply" in s.log.read()
+    check(running and freed and left, f"a client that left before its non-streamed reply: cancelled ({left}), "
+          f"its sequence and KV freed ({h})")
 
     # prefix cache: a 700-token system prompt, then the same with another question
     system = ("You are a meticulous assistant for a shipping company. " * 70).strip()
