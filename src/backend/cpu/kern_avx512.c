@@ -3,6 +3,7 @@
 #if defined(__x86_64__) && defined(__AVX512VNNI__) && defined(__AVX512VL__) && defined(__AVX2__) && \
     defined(__FMA__) && defined(__F16C__)
 #define KX_VNNI 1
+#define KX_NO_GATHER 1
 #define KX_TABLE kx_avx512_table
 #include "backend/cpu/kern_x86.inc"
 
