@@ -9,7 +9,7 @@
  *   ACT=precise,fast,inv,invfast,invdq  activation modes (inv = LLMC_ACT_INVARIANT, what the
  *                                  serving engine runs; invdq adds LLMC_ACT_DEQUANT, its
  *                                  --batch-f32; default precise,fast,inv)
- *   NS=1,2,4,8,16,64,512           batch sizes
+ *   NS=1,2,4,8,16,32,64,512        batch sizes (of 1 2 4 8 16 32 64 128 256 512)
  *   SHAPES=up,down,head,up3b,down3b  weight shapes (default up,down,up3b,down3b)
  *   MIN_S=0.25                     seconds per measurement (best of the repetitions)
  *   ONLY_PEAK=1                    print the peak and bandwidth and stop */
@@ -211,7 +211,7 @@ int main(int argc, char **argv) {
         {"invfast", LLMC_ACT_FAST | LLMC_ACT_INVARIANT}, {"invdq", LLMC_ACT_PRECISE | LLMC_ACT_INVARIANT | LLMC_ACT_DEQUANT}};
     static const llmc_dtype dts[] = {LLMC_DT_BF16, LLMC_DT_F32, LLMC_DT_Q8_0, LLMC_DT_Q4_0, LLMC_DT_Q4_1,
                                      LLMC_DT_F16, LLMC_DT_Q4_K, LLMC_DT_Q6_K};
-    static const int ns[] = {1, 2, 4, 8, 16, 64, 128, 256, 512};
+    static const int ns[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512};
     const char *env_dt = getenv("DTYPE"), *env_act = getenv("ACT"), *env_ns = getenv("NS"), *env_sh = getenv("SHAPES");
     const double min_s = getenv("MIN_S") ? atof(getenv("MIN_S")) : 0.25;
     printf("%-7s %-8s %-6s %5s %5s %4s %10s %9s %6s\n", "dtype", "act", "shape", "rows", "cols", "n", "ms", "GFLOP/s", "peak");

@@ -21,6 +21,9 @@
 /* Tokens per work item in panel mode: a row tile is packed once per this many tokens, whose
  * packed activations (256 × cols floats) stay in L2 across the item's 16-token blocks. */
 #define MM_PANEL_TT 256
+/* Panel mode from this many tokens: below it, packing a panel per item costs more than the
+ * 4x4 row-dot kernels lose (bench/kernels.c, AVX-512: 16 tokens 70-76 vs 90-103 GFLOP/s). */
+#define MM_PANEL_MIN 32
 /* Below this many activation elements, quantizing on the calling thread is
  * cheaper than a pool round trip. */
 #define MM_SERIAL_QUANT 32768
@@ -266,7 +269,7 @@ bool cpu_matmul_tiled(const cpu_dot_table *tab, llmc_threadpool *tp, int nw, con
     /* Panel mode (families with panel kernels): prefill-sized batches outside invariant mode, on
        float weights and on the dequantized tiles of the precise mode; the same f32 math as the
        row-dot kernels, summed in another order. Without memory for it the row-dot kernels run. */
-    bool panel = !inv && !c.xp && tab->panel_gemm && n_tok >= MM_DEQ_MIN && (!quant || c.wtile);
+    bool panel = !inv && !c.xp && tab->panel_gemm && n_tok >= MM_PANEL_MIN && (!quant || c.wtile);
     _Static_assert(MM_PANEL_TT % 16 == 0, "panel items are whole 16-token blocks");
     if (panel) {
         size_t ntb = ((size_t)n_tok + 15) / 16;
