@@ -11,7 +11,11 @@
  * prefill-sized batch of a format with a SIMD dequantizer, multiplies f32
  * activations with row tiles dequantized on the fly (MM_DEQ_MIN); a family whose
  * table asks for it (f32_min, inv_f32: AVX2) takes that f32 math for smaller
- * batches too, through fused kernels that dequantize in registers (fi[dtype]). */
+ * batches too, through fused kernels that dequantize in registers (fi[dtype]).
+ * Families with panel kernels (AVX-512) run batches of MM_PANEL_MIN+ tokens outside
+ * invariant mode as a packed-panel GEMM instead: CPU_PANEL_R weight rows (float, or a
+ * dequantized tile) packed k-major once per MM_PANEL_TT tokens, against activations
+ * packed k-major in blocks of 16 tokens — no horizontal sums, no conversion in the loop. */
 #include "backend/cpu/cpu_internal.h"
 #include "formats/tensor.h"
 #include <stdlib.h>
