@@ -26,9 +26,9 @@
  * packed activations (256 × cols floats) stay in L2 across the item's 16-token blocks. */
 #define MM_PANEL_TT 256
 /* Panel mode from this many tokens: below it, packing a panel per item costs more than the
- * 4x4 row-dot kernels lose (bench/kernels.c, AVX-512: 16 tokens 70-76 vs 90-103 GFLOP/s). */
+ * 4x4 row-dot kernels lose (bench/kernels.c, AVX-512: 16 tokens 69-76 vs 89-103 GFLOP/s). */
 #define MM_PANEL_MIN 32
-/* Below this many activation elements, quantizing on the calling thread is
+/* Below this many activation elements, quantizing (or packing) on the calling thread is
  * cheaper than a pool round trip. */
 #define MM_SERIAL_QUANT 32768
 /* LLMC_ACT_PRECISE with at least this many tokens (prefill): dequantize each row
@@ -55,7 +55,7 @@ typedef struct {
     bool fused;     /* quantized weights × f32 activations through fi[dtype] (dequantized in registers) */
     uint16_t *xp;   /* bf16-tile mode: the activations in bf16, packed by cpu_pack_bf16 */
     float *xpan;    /* panel mode: the activations k-major in blocks of 16 tokens (mm_pack_panel_x) */
-    float *wpan;    /* panel mode: per thread, one item's 16 rows k-major (tab->panel_pack) */
+    float *wpan;    /* panel mode: per thread, one item's CPU_PANEL_R rows k-major (tab->panel_pack) */
     int n_tok;
     int64_t rt, tt; /* rows and tokens per work item */
     int64_t cols, nbw, nbx;
@@ -77,9 +77,10 @@ void cpu_pack_bf16(const float *x, int n_tok, int64_t cols, uint16_t *xp) {
         }
 }
 
-/* Panel mode's activations: xp[(tb·cols + k)·16 + j] = x[16tb + j][k], zero past the last token. */
-static void mm_pack_panel_x(const float *x, int n_tok, int64_t cols, float *xp) {
-    for (int64_t tb = 0; tb < ((int64_t)n_tok + 15) / 16; tb++)
+/* Panel mode's activations: xp[(tb·cols + k)·16 + j] = x[16tb + j][k], zero past the last token;
+ * token blocks [tb0, tb1) (a pool task over blocks: mm_pack_panel_task). */
+static void mm_pack_panel_x(const float *x, int n_tok, int64_t cols, float *xp, int64_t tb0, int64_t tb1) {
+    for (int64_t tb = tb0; tb < tb1; tb++)
         for (int j = 0; j < 16; j++) {
             int64_t t = tb * 16 + j;
             float *o = xp + (size_t)tb * (size_t)cols * 16 + j;
@@ -88,6 +89,12 @@ static void mm_pack_panel_x(const float *x, int n_tok, int64_t cols, float *xp) 
             else
                 for (int64_t k = 0; k < cols; k++) o[k * 16] = 0.f;
         }
+}
+
+static void mm_pack_panel_task(void *p, int64_t tb0, int64_t tb1, int tid) {
+    const mm_ctx *c = p;
+    (void)tid;
+    mm_pack_panel_x(c->x, c->n_tok, c->cols, c->xpan, tb0, tb1);
 }
 
 /* Where element j (0..31) of block b sits in a Q8 row of nb blocks as tab->quantize
@@ -279,8 +286,9 @@ bool cpu_matmul_tiled(const cpu_dot_table *tab, llmc_threadpool *tp, int nw, con
         size_t ntb = ((size_t)n_tok + 15) / 16;
         c.xpan = malloc(sizeof(float) * ntb * 16 * (size_t)c.cols);
         c.wpan = c.xpan ? malloc(sizeof(float) * CPU_PANEL_R * (size_t)c.cols * (size_t)nth) : NULL;
-        if (c.wpan) mm_pack_panel_x(x, n_tok, c.cols, c.xpan);
-        else free(c.xpan), c.xpan = NULL;
+        if (!c.wpan) free(c.xpan), c.xpan = NULL;
+        else if ((int64_t)n_tok * c.cols <= MM_SERIAL_QUANT) mm_pack_panel_x(x, n_tok, c.cols, c.xpan, 0, (int64_t)ntb);
+        else llmc_threadpool_run(tp, mm_pack_panel_task, &c, (int64_t)ntb);
     }
     /* Work items: MM_RT rows × MM_TT tokens (panel mode: CPU_PANEL_R rows × MM_PANEL_TT tokens, so a
        packed panel serves more tokens) */
