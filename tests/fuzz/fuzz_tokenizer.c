@@ -7,7 +7,7 @@
 
 /* Streams at most STREAM_MAX ids: the stream's window logic is the same past that (its window is
  * bounded at 16), and two window decodes per id made streaming most of the target's time. */
-#define STREAM_MAX 256
+#define STREAM_MAX 64
 static void stream_decode(const llmc_tokenizer *t, const int32_t *ids, size_t n, bool skip) {
     if (n > STREAM_MAX) n = STREAM_MAX;
     llmc_detok_stream *s = llmc_detok_stream_new(t, skip);
