@@ -727,8 +727,9 @@ llmc_status llmc_detok_stream_push(llmc_detok_stream *s, int32_t id, char **piec
     llmc_status rc = decode_sb(s->t, s->ids + s->prefix_idx, s->n - s->prefix_idx, s->skip, &text, err);
     if (rc) { llmc_sb_free(&text); return rc; }
     llmc_strbuf out; llmc_sb_init(&out);
-    /* The window of ids not yet emitted is bounded (DETOK_MAX_PENDING), so a push costs O(1) decodes
-     * however the ids go. It stops emitting in two cases: the text keeps ending in U+FFFD (a run of
+    /* The window of ids not yet emitted is bounded (DETOK_MAX_PENDING), so a push decodes at most
+     * that many ids (and, when it resyncs, the whole sequence: at most once per DETOK_MAX_PENDING
+     * pushes) however the ids go. It stops emitting in two cases: the text keeps ending in U+FFFD (a run of
      * invalid bytes; a character needs at most 3 more) — past the bound that text is emitted as it
      * decodes now; or the text no longer extends what was emitted (a cleanup rule rewrote the window,
      * a character completed inside it) — past the bound the stream resyncs on the full decode. */
