@@ -119,6 +119,8 @@ typedef struct {
      * wt[k·CPU_PANEL_R + i]; panel_gemm multiplies such a panel by 16 tokens packed k-major and writes
      * y[j·ystride + i] = dot + bias[i] for rows i < nr and tokens j < nt (bias: NULL or nr floats). */
     void (*panel_pack)(const void *w, size_t rb, int nr, int64_t cols, int dt, float *wt);
+    /* 16 tokens (nt of them real, row j at x + j·cols) → xp[k·16 + j], zeros for j ≥ nt. */
+    void (*panel_pack_x)(const float *x, int nt, int64_t cols, float *xp);
     void (*panel_gemm)(const float *wt, const float *xp, int64_t cols, float *y, int64_t ystride, int nr, int nt,
                        const float *bias);
 } cpu_dot_table;

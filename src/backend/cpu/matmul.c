@@ -84,22 +84,19 @@ void cpu_pack_bf16(const float *x, int n_tok, int64_t cols, uint16_t *xp) {
 
 /* Panel mode's activations: xp[(tb·cols + k)·16 + j] = x[16tb + j][k], zero past the last token;
  * token blocks [tb0, tb1) (a pool task over blocks: mm_pack_panel_task). */
-static void mm_pack_panel_x(const float *x, int n_tok, int64_t cols, float *xp, int64_t tb0, int64_t tb1) {
-    for (int64_t tb = tb0; tb < tb1; tb++)
-        for (int j = 0; j < 16; j++) {
-            int64_t t = tb * 16 + j;
-            float *o = xp + (size_t)tb * (size_t)cols * 16 + j;
-            if (t < n_tok)
-                for (int64_t k = 0; k < cols; k++) o[k * 16] = x[t * cols + k];
-            else
-                for (int64_t k = 0; k < cols; k++) o[k * 16] = 0.f;
-        }
+static void mm_pack_panel_x(const cpu_dot_table *tab, const float *x, int n_tok, int64_t cols, float *xp, int64_t tb0,
+                            int64_t tb1) {
+    for (int64_t tb = tb0; tb < tb1; tb++) {
+        int64_t left = (int64_t)n_tok - tb * 16;
+        tab->panel_pack_x(x + (size_t)(tb * 16) * (size_t)cols, left < 16 ? (int)left : 16, cols,
+                          xp + (size_t)tb * (size_t)cols * 16);
+    }
 }
 
 static void mm_pack_panel_task(void *p, int64_t tb0, int64_t tb1, int tid) {
     const mm_ctx *c = p;
     (void)tid;
-    mm_pack_panel_x(c->x, c->n_tok, c->cols, c->xpan, tb0, tb1);
+    mm_pack_panel_x(c->tab, c->x, c->n_tok, c->cols, c->xpan, tb0, tb1);
 }
 
 /* Where element j (0..31) of block b sits in a Q8 row of nb blocks as tab->quantize
@@ -288,14 +285,14 @@ bool cpu_matmul_tiled(const cpu_dot_table *tab, llmc_threadpool *tp, int nw, con
     /* Panel mode (families with panel kernels): prefill-sized batches outside invariant mode, on
        float weights and on the dequantized tiles of the precise mode; the same f32 math as the
        row-dot kernels, summed in another order. Without memory for it the row-dot kernels run. */
-    bool panel = !inv && !c.xp && tab->panel_gemm && n_tok >= MM_PANEL_MIN && (!quant || c.wtile);
+    bool panel = !inv && !c.xp && tab->panel_gemm && tab->panel_pack_x && n_tok >= MM_PANEL_MIN && (!quant || c.wtile);
     _Static_assert(MM_PANEL_TT % 16 == 0, "panel items are whole 16-token blocks");
     if (panel) {
         size_t ntb = ((size_t)n_tok + 15) / 16;
         c.xpan = malloc(sizeof(float) * ntb * 16 * (size_t)c.cols);
         c.wpan = c.xpan ? malloc(sizeof(float) * CPU_PANEL_R * (size_t)c.cols * (size_t)nth) : NULL;
         if (!c.wpan) free(c.xpan), c.xpan = NULL;
-        else if ((int64_t)n_tok * c.cols <= MM_SERIAL_QUANT) mm_pack_panel_x(x, n_tok, c.cols, c.xpan, 0, (int64_t)ntb);
+        else if ((int64_t)n_tok * c.cols <= MM_SERIAL_QUANT) mm_pack_panel_x(tab, x, n_tok, c.cols, c.xpan, 0, (int64_t)ntb);
         else llmc_threadpool_run(tp, mm_pack_panel_task, &c, (int64_t)ntb);
     }
     /* Work items: MM_RT rows × MM_TT tokens (panel mode: CPU_PANEL_R rows × MM_PANEL_TT tokens, so a
