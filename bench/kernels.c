@@ -69,43 +69,27 @@ static void bw_task(void *p, int64_t b, int64_t e, int tid) {
 #define PEAK_ITERS 20000000LL
 typedef struct { double sink[256]; bool zmm; } peak_ctx;
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-__attribute__((target("avx2,fma"), noinline)) static float peak_loop(int64_t iters, float seed) {
-    /* written out: at -O2 an array of accumulators would live in memory */
-    __m256 m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
-    __m256 a0 = _mm256_set1_ps(seed), a1 = _mm256_set1_ps(seed + 1), a2 = _mm256_set1_ps(seed + 2), a3 = _mm256_set1_ps(seed + 3),
-           a4 = _mm256_set1_ps(seed + 4), a5 = _mm256_set1_ps(seed + 5), a6 = _mm256_set1_ps(seed + 6), a7 = _mm256_set1_ps(seed + 7),
-           a8 = _mm256_set1_ps(seed + 8), a9 = _mm256_set1_ps(seed + 9);
-    for (int64_t i = 0; i < iters; i++) {
-        a0 = _mm256_fmadd_ps(a0, m, c); a1 = _mm256_fmadd_ps(a1, m, c); a2 = _mm256_fmadd_ps(a2, m, c);
-        a3 = _mm256_fmadd_ps(a3, m, c); a4 = _mm256_fmadd_ps(a4, m, c); a5 = _mm256_fmadd_ps(a5, m, c);
-        a6 = _mm256_fmadd_ps(a6, m, c); a7 = _mm256_fmadd_ps(a7, m, c); a8 = _mm256_fmadd_ps(a8, m, c);
-        a9 = _mm256_fmadd_ps(a9, m, c);
+/* 10 chains of FMAs on vector type V (written out: at -O2 an array of accumulators would live in
+ * memory); NAME(iters, seed) returns lane 0 of their sum. */
+#define PEAK_LOOP(NAME, TARGET, V, SET1, FMA, ADD, LANE0)                                                          \
+    __attribute__((target(TARGET), noinline)) static float NAME(int64_t iters, float seed) {                     \
+        V m = SET1(0.999999f), c = SET1(1e-7f);                                                                  \
+        V a0 = SET1(seed), a1 = SET1(seed + 1), a2 = SET1(seed + 2), a3 = SET1(seed + 3), a4 = SET1(seed + 4);    \
+        V a5 = SET1(seed + 5), a6 = SET1(seed + 6), a7 = SET1(seed + 7), a8 = SET1(seed + 8), a9 = SET1(seed + 9); \
+        for (int64_t i = 0; i < iters; i++) {                                                                    \
+            a0 = FMA(a0, m, c); a1 = FMA(a1, m, c); a2 = FMA(a2, m, c); a3 = FMA(a3, m, c); a4 = FMA(a4, m, c);  \
+            a5 = FMA(a5, m, c); a6 = FMA(a6, m, c); a7 = FMA(a7, m, c); a8 = FMA(a8, m, c); a9 = FMA(a9, m, c);  \
+        }                                                                                                        \
+        return LANE0(ADD(ADD(ADD(ADD(a0, a1), ADD(a2, a3)), ADD(ADD(a4, a5), ADD(a6, a7))), ADD(a8, a9)));        \
     }
-    __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)),
-                             _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a4, a5), _mm256_add_ps(a6, a7)), _mm256_add_ps(a8, a9)));
-    float o[8];
-    _mm256_storeu_ps(o, s);
-    return o[0];
-}
+__attribute__((target("avx2"))) static inline float peak_lane0_256(__m256 v) { return _mm256_cvtss_f32(v); }
+__attribute__((target("avx512f"))) static inline float peak_lane0_512(__m512 v) { return _mm512_cvtss_f32(v); }
+PEAK_LOOP(peak_loop, "avx2,fma", __m256, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_add_ps, peak_lane0_256)
 static bool peak_ok(void) { __builtin_cpu_init(); return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
 #define PEAK_FLOPS_PER_ITER (10.0 * 8 * 2)
 /* The same with 16-lane zmm chains: the AVX-512 families' peak (twice the ymm one on cores with
  * two 512-bit FMA pipes, the same on cores that split zmm over two 256-bit pipes). */
-__attribute__((target("avx512f"), noinline)) static float peak_loop512(int64_t iters, float seed) {
-    __m512 m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
-    __m512 a0 = _mm512_set1_ps(seed), a1 = _mm512_set1_ps(seed + 1), a2 = _mm512_set1_ps(seed + 2), a3 = _mm512_set1_ps(seed + 3),
-           a4 = _mm512_set1_ps(seed + 4), a5 = _mm512_set1_ps(seed + 5), a6 = _mm512_set1_ps(seed + 6), a7 = _mm512_set1_ps(seed + 7),
-           a8 = _mm512_set1_ps(seed + 8), a9 = _mm512_set1_ps(seed + 9);
-    for (int64_t i = 0; i < iters; i++) {
-        a0 = _mm512_fmadd_ps(a0, m, c); a1 = _mm512_fmadd_ps(a1, m, c); a2 = _mm512_fmadd_ps(a2, m, c);
-        a3 = _mm512_fmadd_ps(a3, m, c); a4 = _mm512_fmadd_ps(a4, m, c); a5 = _mm512_fmadd_ps(a5, m, c);
-        a6 = _mm512_fmadd_ps(a6, m, c); a7 = _mm512_fmadd_ps(a7, m, c); a8 = _mm512_fmadd_ps(a8, m, c);
-        a9 = _mm512_fmadd_ps(a9, m, c);
-    }
-    __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)),
-                             _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a4, a5), _mm512_add_ps(a6, a7)), _mm512_add_ps(a8, a9)));
-    return _mm512_reduce_add_ps(s);
-}
+PEAK_LOOP(peak_loop512, "avx512f", __m512, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps, peak_lane0_512)
 static bool peak512_ok(void) { __builtin_cpu_init(); return __builtin_cpu_supports("avx512f"); }
 #else
 static float peak_loop(int64_t iters, float seed) { (void)iters; return seed; }

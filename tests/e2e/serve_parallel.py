@@ -46,6 +46,16 @@ class Server(ServerBase):
         st, data = self.request("GET", "/health", timeout=30)
         return json.loads(data) if st == 200 else {}
 
+    def kv_freed(self):
+        """(no sequence running and no KV reserved within 10 s, the last /health)."""
+        h = {}
+        for _ in range(200):
+            h = self.health()
+            if h.get("running") == 0 and h.get("kv_used_bytes") == 0:
+                return True, h
+            time.sleep(0.05)
+        return False, h
+
     def stream_text(self, body, leave_after=None):
         """The streamed reply's text (choice 0), or None after leaving early."""
         c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=300)
@@ -156,13 +166,7 @@ try:
 
     # a client that leaves mid-stream frees its KV
     st, _ = s.stream_text({"messages": conv("Write a long story about the sea."), "temperature": 0.7, "max_tokens": 2000}, leave_after=3)
-    freed = False
-    for _ in range(200):
-        h = s.health()
-        if h.get("running") == 0 and h.get("kv_used_bytes") == 0:
-            freed = True
-            break
-        time.sleep(0.05)
+    freed, h = s.kv_freed()
     check(st == 200 and freed, f"a client that left mid-stream: its sequence and KV are freed ({h})")
 
     # a client that leaves before its non-streamed reply: the generation is cancelled (the log says
@@ -180,13 +184,7 @@ try:
         time.sleep(0.05)
     time.sleep(0.5)
     sk.close()
-    freed = False
-    for _ in range(200):
-        h = s.health()
-        if h.get("running") == 0 and h.get("kv_used_bytes") == 0:
-            freed = True
-            break
-        time.sleep(0.05)
+    freed, h = s.kv_freed()
     s.log.seek(0)
     left = "the client left before its reply" in s.log.read()
     check(running and freed and left, f"a client that left before its non-streamed reply: cancelled ({left}), "
